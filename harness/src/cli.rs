@@ -1,0 +1,294 @@
+//! The command line: clap parses raw arguments, `Inputs::load` turns them into
+//! validated vendors and a contract before anything renders, and each command
+//! maps its outcome to one exit code (see `exit`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::check::{self, CheckResult};
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::policy::render::{TrustOverrides, render};
+use crate::policy::{Contract, Engine, PolicySet};
+use crate::profile::keys::KeyResolver;
+use crate::profile::{self, Identity, Vendor};
+use crate::report::{self, Subject};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  the claim holds (only trust root, image scope and evidence differ)
+  1  the claim does not hold (a finding: a structural difference)
+  2  usage or input error (bad flag, malformed YAML, unknown vendor, bad key)
+  3  the harness could not decide (internal or environment failure)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trustswap",
+    version,
+    about = "Check that swapping the hardened-image vendor changes only the trust root of your admission policies",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Folder of vendor profiles (*.yaml)
+    #[arg(
+        long,
+        global = true,
+        default_value = "configs/vendors",
+        value_name = "DIR"
+    )]
+    pub vendors: PathBuf,
+    /// The trust contract every vendor's policies must implement
+    #[arg(
+        long,
+        global = true,
+        default_value = "configs/policies/contract.yaml",
+        value_name = "FILE"
+    )]
+    pub contract: PathBuf,
+    /// Folder holding published vendor keys, matched by their pinned sha256
+    /// (also $TRUSTSWAP_KEY_CACHE and ~/.cache/trustswap/keys); repeatable
+    #[arg(long = "key-cache", global = true, value_name = "DIR")]
+    pub key_cache: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The main job: the static substitution check over every vendor and
+    /// engine, with a report folder
+    Run(CheckArgs),
+    /// Render one vendor's policies for one engine as kubectl-apply-ready YAML
+    Render {
+        /// Vendor profile name (see configs/vendors)
+        #[arg(long)]
+        vendor: String,
+        /// Engine: ivpol (ImageValidatingPolicy) or cpol (ClusterPolicy)
+        #[arg(long)]
+        engine: Engine,
+        /// Output folder (created; files are replaced atomically)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Compare the rendered policy sets of the vendors, per engine
+    Check(CheckArgs),
+    /// Compare two policy sets written by hand (files or folders of YAML)
+    Diff {
+        /// The baseline set
+        left: PathBuf,
+        /// The set compared with it
+        right: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Vendors to compare (repeatable; default: every profile)
+    #[arg(long = "vendor", value_name = "NAME")]
+    pub vendor_names: Vec<String>,
+    /// Engines to render for (repeatable; default: ivpol and cpol)
+    #[arg(long = "engine", value_name = "ENGINE")]
+    pub engines: Vec<Engine>,
+    /// Vendor every other one is compared with (default: the first)
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Terminal output: a readable table, or the result JSON
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Report folder (default: <reports-dir>/<UTC time>-<id>)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where report folders are created when --out is not given
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub reports_dir: PathBuf,
+    /// Do not write a report folder
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Validated inputs shared by the commands.
+pub struct Inputs {
+    pub contract: Contract,
+    pub vendors: Vec<Vendor>,
+    pub keys: KeyResolver,
+}
+
+impl InputArgs {
+    pub fn load(&self) -> Result<Inputs> {
+        let keys = KeyResolver::with_defaults(self.key_cache.clone());
+        let contract = Contract::load(&self.contract)?;
+        let vendors = profile::load_dir(&self.vendors, &keys)?;
+        Ok(Inputs {
+            contract,
+            vendors,
+            keys,
+        })
+    }
+}
+
+impl Inputs {
+    /// Warnings for keys known only by fingerprint: such policies are not apply-ready.
+    pub fn key_warnings(&self, vendors: &[Vendor]) -> Vec<String> {
+        vendors
+            .iter()
+            .filter_map(|v| match &v.identity {
+                Identity::Key(k) => k.unresolved(&self.keys.cache_dirs).map(|(msg, hint)| {
+                    format!("{}: {msg}; its rendered policies hold a placeholder and are not apply-ready (hint: {hint})", v.name)
+                }),
+                Identity::Keyless { .. } => None,
+            })
+            .collect()
+    }
+}
+
+pub fn main() -> u8 {
+    let cli = Cli::parse();
+    match execute(&cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{}", err.render());
+            err.exit_code()
+        }
+    }
+}
+
+pub fn execute(cli: &Cli) -> Result<u8> {
+    match &cli.command {
+        Command::Render {
+            vendor,
+            engine,
+            out,
+        } => {
+            let inputs = cli.inputs.load()?;
+            let vendor =
+                profile::select(inputs.vendors.clone(), std::slice::from_ref(vendor))?.remove(0);
+            if let Identity::Key(k) = &vendor.identity
+                && let Some((message, hint)) = k.unresolved(&inputs.keys.cache_dirs)
+            {
+                return Err(Error::invalid(
+                    &vendor.source,
+                    None,
+                    "trustRoot.key.url",
+                    message,
+                    hint,
+                ));
+            }
+            let set = render(&inputs.contract, &vendor, *engine)?;
+            for path in set.write(out)? {
+                println!("{}", path.display());
+            }
+            Ok(exit::HOLDS)
+        }
+        Command::Check(args) | Command::Run(args) => {
+            let inputs = cli.inputs.load()?;
+            let vendors = profile::select(inputs.vendors.clone(), &args.vendor_names)?;
+            let engines = if args.engines.is_empty() {
+                Engine::ALL.to_vec()
+            } else {
+                dedup(&args.engines)
+            };
+            let result: CheckResult = check::check(
+                &inputs.contract,
+                &vendors,
+                &engines,
+                args.baseline.as_deref(),
+                &TrustOverrides::default(),
+            )?;
+            let warnings = inputs.key_warnings(&vendors);
+            let code = if result.verdict.holds() {
+                exit::HOLDS
+            } else {
+                exit::FINDING
+            };
+            emit(
+                &Subject::Check { result: &result },
+                code,
+                &warnings,
+                &args.output,
+            )?;
+            Ok(code)
+        }
+        Command::Diff {
+            left,
+            right,
+            output,
+        } => {
+            let (l, r) = (PolicySet::load(left)?, PolicySet::load(right)?);
+            let comparison = check::diff_paths(&l, &r);
+            let verdict = comparison.verdict;
+            let code = if verdict.holds() {
+                exit::HOLDS
+            } else {
+                exit::FINDING
+            };
+            emit(
+                &Subject::Diff {
+                    verdict,
+                    comparison: &comparison,
+                },
+                code,
+                &[],
+                output,
+            )?;
+            Ok(code)
+        }
+    }
+}
+
+fn dedup(engines: &[Engine]) -> Vec<Engine> {
+    let mut out: Vec<Engine> = Vec::new();
+    for e in engines {
+        if !out.contains(e) {
+            out.push(*e);
+        }
+    }
+    out
+}
+
+/// Print to the terminal and write the report folder.
+fn emit(subject: &Subject<'_>, code: u8, warnings: &[String], output: &OutputArgs) -> Result<()> {
+    let result = report::result_json(subject, code, warnings);
+    let mut stdout = std::io::stdout().lock();
+    let text = match output.format {
+        Format::Json => serde_json::to_string_pretty(&result).unwrap_or_default() + "\n",
+        Format::Table => report::terminal::render(subject, warnings),
+    };
+    // A closed pipe (`| head`) is not an error worth a non-zero exit.
+    let _ = stdout.write_all(text.as_bytes());
+    if !output.no_report {
+        let dir = report::folder(output.out.as_deref(), &output.reports_dir, &result);
+        report::write(&dir, subject, code, warnings)?;
+        if output.format == Format::Table {
+            let _ = writeln!(stdout, "report: {}", display(&dir));
+        } else {
+            eprintln!("report: {}", display(&dir));
+        }
+    }
+    Ok(())
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}

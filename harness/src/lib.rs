@@ -1,0 +1,12 @@
+//! trustswap: render the same admission policies for several hardened-image
+//! vendors and check that only the trust root differs. See ARCHITECTURE.md.
+
+pub mod check;
+pub mod cli;
+pub mod diff;
+pub mod error;
+pub mod exit;
+pub mod policy;
+pub mod profile;
+pub mod report;
+pub mod yaml;

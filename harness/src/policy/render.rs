@@ -1,0 +1,468 @@
+//! Rendering: the trust contract plus one vendor profile gives one policy set per
+//! engine. The vendor fills typed slots (attestor, image scope, signature
+//! repository, SBOM type); everything else comes from the contract, so two vendors'
+//! sets can only differ in those slots unless the contract itself differs.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::kyverno::cpol::{self, FailureAction};
+use super::kyverno::ivpol::{self, ValidationAction};
+use super::kyverno::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
+use super::{Contract, Document, Engine, PolicySet};
+use crate::error::Result;
+use crate::profile::{Identity, Matcher, Requirement, Vendor};
+
+/// The public-good Rekor, Kyverno's default transparency log.
+pub const REKOR_URL: &str = "https://rekor.sigstore.dev";
+/// The attestor name every vendor uses, so CEL validations never name a vendor.
+pub const ATTESTOR: &str = "trusted";
+/// The attestation name the SBOM requirement uses.
+pub const SBOM: &str = "sbom";
+/// The CEL variable holding the registry allow-list (classified as image scope).
+pub const ALLOWED_IMAGES: &str = "allowedImages";
+
+/// Overrides a caller may put into the trust root, for example the lab's own CA
+/// and Rekor key when running against the lab supply chain.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrustOverrides {
+    /// PEM roots for keyless attestors (Kyverno `roots`).
+    pub fulcio_roots: Option<String>,
+    /// PEM public key of the Rekor log.
+    pub rekor_pubkey: Option<String>,
+    /// PEM public key of the CT log.
+    pub ctlog_pubkey: Option<String>,
+}
+
+pub fn render(contract: &Contract, vendor: &Vendor, engine: Engine) -> Result<PolicySet> {
+    render_with(contract, vendor, engine, &TrustOverrides::default())
+}
+
+pub fn render_with(
+    contract: &Contract,
+    vendor: &Vendor,
+    engine: Engine,
+    trust: &TrustOverrides,
+) -> Result<PolicySet> {
+    let mut set = PolicySet {
+        label: vendor.name.clone(),
+        documents: Vec::new(),
+        files: Vec::new(),
+    };
+    match engine {
+        Engine::Cpol => push(&mut set, &cluster_policy(contract, vendor, trust))?,
+        Engine::Ivpol => {
+            push(&mut set, &image_validating_policy(contract, vendor, trust))?;
+            if contract.restrict_registries {
+                push(&mut set, &registry_policy(contract, vendor))?;
+            }
+        }
+    }
+    Ok(set)
+}
+
+fn push<T: Serialize>(set: &mut PolicySet, object: &T) -> Result<()> {
+    let value = serde_json::to_value(object).map_err(|e| crate::error::Error::Internal {
+        message: format!("failed to serialise a rendered policy: {e}"),
+    })?;
+    let doc = Document {
+        origin: String::new(),
+        value,
+    };
+    let file = format!("{}-{}.yaml", doc.kind().to_ascii_lowercase(), doc.name());
+    let mut yaml = crate::yaml::to_yaml(object)?;
+    if !yaml.ends_with('\n') {
+        yaml.push('\n');
+    }
+    set.documents.push(Document {
+        origin: file.clone(),
+        ..doc
+    });
+    set.files.push((file, yaml));
+    Ok(())
+}
+
+fn metadata(contract: &Contract, suffix: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: format!("{}-{suffix}", contract.name),
+        labels: BTreeMap::from([(
+            "app.kubernetes.io/managed-by".to_owned(),
+            "trustswap".to_owned(),
+        )]),
+        annotations: BTreeMap::new(),
+    }
+}
+
+/// Convert a Kyverno wildcard (`*` any run, `?` one character) to an anchored RE2
+/// pattern, for CEL `matches()`.
+pub fn glob_to_regex(glob: &str) -> String {
+    let mut out = String::from("^");
+    let mut literal = String::new();
+    for c in glob.chars() {
+        match c {
+            '*' | '?' => {
+                out.push_str(&regex::escape(&literal));
+                literal.clear();
+                out.push_str(if c == '*' { ".*" } else { "." });
+            }
+            _ => literal.push(c),
+        }
+    }
+    out.push_str(&regex::escape(&literal));
+    out.push('$');
+    out
+}
+
+// ---------------------------------------------------------------- ClusterPolicy
+
+fn cluster_policy(
+    contract: &Contract,
+    vendor: &Vendor,
+    trust: &TrustOverrides,
+) -> cpol::ClusterPolicy {
+    let action = contract.failure_action;
+    let matches = cpol::MatchResources {
+        any: vec![cpol::ResourceFilter {
+            resources: cpol::ResourceDescription {
+                kinds: vec!["Pod".into()],
+                operations: vec!["CREATE".into(), "UPDATE".into()],
+                ..Default::default()
+            },
+        }],
+        all: vec![],
+    };
+    let exclude = (!contract.exclude_namespaces.is_empty()).then(|| cpol::MatchResources {
+        any: vec![cpol::ResourceFilter {
+            resources: cpol::ResourceDescription {
+                namespaces: contract.exclude_namespaces.clone(),
+                ..Default::default()
+            },
+        }],
+        all: vec![],
+    });
+    let attestors = vec![cpol::AttestorSet {
+        count: None,
+        entries: vec![cpol_attestor(vendor, trust)],
+    }];
+    let mut rules = Vec::new();
+    if contract.require_signature || contract.require_sbom {
+        let attestations = match (contract.require_sbom, vendor.sbom_type()) {
+            (true, Some(t)) => vec![cpol::Attestation {
+                name: Some(SBOM.into()),
+                type_: t.to_owned(),
+                attestors: attestors.clone(),
+                conditions: vec![],
+            }],
+            _ => vec![],
+        };
+        rules.push(cpol::Rule {
+            name: "verify-signature-and-sbom".into(),
+            match_: matches.clone(),
+            exclude: exclude.clone(),
+            validate: None,
+            verify_images: vec![cpol::ImageVerification {
+                failure_action: Some(action),
+                type_: Some("Cosign".into()),
+                image_references: vendor.images.clone(),
+                skip_image_references: vec![],
+                attestors: if contract.require_signature {
+                    attestors
+                } else {
+                    vec![]
+                },
+                attestations,
+                repository: vendor.signatures.repository.clone(),
+                // Kyverno rejects mutateDigest with Audit: an audit cannot mutate.
+                mutate_digest: Some(contract.mutate_digest && action == FailureAction::Enforce),
+                verify_digest: Some(contract.verify_digest),
+                required: Some(true),
+                use_cache: None,
+            }],
+        });
+    }
+    if contract.restrict_registries {
+        let image = vendor.images.join(" | ");
+        let containers = serde_json::json!([{ "image": image }]);
+        rules.push(cpol::Rule {
+            name: "restrict-registries".into(),
+            match_: matches,
+            exclude,
+            validate: Some(cpol::Validation {
+                failure_action: Some(action),
+                message: Some("every image must come from an approved vendor registry".into()),
+                pattern: Some(serde_json::json!({
+                    "spec": {
+                        "containers": containers,
+                        "=(initContainers)": containers,
+                        "=(ephemeralContainers)": containers,
+                    }
+                })),
+            }),
+            verify_images: vec![],
+        });
+    }
+    cpol::ClusterPolicy {
+        api_version: cpol::API_VERSION.into(),
+        kind: cpol::KIND.into(),
+        metadata: metadata(contract, "verify-images"),
+        spec: cpol::Spec {
+            admission: Some(true),
+            // Image verification runs at admission only; background scans would
+            // re-verify every pod without a request to block.
+            background: Some(false),
+            failure_policy: None,
+            webhook_timeout_seconds: None,
+            webhook_configuration: Some(cpol::WebhookConfiguration {
+                failure_policy: Some(contract.failure_policy),
+                timeout_seconds: Some(contract.webhook_timeout_seconds),
+            }),
+            validation_failure_action: None,
+            rules,
+        },
+    }
+}
+
+fn cpol_attestor(vendor: &Vendor, trust: &TrustOverrides) -> cpol::Attestor {
+    let rekor = cpol::Rekor {
+        url: Some(REKOR_URL.into()),
+        pubkey: trust.rekor_pubkey.clone(),
+        ignore_tlog: Some(vendor.transparency_log == Requirement::Ignored),
+    };
+    let ctlog = cpol::Ctlog {
+        ignore_sct: Some(vendor.certificate_transparency == Requirement::Ignored),
+        pubkey: trust.ctlog_pubkey.clone(),
+    };
+    match &vendor.identity {
+        Identity::Key(key) => cpol::Attestor {
+            keys: Some(cpol::StaticKeyAttestor {
+                public_keys: key.policy_text(),
+                signature_algorithm: None,
+                rekor: Some(rekor),
+                ctlog: Some(ctlog),
+            }),
+            ..Default::default()
+        },
+        Identity::Keyless { issuer, subject } => {
+            let mut k = cpol::KeylessAttestor {
+                roots: trust.fulcio_roots.clone(),
+                rekor: Some(rekor),
+                ctlog: Some(ctlog),
+                ..Default::default()
+            };
+            match issuer {
+                Matcher::Exact(s) => k.issuer = Some(s.clone()),
+                Matcher::RegExp(r) => k.issuer_reg_exp = Some(r.clone()),
+            }
+            match subject {
+                Matcher::Exact(s) => k.subject = Some(s.clone()),
+                Matcher::RegExp(r) => k.subject_reg_exp = Some(r.clone()),
+            }
+            cpol::Attestor {
+                keyless: Some(k),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------- ImageValidatingPolicy
+
+fn match_pods(contract: &Contract) -> ivpol::MatchResources {
+    ivpol::MatchResources {
+        namespace_selector: (!contract.exclude_namespaces.is_empty()).then(|| LabelSelector {
+            match_labels: BTreeMap::new(),
+            match_expressions: vec![LabelSelectorRequirement {
+                key: "kubernetes.io/metadata.name".into(),
+                operator: "NotIn".into(),
+                values: contract.exclude_namespaces.clone(),
+            }],
+        }),
+        object_selector: None,
+        resource_rules: vec![ivpol::NamedRuleWithOperations {
+            api_groups: vec![String::new()],
+            api_versions: vec!["v1".into()],
+            operations: vec!["CREATE".into(), "UPDATE".into()],
+            resources: vec!["pods".into()],
+        }],
+    }
+}
+
+fn actions(contract: &Contract) -> Vec<ValidationAction> {
+    match contract.failure_action {
+        FailureAction::Enforce => vec![ValidationAction::Deny],
+        FailureAction::Audit => vec![ValidationAction::Audit],
+    }
+}
+
+/// CEL over every container list of the pod: `images` maps `containers`,
+/// `initContainers` and `ephemeralContainers` to their (matched) images, and a
+/// key may be absent, so each list is guarded.
+fn all_images(check: &str) -> String {
+    let lists = ["containers", "initContainers", "ephemeralContainers"]
+        .map(|k| format!("(has(images.{k}) ? images.{k} : [])"))
+        .join(" + ");
+    format!("({lists}).map(image, {check}).all(e, e > 0)")
+}
+
+fn image_validating_policy(
+    contract: &Contract,
+    vendor: &Vendor,
+    trust: &TrustOverrides,
+) -> ivpol::ImageValidatingPolicy {
+    let ctlog = ivpol::CTLog {
+        url: Some(REKOR_URL.into()),
+        rekor_pub_key: trust.rekor_pubkey.clone(),
+        ct_log_pub_key: trust.ctlog_pubkey.clone(),
+        insecure_ignore_tlog: Some(vendor.transparency_log == Requirement::Ignored),
+        insecure_ignore_sct: Some(vendor.certificate_transparency == Requirement::Ignored),
+    };
+    let mut cosign = ivpol::Cosign {
+        ctlog: Some(ctlog),
+        source: vendor
+            .signatures
+            .repository
+            .clone()
+            .map(|repository| ivpol::Source { repository }),
+        ..Default::default()
+    };
+    match &vendor.identity {
+        Identity::Key(key) => {
+            cosign.key = Some(ivpol::Key {
+                data: Some(key.policy_text()),
+                kms: None,
+                hash_algorithm: None,
+            })
+        }
+        Identity::Keyless { issuer, subject } => {
+            let mut id = ivpol::Identity::default();
+            match issuer {
+                Matcher::Exact(s) => id.issuer = Some(s.clone()),
+                Matcher::RegExp(r) => id.issuer_reg_exp = Some(r.clone()),
+            }
+            match subject {
+                Matcher::Exact(s) => id.subject = Some(s.clone()),
+                Matcher::RegExp(r) => id.subject_reg_exp = Some(r.clone()),
+            }
+            cosign.keyless = Some(ivpol::Keyless {
+                identities: vec![id],
+                roots: trust.fulcio_roots.clone(),
+            })
+        }
+    }
+    let mut validations = Vec::new();
+    if contract.require_signature {
+        validations.push(ivpol::Validation {
+            expression: all_images(&format!(
+                "verifyImageSignatures(image, [attestors.{ATTESTOR}])"
+            )),
+            message: Some("failed to verify image signatures".into()),
+        });
+    }
+    let mut attestations = Vec::new();
+    if let (true, Some(t)) = (contract.require_sbom, vendor.sbom_type()) {
+        attestations.push(ivpol::Attestation {
+            name: SBOM.into(),
+            intoto: Some(ivpol::InToto {
+                type_: t.to_owned(),
+            }),
+            referrer: None,
+        });
+        validations.push(ivpol::Validation {
+            expression: all_images(&format!(
+                "verifyAttestationSignatures(image, attestations.{SBOM}, [attestors.{ATTESTOR}])"
+            )),
+            message: Some("failed to verify the SBOM attestation".into()),
+        });
+    }
+    let enforce = contract.failure_action == FailureAction::Enforce;
+    ivpol::ImageValidatingPolicy {
+        api_version: ivpol::API_VERSION.into(),
+        kind: ivpol::KIND_IVPOL.into(),
+        metadata: metadata(contract, "verify-images"),
+        spec: ivpol::IvpolSpec {
+            validation_actions: actions(contract),
+            failure_policy: Some(contract.failure_policy),
+            webhook_configuration: Some(ivpol::WebhookConfiguration {
+                timeout_seconds: contract.webhook_timeout_seconds,
+            }),
+            match_constraints: match_pods(contract),
+            match_image_references: vendor
+                .images
+                .iter()
+                .map(|g| ivpol::MatchImageReference {
+                    glob: Some(g.clone()),
+                    expression: None,
+                })
+                .collect(),
+            attestors: vec![ivpol::Attestor {
+                name: ATTESTOR.into(),
+                cosign: Some(cosign),
+            }],
+            attestations,
+            validation_configurations: Some(ivpol::ValidationConfiguration {
+                mutate_digest: Some(contract.mutate_digest && enforce),
+                verify_digest: Some(contract.verify_digest),
+                required: Some(true),
+            }),
+            validations,
+        },
+    }
+}
+
+fn registry_policy(contract: &Contract, vendor: &Vendor) -> ivpol::ValidatingPolicy {
+    let patterns: Vec<String> = vendor
+        .images
+        .iter()
+        .map(|g| format!("r'{}'", glob_to_regex(g)))
+        .collect();
+    let check = |field: &str| {
+        format!(
+            "(!has(object.spec.{field}) || object.spec.{field}.all(c, variables.{ALLOWED_IMAGES}.exists(p, c.image.matches(p))))"
+        )
+    };
+    ivpol::ValidatingPolicy {
+        api_version: ivpol::API_VERSION.into(),
+        kind: ivpol::KIND_VPOL.into(),
+        metadata: metadata(contract, "restrict-registries"),
+        spec: ivpol::VpolSpec {
+            validation_actions: actions(contract),
+            failure_policy: Some(contract.failure_policy),
+            webhook_configuration: Some(ivpol::WebhookConfiguration {
+                timeout_seconds: contract.webhook_timeout_seconds,
+            }),
+            match_constraints: match_pods(contract),
+            variables: vec![ivpol::Variable {
+                name: ALLOWED_IMAGES.into(),
+                expression: format!("[{}]", patterns.join(", ")),
+            }],
+            validations: vec![ivpol::Validation {
+                expression: ["containers", "initContainers", "ephemeralContainers"]
+                    .map(check)
+                    .join(" && "),
+                message: Some("every image must come from an approved vendor registry".into()),
+            }],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_to_regex;
+
+    #[test]
+    fn globs_become_anchored_escaped_regexps() {
+        assert_eq!(
+            glob_to_regex("cgr.dev/chainguard/*"),
+            r"^cgr\.dev/chainguard/.*$"
+        );
+        assert_eq!(
+            glob_to_regex("dhi.io/python:3.1?"),
+            r"^dhi\.io/python:3\.1.$"
+        );
+        let re = regex::Regex::new(&glob_to_regex("ghcr.io/org/*")).expect("valid");
+        assert!(re.is_match("ghcr.io/org/app/sub:1"));
+        assert!(!re.is_match("ghcr.io/org-evil/app:1"));
+        assert!(!re.is_match("xghcr.io/org/app"));
+    }
+}

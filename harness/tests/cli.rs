@@ -1,0 +1,271 @@
+//! The binary as users drive it: `check`, `run`, `diff`, `render`, their
+//! reports and exit codes.
+
+mod common;
+
+use std::path::Path;
+
+use common::{text, trustswap};
+
+fn key_cache() -> String {
+    common::dhi_key_dir().display().to_string()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn check_on_shipped_vendors_holds_and_writes_a_full_report() {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let out = out_dir.path().join("report");
+    let o = trustswap(&[
+        "--key-cache",
+        &key_cache(),
+        "check",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("verdict: the substitution holds"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("warning: dhi"),
+        "the key cache resolves the DHI key: {stdout}"
+    );
+
+    let result: serde_json::Value =
+        serde_json::from_str(&read(&out.join("result.json"))).expect("result.json");
+    assert_eq!(result["schema_version"], 1);
+    assert_eq!(result["command"], "check");
+    assert_eq!(result["verdict"], "holds");
+    assert_eq!(result["exit_code"], 0);
+    assert_eq!(
+        result["vendors"],
+        serde_json::json!(["chainguard", "dhi", "distroless", "selfbuilt"])
+    );
+    let engines = result["engines"].as_array().expect("engines");
+    assert_eq!(engines.len(), 2);
+    let diff = &engines[0]["comparisons"][0]["differences"][0];
+    for field in ["document", "path", "class"] {
+        assert!(diff.get(field).is_some(), "difference has {field}: {diff}");
+    }
+
+    let summary = read(&out.join("summary.md"));
+    assert!(
+        summary.starts_with("# trustswap check: holds\n"),
+        "verdict first: {summary}"
+    );
+    assert!(summary.contains("| cpol | dhi | chainguard |"), "{summary}");
+
+    let junit = read(&out.join("junit.xml"));
+    assert_eq!(
+        junit.matches("<testcase ").count(),
+        8,
+        "engine x vendor: {junit}"
+    );
+    assert!(!junit.contains("<failure"), "{junit}");
+
+    for (engine, file) in [
+        (
+            "ivpol",
+            "imagevalidatingpolicy-trustswap-verify-images.yaml",
+        ),
+        (
+            "ivpol",
+            "validatingpolicy-trustswap-restrict-registries.yaml",
+        ),
+        ("cpol", "clusterpolicy-trustswap-verify-images.yaml"),
+    ] {
+        for vendor in ["chainguard", "dhi", "distroless", "selfbuilt"] {
+            let p = out.join("policies").join(engine).join(vendor).join(file);
+            assert!(p.is_file(), "{} missing", p.display());
+        }
+    }
+    assert!(
+        read(&out.join("policies/cpol/dhi/clusterpolicy-trustswap-verify-images.yaml"))
+            .contains("BEGIN PUBLIC KEY")
+    );
+}
+
+#[test]
+fn reports_are_byte_identical_between_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["a", "b"] {
+        let o = trustswap(&[
+            "--key-cache",
+            &key_cache(),
+            "run",
+            "--out",
+            &dir.path().join(name).display().to_string(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    }
+    for file in [
+        "result.json",
+        "summary.md",
+        "junit.xml",
+        "policies/ivpol/dhi/imagevalidatingpolicy-trustswap-verify-images.yaml",
+    ] {
+        assert_eq!(
+            read(&dir.path().join("a").join(file)),
+            read(&dir.path().join("b").join(file)),
+            "{file} differs between runs"
+        );
+    }
+}
+
+#[test]
+fn default_report_folder_is_time_and_content_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = trustswap(&[
+        "--key-cache",
+        &key_cache(),
+        "check",
+        "--engine",
+        "cpol",
+        "--reports-dir",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let entries: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("reports dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries.len(), 1);
+    let re = regex::Regex::new(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$").expect("regex");
+    assert!(re.is_match(&entries[0]), "{entries:?}");
+}
+
+#[test]
+fn json_format_prints_the_result_document() {
+    let o = trustswap(&[
+        "--key-cache",
+        &key_cache(),
+        "check",
+        "--vendor",
+        "chainguard",
+        "--vendor",
+        "distroless",
+        "--format",
+        "json",
+        "--no-report",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["verdict"], "holds");
+    assert_eq!(v["engines"][1]["engine"], "cpol");
+    assert_eq!(v["engines"][1]["comparisons"][0]["counts"]["trust-root"], 4);
+}
+
+#[test]
+fn without_the_key_the_check_still_decides_but_warns() {
+    let o = trustswap(&["check", "--no-report"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("warning: dhi: no key with sha256:118ba556"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("not apply-ready"), "{stdout}");
+}
+
+#[test]
+fn diff_of_hand_written_sets() {
+    let base = "fixtures/policies/handwritten/chainguard";
+    let o = trustswap(&[
+        "diff",
+        base,
+        "fixtures/policies/handwritten/dhi",
+        "--no-report",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert!(text(&o.stdout).contains("image-scope"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = trustswap(&[
+        "diff",
+        base,
+        "fixtures/policies/handwritten/dhi-audit",
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    for path in [
+        "/spec/rules/name=verify-signature/verifyImages/0/failureAction",
+        "/spec/rules/name=verify-signature/verifyImages/0/mutateDigest",
+        "/spec/rules/name=verify-signature/exclude/any/0/resources/namespaces",
+    ] {
+        assert!(stdout.contains(path), "{path} named: {stdout}");
+    }
+    let junit = read(&dir.path().join("junit.xml"));
+    assert!(
+        junit.contains("<failure") && junit.contains("3 structural difference(s)"),
+        "{junit}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(&read(&dir.path().join("result.json"))).expect("json");
+    assert_eq!(result["command"], "diff");
+    assert_eq!(result["verdict"], "does-not-hold");
+    assert_eq!(result["exit_code"], 1);
+}
+
+#[test]
+fn render_writes_apply_ready_yaml() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = trustswap(&[
+        "--key-cache",
+        &key_cache(),
+        "render",
+        "--vendor",
+        "dhi",
+        "--engine",
+        "ivpol",
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let files: Vec<String> = text(&o.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let ivp = read(
+        &dir.path()
+            .join("imagevalidatingpolicy-trustswap-verify-images.yaml"),
+    );
+    assert!(
+        ivp.starts_with("apiVersion: policies.kyverno.io/v1\nkind: ImageValidatingPolicy\n"),
+        "{ivp}"
+    );
+    assert!(ivp.contains("repository: registry.scout.docker.com/docker/dhi-python"));
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let o = trustswap(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = text(&o.stdout);
+    for line in [
+        "0  the claim holds",
+        "1  the claim does not hold",
+        "2  usage or input error",
+        "3  the harness could not decide",
+    ] {
+        assert!(help.contains(line), "{help}");
+    }
+}
+
+#[test]
+fn clap_definition_is_consistent() {
+    use clap::CommandFactory;
+    trustswap::cli::Cli::command().debug_assert();
+}

@@ -1,0 +1,64 @@
+//! Shared test helpers: project paths, the real-world data (read in place, and a
+//! loud failure if it is missing), and the shipped vendors.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use trustswap::policy::Contract;
+use trustswap::profile::{self, Vendor, keys::KeyResolver};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `../shared/realworld` beside the project. CI always has it: missing data is
+/// a failure, never a skip.
+pub fn realworld() -> PathBuf {
+    let p = root().join("../shared/realworld");
+    assert!(
+        p.is_dir(),
+        "real-world test data missing: expected {} (CI always has it)",
+        p.display()
+    );
+    p
+}
+
+pub fn dhi_key_dir() -> PathBuf {
+    realworld().join("trust/docker-hardened-images")
+}
+
+pub fn keys() -> KeyResolver {
+    KeyResolver::new(vec![dhi_key_dir()])
+}
+
+pub fn contract() -> Contract {
+    Contract::load(&root().join("configs/policies/contract.yaml")).expect("shipped contract loads")
+}
+
+pub fn vendors() -> Vec<Vendor> {
+    profile::load_dir(&root().join("configs/vendors"), &keys()).expect("shipped vendors load")
+}
+
+pub fn vendor(name: &str) -> Vendor {
+    vendors()
+        .into_iter()
+        .find(|v| v.name == name)
+        .expect("shipped vendor")
+}
+
+/// Run the binary from the project root with an isolated HOME and no key-cache
+/// environment, so that only what the test passes is used.
+pub fn trustswap(args: &[&str]) -> std::process::Output {
+    let home = tempfile::tempdir().expect("tempdir");
+    std::process::Command::new(env!("CARGO_BIN_EXE_trustswap"))
+        .args(args)
+        .current_dir(root())
+        .env("HOME", home.path())
+        .env_remove("TRUSTSWAP_KEY_CACHE")
+        .output()
+        .expect("binary runs")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
