@@ -80,6 +80,28 @@ pub enum Command {
     },
     /// Compare the rendered policy sets of the vendors, per engine
     Check(CheckArgs),
+    /// Verify a Sigstore bundle for an artifact (file or sha256:HEX), the
+    /// command form the Sigstore conformance suite drives. Exit 0 verified,
+    /// 1 refused, 2 bad input, 3 a bundle shape trustswap cannot check yet
+    VerifyBundle {
+        /// The bundle (`*.sigstore.json`)
+        #[arg(long, value_name = "FILE")]
+        bundle: PathBuf,
+        /// Expected certificate identity (SAN: URI or email), exact
+        #[arg(long, requires = "certificate_oidc_issuer", conflicts_with = "key")]
+        certificate_identity: Option<String>,
+        /// Expected OIDC issuer of the certificate
+        #[arg(long, requires = "certificate_identity")]
+        certificate_oidc_issuer: Option<String>,
+        /// Verify with this public key instead of a certificate identity
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Sigstore trusted_root.json (Fulcio CAs, Rekor and CT log keys)
+        #[arg(long, value_name = "FILE")]
+        trusted_root: PathBuf,
+        /// The artifact: a file, or its digest as sha256:HEX
+        artifact: String,
+    },
     /// Compare two policy sets written by hand (files or folders of YAML)
     Diff {
         /// The baseline set
@@ -230,6 +252,21 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             )?;
             Ok(code)
         }
+        Command::VerifyBundle {
+            bundle,
+            certificate_identity,
+            certificate_oidc_issuer,
+            key,
+            trusted_root,
+            artifact,
+        } => verify_bundle(
+            bundle,
+            certificate_identity.as_deref(),
+            certificate_oidc_issuer.as_deref(),
+            key.as_deref(),
+            trusted_root,
+            artifact,
+        ),
         Command::Diff {
             left,
             right,
@@ -291,4 +328,86 @@ fn emit(subject: &Subject<'_>, code: u8, warnings: &[String], output: &OutputArg
 
 fn display(p: &Path) -> String {
     p.display().to_string()
+}
+
+fn verify_bundle(
+    bundle: &Path,
+    identity: Option<&str>,
+    issuer: Option<&str>,
+    key: Option<&Path>,
+    trusted_root: &Path,
+    artifact: &str,
+) -> Result<u8> {
+    use crate::verify::bundles::BundleVerifier;
+    use crate::verify::certs::IdentityPolicy;
+    use crate::verify::trust::TrustMaterial;
+    use sha2::Digest as _;
+    use sigstore::bundle::verify::ArtifactDigest;
+
+    let digest: [u8; 32] = match artifact.strip_prefix("sha256:") {
+        Some(hex_digest) => hex::decode(hex_digest)
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| Error::Usage {
+                message: format!("`{artifact}` is not a sha256 digest"),
+                hint: "give sha256: followed by 64 hex digits, or a file".into(),
+            })?,
+        None => {
+            let bytes = std::fs::read(artifact).map_err(|source| Error::Read {
+                path: artifact.into(),
+                source,
+            })?;
+            sha2::Sha256::digest(&bytes).into()
+        }
+    };
+    let json = std::fs::read(bundle).map_err(|source| Error::Read {
+        path: bundle.into(),
+        source,
+    })?;
+    let trust = TrustMaterial::from_file(trusted_root).map_err(|r| {
+        Error::invalid(
+            trusted_root,
+            None,
+            "trusted_root.json",
+            r.reason,
+            "give a Sigstore trusted_root.json (TrustedRoot v0.1)",
+        )
+    })?;
+    if key.is_some() {
+        println!(
+            "undecided: public-key bundles are not supported by the sigstore crate trustswap verifies with"
+        );
+        return Ok(exit::UNDECIDED);
+    }
+    let (Some(identity), Some(issuer)) = (identity, issuer) else {
+        return Err(Error::Usage {
+            message: "no verification policy".into(),
+            hint: "pass --certificate-identity and --certificate-oidc-issuer, or --key".into(),
+        });
+    };
+    let policy = IdentityPolicy {
+        identity: identity.to_owned(),
+        issuer: Some(issuer.to_owned()),
+    };
+    let outcome = BundleVerifier::new(trust, chrono::Utc::now().timestamp()).and_then(|v| {
+        BundleVerifier::parse(&json)
+            .and_then(|b| v.verify_strict(b, ArtifactDigest::Sha256(digest), &policy))
+    });
+    match outcome {
+        Ok(()) => {
+            println!(
+                "verified: {} signed by {identity} ({issuer})",
+                bundle.display()
+            );
+            Ok(exit::HOLDS)
+        }
+        Err(refusal) => {
+            println!("{refusal}");
+            Ok(if refusal.reason.contains("unsupported") {
+                exit::UNDECIDED
+            } else {
+                exit::FINDING
+            })
+        }
+    }
 }

@@ -9,4 +9,6 @@ pub mod exit;
 pub mod policy;
 pub mod profile;
 pub mod report;
+pub mod supply;
+pub mod verify;
 pub mod yaml;

@@ -1,0 +1,4 @@
+//! The lab supply chain: a deterministic OCI image-layout fixture store and the
+//! images, signatures and attestations trustswap's experiments judge.
+
+pub mod oci;

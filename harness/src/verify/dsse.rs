@@ -1,0 +1,338 @@
+//! Cosign legacy attestations (`.att`, DSSE in-toto envelopes in an OCI layout), offline.
+//!
+//! sigstore 0.15 has no public API for legacy `.att` layers (its `compute_pae` is pub(crate)),
+//! so: PAE here, signature with the crate's `CosignVerificationKey`, SET with the crate,
+//! chain with webpki at integratedTime, identity with `IdentityPolicy`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use sigstore::bundle::verify::VerificationPolicy;
+use sigstore::crypto::{CosignVerificationKey, Signature};
+
+use crate::verify::certs::{self, IdentityPolicy};
+use crate::verify::legacy::{ANN_BUNDLE, ANN_CERT, ANN_CHAIN, verify_set};
+use crate::verify::refusal::{Refusal, RefuseExt};
+use crate::verify::trust::TrustMaterial;
+
+pub const DSSE_LAYER_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+#[derive(Deserialize)]
+pub struct Envelope {
+    #[serde(rename = "payloadType")]
+    pub payload_type: String,
+    pub payload: String,
+    pub signatures: Vec<EnvSig>,
+}
+#[derive(Deserialize)]
+pub struct EnvSig {
+    pub sig: String,
+}
+#[derive(Deserialize)]
+struct Statement {
+    #[serde(rename = "_type")]
+    type_: String,
+    #[serde(rename = "predicateType")]
+    predicate_type: String,
+    subject: Vec<Subject>,
+}
+#[derive(Deserialize)]
+struct Subject {
+    digest: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+pub struct AttVerified {
+    pub predicate_type: String,
+    pub integrated_time: i64,
+    pub log_index: i64,
+    pub entry_kind: String,
+}
+
+/// Verify one `.att` layer: the envelope bytes and the layer annotations.
+pub fn verify_attestation_layer(
+    trust: &TrustMaterial,
+    envelope_json: &[u8],
+    annotations: &BTreeMap<String, String>,
+    subject_digest: &str,
+    policy: &IdentityPolicy,
+    now: i64,
+) -> Result<AttVerified, Refusal> {
+    let env: Envelope =
+        serde_json::from_slice(envelope_json).refuse_ctx("dsse", "envelope JSON")?;
+    if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(Refusal::new(
+            "dsse",
+            format!("payloadType {}", env.payload_type),
+        ));
+    }
+    let [sig] = env.signatures.as_slice() else {
+        return Err(Refusal::new(
+            "dsse",
+            format!("expected 1 signature, got {}", env.signatures.len()),
+        ));
+    };
+    let payload = B64
+        .decode(&env.payload)
+        .refuse_ctx("dsse", "payload base64")?;
+    let sig_raw = B64.decode(&sig.sig).refuse_ctx("dsse", "sig base64")?;
+
+    // Rekor: SET (crate) + body consistency.
+    let (bundle, body) = verify_set(
+        trust,
+        annotations
+            .get(ANN_BUNDLE)
+            .refuse_ctx("tlog", "no bundle annotation")?,
+        now,
+    )?;
+    let t = bundle.payload.integrated_time;
+    let cert_pem = annotations
+        .get(ANN_CERT)
+        .refuse_ctx("certificate", "no certificate annotation")?;
+    let cert_der = certs::pem_to_der(cert_pem.as_bytes(), "CERTIFICATE")?;
+    let kind = check_att_body(&body, envelope_json, &payload, &sig_raw, &cert_der)?;
+
+    // Chain at integratedTime, identity, signature over PAE.
+    let (anchors, mut inters) = trust.fulcio_at(t);
+    if let Some(chain) = annotations.get(ANN_CHAIN) {
+        inters.extend(certs::pem_chain_to_der(chain)?);
+    }
+    certs::verify_chain_at(&cert_der, &anchors, &inters, t)?;
+    let cert = certs::parse_cert(&cert_der)?;
+    policy.verify(&cert).refuse("policy")?;
+    let key = CosignVerificationKey::try_from(cert.tbs_certificate().subject_public_key_info())
+        .refuse_ctx("certificate", "key")?;
+    key.verify_signature(Signature::Raw(&sig_raw), &pae(&env.payload_type, &payload))
+        .refuse_ctx("dsse", "signature over PAE")?;
+
+    // Statement binds the image.
+    let st: Statement = serde_json::from_slice(&payload).refuse_ctx("dsse", "in-toto statement")?;
+    if !st.type_.starts_with("https://in-toto.io/Statement/") {
+        return Err(Refusal::new(
+            "dsse",
+            format!("statement _type {}", st.type_),
+        ));
+    }
+    let want = subject_digest
+        .strip_prefix("sha256:")
+        .refuse_ctx("dsse", "subject digest must be sha256:")?;
+    if !st.subject.iter().any(|s| {
+        s.digest
+            .get("sha256")
+            .is_some_and(|d| d.eq_ignore_ascii_case(want))
+    }) {
+        return Err(Refusal::new(
+            "dsse",
+            "no statement subject matches the image digest",
+        ));
+    }
+    Ok(AttVerified {
+        predicate_type: st.predicate_type,
+        integrated_time: t,
+        log_index: bundle.payload.log_index,
+        entry_kind: kind,
+    })
+}
+
+/// intoto/0.0.1, intoto/0.0.2 and dsse/0.0.1 bodies: payload hash, signature (or the hash of
+/// the whole envelope, which contains it) and signer certificate must match.
+fn check_att_body(
+    body: &[u8],
+    envelope_json: &[u8],
+    payload: &[u8],
+    sig_raw: &[u8],
+    cert_der: &[u8],
+) -> Result<String, Refusal> {
+    let v: serde_json::Value = serde_json::from_slice(body).refuse_ctx("tlog", "body JSON")?;
+    let kind = v
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let ver = v
+        .get("apiVersion")
+        .and_then(|k| k.as_str())
+        .unwrap_or_default();
+    let is_sha256_of = |h: Option<&serde_json::Value>, data: &[u8]| {
+        h.is_some_and(|h| {
+            h.get("algorithm").and_then(|a| a.as_str()) == Some("sha256")
+                && h.get("value").and_then(|a| a.as_str())
+                    == Some(hex::encode(Sha256::digest(data)).as_str())
+        })
+    };
+    if (kind.as_str(), ver) == ("intoto", "0.0.1") {
+        // The envelope as stored in the layer is hashed whole (it contains the signature).
+        let cert_ok = v
+            .pointer("/spec/publicKey")
+            .and_then(|k| k.as_str())
+            .and_then(|k| B64.decode(k).ok())
+            .and_then(|pem| certs::pem_to_der(&pem, "CERTIFICATE").ok())
+            .as_deref()
+            == Some(cert_der);
+        if !is_sha256_of(v.pointer("/spec/content/hash"), envelope_json)
+            || !is_sha256_of(v.pointer("/spec/content/payloadHash"), payload)
+            || !cert_ok
+        {
+            return Err(Refusal::new(
+                "tlog",
+                "intoto/0.0.1 entry does not match envelope/payload/certificate",
+            ));
+        }
+        return Ok(kind);
+    }
+    let (hash, sigs) = match (kind.as_str(), ver) {
+        ("intoto", "0.0.2") => (
+            v.pointer("/spec/content/payloadHash"),
+            v.pointer("/spec/content/envelope/signatures"),
+        ),
+        ("dsse", "0.0.1") => (
+            v.pointer("/spec/payloadHash"),
+            v.pointer("/spec/signatures"),
+        ),
+        _ => {
+            return Err(Refusal::new(
+                "tlog",
+                format!("unsupported attestation entry {kind}/{ver}"),
+            ));
+        }
+    };
+    let hash = hash.refuse_ctx("tlog", "no payloadHash")?;
+    let want = hex::encode(Sha256::digest(payload));
+    if hash.get("algorithm").and_then(|a| a.as_str()) != Some("sha256")
+        || hash.get("value").and_then(|a| a.as_str()) != Some(want.as_str())
+    {
+        return Err(Refusal::new("tlog", "logged payloadHash differs"));
+    }
+    let sigs = sigs
+        .and_then(|s| s.as_array())
+        .refuse_ctx("tlog", "no signatures in body")?;
+    let matched = sigs.iter().any(|s| {
+        // intoto/0.0.2 logs sig as base64(base64(sig)) and publicKey; dsse/0.0.1 as signature + verifier.
+        let sig_ok = match (s.get("sig"), s.get("signature")) {
+            (Some(x), _) => {
+                x.as_str()
+                    .and_then(|x| B64.decode(x).ok())
+                    .and_then(|x| B64.decode(x).ok())
+                    .as_deref()
+                    == Some(sig_raw)
+            }
+            (_, Some(x)) => x.as_str().and_then(|x| B64.decode(x).ok()).as_deref() == Some(sig_raw),
+            _ => false,
+        };
+        let key_ok = s
+            .get("publicKey")
+            .or_else(|| s.get("verifier"))
+            .and_then(|k| k.as_str())
+            .and_then(|k| B64.decode(k).ok())
+            .and_then(|pem| certs::pem_to_der(&pem, "CERTIFICATE").ok())
+            .as_deref()
+            == Some(cert_der);
+        sig_ok && key_ok
+    });
+    if !matched {
+        return Err(Refusal::new(
+            "tlog",
+            "logged signature/certificate differ from the envelope's",
+        ));
+    }
+    Ok(kind)
+}
+
+#[derive(Deserialize)]
+struct Index {
+    manifests: Vec<Desc>,
+}
+#[derive(Deserialize)]
+struct Desc {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+#[derive(Deserialize)]
+struct Manifest {
+    layers: Vec<Desc>,
+}
+
+fn blob(layout: &Path, digest: &str) -> Result<Vec<u8>, Refusal> {
+    let hexd = digest
+        .strip_prefix("sha256:")
+        .refuse_ctx("layout", "digest must be sha256")?;
+    if hexd.len() != 64 || !hexd.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Refusal::new("layout", "bad digest"));
+    }
+    let data =
+        std::fs::read(layout.join("blobs/sha256").join(hexd)).refuse_ctx("layout", digest)?;
+    if hex::encode(Sha256::digest(&data)) != hexd {
+        return Err(Refusal::new(
+            "layout",
+            format!("blob {digest} does not match its digest"),
+        ));
+    }
+    Ok(data)
+}
+
+/// Verify a `cosign save` layout: any attestation layer satisfying the policy makes it valid.
+pub fn verify_layout(
+    trust: &TrustMaterial,
+    layout: &Path,
+    policy: &IdentityPolicy,
+    now: i64,
+) -> Result<(String, AttVerified), Refusal> {
+    let index: Index = serde_json::from_slice(
+        &std::fs::read(layout.join("index.json")).refuse_ctx("layout", "index.json")?,
+    )
+    .refuse_ctx("layout", "index.json")?;
+    let subject = index
+        .manifests
+        .iter()
+        .find(|m| {
+            matches!(
+                m.annotations.get("kind").map(String::as_str),
+                Some("dev.cosignproject.cosign/image" | "dev.cosignproject.cosign/imageIndex")
+            )
+        })
+        .refuse_ctx("layout", "no image in layout")?;
+    let att = index
+        .manifests
+        .iter()
+        .find(|m| {
+            m.annotations.get("kind").map(String::as_str) == Some("dev.cosignproject.cosign/atts")
+        })
+        .refuse_ctx("layout", "no attestations manifest")?;
+    let manifest: Manifest = serde_json::from_slice(&blob(layout, &att.digest)?)
+        .refuse_ctx("layout", "attestation manifest")?;
+    let mut reasons = Vec::new();
+    for (i, l) in manifest.layers.iter().enumerate() {
+        if l.media_type != DSSE_LAYER_MEDIA_TYPE {
+            reasons.push(format!("layer {i}: media type {}", l.media_type));
+            continue;
+        }
+        let r = blob(layout, &l.digest).and_then(|env| {
+            verify_attestation_layer(trust, &env, &l.annotations, &subject.digest, policy, now)
+        });
+        match r {
+            Ok(v) => return Ok((subject.digest.clone(), v)),
+            Err(e) => reasons.push(format!("layer {i}: {e}")),
+        }
+    }
+    Err(Refusal::new("layers", reasons.join("; ")))
+}

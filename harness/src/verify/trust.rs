@@ -1,0 +1,200 @@
+//! Trust material loaded from a Sigstore `trusted_root.json` (offline, no TUF).
+//!
+//! sigstore 0.15 only offers `SigstoreTrustRoot::from_trusted_root_json_unchecked` behind the
+//! `sigstore-trust-root` feature (which pulls tough + reqwest). Without it we parse the file with
+//! the `sigstore_protobuf_specs` serde types (the same ones sigstore uses) and keep the validity
+//! windows, which the crate's `TrustRoot` trait flattens away.
+
+use std::collections::BTreeMap;
+
+use rustls_pki_types::CertificateDer;
+use sigstore::crypto::CosignVerificationKey;
+use sigstore::trust::ManualTrustRoot;
+use sigstore_protobuf_specs::dev::sigstore::common::v1::TimeRange;
+use sigstore_protobuf_specs::dev::sigstore::trustroot::v1::{TransparencyLogInstance, TrustedRoot};
+
+use crate::verify::refusal::{Refusal, RefuseExt};
+
+/// One Fulcio CA from the trusted root: chain (leaf-most first, root last) and validity window.
+#[derive(Debug, Clone)]
+pub struct CaEntry {
+    pub certs_der: Vec<Vec<u8>>,
+    pub valid_from: Option<i64>,
+    pub valid_to: Option<i64>,
+}
+
+/// One transparency log (Rekor or CT) key with its id and validity window.
+#[derive(Debug, Clone)]
+pub struct LogKey {
+    pub key_id_hex: String,
+    pub spki_der: Vec<u8>,
+    pub valid_from: Option<i64>,
+    pub valid_to: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrustMaterial {
+    pub fulcio: Vec<CaEntry>,
+    pub rekor: Vec<LogKey>,
+    pub ctlogs: Vec<LogKey>,
+    pub tsas: usize,
+}
+
+fn window(tr: Option<&TimeRange>) -> (Option<i64>, Option<i64>) {
+    match tr {
+        Some(tr) => (
+            tr.start.as_ref().map(|t| t.seconds),
+            tr.end.as_ref().map(|t| t.seconds),
+        ),
+        None => (None, None),
+    }
+}
+
+fn in_window(t: i64, from: Option<i64>, to: Option<i64>) -> bool {
+    // A missing start is treated as "not valid" (fail closed, as sigstore-go does);
+    // the end is inclusive.
+    match from {
+        Some(f) if t >= f => to.is_none_or(|e| t <= e),
+        _ => false,
+    }
+}
+
+fn log_keys(logs: &[TransparencyLogInstance]) -> Vec<LogKey> {
+    logs.iter()
+        .filter_map(|l| {
+            let pk = l.public_key.as_ref()?;
+            let raw = pk.raw_bytes.as_ref()?;
+            let id = l.log_id.as_ref()?;
+            let (valid_from, valid_to) = window(pk.valid_for.as_ref());
+            Some(LogKey {
+                key_id_hex: hex::encode(&id.key_id),
+                spki_der: raw.clone(),
+                valid_from,
+                valid_to,
+            })
+        })
+        .collect()
+}
+
+impl TrustMaterial {
+    pub fn from_trusted_root_json(bytes: &[u8]) -> Result<Self, Refusal> {
+        let root: TrustedRoot =
+            serde_json::from_slice(bytes).refuse_ctx("trust", "trusted_root.json")?;
+        if !root
+            .media_type
+            .starts_with("application/vnd.dev.sigstore.trustedroot")
+        {
+            return Err(Refusal::new(
+                "trust",
+                format!("unexpected mediaType {}", root.media_type),
+            ));
+        }
+        let fulcio = root
+            .certificate_authorities
+            .iter()
+            .map(|ca| {
+                let (valid_from, valid_to) = window(ca.valid_for.as_ref());
+                CaEntry {
+                    certs_der: ca
+                        .cert_chain
+                        .as_ref()
+                        .map(|c| c.certificates.iter().map(|x| x.raw_bytes.clone()).collect())
+                        .unwrap_or_default(),
+                    valid_from,
+                    valid_to,
+                }
+            })
+            .filter(|ca| !ca.certs_der.is_empty())
+            .collect::<Vec<_>>();
+        if fulcio.is_empty() {
+            return Err(Refusal::new(
+                "trust",
+                "trusted root has no certificate authority",
+            ));
+        }
+        Ok(Self {
+            fulcio,
+            rekor: log_keys(&root.tlogs),
+            ctlogs: log_keys(&root.ctlogs),
+            tsas: root.timestamp_authorities.len(),
+        })
+    }
+
+    pub fn from_file(path: &std::path::Path) -> Result<Self, Refusal> {
+        let bytes = std::fs::read(path).refuse_ctx("trust", &path.display().to_string())?;
+        Self::from_trusted_root_json(&bytes)
+    }
+
+    /// The crate's `ManualTrustRoot`: every CA certificate (roots and intermediates, all windows),
+    /// every Rekor key and every CT key. This is exactly what `SigstoreTrustRoot` would give
+    /// (except that one also drops expired Rekor/CT keys), i.e. validity windows are lost.
+    pub fn manual_trust_root(&self) -> ManualTrustRoot<'static> {
+        ManualTrustRoot {
+            fulcio_certs: self
+                .fulcio
+                .iter()
+                .flat_map(|ca| ca.certs_der.iter().map(|c| CertificateDer::from(c.clone())))
+                .collect(),
+            rekor_keys: self
+                .rekor
+                .iter()
+                .map(|k| (k.key_id_hex.clone(), k.spki_der.clone()))
+                .collect(),
+            ctfe_keys: self
+                .ctlogs
+                .iter()
+                .map(|k| (k.key_id_hex.clone(), k.spki_der.clone()))
+                .collect(),
+        }
+    }
+
+    /// Fulcio anchors (chain roots) and intermediates of the CAs whose window contains `t`.
+    pub fn fulcio_at(&self, t: i64) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let mut roots = Vec::new();
+        let mut inters = Vec::new();
+        for ca in self
+            .fulcio
+            .iter()
+            .filter(|ca| in_window(t, ca.valid_from, ca.valid_to))
+        {
+            if let Some((root, rest)) = ca.certs_der.split_last() {
+                roots.push(root.clone());
+                inters.extend(rest.iter().cloned());
+            }
+        }
+        (roots, inters)
+    }
+
+    /// The Rekor key with this log id, if its validity window contains `t`.
+    pub fn rekor_key_at(&self, key_id_hex: &str, t: i64) -> Result<CosignVerificationKey, Refusal> {
+        let k = self
+            .rekor
+            .iter()
+            .find(|k| k.key_id_hex.eq_ignore_ascii_case(key_id_hex))
+            .refuse_ctx(
+                "tlog",
+                &format!("no trusted Rekor key with log id {key_id_hex}"),
+            )?;
+        if !in_window(t, k.valid_from, k.valid_to) {
+            return Err(Refusal::new(
+                "tlog",
+                format!("Rekor key {key_id_hex} not valid at {t}"),
+            ));
+        }
+        CosignVerificationKey::try_from_der(&k.spki_der).refuse_ctx("tlog", "Rekor key")
+    }
+
+    /// All Rekor keys (as the crate wants them) valid at `t`.
+    pub fn rekor_keys_at(&self, t: i64) -> BTreeMap<String, CosignVerificationKey> {
+        self.rekor
+            .iter()
+            .filter(|k| in_window(t, k.valid_from, k.valid_to))
+            .filter_map(|k| {
+                Some((
+                    k.key_id_hex.clone(),
+                    CosignVerificationKey::try_from_der(&k.spki_der).ok()?,
+                ))
+            })
+            .collect()
+    }
+}
