@@ -80,6 +80,15 @@ pub enum Command {
     },
     /// Compare the rendered policy sets of the vendors, per engine
     Check(CheckArgs),
+    /// The lab supply chain: a lab Sigstore and vendor-shaped fixtures
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
+    /// Verify an image's signature (and attestations with --type) the way
+    /// cosign and Kyverno do, from the lab layout, an OCI layout or a registry.
+    /// Exit 0 verified, 1 refused, 2 bad input, 3 a shape trustswap cannot check
+    Verify(VerifyArgs),
     /// Verify a Sigstore bundle for an artifact (file or sha256:HEX), the
     /// command form the Sigstore conformance suite drives. Exit 0 verified,
     /// 1 refused, 2 bad input, 3 a bundle shape trustswap cannot check yet
@@ -111,6 +120,75 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Create the lab Sigstore (CA, CT log, Rekor, keys) and every vendor
+    /// fixture and adversarial variant, deterministically for --seed
+    Init {
+        /// Lab folder (replaced atomically)
+        #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Push the lab's layout (images, signatures, attestations, bundles) to a registry
+    Push {
+        #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
+        dir: PathBuf,
+        /// host:port (plain HTTP on loopback only)
+        #[arg(long, value_name = "HOST")]
+        registry: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Image reference, e.g. cgr.dev/chainguard/static:latest or repo@sha256:...
+    pub image: String,
+    /// Use a vendor profile's trust root and signature repository
+    #[arg(long, value_name = "NAME")]
+    pub vendor: Option<String>,
+    /// Public key (PEM) the signature must verify with
+    #[arg(long, value_name = "FILE", conflicts_with = "vendor")]
+    pub key: Option<PathBuf>,
+    /// Expected certificate identity (Kyverno `subject`: `*`/`?` wildcards)
+    #[arg(long, conflicts_with_all = ["vendor", "key"])]
+    pub certificate_identity: Option<String>,
+    /// Expected certificate identity as a regular expression
+    #[arg(long, conflicts_with_all = ["vendor", "key", "certificate_identity"])]
+    pub certificate_identity_regexp: Option<String>,
+    /// Expected OIDC issuer (wildcards allowed)
+    #[arg(long, conflicts_with_all = ["vendor", "key"])]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Expected OIDC issuer as a regular expression
+    #[arg(long, conflicts_with_all = ["vendor", "key", "certificate_oidc_issuer"])]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Where signatures live (cosign COSIGN_REPOSITORY, Kyverno `repository`)
+    #[arg(long, value_name = "REPO")]
+    pub repository: Option<String>,
+    /// Accept a key signature without a transparency-log entry
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Accept a certificate without an embedded SCT
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+    /// Also verify an attestation of this predicate type (repeatable)
+    #[arg(long = "type", value_name = "PREDICATE")]
+    pub types: Vec<String>,
+    /// Sigstore trusted_root.json (default: the lab's)
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Read from this OCI image layout (default: the lab's)
+    #[arg(long, value_name = "DIR", conflicts_with = "registry")]
+    pub layout: Option<PathBuf>,
+    /// Read from this registry (host:port)
+    #[arg(long, value_name = "HOST")]
+    pub registry: Option<String>,
+    /// The lab folder (keys, trusted root, layout, clock)
+    #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
+    pub lab: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -252,6 +330,27 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             )?;
             Ok(code)
         }
+        Command::Lab {
+            command: LabCommand::Init { dir, seed },
+        } => {
+            let catalogue = crate::lab_cli::init(dir, *seed)?;
+            println!(
+                "lab: {} fixtures ({} not applicable) in {}; trusted root {}; SCTs embedded and required: {}",
+                catalogue.fixtures.len(),
+                catalogue.not_applicable.len(),
+                crate::lab_cli::layout_dir(dir).display(),
+                dir.join("trusted_root.json").display(),
+                catalogue.trust.sct
+            );
+            Ok(exit::HOLDS)
+        }
+        Command::Lab {
+            command: LabCommand::Push { dir, registry },
+        } => {
+            println!("{}", crate::lab_cli::push(dir, registry)?);
+            Ok(exit::HOLDS)
+        }
+        Command::Verify(args) => verify_image(&cli.inputs, args),
         Command::VerifyBundle {
             bundle,
             certificate_identity,
@@ -410,4 +509,136 @@ fn verify_bundle(
             })
         }
     }
+}
+
+fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
+    use crate::verify::identity::{IdentityRule, Pattern};
+    use crate::verify::image::SignerPolicy;
+    use crate::verify::trust::TrustMaterial;
+
+    let lab_mode = args.layout.is_none() && args.registry.is_none() || args.trusted_root.is_none();
+    let lab = lab_mode.then_some(args.lab.as_path());
+    let (mut policy, mut repository) = if let Some(name) = &args.vendor {
+        let loaded = inputs.load()?;
+        let vendor = profile::select(loaded.vendors, std::slice::from_ref(name))?.remove(0);
+        (
+            crate::lab_cli::vendor_policy(&vendor, lab)?,
+            vendor.signatures.repository.clone(),
+        )
+    } else if let Some(key) = &args.key {
+        let pem = std::fs::read_to_string(key).map_err(|source| Error::Read {
+            path: key.clone(),
+            source,
+        })?;
+        crate::profile::keys::parse_public_key(&pem)
+            .map_err(|m| Error::invalid(key, None, "--key", m, "give a PEM public key"))?;
+        (
+            SignerPolicy::Key {
+                public_key_pem: pem,
+                require_tlog: true,
+            },
+            None,
+        )
+    } else {
+        let bad = |r: crate::verify::refusal::Refusal| Error::Usage {
+            message: r.reason,
+            hint: "write an RE2 regular expression".into(),
+        };
+        let subject = match (
+            &args.certificate_identity,
+            &args.certificate_identity_regexp,
+        ) {
+            (Some(s), _) => Pattern::Wildcard(s.clone()),
+            (_, Some(r)) => Pattern::regexp(r).map_err(bad)?,
+            _ => {
+                return Err(Error::Usage {
+                    message: "no verification policy".into(),
+                    hint: "pass --vendor NAME, --key FILE, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]".into(),
+                });
+            }
+        };
+        let issuer = match (
+            &args.certificate_oidc_issuer,
+            &args.certificate_oidc_issuer_regexp,
+        ) {
+            (Some(s), _) => Pattern::Wildcard(s.clone()),
+            (_, Some(r)) => Pattern::regexp(r).map_err(bad)?,
+            _ => {
+                return Err(Error::Usage {
+                    message: "a certificate identity needs its OIDC issuer".into(),
+                    hint: "pass --certificate-oidc-issuer URL (cosign requires it too)".into(),
+                });
+            }
+        };
+        (
+            SignerPolicy::Keyless {
+                rule: IdentityRule {
+                    subject,
+                    issuer: Some(issuer),
+                },
+                require_sct: true,
+            },
+            None,
+        )
+    };
+    if args.repository.is_some() {
+        repository = args.repository.clone();
+    }
+    match &mut policy {
+        SignerPolicy::Key { require_tlog, .. } if args.insecure_ignore_tlog => {
+            *require_tlog = false
+        }
+        SignerPolicy::Keyless { require_sct, .. } if args.insecure_ignore_sct => {
+            *require_sct = false
+        }
+        _ => {}
+    }
+    let trusted_root = args
+        .trusted_root
+        .clone()
+        .unwrap_or_else(|| args.lab.join("trusted_root.json"));
+    let trust = TrustMaterial::from_file(&trusted_root).map_err(|r| {
+        Error::invalid(
+            &trusted_root,
+            None,
+            "trusted_root.json",
+            r.reason,
+            "run `trustswap lab init`, or pass --trusted-root FILE",
+        )
+    })?;
+    let now = if args.trusted_root.is_none() {
+        crate::lab_cli::LAB_NOW
+    } else {
+        chrono::Utc::now().timestamp()
+    };
+    let layout;
+    let registry;
+    let store: &dyn crate::supply::store::Store = if let Some(host) = &args.registry {
+        registry =
+            crate::supply::registry::Registry::connect(host).map_err(|e| Error::Internal {
+                message: e.to_string(),
+            })?;
+        &registry
+    } else {
+        layout = crate::lab_cli::open_layout(
+            &args
+                .layout
+                .clone()
+                .unwrap_or_else(|| crate::lab_cli::layout_dir(&args.lab)),
+        )?;
+        &layout
+    };
+    let outcome = crate::lab_cli::verify(
+        store,
+        &trust,
+        now,
+        &args.image,
+        repository.as_deref(),
+        &policy,
+        &args.types,
+    )?;
+    for line in outcome.lines {
+        println!("{line}");
+    }
+    Ok(outcome.code)
 }

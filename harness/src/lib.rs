@@ -6,6 +6,7 @@ pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod exit;
+pub mod lab_cli;
 pub mod policy;
 pub mod profile;
 pub mod report;

@@ -60,6 +60,8 @@ struct Subject {
 
 #[derive(Debug)]
 pub struct AttVerified {
+    /// The verified in-toto statement (for conditions and `extractPayload`).
+    pub statement: serde_json::Value,
     pub predicate_type: String,
     pub integrated_time: i64,
     pub log_index: i64,
@@ -144,10 +146,64 @@ pub fn verify_attestation_layer(
         ));
     }
     Ok(AttVerified {
+        statement: serde_json::from_slice(&payload).refuse_ctx("dsse", "in-toto statement")?,
         predicate_type: st.predicate_type,
         integrated_time: t,
         log_index: bundle.payload.log_index,
         entry_kind: kind,
+    })
+}
+
+/// Verify a key-signed `.att` layer (DHI-style: no certificate, usually no
+/// transparency log): the signature over the PAE with `public_key_pem`, then
+/// the statement's subject binding to the image.
+pub fn verify_key_attestation_layer(
+    envelope_json: &[u8],
+    public_key_pem: &str,
+    subject_digest: &str,
+) -> Result<AttVerified, Refusal> {
+    let env: Envelope =
+        serde_json::from_slice(envelope_json).refuse_ctx("dsse", "envelope JSON")?;
+    if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(Refusal::new(
+            "dsse",
+            format!("payloadType {}", env.payload_type),
+        ));
+    }
+    let [sig] = env.signatures.as_slice() else {
+        return Err(Refusal::new(
+            "dsse",
+            format!("expected 1 signature, got {}", env.signatures.len()),
+        ));
+    };
+    let payload = B64
+        .decode(&env.payload)
+        .refuse_ctx("dsse", "payload base64")?;
+    let sig_raw = B64.decode(&sig.sig).refuse_ctx("dsse", "sig base64")?;
+    let key = CosignVerificationKey::try_from_pem(public_key_pem.as_bytes())
+        .refuse_ctx("policy", "public key")?;
+    key.verify_signature(Signature::Raw(&sig_raw), &pae(&env.payload_type, &payload))
+        .refuse_ctx("dsse", "signature over PAE")?;
+    let st: Statement = serde_json::from_slice(&payload).refuse_ctx("dsse", "in-toto statement")?;
+    let want = subject_digest
+        .strip_prefix("sha256:")
+        .refuse_ctx("dsse", "subject digest must be sha256:")?;
+    if !st.subject.iter().any(|s| {
+        s.digest
+            .get("sha256")
+            .is_some_and(|d| d.eq_ignore_ascii_case(want))
+    }) {
+        return Err(Refusal::new(
+            "dsse",
+            "no statement subject matches the image digest",
+        ));
+    }
+    Ok(AttVerified {
+        statement: serde_json::from_slice(&payload).refuse_ctx("dsse", "in-toto statement")?,
+        predicate_type: st.predicate_type,
+        integrated_time: 0,
+        log_index: -1,
+        entry_kind: "none".into(),
     })
 }
 

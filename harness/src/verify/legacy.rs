@@ -55,6 +55,9 @@ pub struct LegacyLayer {
 pub enum Signer {
     Email(String),
     Uri(String),
+    /// Kyverno-style patterns: the matched SAN (and the certificate's issuer)
+    /// become the exact identity every later check pins.
+    Rule(crate::verify::identity::IdentityRule),
 }
 
 #[derive(Debug, Clone)]
@@ -281,6 +284,24 @@ impl LegacyVerifier {
                     ));
                 }
                 let cert = certs::parse_cert(&cert_der)?;
+                let resolved;
+                let (signer, issuer) = match signer {
+                    Signer::Rule(rule) => {
+                        let cert_issuer = certs::oidc_issuer(&cert)?;
+                        let san =
+                            rule.check(&certs::san_identities(&cert)?, cert_issuer.as_deref())?;
+                        resolved = (
+                            if san.contains("://") {
+                                Signer::Uri(san)
+                            } else {
+                                Signer::Email(san)
+                            },
+                            cert_issuer,
+                        );
+                        (&resolved.0, &resolved.1)
+                    }
+                    _ => (signer, issuer),
+                };
 
                 // Chain at integratedTime to a CA valid at that time. The chain annotation is
                 // only a source of untrusted intermediates.
@@ -482,6 +503,7 @@ pub fn verify_set(
 fn signer_str(s: &Signer) -> &str {
     match s {
         Signer::Email(e) | Signer::Uri(e) => e,
+        Signer::Rule(_) => "",
     }
 }
 
@@ -500,6 +522,12 @@ fn identity_constraint(
             email: StringVerifier::ExactMatch(email.clone()),
             issuer: issuer.clone().map(StringVerifier::ExactMatch),
         }),
+        Signer::Rule(_) => {
+            return Err(Refusal::new(
+                "policy",
+                "identity rule not resolved to a SAN",
+            ));
+        }
     })
 }
 

@@ -8,6 +8,8 @@
 pub mod bundles;
 pub mod certs;
 pub mod dsse;
+pub mod identity;
+pub mod image;
 pub mod legacy;
 pub mod refusal;
 pub mod trust;

@@ -1,0 +1,843 @@
+//! Vendor-shaped fixtures (DHI, Chainguard, self-built, distroless) and their adversarial
+//! variants, written into an ocilab layout, with the expected verdicts.
+
+use crate::supply::oci::{Layout, Recipe, build_image, read_package_db};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::supply::lab::ca::{GOOGLE_ISSUER, Identity, San};
+use crate::supply::lab::error::{LabError, Result, layout_err};
+use crate::supply::lab::lab::Lab;
+use crate::supply::lab::sbom;
+use crate::supply::lab::sign::{self, BundleContent, Published, SignOptions, Signer, Target};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VendorId {
+    Dhi,
+    Chainguard,
+    SelfBuilt,
+    Distroless,
+}
+
+pub const VENDORS: [VendorId; 4] = [
+    VendorId::Dhi,
+    VendorId::Chainguard,
+    VendorId::SelfBuilt,
+    VendorId::Distroless,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    Good,
+    Unsigned,
+    OtherVendor,
+    ForeignCa,
+    Tampered,
+    MovedTag,
+    SbomMissing,
+    SbomOtherIdentity,
+    ExpiredNoTlog,
+    Rotated,
+    LookAlike,
+}
+
+pub const VARIANTS: [Variant; 11] = [
+    Variant::Good,
+    Variant::Unsigned,
+    Variant::OtherVendor,
+    Variant::ForeignCa,
+    Variant::Tampered,
+    Variant::MovedTag,
+    Variant::SbomMissing,
+    Variant::SbomOtherIdentity,
+    Variant::ExpiredNoTlog,
+    Variant::Rotated,
+    Variant::LookAlike,
+];
+
+impl Variant {
+    pub fn slug(self) -> &'static str {
+        match self {
+            Variant::Good => "good",
+            Variant::Unsigned => "unsigned",
+            Variant::OtherVendor => "other-vendor",
+            Variant::ForeignCa => "foreign-ca",
+            Variant::Tampered => "tampered",
+            Variant::MovedTag => "moved-tag",
+            Variant::SbomMissing => "sbom-missing",
+            Variant::SbomOtherIdentity => "sbom-other-identity",
+            Variant::ExpiredNoTlog => "expired-no-tlog",
+            Variant::Rotated => "rotated",
+            Variant::LookAlike => "look-alike",
+        }
+    }
+}
+
+/// Why a verifier must refuse. Categories, not message text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// No signature (no `.sig` tag / no bundle referrer) for the image digest.
+    NoSignature,
+    /// No attestation (`.att`) for the image digest.
+    NoAttestation,
+    /// Keyless: the signature/payload no longer matches what was signed and logged.
+    SignatureInvalid,
+    /// Key-based: the signature does not verify with the pinned key (wrong or rotated-out key,
+    /// or a tampered payload: these are cryptographically indistinguishable).
+    KeySignatureInvalid,
+    /// Key-based: the transparency log entry was made with another key/certificate.
+    KeyMismatch,
+    /// The certificate does not chain to a CA trusted at the signing time (a foreign CA, or a
+    /// retired CA whose trusted-root `validFor` ended: the verifier reports both as a chain
+    /// refusal and cannot tell them apart).
+    UntrustedCa,
+    /// The certificate's SAN/issuer is not the pinned identity.
+    IdentityMismatch,
+    /// Keyless without a tlog entry: nothing proves the signing time inside the cert validity.
+    NoSignedTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", content = "reason", rename_all = "kebab-case")]
+pub enum Expect {
+    Accept,
+    Refuse(Reason),
+}
+
+/// The vendor's trust root as a policy would pin it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum PolicySpec {
+    /// Key-based; `require_tlog: false` (= `rekor.ignoreTlog: true`).
+    Key {
+        public_key_pem: String,
+        require_tlog: bool,
+    },
+    /// Keyless identity + issuer (exact); SCT required iff `require_sct`.
+    Keyless {
+        san: San,
+        issuer: String,
+        require_sct: bool,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Fixture {
+    pub vendor: VendorId,
+    pub variant: Variant,
+    /// Full tag reference of the image, e.g. `cgr.dev/chainguard/static:latest-tampered`.
+    pub image_ref: String,
+    pub repository: String,
+    /// The digest the tag points at now.
+    pub image_digest: String,
+    /// For `moved-tag`: the digest the tag pointed at (and that is still signed).
+    pub previous_digest: Option<String>,
+    pub signature_repository: String,
+    pub policy: PolicySpec,
+    /// Predicate types a neutral SBOM check accepts for this vendor.
+    pub sbom_predicate_types: Vec<String>,
+    pub expect_signature: Expect,
+    pub expect_sbom: Expect,
+    /// Only for fixtures that also publish Sigstore bundle referrers.
+    pub expect_bundle: Option<Expect>,
+    pub published: Vec<Published>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Catalogue {
+    pub config: crate::supply::lab::lab::LabConfig,
+    pub trust: crate::supply::lab::lab::LabTrustConfig,
+    pub fixtures: Vec<Fixture>,
+    /// Fixture variants not produced, with the reason.
+    pub not_applicable: Vec<(VendorId, Variant, &'static str)>,
+}
+
+struct VendorSpec {
+    id: VendorId,
+    repository: &'static str,
+    tag: &'static str,
+    signature_repository: &'static str,
+    recipe: Recipe,
+    identity: Option<Identity>,
+    sbom_type: &'static str,
+    extra_predicates: Vec<&'static str>,
+    bundles: bool,
+}
+
+fn recipe(v: serde_json::Value) -> Result<Recipe> {
+    serde_json::from_value(v).map_err(crate::supply::lab::error::json_err("vendor recipe"))
+}
+
+fn chainguard_identity() -> Identity {
+    Identity::github_workflow(
+        "chainguard-images/images",
+        ".github/workflows/release.yaml",
+        "refs/heads/main",
+    )
+}
+fn self_built_identity() -> Identity {
+    Identity::github_workflow(
+        "example-org/platform",
+        ".github/workflows/release.yaml",
+        "refs/heads/main",
+    )
+}
+fn distroless_identity() -> Identity {
+    Identity::email("keyless@distroless.iam.gserviceaccount.com", GOOGLE_ISSUER)
+}
+
+fn vendor_spec(id: VendorId) -> Result<VendorSpec> {
+    let debian = |name: &str, pkgs: serde_json::Value| {
+        recipe(serde_json::json!({
+            "name": name,
+            "os_release": { "id": "debian", "name": "Debian GNU/Linux", "version_id": "12", "version_codename": "bookworm",
+                            "pretty_name": "Debian GNU/Linux 12 (bookworm)" },
+            "package_db": "dpkg",
+            "packages": pkgs,
+        }))
+    };
+    Ok(match id {
+        VendorId::Dhi => VendorSpec {
+            id,
+            repository: "dhi.io/python",
+            tag: "3.13",
+            signature_repository: "registry.scout.docker.com/docker/dhi-python",
+            recipe: debian(
+                "dhi-python",
+                serde_json::json!([
+                    {"name": "libc6", "version": "2.36-9+deb12u9", "arch": "amd64", "license": "LGPL-2.1"},
+                    {"name": "python3.13", "version": "3.13.1-1", "arch": "amd64", "license": "PSF-2.0"},
+                    {"name": "openssl", "version": "3.0.15-1~deb12u1", "arch": "amd64", "license": "Apache-2.0"}
+                ]),
+            )?,
+            identity: None,
+            sbom_type: sbom::PT_CYCLONEDX_16,
+            extra_predicates: vec![sbom::PT_SLSA_02, sbom::PT_OPENVEX],
+            bundles: false,
+        },
+        VendorId::Chainguard => VendorSpec {
+            id,
+            repository: "cgr.dev/chainguard/static",
+            tag: "latest",
+            signature_repository: "cgr.dev/chainguard/static",
+            recipe: recipe(serde_json::json!({
+                "name": "chainguard-static",
+                "os_release": { "id": "wolfi", "name": "Wolfi", "version_id": "20230201", "pretty_name": "Wolfi" },
+                "package_db": "apk",
+                "packages": [
+                    {"name": "wolfi-baselayout", "version": "20230201-r15", "arch": "x86_64", "license": "MIT"},
+                    {"name": "ca-certificates-bundle", "version": "20241121-r1", "arch": "x86_64", "license": "MPL-2.0 AND MIT"},
+                    {"name": "tzdata", "version": "2024b-r0", "arch": "x86_64", "license": "CC-PDDC"}
+                ]
+            }))?,
+            identity: Some(chainguard_identity()),
+            sbom_type: sbom::PT_SPDX,
+            extra_predicates: vec![sbom::PT_SLSA_1],
+            bundles: false,
+        },
+        VendorId::SelfBuilt => VendorSpec {
+            id,
+            repository: "ghcr.io/example-org/platform/api",
+            tag: "1.0.0",
+            signature_repository: "ghcr.io/example-org/platform/api",
+            recipe: recipe(serde_json::json!({
+                "name": "platform-api",
+                "os_release": { "id": "alpine", "name": "Alpine Linux", "version_id": "3.20.3", "pretty_name": "Alpine Linux v3.20" },
+                "package_db": "apk",
+                "packages": [
+                    {"name": "musl", "version": "1.2.5-r0", "arch": "x86_64", "license": "MIT"},
+                    {"name": "busybox", "version": "1.36.1-r29", "arch": "x86_64", "license": "GPL-2.0-only"},
+                    {"name": "libssl3", "version": "3.3.2-r1", "arch": "x86_64", "license": "Apache-2.0"}
+                ],
+                "files": [ {"path": "/usr/local/bin/api", "content": "#!/bin/sh\necho api\n", "mode": "0755"} ]
+            }))?,
+            identity: Some(self_built_identity()),
+            sbom_type: sbom::PT_CYCLONEDX_16,
+            extra_predicates: vec![sbom::PT_COSIGN_VULN],
+            bundles: true,
+        },
+        VendorId::Distroless => VendorSpec {
+            id,
+            repository: "gcr.io/distroless/static-debian12",
+            tag: "nonroot",
+            signature_repository: "gcr.io/distroless/static-debian12",
+            recipe: debian(
+                "distroless-static",
+                serde_json::json!([
+                    {"name": "base-files", "version": "12.4+deb12u8", "arch": "amd64", "license": "GPL-2.0-or-later"},
+                    {"name": "netbase", "version": "6.4", "arch": "all", "license": "GPL-2.0-only"},
+                    {"name": "tzdata", "version": "2024b-0+deb12u1", "arch": "all", "license": "public-domain"}
+                ]),
+            )?,
+            identity: Some(distroless_identity()),
+            sbom_type: sbom::PT_SPDX,
+            extra_predicates: vec![],
+            bundles: false,
+        },
+    })
+}
+
+/// The identity of another vendor, used to sign "other-vendor" variants.
+fn other_vendor_identity(id: VendorId) -> Identity {
+    match id {
+        VendorId::Distroless => chainguard_identity(),
+        VendorId::Chainguard | VendorId::SelfBuilt | VendorId::Dhi => {
+            if id == VendorId::Chainguard {
+                distroless_identity()
+            } else {
+                chainguard_identity()
+            }
+        }
+    }
+}
+
+/// A look-alike identity that a careless wildcard (`*chainguard-images*`, `example-org*`,
+/// `keyless@distroless*`) would also match.
+fn look_alike_identity(id: VendorId) -> Identity {
+    match id {
+        VendorId::Chainguard => Identity::github_workflow(
+            "chainguard-images-fork/images",
+            ".github/workflows/release.yaml",
+            "refs/heads/main",
+        ),
+        VendorId::SelfBuilt | VendorId::Dhi => Identity::github_workflow(
+            "example-org-evil/platform",
+            ".github/workflows/release.yaml",
+            "refs/heads/main",
+        ),
+        VendorId::Distroless => Identity::email(
+            "keyless@distroless-evil.iam.gserviceaccount.com",
+            GOOGLE_ISSUER,
+        ),
+    }
+}
+
+fn seed_for(lab_seed: u64, vendor: VendorId, variant: &str) -> u64 {
+    let h = Sha256::digest(format!("{lab_seed}/{vendor:?}/{variant}").as_bytes());
+    u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
+}
+
+struct Ctx<'a> {
+    lab: &'a mut Lab,
+    layout: &'a mut Layout,
+}
+
+impl Ctx<'_> {
+    fn build(&mut self, spec: &VendorSpec, variant_seed: &str, reference: &str) -> Result<Target> {
+        let seed = seed_for(self.lab.config.seed, spec.id, variant_seed);
+        let img = build_image(&spec.recipe, seed).map_err(|source| LabError::Image {
+            what: reference.to_owned(),
+            source,
+        })?;
+        let desc = img.store(self.layout).map_err(|source| LabError::Image {
+            what: reference.to_owned(),
+            source,
+        })?;
+        self.layout
+            .tag(reference, &desc)
+            .map_err(layout_err(reference))?;
+        Ok(Target {
+            repository: spec.repository.to_owned(),
+            manifest: desc,
+            signature_repository: spec.signature_repository.to_owned(),
+        })
+    }
+
+    fn opts(&self, label: String, tlog: bool, tamper: bool, signed_at: i64) -> SignOptions {
+        SignOptions {
+            signed_at,
+            tlog,
+            tamper_payload: tamper,
+            key_label: label,
+        }
+    }
+
+    /// Sign with the vendor's own trust (key or keyless identity from the active lab CA).
+    fn sign_vendor(
+        &mut self,
+        spec: &VendorSpec,
+        t: &Target,
+        label: &str,
+        tamper: bool,
+    ) -> Result<Published> {
+        let now = self.lab.config.now;
+        match &spec.identity {
+            None => {
+                let key = self.lab.dhi_active.clone();
+                let o = self.opts(label.to_owned(), false, tamper, now - 600);
+                sign::sign_legacy(self.layout, &mut self.lab.rekor, t, Signer::Key(&key), &o)
+            }
+            Some(id) => self.sign_keyless(t, id, label, tamper, CaChoice::Active, true, now - 600),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sign_keyless(
+        &mut self,
+        t: &Target,
+        id: &Identity,
+        label: &str,
+        tamper: bool,
+        ca: CaChoice,
+        tlog: bool,
+        at: i64,
+    ) -> Result<Published> {
+        let o = self.opts(label.to_owned(), tlog, tamper, at);
+        let lab = &mut *self.lab;
+        let ca_ref = match ca {
+            CaChoice::Active => &lab.ca,
+            CaChoice::Retired => &lab.retired_ca,
+            CaChoice::Foreign => &lab.foreign_ca,
+        };
+        let signer = Signer::Keyless {
+            ca: ca_ref,
+            identity: id,
+            ct: Some(&lab.ct),
+        };
+        sign::sign_legacy(self.layout, &mut lab.rekor, t, signer, &o)
+    }
+
+    /// Publish the vendor's attestations (SBOM first) with `signer_override` if given.
+    fn attest_vendor(
+        &mut self,
+        spec: &VendorSpec,
+        t: &Target,
+        label: &str,
+        other: Option<AttSigner>,
+    ) -> Result<Vec<Published>> {
+        let now = self.lab.config.now;
+        let content =
+            read_package_db(self.layout, &t.manifest).map_err(|source| LabError::Image {
+                what: t.digest().to_string(),
+                source,
+            })?;
+        let sbom_pred = if spec.sbom_type == sbom::PT_SPDX {
+            sbom::spdx(t, &content, now)?
+        } else {
+            sbom::cyclonedx(t, &content, now)?
+        };
+        let mut preds: Vec<(&str, serde_json::Value)> = vec![(spec.sbom_type, sbom_pred)];
+        if other.is_none() {
+            for pt in &spec.extra_predicates {
+                let v = match *pt {
+                    sbom::PT_SLSA_02 => sbom::slsa_v02(
+                        "https://github.com/docker-hardened-images/build@lab",
+                        "https://github.com/docker-hardened-images/definitions",
+                        now,
+                    )?,
+                    sbom::PT_SLSA_1 => sbom::slsa_v1(
+                        "https://github.com/chainguard-images/images/.github/workflows/release.yaml@refs/heads/main",
+                        "https://github.com/chainguard-images/images",
+                        now,
+                    )?,
+                    sbom::PT_OPENVEX => sbom::openvex(t, "Docker Hardened Images (lab)", now)?,
+                    _ => sbom::cosign_vuln(now)?,
+                };
+                preds.push((pt, v));
+            }
+        }
+        let mut out = Vec::new();
+        for (i, (pt, pred)) in preds.iter().enumerate() {
+            let o = self.opts(
+                format!("{label}/att{i}"),
+                spec.identity.is_some() || matches!(other, Some(AttSigner::Keyless(_))),
+                false,
+                now - 600,
+            );
+            let lab = &mut *self.lab;
+            let p = match (&other, &spec.identity) {
+                (Some(AttSigner::Key(k)), _) => sign::attest_legacy(
+                    self.layout,
+                    &mut lab.rekor,
+                    t,
+                    Signer::Key(k),
+                    &o,
+                    pt,
+                    pred,
+                )?,
+                (Some(AttSigner::Keyless(id)), _) | (None, Some(id)) => {
+                    let s = Signer::Keyless {
+                        ca: &lab.ca,
+                        identity: id,
+                        ct: Some(&lab.ct),
+                    };
+                    sign::attest_legacy(self.layout, &mut lab.rekor, t, s, &o, pt, pred)?
+                }
+                (None, None) => {
+                    let k = lab.dhi_active.clone();
+                    sign::attest_legacy(
+                        self.layout,
+                        &mut lab.rekor,
+                        t,
+                        Signer::Key(&k),
+                        &o,
+                        pt,
+                        pred,
+                    )?
+                }
+            };
+            out.push(p);
+        }
+        Ok(out)
+    }
+
+    fn bundles(
+        &mut self,
+        spec: &VendorSpec,
+        t: &Target,
+        id: &Identity,
+        label: &str,
+        with_atts: bool,
+    ) -> Result<Vec<Published>> {
+        let now = self.lab.config.now;
+        let mut out = Vec::new();
+        let o = self.opts(format!("{label}/bundle-sig"), true, false, now - 600);
+        {
+            let lab = &mut *self.lab;
+            let s = Signer::Keyless {
+                ca: &lab.ca,
+                identity: id,
+                ct: Some(&lab.ct),
+            };
+            out.push(sign::publish_bundle(
+                self.layout,
+                &mut lab.rekor,
+                t,
+                s,
+                &o,
+                BundleContent::ImageSignature,
+            )?);
+        }
+        if with_atts {
+            let content =
+                read_package_db(self.layout, &t.manifest).map_err(|source| LabError::Image {
+                    what: t.digest().to_string(),
+                    source,
+                })?;
+            let preds = [
+                (spec.sbom_type, sbom::cyclonedx(t, &content, now)?),
+                (sbom::PT_COSIGN_VULN, sbom::cosign_vuln(now)?),
+            ];
+            for (i, (pt, pred)) in preds.iter().enumerate() {
+                let o = self.opts(format!("{label}/bundle-att{i}"), true, false, now - 600);
+                let lab = &mut *self.lab;
+                let s = Signer::Keyless {
+                    ca: &lab.ca,
+                    identity: id,
+                    ct: Some(&lab.ct),
+                };
+                out.push(sign::publish_bundle(
+                    self.layout,
+                    &mut lab.rekor,
+                    t,
+                    s,
+                    &o,
+                    BundleContent::Attestation {
+                        predicate_type: pt,
+                        predicate: pred,
+                    },
+                )?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum CaChoice {
+    Active,
+    Retired,
+    Foreign,
+}
+
+enum AttSigner {
+    Key(crate::supply::lab::keys::LabKey),
+    Keyless(Identity),
+}
+
+/// Build every vendor fixture and adversarial variant into `layout`. Deterministic for a given
+/// lab config (same digests, same Rekor indices, same bytes).
+pub fn build_all(lab: &mut Lab, layout: &mut Layout) -> Result<Catalogue> {
+    let mut fixtures = Vec::new();
+    let mut not_applicable = Vec::new();
+    for vendor in VENDORS {
+        let spec = vendor_spec(vendor)?;
+        for variant in VARIANTS {
+            if spec.identity.is_none() && variant == Variant::ExpiredNoTlog {
+                not_applicable.push((
+                    vendor,
+                    variant,
+                    "key-based signing has no certificate to expire",
+                ));
+                continue;
+            }
+            fixtures.push(build_one(lab, layout, &spec, variant)?);
+        }
+    }
+    Ok(Catalogue {
+        config: lab.config,
+        trust: lab.trust,
+        fixtures,
+        not_applicable,
+    })
+}
+
+fn build_one(
+    lab: &mut Lab,
+    layout: &mut Layout,
+    spec: &VendorSpec,
+    variant: Variant,
+) -> Result<Fixture> {
+    let now = lab.config.now;
+    let dhi_pub = lab.dhi_active.public_pem()?;
+    let mut cx = Ctx { lab, layout };
+    let reference = if variant == Variant::Good {
+        format!("{}:{}", spec.repository, spec.tag)
+    } else {
+        format!("{}:{}-{}", spec.repository, spec.tag, variant.slug())
+    };
+    let label = format!("{:?}/{}", spec.id, variant.slug());
+    let keyed = spec.identity.is_none();
+    let mut t = cx.build(spec, variant.slug(), &reference)?;
+    let mut published = Vec::new();
+    let mut previous_digest = None;
+    let mut expect_bundle = None;
+    use Expect::{Accept, Refuse};
+    let (sig, sbom_expect) = match variant {
+        Variant::Good => {
+            published.push(cx.sign_vendor(spec, &t, &label, false)?);
+            published.extend(cx.attest_vendor(spec, &t, &label, None)?);
+            if let (true, Some(id)) = (spec.bundles, &spec.identity) {
+                published.extend(cx.bundles(spec, &t, id, &label, true)?);
+                expect_bundle = Some(Accept);
+            }
+            (Accept, Accept)
+        }
+        Variant::Unsigned => {
+            if spec.bundles {
+                expect_bundle = Some(Refuse(Reason::NoSignature));
+            }
+            (Refuse(Reason::NoSignature), Refuse(Reason::NoAttestation))
+        }
+        Variant::OtherVendor => {
+            let id = other_vendor_identity(spec.id);
+            published.push(cx.sign_keyless(
+                &t,
+                &id,
+                &label,
+                false,
+                CaChoice::Active,
+                true,
+                now - 600,
+            )?);
+            (
+                Refuse(if keyed {
+                    Reason::KeyMismatch
+                } else {
+                    Reason::IdentityMismatch
+                }),
+                Refuse(Reason::NoAttestation),
+            )
+        }
+        Variant::ForeignCa => {
+            if keyed {
+                // Same key name ("dhi-2"), other key material: the key-based analogue.
+                let k = cx.lab.impostor_key.clone();
+                let o = cx.opts(label.clone(), false, false, now - 600);
+                published.push(sign::sign_legacy(
+                    cx.layout,
+                    &mut cx.lab.rekor,
+                    &t,
+                    Signer::Key(&k),
+                    &o,
+                )?);
+                (
+                    Refuse(Reason::KeySignatureInvalid),
+                    Refuse(Reason::NoAttestation),
+                )
+            } else {
+                let id = spec.identity.clone().ok_or_else(|| LabError::Reference {
+                    reference: reference.clone(),
+                    reason: "no identity".into(),
+                })?;
+                published.push(cx.sign_keyless(
+                    &t,
+                    &id,
+                    &label,
+                    false,
+                    CaChoice::Foreign,
+                    true,
+                    now - 600,
+                )?);
+                (Refuse(Reason::UntrustedCa), Refuse(Reason::NoAttestation))
+            }
+        }
+        Variant::Tampered => {
+            published.push(cx.sign_vendor(spec, &t, &label, true)?);
+            (
+                Refuse(if keyed {
+                    Reason::KeySignatureInvalid
+                } else {
+                    Reason::SignatureInvalid
+                }),
+                Refuse(Reason::NoAttestation),
+            )
+        }
+        Variant::MovedTag => {
+            // Signed + attested at the old digest; the tag then moves to a rebuilt, unsigned digest.
+            published.push(cx.sign_vendor(spec, &t, &label, false)?);
+            published.extend(cx.attest_vendor(spec, &t, &label, None)?);
+            previous_digest = Some(t.digest().to_string());
+            let seed = seed_for(cx.lab.config.seed, spec.id, "moved-tag/new");
+            let img = build_image(&spec.recipe, seed).map_err(|source| LabError::Image {
+                what: reference.clone(),
+                source,
+            })?;
+            let desc = img.store(cx.layout).map_err(|source| LabError::Image {
+                what: reference.clone(),
+                source,
+            })?;
+            cx.layout
+                .move_tag(&reference, &desc)
+                .map_err(layout_err(&reference))?;
+            t.manifest = desc;
+            (Refuse(Reason::NoSignature), Refuse(Reason::NoAttestation))
+        }
+        Variant::SbomMissing => {
+            published.push(cx.sign_vendor(spec, &t, &label, false)?);
+            (Accept, Refuse(Reason::NoAttestation))
+        }
+        Variant::SbomOtherIdentity => {
+            published.push(cx.sign_vendor(spec, &t, &label, false)?);
+            if keyed {
+                let k = cx.lab.impostor_key.clone();
+                published.extend(cx.attest_vendor(spec, &t, &label, Some(AttSigner::Key(k)))?);
+                (Accept, Refuse(Reason::KeySignatureInvalid))
+            } else {
+                published.extend(cx.attest_vendor(
+                    spec,
+                    &t,
+                    &label,
+                    Some(AttSigner::Keyless(other_vendor_identity(spec.id))),
+                )?);
+                (Accept, Refuse(Reason::IdentityMismatch))
+            }
+        }
+        Variant::ExpiredNoTlog => {
+            let id = spec.identity.clone().ok_or_else(|| LabError::Reference {
+                reference: reference.clone(),
+                reason: "no identity".into(),
+            })?;
+            published.push(cx.sign_keyless(
+                &t,
+                &id,
+                &label,
+                false,
+                CaChoice::Active,
+                false,
+                now - 2 * 86_400,
+            )?);
+            (Refuse(Reason::NoSignedTime), Refuse(Reason::NoAttestation))
+        }
+        Variant::Rotated => {
+            if keyed {
+                let k = cx.lab.dhi_rotated.clone();
+                let o = cx.opts(label.clone(), false, false, now - 600);
+                published.push(sign::sign_legacy(
+                    cx.layout,
+                    &mut cx.lab.rekor,
+                    &t,
+                    Signer::Key(&k),
+                    &o,
+                )?);
+                (
+                    Refuse(Reason::KeySignatureInvalid),
+                    Refuse(Reason::NoAttestation),
+                )
+            } else {
+                let id = spec.identity.clone().ok_or_else(|| LabError::Reference {
+                    reference: reference.clone(),
+                    reason: "no identity".into(),
+                })?;
+                published.push(cx.sign_keyless(
+                    &t,
+                    &id,
+                    &label,
+                    false,
+                    CaChoice::Retired,
+                    true,
+                    now - 600,
+                )?);
+                (Refuse(Reason::UntrustedCa), Refuse(Reason::NoAttestation))
+            }
+        }
+        Variant::LookAlike => {
+            if keyed {
+                // Signatures made with a key from a look-alike keyring ("dhi-2" of a fork).
+                let k = cx.lab.impostor_key.clone();
+                let o = cx.opts(format!("{label}/lookalike"), false, false, now - 600);
+                published.push(sign::sign_legacy(
+                    cx.layout,
+                    &mut cx.lab.rekor,
+                    &t,
+                    Signer::Key(&k),
+                    &o,
+                )?);
+                (
+                    Refuse(Reason::KeySignatureInvalid),
+                    Refuse(Reason::NoAttestation),
+                )
+            } else {
+                let id = look_alike_identity(spec.id);
+                published.push(cx.sign_keyless(
+                    &t,
+                    &id,
+                    &label,
+                    false,
+                    CaChoice::Active,
+                    true,
+                    now - 600,
+                )?);
+                if spec.bundles {
+                    published.extend(cx.bundles(spec, &t, &id, &label, false)?);
+                    expect_bundle = Some(Refuse(Reason::IdentityMismatch));
+                }
+                (
+                    Refuse(Reason::IdentityMismatch),
+                    Refuse(Reason::NoAttestation),
+                )
+            }
+        }
+    };
+    let policy = match &spec.identity {
+        None => PolicySpec::Key {
+            public_key_pem: dhi_pub,
+            require_tlog: false,
+        },
+        Some(id) => PolicySpec::Keyless {
+            san: id.san.clone(),
+            issuer: id.issuer.clone(),
+            require_sct: cx.lab.trust.sct,
+        },
+    };
+    let mut sbom_types = vec![spec.sbom_type.to_owned()];
+    sbom_types.sort();
+    Ok(Fixture {
+        vendor: spec.id,
+        variant,
+        image_ref: reference,
+        repository: spec.repository.to_owned(),
+        image_digest: t.digest().to_string(),
+        previous_digest,
+        signature_repository: spec.signature_repository.to_owned(),
+        policy,
+        sbom_predicate_types: sbom_types,
+        expect_signature: sig,
+        expect_sbom: sbom_expect,
+        expect_bundle,
+        published,
+    })
+}

@@ -1,0 +1,459 @@
+//! Image-level verification over a `Store` (an OCI layout or a registry), the
+//! way cosign and Kyverno find evidence: the `sha256-<hex>.sig` tag and
+//! `sha256-<hex>.att` tag in the image's repository or the override
+//! repository, then Sigstore bundle v0.3 referrers. Any one satisfying piece of
+//! evidence verifies; otherwise the refusal lists why each piece failed.
+
+use std::collections::BTreeMap;
+
+use sigstore::bundle::verify::ArtifactDigest;
+
+use super::bundles::{BundleVerifier, leaf_identity};
+use super::certs::{self, IdentityPolicy};
+use super::dsse;
+use super::identity::IdentityRule;
+use super::legacy::{ANN_CERT, LegacyLayer, LegacyPolicy, LegacyVerifier, Signer};
+use super::refusal::{Refusal, RefuseExt};
+use super::trust::TrustMaterial;
+use crate::supply::oci::spec::ImageManifest;
+use crate::supply::oci::{Descriptor, Digest};
+use crate::supply::store::Store;
+
+pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+pub const ANN_PREDICATE_TYPE: &str = "predicateType";
+pub const ANN_BUNDLE_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
+
+/// Who must have signed.
+#[derive(Debug, Clone)]
+pub enum SignerPolicy {
+    /// A public key; `require_tlog: false` is `rekor.ignoreTlog` / `--insecure-ignore-tlog`.
+    Key {
+        public_key_pem: String,
+        require_tlog: bool,
+    },
+    /// A Fulcio identity; `require_sct: false` is `ctlog.ignoreSCT`.
+    Keyless {
+        rule: IdentityRule,
+        require_sct: bool,
+    },
+}
+
+/// What was verified, for decisions and reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub repository: String,
+    pub digest: Digest,
+    /// `key`, or the certificate SAN that signed.
+    pub signer: String,
+    pub issuer: Option<String>,
+    /// `legacy-sig`, `legacy-att`, `bundle`.
+    pub via: &'static str,
+    pub integrated_time: Option<i64>,
+    /// For attestations: the verified in-toto statement.
+    pub statement: Option<serde_json::Value>,
+}
+
+/// `registry/path:tag`, `registry/path@sha256:..` or both, split into the
+/// repository and the tag or digest.
+pub fn split_reference(image: &str) -> Result<(String, Option<String>, Option<Digest>), Refusal> {
+    let (name, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d.parse::<Digest>().refuse_ctx("reference", image)?)),
+        None => (image, None),
+    };
+    let slash = name.rfind('/').unwrap_or(0);
+    let (repo, tag) = match name[slash..].rfind(':') {
+        Some(i) => (&name[..slash + i], Some(name[slash + i + 1..].to_owned())),
+        None => (name, None),
+    };
+    if repo.is_empty() {
+        return Err(Refusal::new(
+            "reference",
+            format!("`{image}` names no repository"),
+        ));
+    }
+    Ok((repo.to_owned(), tag, digest))
+}
+
+pub struct ImageVerifier<'a> {
+    store: &'a dyn Store,
+    legacy: LegacyVerifier,
+    bundles: BundleVerifier,
+    trust: TrustMaterial,
+    now: i64,
+}
+
+impl<'a> ImageVerifier<'a> {
+    pub fn new(store: &'a dyn Store, trust: &TrustMaterial, now: i64) -> Result<Self, Refusal> {
+        Ok(ImageVerifier {
+            store,
+            legacy: LegacyVerifier::new(trust.clone(), now)?,
+            bundles: BundleVerifier::new(trust.clone(), now)?,
+            trust: trust.clone(),
+            now,
+        })
+    }
+
+    /// The repository and manifest digest an image reference names. A tag is
+    /// resolved in the store; a digest must exist there.
+    pub fn resolve(&self, image: &str) -> Result<(String, Digest), Refusal> {
+        let (repo, tag, digest) = split_reference(image)?;
+        if let Some(d) = digest {
+            self.store
+                .manifest(&repo, &d)
+                .refuse_ctx("resolve", image)?;
+            return Ok((repo, d));
+        }
+        let tag = tag.unwrap_or_else(|| "latest".to_owned());
+        match self
+            .store
+            .resolve(&repo, &tag)
+            .refuse_ctx("resolve", image)?
+        {
+            Some((desc, _)) => Ok((repo, desc.digest)),
+            None => Err(Refusal::new(
+                "resolve",
+                format!("{repo}:{tag} not found in {}", self.store.describe()),
+            )),
+        }
+    }
+
+    fn layers(&self, repo: &str, tag: &str) -> Result<Option<Vec<(Descriptor, Vec<u8>)>>, Refusal> {
+        let Some((_, bytes)) = self.store.resolve(repo, tag).refuse_ctx("fetch", tag)? else {
+            return Ok(None);
+        };
+        let manifest: ImageManifest = serde_json::from_slice(&bytes).refuse_ctx("fetch", tag)?;
+        let mut out = Vec::new();
+        for l in manifest.layers {
+            let blob = self.store.blob(repo, &l.digest).refuse_ctx("fetch", tag)?;
+            out.push((l, blob));
+        }
+        Ok(Some(out))
+    }
+
+    fn bundle_referrers(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        content: &str,
+    ) -> Result<Vec<(Descriptor, Vec<u8>)>, Refusal> {
+        let mut out = Vec::new();
+        for r in self
+            .store
+            .referrers(repo, digest)
+            .refuse_ctx("fetch", "referrers")?
+        {
+            if r.artifact_type.as_deref() != Some(BUNDLE_ARTIFACT_TYPE) {
+                continue;
+            }
+            if r.annotations
+                .get("dev.sigstore.bundle.content")
+                .is_some_and(|c| c != content)
+            {
+                continue;
+            }
+            let bytes = self
+                .store
+                .manifest(repo, &r.digest)
+                .refuse_ctx("fetch", "bundle manifest")?;
+            let m: ImageManifest =
+                serde_json::from_slice(&bytes).refuse_ctx("fetch", "bundle manifest")?;
+            for l in m.layers {
+                let blob = self
+                    .store
+                    .blob(repo, &l.digest)
+                    .refuse_ctx("fetch", "bundle")?;
+                out.push((r.clone(), blob));
+            }
+        }
+        Ok(out)
+    }
+
+    fn sig_repo(image_repo: &str, repository: Option<&str>) -> String {
+        repository.unwrap_or(image_repo).to_owned()
+    }
+
+    /// Verify the image signature: `.sig` layers, then bundle referrers.
+    pub fn signature(
+        &self,
+        image: &str,
+        repository: Option<&str>,
+        policy: &SignerPolicy,
+    ) -> Result<Evidence, Refusal> {
+        let (repo, digest) = self.resolve(image)?;
+        let sig_repo = Self::sig_repo(&repo, repository);
+        let mut reasons = Vec::new();
+        let tag = format!("{}-{}.sig", digest.algorithm(), digest.hex());
+        if let Some(layers) = self.layers(&sig_repo, &tag)? {
+            let layers: Vec<LegacyLayer> = layers
+                .into_iter()
+                .map(|(d, payload)| LegacyLayer {
+                    payload,
+                    annotations: d.annotations,
+                })
+                .collect();
+            let legacy_policy = match policy {
+                SignerPolicy::Key {
+                    public_key_pem,
+                    require_tlog,
+                } => LegacyPolicy::Key {
+                    public_key_pem: public_key_pem.as_bytes().to_vec(),
+                    require_tlog: *require_tlog,
+                },
+                SignerPolicy::Keyless { rule, require_sct } => LegacyPolicy::Keyless {
+                    signer: Signer::Rule(rule.clone()),
+                    issuer: None,
+                    require_sct: *require_sct,
+                },
+            };
+            match self
+                .legacy
+                .verify_image(&layers, &digest.to_string(), &legacy_policy)
+            {
+                Ok(v) => {
+                    return Ok(Evidence {
+                        repository: repo,
+                        digest,
+                        signer: v.signer,
+                        issuer: v.issuer,
+                        via: "legacy-sig",
+                        integrated_time: v.integrated_time,
+                        statement: None,
+                    });
+                }
+                Err(e) => reasons.push(format!("{sig_repo}:{tag}: {e}")),
+            }
+        }
+        for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, "message-signature")? {
+            match self.verify_bundle(&bundle_json, &digest, policy) {
+                Ok((signer, issuer)) => {
+                    return Ok(Evidence {
+                        repository: repo,
+                        digest,
+                        signer,
+                        issuer,
+                        via: "bundle",
+                        integrated_time: None,
+                        statement: None,
+                    });
+                }
+                Err(e) => reasons.push(format!("bundle {}: {e}", r.digest)),
+            }
+        }
+        if reasons.is_empty() {
+            return Err(Refusal::new(
+                "signature",
+                format!("no signatures found for {repo}@{digest} in {sig_repo}"),
+            ));
+        }
+        Err(Refusal::new("signature", reasons.join("; ")))
+    }
+
+    fn verify_bundle(
+        &self,
+        json: &[u8],
+        digest: &Digest,
+        policy: &SignerPolicy,
+    ) -> Result<(String, Option<String>), Refusal> {
+        let SignerPolicy::Keyless { rule, .. } = policy else {
+            return Err(Refusal::new(
+                "bundle",
+                "key-based Sigstore bundles are not supported by the sigstore crate (unsupported)",
+            ));
+        };
+        let bundle = BundleVerifier::parse(json)?;
+        let (san, issuer) =
+            leaf_identity(&bundle).refuse_ctx("bundle", "no certificate identity")?;
+        let san = rule.check(&[san], issuer.as_deref())?;
+        let raw: [u8; 32] = hex::decode(digest.hex())
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .refuse_ctx("bundle", "digest")?;
+        self.bundles.verify_strict(
+            bundle,
+            ArtifactDigest::Sha256(raw),
+            &IdentityPolicy {
+                identity: san.clone(),
+                issuer: issuer.clone(),
+            },
+        )?;
+        Ok((san, issuer))
+    }
+
+    /// Verify an attestation of `predicate_type` for the image: `.att` layers,
+    /// then DSSE bundle referrers. Returns the verified statement.
+    pub fn attestation(
+        &self,
+        image: &str,
+        repository: Option<&str>,
+        predicate_type: &str,
+        policy: &SignerPolicy,
+    ) -> Result<Evidence, Refusal> {
+        let (repo, digest) = self.resolve(image)?;
+        let sig_repo = Self::sig_repo(&repo, repository);
+        let mut reasons = Vec::new();
+        let mut seen_types = Vec::new();
+        let tag = format!("{}-{}.att", digest.algorithm(), digest.hex());
+        for (desc, envelope) in self.layers(&sig_repo, &tag)?.unwrap_or_default() {
+            let annotated = desc.annotations.get(ANN_PREDICATE_TYPE).cloned();
+            if let Some(t) = &annotated {
+                seen_types.push(t.clone());
+                if t != predicate_type {
+                    continue;
+                }
+            }
+            match self.verify_att_layer(&envelope, &desc.annotations, &digest, policy) {
+                Ok((v, signer, issuer)) if v.predicate_type == predicate_type => {
+                    return Ok(Evidence {
+                        repository: repo,
+                        digest,
+                        signer,
+                        issuer,
+                        via: "legacy-att",
+                        integrated_time: (v.integrated_time > 0).then_some(v.integrated_time),
+                        statement: Some(v.statement),
+                    });
+                }
+                Ok((v, ..)) => seen_types.push(v.predicate_type),
+                Err(e) => reasons.push(format!(
+                    "{sig_repo}:{tag} ({}): {e}",
+                    annotated.unwrap_or_default()
+                )),
+            }
+        }
+        for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, "dsse-envelope")? {
+            if r.annotations
+                .get(ANN_BUNDLE_PREDICATE_TYPE)
+                .is_some_and(|t| t != predicate_type)
+            {
+                seen_types.extend(r.annotations.get(ANN_BUNDLE_PREDICATE_TYPE).cloned());
+                continue;
+            }
+            match self
+                .verify_bundle(&bundle_json, &digest, policy)
+                .and_then(|id| Ok((id, bundle_statement(&bundle_json)?)))
+            {
+                Ok(((signer, issuer), statement))
+                    if statement.get("predicateType").and_then(|t| t.as_str())
+                        == Some(predicate_type) =>
+                {
+                    return Ok(Evidence {
+                        repository: repo,
+                        digest,
+                        signer,
+                        issuer,
+                        via: "bundle",
+                        integrated_time: None,
+                        statement: Some(statement),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => reasons.push(format!("bundle {}: {e}", r.digest)),
+            }
+        }
+        if reasons.is_empty() {
+            seen_types.sort();
+            seen_types.dedup();
+            return Err(Refusal::new(
+                "attestation",
+                format!(
+                    "no attestation of type {predicate_type} for {repo}@{digest} (found: {})",
+                    if seen_types.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        seen_types.join(", ")
+                    }
+                ),
+            ));
+        }
+        Err(Refusal::new("attestation", reasons.join("; ")))
+    }
+
+    fn verify_att_layer(
+        &self,
+        envelope: &[u8],
+        annotations: &BTreeMap<String, String>,
+        digest: &Digest,
+        policy: &SignerPolicy,
+    ) -> Result<(dsse::AttVerified, String, Option<String>), Refusal> {
+        match policy {
+            SignerPolicy::Key {
+                public_key_pem,
+                require_tlog,
+            } => {
+                if *require_tlog {
+                    return Err(Refusal::new(
+                        "tlog",
+                        "key-signed attestations with a required transparency log are not supported yet (unsupported)",
+                    ));
+                }
+                Ok((
+                    dsse::verify_key_attestation_layer(
+                        envelope,
+                        public_key_pem,
+                        &digest.to_string(),
+                    )?,
+                    "key".to_owned(),
+                    None,
+                ))
+            }
+            SignerPolicy::Keyless { rule, .. } => {
+                let cert_pem = annotations
+                    .get(ANN_CERT)
+                    .refuse_ctx("certificate", "no certificate annotation")?;
+                let cert =
+                    certs::parse_cert(&certs::pem_to_der(cert_pem.as_bytes(), "CERTIFICATE")?)?;
+                let issuer = certs::oidc_issuer(&cert)?;
+                let san = rule.check(&certs::san_identities(&cert)?, issuer.as_deref())?;
+                let v = dsse::verify_attestation_layer(
+                    &self.trust,
+                    envelope,
+                    annotations,
+                    &digest.to_string(),
+                    &IdentityPolicy {
+                        identity: san.clone(),
+                        issuer: issuer.clone(),
+                    },
+                    self.now,
+                )?;
+                Ok((v, san, issuer))
+            }
+        }
+    }
+}
+
+/// The in-toto statement inside a DSSE bundle (already verified by the caller).
+fn bundle_statement(json: &[u8]) -> Result<serde_json::Value, Refusal> {
+    use base64::Engine as _;
+    let v: serde_json::Value = serde_json::from_slice(json).refuse_ctx("bundle", "JSON")?;
+    let payload = v
+        .pointer("/dsseEnvelope/payload")
+        .and_then(|p| p.as_str())
+        .refuse_ctx("bundle", "no DSSE payload")?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .refuse_ctx("bundle", "payload base64")?;
+    serde_json::from_slice(&bytes).refuse_ctx("bundle", "in-toto statement")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_reference;
+
+    #[test]
+    fn references_split_into_repository_tag_and_digest() {
+        let d = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        let (r, t, g) = split_reference("cgr.dev/chainguard/static:latest").unwrap();
+        assert_eq!(
+            (r.as_str(), t.as_deref(), g),
+            ("cgr.dev/chainguard/static", Some("latest"), None)
+        );
+        let (r, t, g) = split_reference(&format!("localhost:5000/a/b@{d}")).unwrap();
+        assert_eq!(
+            (r.as_str(), t, g.map(|g| g.to_string())),
+            ("localhost:5000/a/b", None, Some(d.to_owned()))
+        );
+        let (r, t, _) = split_reference("localhost:5000/a").unwrap();
+        assert_eq!((r.as_str(), t), ("localhost:5000/a", None));
+        assert!(split_reference("x@sha256:zz").is_err());
+    }
+}
