@@ -220,11 +220,15 @@ impl Registry {
 }
 
 fn is_not_found(e: &oci_client::errors::OciDistributionError) -> bool {
-    let text = e.to_string();
-    text.contains("MANIFEST_UNKNOWN")
-        || text.contains("NAME_UNKNOWN")
-        || text.contains("404")
-        || text.contains("not found")
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode as C};
+    match e {
+        E::ImageManifestNotFoundError(_) => true,
+        E::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|x| matches!(x.code, C::ManifestUnknown | C::NameUnknown)),
+        _ => false,
+    }
 }
 
 fn media_type_of(bytes: &[u8]) -> String {
