@@ -1,6 +1,7 @@
 //! trustswap: render the same admission policies for several hardened-image
 //! vendors and check that only the trust root differs. See ARCHITECTURE.md.
 
+pub mod admission;
 pub mod check;
 pub mod cli;
 pub mod diff;

@@ -1,0 +1,1486 @@
+//! CEL policies: `ImageValidatingPolicy`, `ValidatingPolicy` and the CEL `PolicyException`
+//! (`policies.kyverno.io`), evaluated with the `cel` crate (cel-rust).
+
+use crate::admission::cpol::{FailurePolicy, compile_regex};
+use crate::admission::decision::{Action, Phase, PolicyKind, RuleResult, RuleStatus};
+use crate::admission::error::PolicyError;
+use crate::admission::image::{ContainerKind, ImageRef, pod_images};
+use crate::admission::request::AdmissionRequest;
+use crate::admission::selector::{LabelSelector, labels_of};
+use crate::admission::util::Doc;
+use crate::admission::verifier::{
+    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, Verification,
+    match_identity,
+};
+use crate::admission::wildcard::Glob;
+use cel::objects::{Key, Map};
+use cel::{Context, Env, ExecutionError, Program, Value as CelValue};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// How an IVP treats a verifier `Error` inside `verifyImageSignatures` /
+/// `verifyAttestationSignatures`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IvpVerifierErrorMode {
+    /// Kyverno 1.19: the error is only logged and the attestor is not counted (so the
+    /// validation usually fails, whatever `failurePolicy` says).
+    #[default]
+    CountAsUnverified,
+    /// The CEL function errors, the policy result is `error`, and `failurePolicy` decides.
+    PolicyError,
+}
+
+/// JSON → CEL value.
+pub fn json_to_cel(v: &Value) -> CelValue {
+    match v {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                CelValue::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                CelValue::UInt(u)
+            } else {
+                CelValue::Float(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        Value::String(s) => CelValue::String(Arc::new(s.clone())),
+        Value::Array(a) => CelValue::List(Arc::new(a.iter().map(json_to_cel).collect())),
+        Value::Object(m) => {
+            let map: HashMap<Key, CelValue> = m
+                .iter()
+                .map(|(k, v)| (Key::from(k.as_str()), json_to_cel(v)))
+                .collect();
+            CelValue::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+fn cel_map(entries: Vec<(String, CelValue)>) -> CelValue {
+    let map: HashMap<Key, CelValue> = entries
+        .into_iter()
+        .map(|(k, v)| (Key::from(k), v))
+        .collect();
+    CelValue::Map(Map { map: Arc::new(map) })
+}
+
+fn cel_get<'a>(v: &'a CelValue, key: &str) -> Option<&'a CelValue> {
+    match v {
+        CelValue::Map(m) => m.map.get(&Key::from(key)),
+        _ => None,
+    }
+}
+
+/// A compiled CEL expression with its source.
+pub(crate) struct Expr {
+    pub source: String,
+    pub program: Program,
+}
+
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Expr({:?})", self.source)
+    }
+}
+
+/// Rewrites the member call `.matches(` (outside string literals) to `.__matchesCached(`, a
+/// regex-caching equivalent: cel-rust compiles the regex on every `matches` call.
+pub fn rewrite_matches(src: &str) -> String {
+    let b = src.as_bytes();
+    let mut out = String::with_capacity(src.len() + 16);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\'' || c == b'"' {
+            // copy a string literal (handles triple quotes and escapes; raw strings have no escapes)
+            let raw = i > 0 && (b[i - 1] == b'r' || b[i - 1] == b'R');
+            let triple = b.len() >= i + 3 && b[i + 1] == c && b[i + 2] == c;
+            let q = if triple { 3 } else { 1 };
+            let start = i;
+            i += q;
+            while i < b.len() {
+                if !raw && b[i] == b'\\' {
+                    i += 2;
+                    continue;
+                }
+                if b[i] == c && (!triple || (b.len() >= i + 3 && b[i + 1] == c && b[i + 2] == c)) {
+                    i += q;
+                    break;
+                }
+                i += 1;
+            }
+            out.push_str(&src[start..i.min(b.len())]);
+            continue;
+        }
+        if src[i..].starts_with(".matches(") {
+            out.push_str(".__matchesCached(");
+            i += ".matches(".len();
+            continue;
+        }
+        let ch = src[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+type RegexCache = Mutex<HashMap<String, Result<regex::Regex, String>>>;
+
+fn regex_cache() -> &'static RegexCache {
+    static CACHE: std::sync::OnceLock<RegexCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn cached_matches(s: &str, re: &str) -> Result<bool, ExecutionError> {
+    let mut cache = regex_cache()
+        .lock()
+        .map_err(|_| fn_err("matches", "regex cache poisoned"))?;
+    if cache.len() > 4096 {
+        cache.clear();
+    }
+    let entry = cache
+        .entry(re.to_string())
+        .or_insert_with(|| regex::Regex::new(re).map_err(|e| e.to_string()));
+    match entry {
+        Ok(r) => Ok(r.is_match(s)),
+        Err(e) => Err(fn_err("matches", format!("'{re}' not a valid regex:\n{e}"))),
+    }
+}
+
+pub(crate) fn compile_expr(
+    env: &Env,
+    src: &str,
+    doc: &Doc,
+    field: &str,
+) -> Result<Expr, PolicyError> {
+    let rewritten = rewrite_matches(src);
+    let program = env
+        .compile(&rewritten)
+        .map_err(|e| doc.err(field, format!("failed to compile CEL expression: {e}")))?;
+    Ok(Expr {
+        source: src.to_string(),
+        program,
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// matchConstraints
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct RuleWithOps {
+    operations: Vec<String>,
+    api_groups: Vec<String>,
+    api_versions: Vec<String>,
+    resources: Vec<String>,
+    resource_names: Vec<String>,
+}
+
+impl RuleWithOps {
+    fn matches(&self, req: &AdmissionRequest) -> bool {
+        let any =
+            |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == "*" || x == v);
+        let res = if req.sub_resource.is_empty() {
+            req.resource.2.clone()
+        } else {
+            format!("{}/{}", req.resource.2, req.sub_resource)
+        };
+        let res_ok = self.resources.iter().any(|r| {
+            r == "*"
+                || r == &res
+                || (r.ends_with("/*")
+                    && !req.sub_resource.is_empty()
+                    && r.trim_end_matches("/*") == req.resource.2)
+                || (r.starts_with("*/")
+                    && !req.sub_resource.is_empty()
+                    && r.trim_start_matches("*/") == req.sub_resource)
+        });
+        self.operations
+            .iter()
+            .any(|o| o == "*" || o == req.operation.as_str())
+            && any(&self.api_groups, &req.resource.0)
+            && any(&self.api_versions, &req.resource.1)
+            && res_ok
+            && (self.resource_names.is_empty() || self.resource_names.contains(&req.name()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct MatchConstraints {
+    rules: Vec<RuleWithOps>,
+    exclude: Vec<RuleWithOps>,
+    namespace_selector: Option<LabelSelector>,
+    object_selector: Option<LabelSelector>,
+    present: bool,
+}
+
+impl MatchConstraints {
+    fn compile(v: Option<&Value>, doc: &Doc, field: &str) -> Result<MatchConstraints, PolicyError> {
+        let Some(v) = v.filter(|x| !x.is_null()) else {
+            return Ok(MatchConstraints::default());
+        };
+        let mut mc = MatchConstraints {
+            present: true,
+            ..Default::default()
+        };
+        let rules = |key: &str| -> Result<Vec<RuleWithOps>, PolicyError> {
+            doc.list(v, key, field)?
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let rf = format!("{field}.{key}[{i}]");
+                    Ok(RuleWithOps {
+                        operations: doc.str_list(r, "operations", &rf)?,
+                        api_groups: doc.str_list(r, "apiGroups", &rf)?,
+                        api_versions: doc.str_list(r, "apiVersions", &rf)?,
+                        resources: doc.str_list(r, "resources", &rf)?,
+                        resource_names: doc.str_list(r, "resourceNames", &rf)?,
+                    })
+                })
+                .collect()
+        };
+        mc.rules = rules("resourceRules")?;
+        mc.exclude = rules("excludeResourceRules")?;
+        if let Some(s) = doc.obj(v, "namespaceSelector", field)? {
+            mc.namespace_selector = Some(LabelSelector::compile(
+                s,
+                doc.name,
+                &format!("{field}.namespaceSelector"),
+                false,
+            )?);
+        }
+        if let Some(s) = doc.obj(v, "objectSelector", field)? {
+            mc.object_selector = Some(LabelSelector::compile(
+                s,
+                doc.name,
+                &format!("{field}.objectSelector"),
+                false,
+            )?);
+        }
+        Ok(mc)
+    }
+
+    fn matches(&self, req: &AdmissionRequest) -> bool {
+        if !self.present {
+            return true;
+        }
+        if !self.rules.iter().any(|r| r.matches(req)) || self.exclude.iter().any(|r| r.matches(req))
+        {
+            return false;
+        }
+        if let Some(s) = &self.namespace_selector
+            && !req.namespace.is_empty()
+            && !s.matches(&req.namespace_labels)
+        {
+            return false;
+        }
+        if let Some(s) = &self.object_selector
+            && !s.matches(&labels_of(req.subject()))
+        {
+            return false;
+        }
+        true
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// shared policy parts
+
+#[derive(Debug)]
+struct Validation {
+    expr: Expr,
+    message: String,
+    message_expr: Option<Expr>,
+}
+
+fn parse_actions(doc: &Doc, spec: &Value) -> Result<Vec<Action>, PolicyError> {
+    let list = doc.str_list(spec, "validationActions", "spec")?;
+    if list.is_empty() {
+        return Ok(vec![Action::Enforce]);
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, a)| match a.as_str() {
+            "Deny" => Ok(Action::Enforce),
+            "Audit" => Ok(Action::Audit),
+            "Warn" => Ok(Action::Warn),
+            o => Err(doc.err(
+                format!("spec.validationActions[{i}]"),
+                format!("must be Deny, Audit or Warn, got {o:?}"),
+            )),
+        })
+        .collect()
+}
+
+fn compile_validations(env: &Env, doc: &Doc, spec: &Value) -> Result<Vec<Validation>, PolicyError> {
+    doc.list(spec, "validations", "spec")?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let f = format!("spec.validations[{i}]");
+            let src = doc
+                .opt_str(v, "expression", &f)?
+                .ok_or_else(|| doc.err(format!("{f}.expression"), "required string"))?;
+            Ok(Validation {
+                expr: compile_expr(env, &src, doc, &format!("{f}.expression"))?,
+                message: doc.opt_str(v, "message", &f)?.unwrap_or_default(),
+                message_expr: doc
+                    .opt_str(v, "messageExpression", &f)?
+                    .map(|m| compile_expr(env, &m, doc, &format!("{f}.messageExpression")))
+                    .transpose()?,
+            })
+        })
+        .collect()
+}
+
+fn compile_named(
+    env: &Env,
+    doc: &Doc,
+    spec: &Value,
+    key: &str,
+) -> Result<Vec<(String, Expr)>, PolicyError> {
+    doc.list(spec, key, "spec")?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let f = format!("spec.{key}[{i}]");
+            let name = doc
+                .opt_str(v, "name", &f)?
+                .ok_or_else(|| doc.err(format!("{f}.name"), "required string"))?;
+            let src = doc
+                .opt_str(v, "expression", &f)?
+                .ok_or_else(|| doc.err(format!("{f}.expression"), "required string"))?;
+            Ok((
+                name,
+                compile_expr(env, &src, doc, &format!("{f}.expression"))?,
+            ))
+        })
+        .collect()
+}
+
+fn policy_name(v: &Value, doc: &Doc) -> Result<String, PolicyError> {
+    v.get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| doc.err("metadata.name", "required string"))
+}
+
+/// Per-request CEL inputs shared by all CEL policies.
+pub(crate) struct CelInputs {
+    pub object: CelValue,
+    pub old_object: CelValue,
+    pub request: CelValue,
+    pub namespace_object: CelValue,
+}
+
+impl CelInputs {
+    pub fn new(req: &AdmissionRequest, object: &Value) -> CelInputs {
+        let mut raw = req.raw.clone();
+        if let Some(m) = raw.as_object_mut() {
+            m.insert("object".into(), object.clone());
+        }
+        CelInputs {
+            object: json_to_cel(object),
+            old_object: json_to_cel(&req.old_object),
+            request: json_to_cel(&raw),
+            namespace_object: json_to_cel(&req.namespace_object()),
+        }
+    }
+
+    fn context(&self, env: &Arc<Env>) -> Context<'static, 'static> {
+        let mut ctx = Context::with_env(env.clone());
+        let _ = ctx.add_function(
+            "__matchesCached",
+            |cel::extractors::This(s): cel::extractors::This<Arc<String>>,
+             re: Arc<String>|
+             -> cel::ResolveResult { cached_matches(&s, &re).map(CelValue::Bool) },
+        );
+        ctx.add_variable_from_value("object", self.object.clone());
+        ctx.add_variable_from_value("oldObject", self.old_object.clone());
+        ctx.add_variable_from_value("request", self.request.clone());
+        ctx.add_variable_from_value("namespaceObject", self.namespace_object.clone());
+        ctx
+    }
+}
+
+fn eval_bool(expr: &Expr, ctx: &Context) -> Result<bool, String> {
+    match expr.program.execute(ctx) {
+        Ok(CelValue::Bool(b)) => Ok(b),
+        Ok(other) => Err(format!(
+            "expression {:?} returned {:?}, expected bool",
+            expr.source,
+            other.type_of()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Evaluates `matchConditions`: Ok(true) when all are true.
+fn eval_match_conditions(
+    conds: &[(String, Expr)],
+    ctx: &Context,
+    fp: FailurePolicy,
+) -> Result<bool, String> {
+    let mut errs = Vec::new();
+    for (name, c) in conds {
+        match eval_bool(c, ctx) {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(e) => errs.push(format!("matchCondition {name}: {e}")),
+        }
+    }
+    if errs.is_empty() {
+        Ok(true)
+    } else if fp == FailurePolicy::Ignore {
+        Ok(false)
+    } else {
+        Err(errs.join("; "))
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// CEL PolicyException
+
+#[derive(Debug)]
+pub struct CelPolicyException {
+    pub key: String,
+    refs: Vec<(String, String)>,
+    match_conditions: Vec<(String, Expr)>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl CelPolicyException {
+    pub(crate) fn compile(
+        env: &Env,
+        v: &Value,
+        label: &str,
+    ) -> Result<CelPolicyException, PolicyError> {
+        let doc = Doc { name: label };
+        let name = policy_name(v, &doc)?;
+        let ns = v
+            .get("metadata")
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let spec = doc
+            .obj(v, "spec", "")?
+            .ok_or_else(|| doc.err("spec", "required object"))?;
+        let refs_v = doc.list(spec, "policyRefs", "spec")?;
+        if refs_v.is_empty() {
+            return Err(doc.err("spec.policyRefs", "required non-empty list"));
+        }
+        let mut refs = Vec::new();
+        for (i, r) in refs_v.iter().enumerate() {
+            let f = format!("spec.policyRefs[{i}]");
+            refs.push((
+                doc.opt_str(r, "name", &f)?
+                    .ok_or_else(|| doc.err(format!("{f}.name"), "required string"))?,
+                doc.opt_str(r, "kind", &f)?
+                    .ok_or_else(|| doc.err(format!("{f}.kind"), "required string"))?,
+            ));
+        }
+        let expires_at = match doc.opt_str(spec, "expiresAt", "spec")? {
+            None => None,
+            Some(s) => Some(
+                DateTime::parse_from_rfc3339(&s)
+                    .map_err(|e| {
+                        doc.err(
+                            "spec.expiresAt",
+                            format!("invalid RFC3339 timestamp {s:?}: {e}"),
+                        )
+                    })?
+                    .with_timezone(&Utc),
+            ),
+        };
+        Ok(CelPolicyException {
+            key: if ns.is_empty() {
+                name
+            } else {
+                format!("{ns}/{name}")
+            },
+            refs,
+            match_conditions: compile_named(env, &doc, spec, "matchConditions")?,
+            expires_at,
+        })
+    }
+
+    /// Kyverno `IsExpired`: `now.After(expiresAt)`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|e| now > e)
+    }
+
+    fn refers_to(&self, name: &str, kinds: &[&str]) -> bool {
+        self.refs
+            .iter()
+            .any(|(n, k)| n == name && kinds.contains(&k.as_str()))
+    }
+}
+
+/// Keys of the exceptions that apply (not expired, referencing the policy, all matchConditions
+/// true). Condition errors make the exception not apply.
+fn matching_exceptions(
+    excs: &[CelPolicyException],
+    name: &str,
+    kinds: &[&str],
+    ctx: &Context,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    excs.iter()
+        .filter(|e| !e.is_expired(now) && e.refers_to(name, kinds))
+        .filter(|e| {
+            e.match_conditions
+                .iter()
+                .all(|(_, c)| eval_bool(c, ctx).unwrap_or(false))
+        })
+        .map(|e| e.key.clone())
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------------
+// ValidatingPolicy
+
+#[derive(Debug)]
+pub struct ValidatingPolicy {
+    pub name: String,
+    pub failure_policy: FailurePolicy,
+    pub actions: Vec<Action>,
+    constraints: MatchConstraints,
+    match_conditions: Vec<(String, Expr)>,
+    variables: Vec<(String, Expr)>,
+    validations: Vec<Validation>,
+}
+
+/// Outcome of one CEL policy evaluation.
+pub(crate) struct CelOutcome {
+    pub status: RuleStatus,
+    pub message: String,
+}
+
+impl ValidatingPolicy {
+    pub(crate) fn compile(
+        env: &Env,
+        v: &Value,
+        label: &str,
+    ) -> Result<ValidatingPolicy, PolicyError> {
+        let doc = Doc { name: label };
+        let name = policy_name(v, &doc)?;
+        let spec = doc
+            .obj(v, "spec", "")?
+            .ok_or_else(|| doc.err("spec", "required object"))?;
+        let validations = compile_validations(env, &doc, spec)?;
+        if validations.is_empty() {
+            return Err(doc.err("spec.validations", "required non-empty list"));
+        }
+        Ok(ValidatingPolicy {
+            name,
+            failure_policy: FailurePolicy::parse(
+                doc.opt_str(spec, "failurePolicy", "spec")?.as_deref(),
+                &doc,
+                "spec.failurePolicy",
+            )?,
+            actions: parse_actions(&doc, spec)?,
+            constraints: MatchConstraints::compile(
+                spec.get("matchConstraints"),
+                &doc,
+                "spec.matchConstraints",
+            )?,
+            match_conditions: compile_named(env, &doc, spec, "matchConditions")?,
+            variables: compile_named(env, &doc, spec, "variables")?,
+            validations,
+        })
+    }
+
+    pub(crate) fn evaluate(
+        &self,
+        env: &Arc<Env>,
+        req: &AdmissionRequest,
+        inputs: &CelInputs,
+        excs: &[CelPolicyException],
+        now: DateTime<Utc>,
+    ) -> Option<CelOutcome> {
+        if !self.constraints.matches(req) {
+            return None;
+        }
+        let mut ctx = inputs.context(env);
+        match eval_match_conditions(&self.match_conditions, &ctx, self.failure_policy) {
+            Ok(false) => return None,
+            Ok(true) => {}
+            Err(e) => {
+                return Some(CelOutcome {
+                    status: RuleStatus::Error,
+                    message: format!("failed to evaluate match conditions: {e}"),
+                });
+            }
+        }
+        let keys = matching_exceptions(
+            excs,
+            &self.name,
+            &["ValidatingPolicy", "NamespacedValidatingPolicy"],
+            &ctx,
+            now,
+        );
+        if !keys.is_empty() {
+            return Some(CelOutcome {
+                status: RuleStatus::Skip,
+                message: format!(
+                    "rule is skipped due to policy exception: {}",
+                    keys.join(", ")
+                ),
+            });
+        }
+        if let Err(e) = bind_variables(&self.variables, &mut ctx) {
+            return Some(CelOutcome {
+                status: RuleStatus::Error,
+                message: e,
+            });
+        }
+        Some(run_validations(&self.validations, &ctx))
+    }
+}
+
+/// Evaluates `variables` in order, each seeing the previous ones as `variables.<name>`.
+fn bind_variables(
+    vars: &[(String, Expr)],
+    ctx: &mut Context<'static, 'static>,
+) -> Result<(), String> {
+    let mut bound: Vec<(String, CelValue)> = Vec::new();
+    ctx.add_variable_from_value("variables", cel_map(vec![]));
+    for (name, expr) in vars {
+        let v = expr
+            .program
+            .execute(ctx)
+            .map_err(|e| format!("failed to evaluate variable {name}: {e}"))?;
+        bound.push((name.clone(), v));
+        ctx.add_variable_from_value("variables", cel_map(bound.clone()));
+    }
+    Ok(())
+}
+
+fn run_validations(validations: &[Validation], ctx: &Context) -> CelOutcome {
+    for (i, v) in validations.iter().enumerate() {
+        match v.expr.program.execute(ctx) {
+            Ok(CelValue::Bool(true)) => {}
+            Ok(CelValue::Bool(false)) => {
+                let mut message = v.message.clone();
+                if let Some(me) = &v.message_expr {
+                    message = match me.program.execute(ctx) {
+                        Ok(CelValue::String(s)) => s.to_string(),
+                        Ok(other) => format!(
+                            "failed to convert message expression to string: {:?}",
+                            other.type_of()
+                        ),
+                        Err(e) => format!("failed to evaluate message expression: {e}"),
+                    };
+                }
+                if message.is_empty() {
+                    message = format!("CEL expression validation failed at index {i}");
+                }
+                return CelOutcome {
+                    status: RuleStatus::Fail,
+                    message,
+                };
+            }
+            Ok(other) => {
+                return CelOutcome {
+                    status: RuleStatus::Error,
+                    message: format!(
+                        "error: validation[{i}] returned {:?}, expected bool",
+                        other.type_of()
+                    ),
+                };
+            }
+            Err(e) => {
+                return CelOutcome {
+                    status: RuleStatus::Error,
+                    message: format!("failed to evaluate policy: {e}"),
+                };
+            }
+        }
+    }
+    CelOutcome {
+        status: RuleStatus::Pass,
+        message: "success".into(),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// ImageValidatingPolicy
+
+#[derive(Debug)]
+enum ImageMatcher {
+    Glob(Glob),
+    Expr(Expr),
+}
+
+#[derive(Debug)]
+struct IvpAttestor {
+    spec: AttestorSpec,
+    repository: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+enum IvpAttestation {
+    Intoto(String),
+    Referrer(String),
+}
+
+/// The parts of an IVP the CEL functions need (shared with the closures).
+struct IvpData {
+    env: Arc<Env>,
+    matchers: Vec<ImageMatcher>,
+    attestors: HashMap<String, IvpAttestor>,
+    attestations: HashMap<String, IvpAttestation>,
+}
+
+impl std::fmt::Debug for IvpData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IvpData")
+            .field("matchers", &self.matchers)
+            .field("attestors", &self.attestors)
+            .finish()
+    }
+}
+
+impl IvpData {
+    /// Whether an image matches `matchImageReferences` (empty list matches everything).
+    fn image_matches(&self, image: &str) -> Result<bool, String> {
+        if self.matchers.is_empty() {
+            return Ok(true);
+        }
+        for m in &self.matchers {
+            match m {
+                ImageMatcher::Glob(g) => {
+                    if g.is_match(image) {
+                        return Ok(true);
+                    }
+                }
+                ImageMatcher::Expr(e) => {
+                    let mut ctx = Context::with_env(self.env.clone());
+                    let _ = ctx.add_function(
+                        "__matchesCached",
+                        |cel::extractors::This(s): cel::extractors::This<Arc<String>>,
+                         re: Arc<String>|
+                         -> cel::ResolveResult {
+                            cached_matches(&s, &re).map(CelValue::Bool)
+                        },
+                    );
+                    ctx.add_variable_from_value(
+                        "ref",
+                        CelValue::String(Arc::new(image.to_string())),
+                    );
+                    if eval_bool(e, &ctx)? {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+#[derive(Debug)]
+pub struct ImageValidatingPolicy {
+    pub name: String,
+    pub failure_policy: FailurePolicy,
+    pub actions: Vec<Action>,
+    pub mutate_digest: bool,
+    pub verify_digest: bool,
+    pub required: bool,
+    constraints: MatchConstraints,
+    match_conditions: Vec<(String, Expr)>,
+    variables: Vec<(String, Expr)>,
+    validations: Vec<Validation>,
+    attestors_value: CelValue,
+    attestations_value: CelValue,
+    data: Arc<IvpData>,
+}
+
+fn ivp_attestor(a: &Value, doc: &Doc, f: &str) -> Result<IvpAttestor, PolicyError> {
+    let sv = |v: Option<&Value>, key: &str, ff: &str| -> Result<Option<String>, PolicyError> {
+        match v {
+            Some(v) => doc.opt_str(v, key, ff),
+            None => Ok(None),
+        }
+    };
+    // StringOrExpression {value} | {expression}: expressions are not supported
+    let soe = |v: &Value, key: &str, ff: &str| -> Result<Option<String>, PolicyError> {
+        match v.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(o) if o.get("expression").is_some() => Err(doc.err(
+                format!("{ff}.{key}.expression"),
+                "CEL-valued attestor material is not supported by this engine",
+            )),
+            Some(o) => doc.opt_str(o, "value", &format!("{ff}.{key}")),
+        }
+    };
+    if let Some(c) = doc.obj(a, "cosign", f)? {
+        let cf = format!("{f}.cosign");
+        let ct = doc.obj(c, "ctlog", &cf)?;
+        let ctf = format!("{cf}.ctlog");
+        let rekor = ct
+            .map(|ct| -> Result<RekorSpec, PolicyError> {
+                Ok(RekorSpec {
+                    url: doc.opt_str(ct, "url", &ctf)?,
+                    pubkey: doc.opt_str(ct, "rekorPubKey", &ctf)?,
+                    ignore_tlog: doc
+                        .opt_bool(ct, "insecureIgnoreTlog", &ctf)?
+                        .unwrap_or(false),
+                })
+            })
+            .transpose()?;
+        let ctlog = ct
+            .map(|ct| -> Result<CtlogSpec, PolicyError> {
+                Ok(CtlogSpec {
+                    ignore_sct: doc
+                        .opt_bool(ct, "insecureIgnoreSCT", &ctf)?
+                        .unwrap_or(false),
+                    pubkey: doc.opt_str(ct, "ctLogPubKey", &ctf)?,
+                    tsa_cert_chain: doc.opt_str(ct, "tsaCertChain", &ctf)?,
+                })
+            })
+            .transpose()?;
+        let repository = sv(
+            doc.obj(c, "source", &cf)?,
+            "repository",
+            &format!("{cf}.source"),
+        )?
+        .filter(|s| !s.is_empty());
+        let present: Vec<&str> = ["key", "keyless", "certificate"]
+            .into_iter()
+            .filter(|k| c.get(*k).is_some_and(|x| !x.is_null()))
+            .collect();
+        if present.len() != 1 {
+            return Err(doc.err(
+                &cf,
+                "exactly one of key, keyless or certificate is required",
+            ));
+        }
+        let spec = match present[0] {
+            "key" => {
+                let k = &c["key"];
+                let kf = format!("{cf}.key");
+                if k.get("expression").is_some_and(|x| !x.is_null()) {
+                    return Err(doc.err(
+                        format!("{kf}.expression"),
+                        "CEL-valued keys are not supported by this engine",
+                    ));
+                }
+                let data = doc.opt_str(k, "data", &kf)?.unwrap_or_default();
+                let kms = doc.opt_str(k, "kms", &kf)?;
+                if data.trim().is_empty() && kms.is_none() {
+                    return Err(doc.err(&kf, "one of data or kms is required"));
+                }
+                AttestorSpec::Keys {
+                    public_keys: data,
+                    kms,
+                    secret: None,
+                    signature_algorithm: doc.opt_str(k, "hashAlgorithm", &kf)?,
+                    rekor,
+                    ctlog,
+                }
+            }
+            "keyless" => {
+                let k = &c["keyless"];
+                let kf = format!("{cf}.keyless");
+                let ids = doc.list(k, "identities", &kf)?;
+                if ids.is_empty() {
+                    return Err(doc.err(format!("{kf}.identities"), "required non-empty list"));
+                }
+                let mut identities = Vec::new();
+                for (i, id) in ids.iter().enumerate() {
+                    let idf = format!("{kf}.identities[{i}]");
+                    let re = |key: &str| -> Result<Option<regex::Regex>, PolicyError> {
+                        doc.opt_str(id, key, &idf)?
+                            .filter(|s| !s.is_empty())
+                            .map(|s| compile_regex(&s, doc, &format!("{idf}.{key}")))
+                            .transpose()
+                    };
+                    identities.push(IdentitySpec {
+                        issuer: doc.opt_str(id, "issuer", &idf)?,
+                        subject: doc.opt_str(id, "subject", &idf)?,
+                        issuer_regexp: re("issuerRegExp")?,
+                        subject_regexp: re("subjectRegExp")?,
+                    });
+                }
+                AttestorSpec::Keyless {
+                    identities,
+                    roots: doc.opt_str(k, "roots", &kf)?,
+                    additional_extensions: BTreeMap::new(),
+                    rekor,
+                    ctlog,
+                }
+            }
+            _ => {
+                let k = &c["certificate"];
+                let kf = format!("{cf}.certificate");
+                AttestorSpec::Certificates {
+                    cert: soe(k, "cert", &kf)?,
+                    cert_chain: soe(k, "certChain", &kf)?,
+                    rekor,
+                    ctlog,
+                }
+            }
+        };
+        return Ok(IvpAttestor { spec, repository });
+    }
+    if let Some(n) = doc.obj(a, "notary", f)? {
+        let nf = format!("{f}.notary");
+        return Ok(IvpAttestor {
+            spec: AttestorSpec::Notary {
+                certs: soe(n, "certs", &nf)?,
+                tsa_certs: soe(n, "tsaCerts", &nf)?,
+            },
+            repository: None,
+        });
+    }
+    Err(doc.err(f, "exactly one of cosign or notary is required"))
+}
+
+impl ImageValidatingPolicy {
+    pub(crate) fn compile(
+        env: &Arc<Env>,
+        v: &Value,
+        label: &str,
+    ) -> Result<ImageValidatingPolicy, PolicyError> {
+        let doc = Doc { name: label };
+        let name = policy_name(v, &doc)?;
+        let spec = doc
+            .obj(v, "spec", "")?
+            .ok_or_else(|| doc.err("spec", "required object"))?;
+        let mut matchers = Vec::new();
+        for (i, m) in doc
+            .list(spec, "matchImageReferences", "spec")?
+            .iter()
+            .enumerate()
+        {
+            let f = format!("spec.matchImageReferences[{i}]");
+            match (
+                doc.opt_str(m, "glob", &f)?,
+                doc.opt_str(m, "expression", &f)?,
+            ) {
+                (Some(g), None) => matchers
+                    .push(ImageMatcher::Glob(Glob::compile(&g).map_err(|e| {
+                        doc.err(format!("{f}.glob"), format!("invalid glob: {e}"))
+                    })?)),
+                (None, Some(e)) => matchers.push(ImageMatcher::Expr(compile_expr(
+                    env,
+                    &e,
+                    &doc,
+                    &format!("{f}.expression"),
+                )?)),
+                _ => return Err(doc.err(&f, "exactly one of glob or expression is required")),
+            }
+        }
+        let mut attestors = HashMap::new();
+        let mut attestor_vals = Vec::new();
+        let list = doc.list(spec, "attestors", "spec")?;
+        if list.is_empty() {
+            return Err(doc.err("spec.attestors", "required non-empty list"));
+        }
+        for (i, a) in list.iter().enumerate() {
+            let f = format!("spec.attestors[{i}]");
+            let aname = doc
+                .opt_str(a, "name", &f)?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| doc.err(format!("{f}.name"), "required string"))?;
+            let att = ivp_attestor(a, &doc, &f)?;
+            if attestors.insert(aname.clone(), att).is_some() {
+                return Err(doc.err(
+                    format!("{f}.name"),
+                    format!("duplicate attestor name {aname:?}"),
+                ));
+            }
+            attestor_vals.push((aname, json_to_cel(a)));
+        }
+        let mut attestations = HashMap::new();
+        let mut attestation_vals = Vec::new();
+        for (i, a) in doc.list(spec, "attestations", "spec")?.iter().enumerate() {
+            let f = format!("spec.attestations[{i}]");
+            let aname = doc
+                .opt_str(a, "name", &f)?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| doc.err(format!("{f}.name"), "required string"))?;
+            let typ = |k: &str| -> Result<Option<String>, PolicyError> {
+                match doc.obj(a, k, &f)? {
+                    Some(o) => Ok(Some(
+                        doc.opt_str(o, "type", &format!("{f}.{k}"))?
+                            .ok_or_else(|| doc.err(format!("{f}.{k}.type"), "required string"))?,
+                    )),
+                    None => Ok(None),
+                }
+            };
+            let att = match (typ("intoto")?, typ("referrer")?) {
+                (Some(t), None) => IvpAttestation::Intoto(t),
+                (None, Some(t)) => IvpAttestation::Referrer(t),
+                _ => return Err(doc.err(&f, "exactly one of intoto or referrer is required")),
+            };
+            attestations.insert(aname.clone(), att);
+            attestation_vals.push((aname.clone(), CelValue::String(Arc::new(aname))));
+        }
+        let vc = doc
+            .obj(spec, "validationConfigurations", "spec")?
+            .cloned()
+            .unwrap_or(json!({}));
+        let vcf = "spec.validationConfigurations";
+        let validations = compile_validations(env, &doc, spec)?;
+        if validations.is_empty() {
+            return Err(doc.err("spec.validations", "required non-empty list"));
+        }
+        for unsupported in ["images", "credentials"] {
+            if spec.get(unsupported).is_some_and(|x| !x.is_null()) {
+                return Err(doc.err(
+                    format!("spec.{unsupported}"),
+                    "not supported by this engine",
+                ));
+            }
+        }
+        Ok(ImageValidatingPolicy {
+            name,
+            failure_policy: FailurePolicy::parse(
+                doc.opt_str(spec, "failurePolicy", "spec")?.as_deref(),
+                &doc,
+                "spec.failurePolicy",
+            )?,
+            actions: parse_actions(&doc, spec)?,
+            mutate_digest: doc.opt_bool(&vc, "mutateDigest", vcf)?.unwrap_or(true),
+            verify_digest: doc.opt_bool(&vc, "verifyDigest", vcf)?.unwrap_or(true),
+            required: doc.opt_bool(&vc, "required", vcf)?.unwrap_or(true),
+            constraints: MatchConstraints::compile(
+                spec.get("matchConstraints"),
+                &doc,
+                "spec.matchConstraints",
+            )?,
+            match_conditions: compile_named(env, &doc, spec, "matchConditions")?,
+            variables: compile_named(env, &doc, spec, "variables")?,
+            validations,
+            attestors_value: cel_map(attestor_vals),
+            attestations_value: cel_map(attestation_vals),
+            data: Arc::new(IvpData {
+                env: env.clone(),
+                matchers,
+                attestors,
+                attestations,
+            }),
+        })
+    }
+
+    /// Whether the policy applies (matchConstraints + matchConditions); Err on condition errors
+    /// with failurePolicy Fail.
+    fn applies(
+        &self,
+        env: &Arc<Env>,
+        req: &AdmissionRequest,
+        inputs: &CelInputs,
+    ) -> Result<bool, String> {
+        if !self.constraints.matches(req) {
+            return Ok(false);
+        }
+        if self.match_conditions.is_empty() {
+            return Ok(true);
+        }
+        let ctx = inputs.context(env);
+        eval_match_conditions(&self.match_conditions, &ctx, self.failure_policy)
+    }
+
+    fn excepted(
+        &self,
+        env: &Arc<Env>,
+        inputs: &CelInputs,
+        excs: &[CelPolicyException],
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
+        if !excs.iter().any(|e| {
+            e.refers_to(
+                &self.name,
+                &["ImageValidatingPolicy", "NamespacedImageValidatingPolicy"],
+            )
+        }) {
+            return vec![];
+        }
+        let ctx = inputs.context(env);
+        matching_exceptions(
+            excs,
+            &self.name,
+            &["ImageValidatingPolicy", "NamespacedImageValidatingPolicy"],
+            &ctx,
+            now,
+        )
+    }
+
+    /// Mutating webhook: digest pinning. Returns patches and an optional error outcome.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn mutate_digest(
+        &self,
+        env: &Arc<Env>,
+        req: &AdmissionRequest,
+        inputs: &CelInputs,
+        object: &Value,
+        excs: &[CelPolicyException],
+        now: DateTime<Utc>,
+        verifier: &dyn EvidenceVerifier,
+    ) -> (Vec<Value>, Option<CelOutcome>) {
+        if !self.mutate_digest {
+            return (vec![], None);
+        }
+        match self.applies(env, req, inputs) {
+            Ok(true) => {}
+            Ok(false) => return (vec![], None),
+            Err(e) => {
+                return (
+                    vec![],
+                    Some(CelOutcome {
+                        status: RuleStatus::Error,
+                        message: format!("failed to update digest: {e}"),
+                    }),
+                );
+            }
+        }
+        if !self.excepted(env, inputs, excs, now).is_empty() {
+            return (vec![], None);
+        }
+        let mut patches = Vec::new();
+        let mut errs = Vec::new();
+        for pi in pod_images(object) {
+            let Ok(info) = &pi.parsed else { continue };
+            if info.digest.is_some() {
+                continue;
+            }
+            let image = info.normalized();
+            match self.data.image_matches(&image) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    errs.push(e);
+                    continue;
+                }
+            }
+            match verifier.resolve_digest(info) {
+                Ok(d) => patches.push(
+                    json!({"op": "replace", "path": pi.pointer, "value": format!("{image}@{d}")}),
+                ),
+                Err(e) => errs.push(format!("failed to resolve digest for image {image}: {e}")),
+            }
+        }
+        let outcome = (!errs.is_empty()).then(|| CelOutcome {
+            status: RuleStatus::Error,
+            message: format!("failed to update digest: {}", errs.join("; ")),
+        });
+        (patches, outcome)
+    }
+
+    /// Validating webhook. Returns the outcome and the matched raw images (for `required`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn evaluate(
+        &self,
+        env: &Arc<Env>,
+        req: &AdmissionRequest,
+        inputs: &CelInputs,
+        object: &Value,
+        excs: &[CelPolicyException],
+        now: DateTime<Utc>,
+        shared: &Arc<IvpShared>,
+    ) -> Option<(CelOutcome, Vec<String>)> {
+        match self.applies(env, req, inputs) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                return Some((
+                    CelOutcome {
+                        status: RuleStatus::Error,
+                        message: format!("failed to evaluate policy: {e}"),
+                    },
+                    vec![],
+                ));
+            }
+        }
+        let keys = self.excepted(env, inputs, excs, now);
+        if !keys.is_empty() {
+            return Some((
+                CelOutcome {
+                    status: RuleStatus::Skip,
+                    message: format!(
+                        "rule is skipped due to policy exception: {}",
+                        keys.join(", ")
+                    ),
+                },
+                vec![],
+            ));
+        }
+        let mut by_kind: BTreeMap<ContainerKind, Vec<CelValue>> =
+            ContainerKind::ALL.iter().map(|k| (*k, vec![])).collect();
+        let mut matched = Vec::new();
+        for pi in pod_images(object) {
+            match self.data.image_matches(&pi.raw) {
+                Ok(true) => {
+                    by_kind
+                        .entry(pi.kind)
+                        .or_default()
+                        .push(CelValue::String(Arc::new(pi.raw.clone())));
+                    matched.push(pi.raw.clone());
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    return Some((
+                        CelOutcome {
+                            status: RuleStatus::Error,
+                            message: format!("failed to evaluate policy: {e}"),
+                        },
+                        vec![],
+                    ));
+                }
+            }
+        }
+        if self.verify_digest {
+            for img in &matched {
+                match ImageRef::parse(img) {
+                    Ok(r) if r.digest.is_some() => {}
+                    Ok(_) => {
+                        return Some((
+                            CelOutcome {
+                                status: RuleStatus::Fail,
+                                message: format!("image {img} does not have a digest"),
+                            },
+                            matched.clone(),
+                        ));
+                    }
+                    Err(e) => {
+                        return Some((
+                            CelOutcome {
+                                status: RuleStatus::Error,
+                                message: format!(
+                                    "failed to evaluate policy: failed to parse image reference {img}: {e}"
+                                ),
+                            },
+                            vec![],
+                        ));
+                    }
+                }
+            }
+        }
+        let mut ctx = inputs.context(env);
+        ctx.add_variable_from_value(
+            "images",
+            cel_map(
+                by_kind
+                    .into_iter()
+                    .map(|(k, v)| (k.field().to_string(), CelValue::List(Arc::new(v))))
+                    .collect(),
+            ),
+        );
+        ctx.add_variable_from_value("attestors", self.attestors_value.clone());
+        ctx.add_variable_from_value("attestations", self.attestations_value.clone());
+        register_functions(&mut ctx, &self.data, shared);
+        if let Err(e) = bind_variables(&self.variables, &mut ctx) {
+            return Some((
+                CelOutcome {
+                    status: RuleStatus::Error,
+                    message: e,
+                },
+                matched,
+            ));
+        }
+        Some((run_validations(&self.validations, &ctx), matched))
+    }
+}
+
+/// Request-scoped verification state shared by every IVP (Kyverno `ImageVerificationResults`).
+pub(crate) struct IvpShared {
+    pub verifier: Arc<dyn EvidenceVerifier>,
+    pub error_mode: IvpVerifierErrorMode,
+    /// raw image → (verified, attempted)
+    pub status: Mutex<HashMap<String, (bool, bool)>>,
+    /// (raw image, attestation name) → verified in-toto statement
+    pub payloads: Mutex<HashMap<(String, String), Value>>,
+    /// verifier errors seen (always recorded, whatever the mode)
+    pub errors: Mutex<Vec<String>>,
+}
+
+impl IvpShared {
+    pub fn new(verifier: Arc<dyn EvidenceVerifier>, error_mode: IvpVerifierErrorMode) -> Self {
+        IvpShared {
+            verifier,
+            error_mode,
+            status: Mutex::new(HashMap::new()),
+            payloads: Mutex::new(HashMap::new()),
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn mark(&self, image: &str, verified: bool) {
+        if let Ok(mut s) = self.status.lock() {
+            let e = s.entry(image.to_string()).or_insert((false, false));
+            e.1 = true;
+            e.0 |= verified;
+        }
+    }
+
+    pub fn image_status(&self, image: &str) -> (bool, bool) {
+        self.status
+            .lock()
+            .ok()
+            .and_then(|s| s.get(image).copied())
+            .unwrap_or((false, false))
+    }
+}
+
+fn fn_err(name: &str, msg: impl ToString) -> ExecutionError {
+    ExecutionError::function_error(name, msg)
+}
+
+fn attestor_names(list: &[CelValue], fname: &str) -> Result<Vec<String>, ExecutionError> {
+    list.iter()
+        .map(|a| match cel_get(a, "name") {
+            Some(CelValue::String(s)) => Ok(s.to_string()),
+            _ => Err(fn_err(fname, "attestor must be an attestors.<name> value")),
+        })
+        .collect()
+}
+
+/// Verifies `image` against each attestor; returns the number that verified.
+fn count_verified(
+    data: &IvpData,
+    shared: &IvpShared,
+    fname: &str,
+    image: &str,
+    attestors: &[CelValue],
+    attestation: Option<&str>,
+) -> Result<i64, ExecutionError> {
+    if !data.image_matches(image).map_err(|e| fn_err(fname, e))? {
+        return Ok(0);
+    }
+    let info = ImageRef::parse(image).map_err(|e| fn_err(fname, e))?;
+    let (att_name, predicate) = match attestation {
+        None => (None, None),
+        Some(a) => match data.attestations.get(a) {
+            Some(IvpAttestation::Intoto(t)) | Some(IvpAttestation::Referrer(t)) => {
+                (Some(a), Some(t.clone()))
+            }
+            None => return Err(fn_err(fname, format!("unknown attestation {a:?}"))),
+        },
+    };
+    let mut count = 0i64;
+    for name in attestor_names(attestors, fname)? {
+        let Some(att) = data.attestors.get(&name) else {
+            return Err(fn_err(fname, format!("unknown attestor {name:?}")));
+        };
+        let v = match &predicate {
+            None => shared
+                .verifier
+                .verify_signature(&info, &att.spec, att.repository.as_deref()),
+            Some(t) => {
+                shared
+                    .verifier
+                    .verify_attestation(&info, t, &att.spec, att.repository.as_deref())
+            }
+        };
+        match v {
+            Verification::Verified {
+                identities,
+                payloads,
+                ..
+            } => {
+                let ok = match &att.spec {
+                    AttestorSpec::Keyless {
+                        identities: exp,
+                        additional_extensions,
+                        ..
+                    } => match_identity(exp, additional_extensions, &identities).is_ok(),
+                    _ => true,
+                };
+                if ok {
+                    count += 1;
+                    if let (Some(a), Some(t)) = (att_name, &predicate) {
+                        let stmt = payloads
+                            .iter()
+                            .find(|p| {
+                                p.get("predicateType").and_then(Value::as_str) == Some(t.as_str())
+                            })
+                            .or(payloads.first())
+                            .cloned()
+                            .unwrap_or(Value::Null);
+                        if let Ok(mut p) = shared.payloads.lock() {
+                            p.insert((image.to_string(), a.to_string()), stmt);
+                        }
+                    }
+                }
+            }
+            Verification::Refused { .. } => {}
+            Verification::Error { reason } => {
+                let msg = format!("failed to verify image {image} with attestor {name}: {reason}");
+                if let Ok(mut e) = shared.errors.lock() {
+                    e.push(msg.clone());
+                }
+                if shared.error_mode == IvpVerifierErrorMode::PolicyError {
+                    shared.mark(image, false);
+                    return Err(fn_err(fname, msg));
+                }
+            }
+        }
+    }
+    shared.mark(image, count > 0);
+    Ok(count)
+}
+
+fn register_functions(
+    ctx: &mut Context<'static, 'static>,
+    data: &Arc<IvpData>,
+    shared: &Arc<IvpShared>,
+) {
+    let (d, s) = (data.clone(), shared.clone());
+    let _ = ctx.add_function(
+        "verifyImageSignatures",
+        move |image: Arc<String>, attestors: Arc<Vec<CelValue>>| -> cel::ResolveResult {
+            count_verified(&d, &s, "verifyImageSignatures", &image, &attestors, None)
+                .map(CelValue::Int)
+        },
+    );
+    let (d, s) = (data.clone(), shared.clone());
+    let _ = ctx.add_function(
+        "verifyAttestationSignatures",
+        move |image: Arc<String>,
+              attestation: Arc<String>,
+              attestors: Arc<Vec<CelValue>>|
+              -> cel::ResolveResult {
+            count_verified(
+                &d,
+                &s,
+                "verifyAttestationSignatures",
+                &image,
+                &attestors,
+                Some(&attestation),
+            )
+            .map(CelValue::Int)
+        },
+    );
+    let s = shared.clone();
+    let _ = ctx.add_function("extractPayload", move |image: Arc<String>, attestation: Arc<String>| -> cel::ResolveResult {
+        let p = s.payloads.lock().ok().and_then(|p| p.get(&(image.to_string(), attestation.to_string())).cloned());
+        match p {
+            Some(v) => Ok(json_to_cel(&v)),
+            None => Err(fn_err("extractPayload", "intoto attestation payload cannot be fetch before verifying intoto attestation")),
+        }
+    });
+}
+
+pub(crate) fn cel_result(
+    policy: &str,
+    kind: PolicyKind,
+    o: &CelOutcome,
+    phase: Phase,
+    action: Action,
+) -> RuleResult {
+    RuleResult {
+        policy: policy.to_string(),
+        policy_kind: kind,
+        rule: policy.to_string(),
+        status: o.status,
+        message: o.message.clone(),
+        phase,
+        action,
+        image: None,
+    }
+}

@@ -1,0 +1,1641 @@
+//! `kyverno.io/v1` ClusterPolicy (verifyImages + validate.pattern) and `kyverno.io/v2`
+//! PolicyException.
+
+use crate::admission::conditions::AnyAll;
+use crate::admission::decision::{Action, Phase, PolicyKind, RuleResult, RuleStatus};
+use crate::admission::error::PolicyError;
+use crate::admission::image::{ImageRef, PodImage, pod_images};
+use crate::admission::pattern::{PatternOutcome, validate_pattern};
+use crate::admission::request::{AdmissionRequest, Operation};
+use crate::admission::selector::{LabelSelector, labels_of};
+use crate::admission::util::Doc;
+use crate::admission::verifier::{
+    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, Verification,
+    match_identity,
+};
+use crate::admission::wildcard::wildcard_match;
+use regex::Regex;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// `failurePolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    Fail,
+    Ignore,
+}
+
+impl FailurePolicy {
+    pub(crate) fn parse(
+        s: Option<&str>,
+        doc: &Doc,
+        field: &str,
+    ) -> Result<FailurePolicy, PolicyError> {
+        match s {
+            None | Some("Fail") => Ok(FailurePolicy::Fail),
+            Some("Ignore") => Ok(FailurePolicy::Ignore),
+            Some(o) => Err(doc.err(field, format!("must be Fail or Ignore, got {o:?}"))),
+        }
+    }
+}
+
+fn parse_action(s: &str, doc: &Doc, field: &str) -> Result<Action, PolicyError> {
+    match s {
+        "Enforce" | "enforce" => Ok(Action::Enforce),
+        "Audit" | "audit" => Ok(Action::Audit),
+        o => Err(doc.err(field, format!("must be Audit or Enforce, got {o:?}"))),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// match / exclude
+
+#[derive(Debug, Clone, PartialEq)]
+struct KindSpec {
+    group: Option<String>,
+    version: Option<String>,
+    kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum SubjectSpec {
+    User(String),
+    Group(String),
+    ServiceAccount { namespace: String, name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct ResourceFilter {
+    kinds: Vec<KindSpec>,
+    names: Vec<String>,
+    namespaces: Vec<String>,
+    operations: Vec<Operation>,
+    annotations: BTreeMap<String, String>,
+    selector: Option<LabelSelector>,
+    namespace_selector: Option<LabelSelector>,
+    subjects: Vec<SubjectSpec>,
+    roles: Vec<String>,
+    cluster_roles: Vec<String>,
+}
+
+impl ResourceFilter {
+    fn compile(v: &Value, doc: &Doc, field: &str) -> Result<ResourceFilter, PolicyError> {
+        let mut f = ResourceFilter::default();
+        if let Some(r) = doc.obj(v, "resources", field)? {
+            let rf = format!("{field}.resources");
+            for k in doc.str_list(r, "kinds", &rf)? {
+                let parts: Vec<&str> = k.split('/').collect();
+                // Pod, v1/Pod, apps/v1/Deployment, Pod/status (subresource ignored)
+                let ks = match parts.as_slice() {
+                    [kind] => KindSpec {
+                        group: None,
+                        version: None,
+                        kind: kind.to_string(),
+                    },
+                    [a, b]
+                        if b.chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_uppercase() || c == '*') =>
+                    {
+                        KindSpec {
+                            group: None,
+                            version: Some(a.to_string()),
+                            kind: b.to_string(),
+                        }
+                    }
+                    [a, _sub] => KindSpec {
+                        group: None,
+                        version: None,
+                        kind: a.to_string(),
+                    },
+                    [g, ver, kind, ..] => KindSpec {
+                        group: Some(g.to_string()),
+                        version: Some(ver.to_string()),
+                        kind: kind.to_string(),
+                    },
+                    [] => return Err(doc.err(format!("{rf}.kinds"), "empty kind")),
+                };
+                f.kinds.push(ks);
+            }
+            f.names = doc.str_list(r, "names", &rf)?;
+            if let Some(n) = doc.opt_str(r, "name", &rf)? {
+                if !f.names.is_empty() {
+                    return Err(doc.err(format!("{rf}.name"), "name and names cannot both be set"));
+                }
+                f.names.push(n);
+            }
+            f.namespaces = doc.str_list(r, "namespaces", &rf)?;
+            for (i, op) in doc.str_list(r, "operations", &rf)?.iter().enumerate() {
+                f.operations.push(Operation::parse(op).ok_or_else(|| {
+                    doc.err(
+                        format!("{rf}.operations[{i}]"),
+                        format!("unknown operation {op:?}"),
+                    )
+                })?);
+            }
+            if let Some(a) = doc.obj(r, "annotations", &rf)? {
+                for (k, v) in a.as_object().into_iter().flatten() {
+                    f.annotations
+                        .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+                }
+            }
+            if let Some(s) = doc.obj(r, "selector", &rf)? {
+                f.selector = Some(LabelSelector::compile(
+                    s,
+                    doc.name,
+                    &format!("{rf}.selector"),
+                    true,
+                )?);
+            }
+            if let Some(s) = doc.obj(r, "namespaceSelector", &rf)? {
+                f.namespace_selector = Some(LabelSelector::compile(
+                    s,
+                    doc.name,
+                    &format!("{rf}.namespaceSelector"),
+                    true,
+                )?);
+            }
+        }
+        for (i, s) in doc.list(v, "subjects", field)?.iter().enumerate() {
+            let sf = format!("{field}.subjects[{i}]");
+            let kind = doc.opt_str(s, "kind", &sf)?.unwrap_or_default();
+            let name = doc.opt_str(s, "name", &sf)?.unwrap_or_default();
+            f.subjects.push(match kind.as_str() {
+                "User" => SubjectSpec::User(name),
+                "Group" => SubjectSpec::Group(name),
+                "ServiceAccount" => SubjectSpec::ServiceAccount {
+                    namespace: doc.opt_str(s, "namespace", &sf)?.unwrap_or_default(),
+                    name,
+                },
+                o => return Err(doc.err(format!("{sf}.kind"), format!("unknown subject kind {o:?}"))),
+            });
+        }
+        f.roles = doc.str_list(v, "roles", field)?;
+        f.cluster_roles = doc.str_list(v, "clusterRoles", field)?;
+        Ok(f)
+    }
+
+    fn matches(&self, req: &AdmissionRequest) -> bool {
+        let obj = req.subject();
+        if !self.kinds.is_empty() {
+            let (g, v, k) = &req.kind;
+            let ok = self.kinds.iter().any(|ks| {
+                wildcard_match(&ks.kind, k)
+                    && ks.group.as_deref().is_none_or(|pg| wildcard_match(pg, g))
+                    && ks.version.as_deref().is_none_or(|pv| wildcard_match(pv, v))
+            });
+            if !ok {
+                return false;
+            }
+        }
+        if !self.names.is_empty() {
+            let name = req.name();
+            if !self.names.iter().any(|n| wildcard_match(n, &name)) {
+                return false;
+            }
+        }
+        if !self.namespaces.is_empty()
+            && !self
+                .namespaces
+                .iter()
+                .any(|n| wildcard_match(n, &req.namespace))
+        {
+            return false;
+        }
+        if !self.operations.is_empty() && !self.operations.contains(&req.operation) {
+            return false;
+        }
+        if !self.annotations.is_empty() {
+            let ann: BTreeMap<String, String> = obj
+                .get("metadata")
+                .and_then(|m| m.get("annotations"))
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ok = self.annotations.iter().all(|(k, v)| {
+                ann.iter()
+                    .any(|(ak, av)| wildcard_match(k, ak) && wildcard_match(v, av))
+            });
+            if !ok {
+                return false;
+            }
+        }
+        if let Some(s) = &self.selector
+            && !s.matches(&labels_of(obj))
+        {
+            return false;
+        }
+        if let Some(s) = &self.namespace_selector
+            && (req.namespace.is_empty() || !s.matches(&req.namespace_labels))
+        {
+            return false;
+        }
+        let ui = req.user_info.clone().unwrap_or_default();
+        if !self.subjects.is_empty() {
+            let ok = self.subjects.iter().any(|s| match s {
+                SubjectSpec::User(n) => wildcard_match(n, &ui.username),
+                SubjectSpec::Group(n) => ui.groups.iter().any(|g| wildcard_match(n, g)),
+                SubjectSpec::ServiceAccount { namespace, name } => {
+                    ui.username == format!("system:serviceaccount:{namespace}:{name}")
+                }
+            });
+            if !ok {
+                return false;
+            }
+        }
+        if !self.roles.is_empty()
+            && !self
+                .roles
+                .iter()
+                .any(|r| ui.roles.iter().any(|x| wildcard_match(r, x)))
+        {
+            return false;
+        }
+        if !self.cluster_roles.is_empty()
+            && !self
+                .cluster_roles
+                .iter()
+                .any(|r| ui.cluster_roles.iter().any(|x| wildcard_match(r, x)))
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// `match` / `exclude`: `{any: [...]}` or `{all: [...]}` (or the deprecated top-level form).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct MatchResources {
+    any: Vec<ResourceFilter>,
+    all: Vec<ResourceFilter>,
+}
+
+impl MatchResources {
+    pub(crate) fn compile(
+        v: &Value,
+        doc: &Doc,
+        field: &str,
+    ) -> Result<MatchResources, PolicyError> {
+        if !v.is_object() {
+            return Err(doc.err(field, "must be an object"));
+        }
+        let mut m = MatchResources::default();
+        for (i, f) in doc.list(v, "any", field)?.iter().enumerate() {
+            m.any.push(ResourceFilter::compile(
+                f,
+                doc,
+                &format!("{field}.any[{i}]"),
+            )?);
+        }
+        for (i, f) in doc.list(v, "all", field)?.iter().enumerate() {
+            m.all.push(ResourceFilter::compile(
+                f,
+                doc,
+                &format!("{field}.all[{i}]"),
+            )?);
+        }
+        if !m.any.is_empty() && !m.all.is_empty() {
+            return Err(doc.err(field, "cannot set both any and all"));
+        }
+        if m.any.is_empty() && m.all.is_empty() {
+            let legacy = ["resources", "subjects", "roles", "clusterRoles"]
+                .iter()
+                .any(|k| v.get(*k).is_some_and(|x| !x.is_null()));
+            if legacy {
+                m.all.push(ResourceFilter::compile(v, doc, field)?);
+            }
+        }
+        Ok(m)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.any.is_empty() && self.all.is_empty()
+    }
+
+    pub(crate) fn matches(&self, req: &AdmissionRequest) -> bool {
+        if !self.any.is_empty() {
+            return self.any.iter().any(|f| f.matches(req));
+        }
+        if !self.all.is_empty() {
+            return self.all.iter().all(|f| f.matches(req));
+        }
+        false
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// policy model
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AttestorSet {
+    count: Option<usize>,
+    entries: Vec<AttestorEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+enum AttestorEntry {
+    Spec {
+        spec: AttestorSpec,
+        repository: Option<String>,
+    },
+    Nested(Box<AttestorSet>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Attestation {
+    predicate_type: String,
+    attestors: Vec<AttestorSet>,
+    conditions: Vec<AnyAll>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct ImageVerification {
+    action: Action,
+    image_references: Vec<String>,
+    skip_image_references: Vec<String>,
+    attestors: Vec<AttestorSet>,
+    attestations: Vec<Attestation>,
+    repository: Option<String>,
+    mutate_digest: bool,
+    verify_digest: bool,
+    required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum RuleBody {
+    VerifyImages(Vec<ImageVerification>),
+    Validate {
+        patterns: Vec<Value>,
+        any_pattern: bool,
+        message: String,
+        action: Action,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Rule {
+    name: String,
+    matcher: MatchResources,
+    exclude: Option<MatchResources>,
+    preconditions: Option<AnyAll>,
+    body: RuleBody,
+}
+
+/// A compiled ClusterPolicy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterPolicy {
+    pub name: String,
+    pub failure_policy: FailurePolicy,
+    rules: Vec<Rule>,
+}
+
+fn compile_rekor(
+    v: Option<&Value>,
+    doc: &Doc,
+    field: &str,
+) -> Result<Option<RekorSpec>, PolicyError> {
+    let Some(v) = v.filter(|x| !x.is_null()) else {
+        return Ok(None);
+    };
+    Ok(Some(RekorSpec {
+        url: doc.opt_str(v, "url", field)?,
+        pubkey: doc.opt_str(v, "pubkey", field)?,
+        ignore_tlog: doc.opt_bool(v, "ignoreTlog", field)?.unwrap_or(false),
+    }))
+}
+
+fn compile_ctlog(
+    v: Option<&Value>,
+    doc: &Doc,
+    field: &str,
+) -> Result<Option<CtlogSpec>, PolicyError> {
+    let Some(v) = v.filter(|x| !x.is_null()) else {
+        return Ok(None);
+    };
+    Ok(Some(CtlogSpec {
+        ignore_sct: doc.opt_bool(v, "ignoreSCT", field)?.unwrap_or(false),
+        pubkey: doc.opt_str(v, "pubkey", field)?,
+        tsa_cert_chain: doc.opt_str(v, "tsaCertChain", field)?,
+    }))
+}
+
+pub(crate) fn compile_regex(s: &str, doc: &Doc, field: &str) -> Result<Regex, PolicyError> {
+    Regex::new(s).map_err(|e| doc.err(field, format!("invalid regular expression: {e}")))
+}
+
+fn split_pem(keys: &str) -> Vec<String> {
+    let marker = "-----END PUBLIC KEY-----";
+    let parts: Vec<&str> = keys.split_inclusive(marker).collect();
+    if parts.len() <= 1 {
+        return vec![keys.to_string()];
+    }
+    parts
+        .iter()
+        .filter(|p| p.contains(marker))
+        .map(|p| p.to_string())
+        .collect()
+}
+
+fn compile_attestor_set(v: &Value, doc: &Doc, field: &str) -> Result<AttestorSet, PolicyError> {
+    if !v.is_object() {
+        return Err(doc.err(field, "must be an object"));
+    }
+    let count = match v.get("count") {
+        None | Some(Value::Null) => None,
+        Some(c) => {
+            let n = c
+                .as_u64()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| doc.err(format!("{field}.count"), "must be an integer >= 1"))?;
+            Some(n as usize)
+        }
+    };
+    let list = doc.list(v, "entries", field)?;
+    if list.is_empty() {
+        return Err(doc.err(format!("{field}.entries"), "at least one entry is required"));
+    }
+    let mut entries = Vec::new();
+    for (i, e) in list.iter().enumerate() {
+        let ef = format!("{field}.entries[{i}]");
+        let repository = doc.opt_str(e, "repository", &ef)?;
+        let present: Vec<&str> = ["keys", "keyless", "certificates", "attestor"]
+            .into_iter()
+            .filter(|k| e.get(*k).is_some_and(|x| !x.is_null()))
+            .collect();
+        if present.len() != 1 {
+            return Err(doc.err(
+                &ef,
+                "exactly one of keys, keyless, certificates or attestor is required",
+            ));
+        }
+        match present[0] {
+            "keys" => {
+                let k = &e["keys"];
+                let kf = format!("{ef}.keys");
+                let public_keys = doc.opt_str(k, "publicKeys", &kf)?.unwrap_or_default();
+                let kms = doc.opt_str(k, "kms", &kf)?;
+                let secret = match doc.obj(k, "secret", &kf)? {
+                    Some(s) => Some((
+                        doc.opt_str(s, "namespace", &kf)?.unwrap_or_default(),
+                        doc.opt_str(s, "name", &kf)?.unwrap_or_default(),
+                    )),
+                    None => None,
+                };
+                if public_keys.trim().is_empty() && kms.is_none() && secret.is_none() {
+                    return Err(doc.err(&kf, "one of publicKeys, kms or secret is required"));
+                }
+                let rekor = compile_rekor(k.get("rekor"), doc, &format!("{kf}.rekor"))?;
+                let ctlog = compile_ctlog(k.get("ctlog"), doc, &format!("{kf}.ctlog"))?;
+                let alg = doc.opt_str(e, "signatureAlgorithm", &ef)?.or(doc.opt_str(
+                    k,
+                    "signatureAlgorithm",
+                    &kf,
+                )?);
+                // ExpandStaticKeys: several PEM keys become several entries
+                for pk in split_pem(&public_keys) {
+                    entries.push(AttestorEntry::Spec {
+                        spec: AttestorSpec::Keys {
+                            public_keys: pk,
+                            kms: kms.clone(),
+                            secret: secret.clone(),
+                            signature_algorithm: alg.clone(),
+                            rekor: rekor.clone(),
+                            ctlog: ctlog.clone(),
+                        },
+                        repository: repository.clone(),
+                    });
+                }
+            }
+            "keyless" => {
+                let k = &e["keyless"];
+                let kf = format!("{ef}.keyless");
+                let re = |key: &str| -> Result<Option<Regex>, PolicyError> {
+                    doc.opt_str(k, key, &kf)?
+                        .filter(|s| !s.is_empty())
+                        .map(|s| compile_regex(&s, doc, &format!("{kf}.{key}")))
+                        .transpose()
+                };
+                let mut ext = BTreeMap::new();
+                if let Some(m) = doc.obj(k, "additionalExtensions", &kf)? {
+                    for (a, b) in m.as_object().into_iter().flatten() {
+                        ext.insert(a.clone(), b.as_str().unwrap_or_default().to_string());
+                    }
+                }
+                entries.push(AttestorEntry::Spec {
+                    spec: AttestorSpec::Keyless {
+                        identities: vec![IdentitySpec {
+                            issuer: doc.opt_str(k, "issuer", &kf)?,
+                            subject: doc.opt_str(k, "subject", &kf)?,
+                            issuer_regexp: re("issuerRegExp")?,
+                            subject_regexp: re("subjectRegExp")?,
+                        }],
+                        roots: doc.opt_str(k, "roots", &kf)?,
+                        additional_extensions: ext,
+                        rekor: compile_rekor(k.get("rekor"), doc, &format!("{kf}.rekor"))?,
+                        ctlog: compile_ctlog(k.get("ctlog"), doc, &format!("{kf}.ctlog"))?,
+                    },
+                    repository,
+                });
+            }
+            "certificates" => {
+                let k = &e["certificates"];
+                let kf = format!("{ef}.certificates");
+                entries.push(AttestorEntry::Spec {
+                    spec: AttestorSpec::Certificates {
+                        cert: doc.opt_str(k, "cert", &kf)?,
+                        cert_chain: doc.opt_str(k, "certChain", &kf)?,
+                        rekor: compile_rekor(k.get("rekor"), doc, &format!("{kf}.rekor"))?,
+                        ctlog: compile_ctlog(k.get("ctlog"), doc, &format!("{kf}.ctlog"))?,
+                    },
+                    repository,
+                });
+            }
+            _ => {
+                let nested = compile_attestor_set(&e["attestor"], doc, &format!("{ef}.attestor"))?;
+                entries.push(AttestorEntry::Nested(Box::new(nested)));
+            }
+        }
+    }
+    Ok(AttestorSet { count, entries })
+}
+
+fn compile_image_verification(
+    v: &Value,
+    doc: &Doc,
+    field: &str,
+    spec_action: Action,
+) -> Result<ImageVerification, PolicyError> {
+    if !v.is_object() {
+        return Err(doc.err(field, "must be an object"));
+    }
+    let action = match doc.opt_str(v, "failureAction", field)? {
+        Some(a) => parse_action(&a, doc, &format!("{field}.failureAction"))?,
+        None => spec_action,
+    };
+    match doc.opt_str(v, "type", field)?.as_deref() {
+        None | Some("Cosign") | Some("SigstoreBundle") | Some("Notary") => {}
+        Some(o) => return Err(doc.err(format!("{field}.type"), format!("unknown type {o:?}"))),
+    }
+    let mut image_references = doc.str_list(v, "imageReferences", field)?;
+    if let Some(img) = doc.opt_str(v, "image", field)? {
+        image_references.push(img);
+    }
+    let mut attestors = Vec::new();
+    for (i, a) in doc.list(v, "attestors", field)?.iter().enumerate() {
+        attestors.push(compile_attestor_set(
+            a,
+            doc,
+            &format!("{field}.attestors[{i}]"),
+        )?);
+    }
+    // deprecated top-level key / keyless fields (ImageVerification.Convert)
+    if let Some(key) = doc.opt_str(v, "key", field)? {
+        attestors.push(compile_attestor_set(
+            &json!({"entries": [{"keys": {"publicKeys": key}}]}),
+            doc,
+            &format!("{field}.key"),
+        )?);
+    }
+    let subject = doc.opt_str(v, "subject", field)?;
+    let issuer = doc.opt_str(v, "issuer", field)?;
+    let roots = doc.opt_str(v, "roots", field)?;
+    if subject.is_some() || issuer.is_some() || roots.is_some() {
+        attestors.push(compile_attestor_set(
+            &json!({"entries": [{"keyless": {"subject": subject, "issuer": issuer, "roots": roots}}]}),
+            doc,
+            &format!("{field}.subject"),
+        )?);
+    }
+    let mut attestations = Vec::new();
+    for (i, a) in doc.list(v, "attestations", field)?.iter().enumerate() {
+        let af = format!("{field}.attestations[{i}]");
+        let mut predicate_type = doc.opt_str(a, "type", &af)?.unwrap_or_default();
+        if predicate_type.is_empty() {
+            predicate_type = doc.opt_str(a, "predicateType", &af)?.unwrap_or_default();
+        }
+        let mut sets = Vec::new();
+        for (j, s) in doc.list(a, "attestors", &af)?.iter().enumerate() {
+            sets.push(compile_attestor_set(
+                s,
+                doc,
+                &format!("{af}.attestors[{j}]"),
+            )?);
+        }
+        let mut conditions = Vec::new();
+        for (j, c) in doc.list(a, "conditions", &af)?.iter().enumerate() {
+            conditions.push(AnyAll::compile(
+                c,
+                doc.name,
+                &format!("{af}.conditions[{j}]"),
+            )?);
+        }
+        attestations.push(Attestation {
+            predicate_type,
+            attestors: sets,
+            conditions,
+        });
+    }
+    let mutate_digest = doc.opt_bool(v, "mutateDigest", field)?.unwrap_or(true);
+    if mutate_digest && action == Action::Audit {
+        return Err(doc.err(
+            format!("{field}.mutateDigest"),
+            "mutateDigest must be set to false for Audit failure action",
+        ));
+    }
+    Ok(ImageVerification {
+        action,
+        image_references,
+        skip_image_references: doc.str_list(v, "skipImageReferences", field)?,
+        attestors,
+        attestations,
+        repository: doc
+            .opt_str(v, "repository", field)?
+            .filter(|s| !s.is_empty()),
+        mutate_digest,
+        verify_digest: doc.opt_bool(v, "verifyDigest", field)?.unwrap_or(true),
+        required: doc.opt_bool(v, "required", field)?.unwrap_or(true),
+    })
+}
+
+impl ClusterPolicy {
+    pub(crate) fn compile(v: &Value, label: &str) -> Result<ClusterPolicy, PolicyError> {
+        let doc = Doc { name: label };
+        let name = v
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| doc.err("metadata.name", "required string"))?
+            .to_string();
+        let spec = doc
+            .obj(v, "spec", "")?
+            .ok_or_else(|| doc.err("spec", "required object"))?;
+        let spec_action = match doc.opt_str(spec, "validationFailureAction", "spec")? {
+            Some(a) => parse_action(&a, &doc, "spec.validationFailureAction")?,
+            None => Action::Audit,
+        };
+        let fp = match doc.obj(spec, "webhookConfiguration", "spec")? {
+            Some(w) => doc.opt_str(w, "failurePolicy", "spec.webhookConfiguration")?,
+            None => None,
+        }
+        .or(doc.opt_str(spec, "failurePolicy", "spec")?);
+        let failure_policy = FailurePolicy::parse(
+            fp.as_deref(),
+            &doc,
+            "spec.webhookConfiguration.failurePolicy",
+        )?;
+        let mut rules = Vec::new();
+        for (i, r) in doc.list(spec, "rules", "spec")?.iter().enumerate() {
+            let rf = format!("spec.rules[{i}]");
+            let rname = doc
+                .opt_str(r, "name", &rf)?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| doc.err(format!("{rf}.name"), "required string"))?;
+            let matcher = MatchResources::compile(
+                r.get("match")
+                    .ok_or_else(|| doc.err(format!("{rf}.match"), "required"))?,
+                &doc,
+                &format!("{rf}.match"),
+            )?;
+            let exclude = match r.get("exclude").filter(|x| !x.is_null()) {
+                Some(e) => Some(MatchResources::compile(e, &doc, &format!("{rf}.exclude"))?),
+                None => None,
+            };
+            let preconditions = match r.get("preconditions").filter(|x| !x.is_null()) {
+                Some(p) => Some(AnyAll::compile(p, label, &format!("{rf}.preconditions"))?),
+                None => None,
+            };
+            for unsupported in [
+                "mutate",
+                "generate",
+                "context",
+                "celPreconditions",
+                "imageExtractors",
+            ] {
+                if r.get(unsupported).is_some_and(|x| !x.is_null()) {
+                    return Err(doc.err(
+                        format!("{rf}.{unsupported}"),
+                        "not supported by this engine",
+                    ));
+                }
+            }
+            let has_vi = r.get("verifyImages").is_some_and(|x| !x.is_null());
+            let has_val = r.get("validate").is_some_and(|x| !x.is_null());
+            let body = match (has_vi, has_val) {
+                (true, false) => {
+                    let mut ivs = Vec::new();
+                    for (j, iv) in doc.list(r, "verifyImages", &rf)?.iter().enumerate() {
+                        ivs.push(compile_image_verification(
+                            iv,
+                            &doc,
+                            &format!("{rf}.verifyImages[{j}]"),
+                            spec_action,
+                        )?);
+                    }
+                    RuleBody::VerifyImages(ivs)
+                }
+                (false, true) => {
+                    let val = &r["validate"];
+                    let vf = format!("{rf}.validate");
+                    for unsupported in [
+                        "deny",
+                        "foreach",
+                        "podSecurity",
+                        "cel",
+                        "manifests",
+                        "assert",
+                    ] {
+                        if val.get(unsupported).is_some_and(|x| !x.is_null()) {
+                            return Err(doc.err(
+                                format!("{vf}.{unsupported}"),
+                                "not supported by this engine",
+                            ));
+                        }
+                    }
+                    let action = match doc.opt_str(val, "failureAction", &vf)? {
+                        Some(a) => parse_action(&a, &doc, &format!("{vf}.failureAction"))?,
+                        None => spec_action,
+                    };
+                    let (patterns, any_pattern) = match (val.get("pattern"), val.get("anyPattern"))
+                    {
+                        (Some(p), None) if !p.is_null() => (vec![p.clone()], false),
+                        (None, Some(Value::Array(a))) => (a.clone(), true),
+                        _ => {
+                            return Err(doc.err(
+                                &vf,
+                                "exactly one of pattern or anyPattern (a list) is required",
+                            ));
+                        }
+                    };
+                    RuleBody::Validate {
+                        patterns,
+                        any_pattern,
+                        message: doc.opt_str(val, "message", &vf)?.unwrap_or_default(),
+                        action,
+                    }
+                }
+                _ => {
+                    return Err(doc.err(&rf, "exactly one of verifyImages or validate is required"));
+                }
+            };
+            rules.push(Rule {
+                name: rname,
+                matcher,
+                exclude,
+                preconditions,
+                body,
+            });
+        }
+        Ok(ClusterPolicy {
+            name,
+            failure_policy,
+            rules,
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// PolicyException kyverno.io/v2
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyExceptionV2 {
+    pub key: String,
+    exceptions: Vec<(String, Vec<String>)>,
+    matcher: MatchResources,
+    conditions: Option<AnyAll>,
+}
+
+impl PolicyExceptionV2 {
+    pub(crate) fn compile(v: &Value, label: &str) -> Result<PolicyExceptionV2, PolicyError> {
+        let doc = Doc { name: label };
+        let meta = v.get("metadata").cloned().unwrap_or(Value::Null);
+        let name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
+        let ns = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let key = if ns.is_empty() {
+            name.to_string()
+        } else {
+            format!("{ns}/{name}")
+        };
+        let spec = doc
+            .obj(v, "spec", "")?
+            .ok_or_else(|| doc.err("spec", "required object"))?;
+        let list = doc.list(spec, "exceptions", "spec")?;
+        if list.is_empty() {
+            return Err(doc.err("spec.exceptions", "required non-empty list"));
+        }
+        let mut exceptions = Vec::new();
+        for (i, e) in list.iter().enumerate() {
+            let ef = format!("spec.exceptions[{i}]");
+            let p = doc
+                .opt_str(e, "policyName", &ef)?
+                .ok_or_else(|| doc.err(format!("{ef}.policyName"), "required string"))?;
+            exceptions.push((p, doc.str_list(e, "ruleNames", &ef)?));
+        }
+        let matcher = MatchResources::compile(
+            spec.get("match")
+                .ok_or_else(|| doc.err("spec.match", "required"))?,
+            &doc,
+            "spec.match",
+        )?;
+        let conditions = match spec.get("conditions").filter(|x| !x.is_null()) {
+            Some(c) => Some(AnyAll::compile(c, label, "spec.conditions")?),
+            None => None,
+        };
+        Ok(PolicyExceptionV2 {
+            key,
+            exceptions,
+            matcher,
+            conditions,
+        })
+    }
+
+    fn applies(&self, policy: &str, rule: &str, req: &AdmissionRequest, ctx: &Value) -> bool {
+        self.exceptions
+            .iter()
+            .any(|(p, rules)| p == policy && rules.iter().any(|r| wildcard_match(r, rule)))
+            && self.matcher.matches(req)
+            && self
+                .conditions
+                .as_ref()
+                .is_none_or(|c| c.eval(ctx).unwrap_or(false))
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// evaluation
+
+/// Per-request ClusterPolicy state shared by the mutating and validating phases.
+#[derive(Default)]
+pub(crate) struct CpolState {
+    /// Kyverno's `kyverno.io/verify-images` annotation: image → verified.
+    pub ivm: HashMap<String, bool>,
+    pub patches: Vec<Value>,
+}
+
+pub(crate) struct CpolCtx<'a> {
+    pub req: &'a AdmissionRequest,
+    pub verifier: &'a dyn EvidenceVerifier,
+    pub exceptions: &'a [PolicyExceptionV2],
+    pub json_ctx: &'a Value,
+}
+
+fn result(
+    p: &ClusterPolicy,
+    rule: &str,
+    status: RuleStatus,
+    msg: String,
+    phase: Phase,
+    action: Action,
+    image: Option<String>,
+) -> RuleResult {
+    RuleResult {
+        policy: p.name.clone(),
+        policy_kind: PolicyKind::ClusterPolicy,
+        rule: rule.to_string(),
+        status,
+        message: msg,
+        phase,
+        action,
+        image,
+    }
+}
+
+impl ClusterPolicy {
+    /// Returns Some(skip result) / None when the rule applies, or Err(()) when it does not match.
+    fn gate(
+        &self,
+        rule: &Rule,
+        cx: &CpolCtx,
+        phase: Phase,
+        action: Action,
+    ) -> Result<Option<RuleResult>, ()> {
+        if !rule.matcher.matches(cx.req) {
+            return Err(());
+        }
+        if rule
+            .exclude
+            .as_ref()
+            .is_some_and(|e| !e.is_empty() && e.matches(cx.req))
+        {
+            return Err(());
+        }
+        let keys: Vec<&str> = cx
+            .exceptions
+            .iter()
+            .filter(|e| e.applies(&self.name, &rule.name, cx.req, cx.json_ctx))
+            .map(|e| e.key.as_str())
+            .collect();
+        if !keys.is_empty() {
+            return Ok(Some(result(
+                self,
+                &rule.name,
+                RuleStatus::Skip,
+                format!(
+                    "rule is skipped due to policy exceptions{}",
+                    keys.join(", ")
+                ),
+                phase,
+                action,
+                None,
+            )));
+        }
+        if let Some(pre) = &rule.preconditions {
+            match pre.eval(cx.json_ctx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Ok(Some(result(
+                        self,
+                        &rule.name,
+                        RuleStatus::Skip,
+                        "preconditions not met".into(),
+                        phase,
+                        action,
+                        None,
+                    )));
+                }
+                Err(e) => {
+                    return Ok(Some(result(
+                        self,
+                        &rule.name,
+                        RuleStatus::Error,
+                        format!("failed to evaluate preconditions: {e}"),
+                        phase,
+                        action,
+                        None,
+                    )));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Mutating webhook: verifyImages rules.
+    pub(crate) fn mutate(&self, cx: &CpolCtx, state: &mut CpolState, out: &mut Vec<RuleResult>) {
+        if cx.req.operation == Operation::Delete {
+            return;
+        }
+        for rule in &self.rules {
+            let RuleBody::VerifyImages(ivs) = &rule.body else {
+                continue;
+            };
+            let action = ivs.first().map(|i| i.action).unwrap_or(Action::Audit);
+            match self.gate(rule, cx, Phase::Mutate, action) {
+                Err(()) => continue,
+                Ok(Some(skip)) => {
+                    out.push(skip);
+                    continue;
+                }
+                Ok(None) => {}
+            }
+            let images = pod_images(cx.req.subject());
+            let old_images = pod_images(&cx.req.old_object);
+            for iv in ivs {
+                for pi in &images {
+                    let info = match &pi.parsed {
+                        Ok(i) => i,
+                        Err(e) => {
+                            out.push(result(
+                                self,
+                                &rule.name,
+                                RuleStatus::Error,
+                                format!("failed to parse image {}: {e}", pi.raw),
+                                Phase::Mutate,
+                                iv.action,
+                                Some(pi.raw.clone()),
+                            ));
+                            continue;
+                        }
+                    };
+                    let norm = info.normalized();
+                    if !iv.image_references.iter().any(|r| wildcard_match(r, &norm))
+                        || iv
+                            .skip_image_references
+                            .iter()
+                            .any(|r| wildcard_match(r, &norm))
+                    {
+                        continue;
+                    }
+                    // UPDATE: unchanged images are not re-verified (JSONContext.HasChanged)
+                    if cx.req.operation == Operation::Update
+                        && old_images
+                            .iter()
+                            .any(|o| o.pointer == pi.pointer && o.raw == pi.raw)
+                    {
+                        continue;
+                    }
+                    self.verify_one(rule, iv, pi, info, cx, state, out);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn verify_one(
+        &self,
+        rule: &Rule,
+        iv: &ImageVerification,
+        pi: &PodImage,
+        info: &ImageRef,
+        cx: &CpolCtx,
+        state: &mut CpolState,
+        out: &mut Vec<RuleResult>,
+    ) {
+        let mut image = info.normalized();
+        let (resp, digest) = self.verify_image(iv, info, cx);
+        let mut resp = resp.map(|(s, m)| {
+            result(
+                self,
+                &rule.name,
+                s,
+                m,
+                Phase::Mutate,
+                iv.action,
+                Some(image.clone()),
+            )
+        });
+        if iv.mutate_digest && info.digest.is_none() {
+            let d = match digest {
+                Some(d) if !d.is_empty() => Ok(d),
+                _ => cx.verifier.resolve_digest(info),
+            };
+            match d {
+                Err(e) => out.push(result(
+                    self,
+                    &rule.name,
+                    RuleStatus::Error,
+                    format!("failed to update digest: {e}"),
+                    Phase::Mutate,
+                    iv.action,
+                    Some(image.clone()),
+                )),
+                Ok(d) => {
+                    state.patches.push(json!({"op": "replace", "path": pi.pointer, "value": format!("{}@{}", info.with_tag(), d)}));
+                    if resp.is_none() {
+                        resp = Some(result(
+                            self,
+                            &rule.name,
+                            RuleStatus::Pass,
+                            "mutated image digest".into(),
+                            Phase::Mutate,
+                            iv.action,
+                            Some(image.clone()),
+                        ));
+                    }
+                    let mut with_digest = info.clone();
+                    with_digest.digest = Some(d);
+                    image = with_digest.normalized();
+                }
+            }
+        }
+        if let Some(r) = resp {
+            if !iv.attestors.is_empty() || !iv.attestations.is_empty() {
+                state.ivm.insert(image, r.status == RuleStatus::Pass);
+            }
+            out.push(r);
+        }
+    }
+
+    /// Returns the rule response (status, message) and the digest learnt from verification.
+    fn verify_image(
+        &self,
+        iv: &ImageVerification,
+        info: &ImageRef,
+        cx: &CpolCtx,
+    ) -> (Option<(RuleStatus, String)>, Option<String>) {
+        if iv.attestors.is_empty() && iv.attestations.is_empty() {
+            return (None, None);
+        }
+        let mut info = info.clone();
+        let image = info.normalized();
+        let mut digest = None;
+        if !iv.attestors.is_empty() {
+            for (i, set) in iv.attestors.iter().enumerate() {
+                match self.verify_attestor_set(set, iv, &info, cx, &format!(".attestors[{i}]")) {
+                    Ok(d) => digest = d,
+                    Err((is_err, e)) => {
+                        let st = if is_err {
+                            RuleStatus::Error
+                        } else {
+                            RuleStatus::Fail
+                        };
+                        return (
+                            Some((st, format!("failed to verify image {image}: {e}"))),
+                            None,
+                        );
+                    }
+                }
+            }
+            if iv.attestations.is_empty() {
+                return (
+                    Some((
+                        RuleStatus::Pass,
+                        format!("verified image signatures for {image}"),
+                    )),
+                    digest,
+                );
+            }
+            if info.digest.is_none() {
+                info.digest = digest.clone();
+            }
+        }
+        let (r, d) = self.verify_attestations(iv, info, cx);
+        (Some(r), d.or(digest))
+    }
+
+    /// Ok(digest) or Err((is_internal_error, message)).
+    fn verify_attestor_set(
+        &self,
+        set: &AttestorSet,
+        iv: &ImageVerification,
+        info: &ImageRef,
+        cx: &CpolCtx,
+        path: &str,
+    ) -> Result<Option<String>, (bool, String)> {
+        let required = set.count.unwrap_or(set.entries.len());
+        let mut verified = 0;
+        let mut errs = Vec::new();
+        let mut internal = false;
+        for (i, entry) in set.entries.iter().enumerate() {
+            let entry_path = format!("{path}.entries[{i}]");
+            let res = match entry {
+                AttestorEntry::Nested(n) => {
+                    self.verify_attestor_set(n, iv, info, cx, &format!("{entry_path}.attestor"))
+                }
+                AttestorEntry::Spec { spec, repository } => {
+                    let repo = repository.as_deref().or(iv.repository.as_deref());
+                    let seg = spec.path_segment();
+                    match cx.verifier.verify_signature(info, spec, repo) {
+                        Verification::Verified {
+                            digest, identities, ..
+                        } => match spec {
+                            AttestorSpec::Keyless {
+                                identities: exp,
+                                additional_extensions,
+                                ..
+                            } => match_identity(exp, additional_extensions, &identities)
+                                .map(|()| Some(digest))
+                                .map_err(|e| (false, format!("{entry_path}{seg}: {e}"))),
+                            _ => Ok(Some(digest)),
+                        },
+                        Verification::Refused { reason } => {
+                            Err((false, format!("{entry_path}{seg}: {reason}")))
+                        }
+                        Verification::Error { reason } => {
+                            Err((true, format!("{entry_path}{seg}: {reason}")))
+                        }
+                    }
+                }
+            };
+            match res {
+                Ok(d) => {
+                    verified += 1;
+                    if verified >= required {
+                        return Ok(d);
+                    }
+                }
+                Err((is_err, e)) => {
+                    internal |= is_err;
+                    errs.push(e);
+                }
+            }
+        }
+        Err((internal, errs.join("; ")))
+    }
+
+    fn verify_attestations(
+        &self,
+        iv: &ImageVerification,
+        mut info: ImageRef,
+        cx: &CpolCtx,
+    ) -> ((RuleStatus, String), Option<String>) {
+        let mut image = info.normalized();
+        let empty = vec![AttestorSet {
+            count: None,
+            entries: vec![AttestorEntry::Spec {
+                spec: AttestorSpec::Keyless {
+                    identities: vec![],
+                    roots: None,
+                    additional_extensions: BTreeMap::new(),
+                    rekor: None,
+                    ctlog: None,
+                },
+                repository: None,
+            }],
+        }];
+        for (i, att) in iv.attestations.iter().enumerate() {
+            let path = format!(".attestations[{i}]");
+            if att.predicate_type.is_empty() {
+                return (
+                    (RuleStatus::Fail, format!("{path}: missing predicateType")),
+                    None,
+                );
+            }
+            let sets = if att.attestors.is_empty() {
+                &empty
+            } else {
+                &att.attestors
+            };
+            for (j, set) in sets.iter().enumerate() {
+                let required = set.count.unwrap_or(set.entries.len());
+                let mut verified = 0;
+                for entry in &set.entries {
+                    // Kyverno builds this path with the attestation index (sic)
+                    let entry_path = format!("{path}.attestors[{j}].entries[{i}]");
+                    let AttestorEntry::Spec { spec, repository } = entry else {
+                        return (
+                            (
+                                RuleStatus::Fail,
+                                format!(
+                                    "{entry_path}: nested attestors are not supported in attestations"
+                                ),
+                            ),
+                            None,
+                        );
+                    };
+                    let repo = repository.as_deref().or(iv.repository.as_deref());
+                    let (digest, identities, payloads) =
+                        match cx
+                            .verifier
+                            .verify_attestation(&info, &att.predicate_type, spec, repo)
+                        {
+                            Verification::Verified {
+                                digest,
+                                identities,
+                                payloads,
+                            } => (digest, identities, payloads),
+                            Verification::Refused { reason } => {
+                                return (
+                                    (
+                                        RuleStatus::Fail,
+                                        format!("failed to verify image {image}: {reason}"),
+                                    ),
+                                    None,
+                                );
+                            }
+                            Verification::Error { reason } => {
+                                return (
+                                    (
+                                        RuleStatus::Error,
+                                        format!("failed to verify image {image}: {reason}"),
+                                    ),
+                                    None,
+                                );
+                            }
+                        };
+                    if let AttestorSpec::Keyless {
+                        identities: exp,
+                        additional_extensions,
+                        ..
+                    } = spec
+                    {
+                        for id in &identities {
+                            if let Err(e) =
+                                match_identity(exp, additional_extensions, std::slice::from_ref(id))
+                            {
+                                return (
+                                    (
+                                        RuleStatus::Fail,
+                                        format!("failed to verify image {image}: {e}"),
+                                    ),
+                                    None,
+                                );
+                            }
+                        }
+                    }
+                    if info.digest.is_none() {
+                        info.digest = Some(digest);
+                        image = info.normalized();
+                    }
+                    let statements: Vec<&Value> = payloads
+                        .iter()
+                        .filter(|s| {
+                            s.get("predicateType").and_then(Value::as_str)
+                                == Some(att.predicate_type.as_str())
+                        })
+                        .collect();
+                    let seg = spec.path_segment();
+                    if statements.is_empty() {
+                        return (
+                            (
+                                RuleStatus::Fail,
+                                format!(
+                                    "{entry_path}{seg}: attestions not found for predicate type {}",
+                                    att.predicate_type
+                                ),
+                            ),
+                            None,
+                        );
+                    }
+                    for s in statements {
+                        let mut ctx = s.get("predicate").cloned().unwrap_or(Value::Null);
+                        if !ctx.is_object() {
+                            return (
+                                (
+                                    RuleStatus::Fail,
+                                    format!(
+                                        "{entry_path}{seg}: failed to check attestations: failed to extract predicate from statement: {s}"
+                                    ),
+                                ),
+                                None,
+                            );
+                        }
+                        if let (Some(m), Some(r)) =
+                            (ctx.as_object_mut(), cx.json_ctx.get("request"))
+                        {
+                            m.entry("request").or_insert(r.clone());
+                        }
+                        for c in &att.conditions {
+                            match c.eval(&ctx) {
+                                Ok(true) => {}
+                                Ok(false) => {
+                                    return (
+                                        (
+                                            RuleStatus::Fail,
+                                            format!(
+                                                "{entry_path}{seg}: attestation checks failed for {image} and predicate {}",
+                                                att.predicate_type
+                                            ),
+                                        ),
+                                        None,
+                                    );
+                                }
+                                Err(e) => {
+                                    return (
+                                        (
+                                            RuleStatus::Fail,
+                                            format!(
+                                                "{entry_path}{seg}: failed to check attestations: failed to substitute variables in attestation conditions: {e}"
+                                            ),
+                                        ),
+                                        None,
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    verified += 1;
+                    if verified >= required {
+                        break;
+                    }
+                }
+                if verified < required {
+                    return (
+                        (
+                            RuleStatus::Fail,
+                            format!(
+                                "image attestations verification failed, verifiedCount: {verified}, requiredCount: {required}"
+                            ),
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+        (
+            (
+                RuleStatus::Pass,
+                format!("verified image attestations for {image}"),
+            ),
+            info.digest.clone(),
+        )
+    }
+
+    /// Validating webhook: validate.pattern rules and the verifyImages digest/required checks,
+    /// on the (mutated) object.
+    pub(crate) fn validate(
+        &self,
+        cx: &CpolCtx,
+        object: &Value,
+        state: &CpolState,
+        out: &mut Vec<RuleResult>,
+    ) {
+        for rule in &self.rules {
+            match &rule.body {
+                RuleBody::Validate {
+                    patterns,
+                    any_pattern,
+                    message,
+                    action,
+                } => {
+                    if cx.req.operation == Operation::Delete {
+                        continue;
+                    }
+                    match self.gate(rule, cx, Phase::Validate, *action) {
+                        Err(()) => continue,
+                        Ok(Some(skip)) => {
+                            out.push(skip);
+                            continue;
+                        }
+                        Ok(None) => {}
+                    }
+                    out.push(self.validate_patterns(
+                        rule,
+                        patterns,
+                        *any_pattern,
+                        message,
+                        *action,
+                        object,
+                    ));
+                }
+                RuleBody::VerifyImages(ivs) => {
+                    if cx.req.operation == Operation::Delete {
+                        continue;
+                    }
+                    let action = ivs.first().map(|i| i.action).unwrap_or(Action::Audit);
+                    let images = pod_images(object);
+                    let any_matching = ivs.iter().any(|iv| {
+                        images.iter().any(|pi| {
+                            pi.parsed.as_ref().is_ok_and(|i| {
+                                let n = i.normalized();
+                                iv.image_references.iter().any(|r| wildcard_match(r, &n))
+                                    && !iv
+                                        .skip_image_references
+                                        .iter()
+                                        .any(|r| wildcard_match(r, &n))
+                            })
+                        })
+                    });
+                    if !any_matching {
+                        continue;
+                    }
+                    match self.gate(rule, cx, Phase::Validate, action) {
+                        Err(()) => continue,
+                        Ok(Some(skip)) => {
+                            out.push(skip);
+                            continue;
+                        }
+                        Ok(None) => {}
+                    }
+                    let (mut skipped, mut passed, mut failed) =
+                        (Vec::new(), Vec::new(), Vec::<String>::new());
+                    for iv in ivs {
+                        for pi in &images {
+                            let Ok(info) = &pi.parsed else { continue };
+                            let image = info.normalized();
+                            if !iv
+                                .image_references
+                                .iter()
+                                .any(|r| wildcard_match(r, &image))
+                            {
+                                continue;
+                            }
+                            if iv.verify_digest && info.digest.is_none() {
+                                failed.push(format!("missing digest for {image}"));
+                                continue;
+                            }
+                            if iv.required {
+                                match state.ivm.get(&image) {
+                                    Some(true) => passed.push(image),
+                                    Some(false) => failed.push(format!("unverified image {image}")),
+                                    None => skipped.push(image),
+                                }
+                            } else {
+                                skipped.push(image);
+                            }
+                        }
+                    }
+                    let mut uniq: Vec<String> = Vec::new();
+                    for f in failed {
+                        if !uniq.contains(&f) {
+                            uniq.push(f);
+                        }
+                    }
+                    let r = if !uniq.is_empty() {
+                        (RuleStatus::Fail, uniq.join("; "))
+                    } else if !passed.is_empty() || skipped.is_empty() {
+                        if skipped.is_empty() {
+                            (RuleStatus::Pass, "image verified".to_string())
+                        } else {
+                            (
+                                RuleStatus::Pass,
+                                format!("image verified, skipped images: {}", skipped.join(" ")),
+                            )
+                        }
+                    } else {
+                        (
+                            RuleStatus::Skip,
+                            format!("image skipped, skipped images: {}", skipped.join(" ")),
+                        )
+                    };
+                    out.push(result(
+                        self,
+                        &rule.name,
+                        r.0,
+                        r.1,
+                        Phase::Validate,
+                        action,
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+
+    fn validate_patterns(
+        &self,
+        rule: &Rule,
+        patterns: &[Value],
+        any: bool,
+        message: &str,
+        action: Action,
+        object: &Value,
+    ) -> RuleResult {
+        let msg_prefix = if message.is_empty() {
+            String::new()
+        } else if message.ends_with('.') {
+            format!("{message} ")
+        } else {
+            format!("{message}. ")
+        };
+        if !any {
+            let outcome = validate_pattern(object, &patterns[0]);
+            return match outcome {
+                PatternOutcome::Pass => result(
+                    self,
+                    &rule.name,
+                    RuleStatus::Pass,
+                    format!("validation rule '{}' passed.", rule.name),
+                    Phase::Validate,
+                    action,
+                    None,
+                ),
+                PatternOutcome::Skip(m) => result(
+                    self,
+                    &rule.name,
+                    RuleStatus::Skip,
+                    m,
+                    Phase::Validate,
+                    action,
+                    None,
+                ),
+                PatternOutcome::Fail { path } => result(
+                    self,
+                    &rule.name,
+                    RuleStatus::Fail,
+                    format!(
+                        "validation error: {msg_prefix}rule {} failed at path {path}",
+                        rule.name
+                    ),
+                    Phase::Validate,
+                    action,
+                    None,
+                ),
+            };
+        }
+        let mut errs = Vec::new();
+        let mut skips = 0;
+        for (i, p) in patterns.iter().enumerate() {
+            match validate_pattern(object, p) {
+                PatternOutcome::Pass => {
+                    return result(
+                        self,
+                        &rule.name,
+                        RuleStatus::Pass,
+                        format!("validation rule '{}' anyPattern[{i}] passed.", rule.name),
+                        Phase::Validate,
+                        action,
+                        None,
+                    );
+                }
+                PatternOutcome::Skip(_) => skips += 1,
+                PatternOutcome::Fail { path } => {
+                    errs.push(format!("rule {}[{i}] failed at path {path}.", rule.name))
+                }
+            }
+        }
+        if errs.is_empty() && skips > 0 {
+            return result(
+                self,
+                &rule.name,
+                RuleStatus::Skip,
+                "all patterns skipped".into(),
+                Phase::Validate,
+                action,
+                None,
+            );
+        }
+        let body = errs.join(" ");
+        let m = if message.is_empty() {
+            format!("validation error: {body}")
+        } else {
+            format!("validation error: {msg_prefix}{body}")
+        };
+        result(
+            self,
+            &rule.name,
+            RuleStatus::Fail,
+            m,
+            Phase::Validate,
+            action,
+            None,
+        )
+    }
+}

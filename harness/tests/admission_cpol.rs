@@ -1,0 +1,701 @@
+#![allow(clippy::unwrap_used, clippy::cloned_ref_to_slice_refs)]
+//! ClusterPolicy verifyImages / validate.pattern and kyverno.io/v2 PolicyException.
+
+mod admission_common;
+use admission_common::*;
+use rstest::rstest;
+use serde_json::{Value, json};
+use trustswap::admission::*;
+
+const CG_NGINX: &str = "cgr.dev/chainguard/nginx:1.25";
+
+fn cg() -> Vec<Value> {
+    snapshot("cpol_chainguard")
+}
+
+#[test]
+fn rendered_chainguard_admits_signed_pod_and_pins_digests() {
+    let p = pod(
+        "web",
+        &[
+            CG_NGINX,
+            "cgr.dev/chainguard/python:3",
+            "cgr.dev/chainguard/busybox",
+        ],
+        &[],
+        &[],
+    );
+    let d = eval(&cg(), &req("default", p), vendor_verifier());
+    assert!(d.allowed, "{:?}", d.message);
+    assert_eq!(d.patches.len(), 3);
+    assert_eq!(
+        d.patches[0],
+        json!({"op": "replace", "path": "/spec/containers/0/image", "value": format!("cgr.dev/chainguard/nginx:1.25@{DIGEST_A}")})
+    );
+    assert_eq!(
+        d.status_of("trustswap-verify-images", "restrict-registries"),
+        Some(RuleStatus::Pass)
+    );
+    let msgs: Vec<&str> = d.results.iter().map(|r| r.message.as_str()).collect();
+    assert!(
+        msgs.contains(
+            &format!("verified image attestations for cgr.dev/chainguard/nginx@{DIGEST_A}")
+                .as_str()
+        ),
+        "{msgs:?}"
+    );
+    assert!(msgs.contains(&"image verified"));
+}
+
+#[test]
+fn rendered_chainguard_denies_lookalike_signer_with_kyverno_message() {
+    let p = pod("web", &["cgr.dev/chainguard/evil:1"], &[], &[]);
+    let d = eval(&cg(), &req("default", p), vendor_verifier());
+    assert!(!d.allowed);
+    let want = format!(
+        "\n\nresource Pod/default/web was blocked due to the following policies \n\ntrustswap-verify-images:\n  verify-signature-and-sbom: 'failed to verify image cgr.dev/chainguard/evil:1: .attestors[0].entries[0].keyless:\n    subject mismatch: expected {CG_SUBJECT},\n    received https://github.com/attacker/images/.github/workflows/release.yaml@refs/heads/main'\n"
+    );
+    assert_eq!(d.message.as_deref(), Some(want.as_str()));
+    assert_eq!(d.denials[0].webhook, "mutate.kyverno.svc-fail");
+}
+
+#[rstest]
+#[case(
+    "cgr.dev/chainguard/unsigned:1",
+    false,
+    "failed to verify image cgr.dev/chainguard/unsigned:1: .attestors[0].entries[0].keyless: no signatures found"
+)]
+#[case(
+    "docker.io/library/nginx:1",
+    false,
+    "validation error: every image must come from an approved vendor registry. rule restrict-registries failed at path /spec/containers/0/image/"
+)]
+#[case(
+    "nginx",
+    false,
+    "validation error: every image must come from an approved vendor registry. rule restrict-registries failed at path /spec/containers/0/image/"
+)]
+#[case(
+    "cgr.dev/chainguard-evil/nginx:1",
+    false,
+    "rule restrict-registries failed at path /spec/containers/0/image/"
+)]
+fn rendered_chainguard_denials(#[case] image: &str, #[case] allowed: bool, #[case] contains: &str) {
+    let d = eval(
+        &cg(),
+        &req("default", pod("p", &[image], &[], &[])),
+        vendor_verifier(),
+    );
+    assert_eq!(d.allowed, allowed);
+    assert!(failures(&d).contains(contains), "{}", failures(&d));
+}
+
+#[test]
+fn init_and_ephemeral_containers_are_checked_by_conditional_anchors() {
+    let ok = eval(
+        &cg(),
+        &req(
+            "default",
+            pod("p", &[CG_NGINX], &["cgr.dev/chainguard/busybox"], &[]),
+        ),
+        vendor_verifier(),
+    );
+    assert!(ok.allowed, "{:?}", ok.message);
+    let bad = eval(
+        &cg(),
+        &req("default", pod("p", &[CG_NGINX], &[], &["busybox"])),
+        vendor_verifier(),
+    );
+    assert!(!bad.allowed);
+    assert!(failures(&bad).contains("failed at path /spec/ephemeralContainers/0/image/"));
+}
+
+#[rstest]
+#[case("kube-system", true)]
+#[case("kyverno", true)]
+#[case("default", false)]
+fn exclusions_by_namespace(#[case] ns: &str, #[case] allowed: bool) {
+    let d = eval(
+        &cg(),
+        &req(ns, pod("p", &["nginx"], &[], &[])),
+        vendor_verifier(),
+    );
+    assert_eq!(d.allowed, allowed, "{:?}", d.message);
+}
+
+#[test]
+fn rendered_dhi_uses_key_and_signature_repository() {
+    let d = eval(
+        &snapshot("cpol_dhi"),
+        &req("default", pod("p", &["dhi.io/python:3.12"], &[], &[])),
+        vendor_verifier(),
+    );
+    assert!(d.allowed, "{:?}", d.message);
+    // a different key does not verify
+    let v = vendor_verifier().with_key(DHI_KEY, "someone-else");
+    let d = eval(
+        &snapshot("cpol_dhi"),
+        &req("default", pod("p", &["dhi.io/python:3.12"], &[], &[])),
+        v,
+    );
+    assert!(!d.allowed);
+    assert!(failures(&d).contains(".attestors[0].entries[0].keys: no matching signatures"));
+}
+
+#[rstest]
+#[case("ghcr.io/example-org/platform/api:1", true)]
+#[case("ghcr.io/example-org/platform/evil:1", false)]
+fn rendered_selfbuilt_anchored_regexp(#[case] image: &str, #[case] allowed: bool) {
+    let d = eval(
+        &snapshot("cpol_selfbuilt"),
+        &req("default", pod("p", &[image], &[], &[])),
+        vendor_verifier(),
+    );
+    assert_eq!(d.allowed, allowed, "{:?}", d.message);
+}
+
+#[rstest]
+#[case("gcr.io/distroless/static:nonroot", true)]
+#[case(
+    "gcr.io/distroless/static@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    true
+)]
+#[case(
+    "gcr.io/distroless/static@sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
+    false
+)]
+fn rendered_distroless_digest_refs(#[case] image: &str, #[case] allowed: bool) {
+    let d = eval(
+        &snapshot("cpol_distroless"),
+        &req("default", pod("p", &[image], &[], &[])),
+        vendor_verifier(),
+    );
+    assert_eq!(d.allowed, allowed, "{:?}", d.message);
+}
+
+fn policy(
+    action: &str,
+    rule_action: Option<&str>,
+    count: Option<u64>,
+    entries: Value,
+    extra: Value,
+) -> Vec<Value> {
+    let mut vi = json!({
+        "imageReferences": ["cgr.dev/chainguard/*"],
+        "mutateDigest": false,
+        "verifyDigest": false,
+        "attestors": [{"entries": entries}],
+    });
+    if let Some(c) = count {
+        vi["attestors"][0]["count"] = json!(c);
+    }
+    if let Some(a) = rule_action {
+        vi["failureAction"] = json!(a);
+    }
+    for (k, v) in extra.as_object().unwrap() {
+        vi[k] = v.clone();
+    }
+    vec![json!({
+        "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        "metadata": {"name": "verify"},
+        "spec": {"validationFailureAction": action, "rules": [{
+            "name": "check", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+            "exclude": {"any": [{"resources": {"namespaces": ["kube-*"]}}]},
+            "verifyImages": [vi]
+        }]}
+    })]
+}
+
+fn kl(subject: &str) -> Value {
+    json!({"keyless": {"subject": subject, "issuer": GH_ISSUER}})
+}
+
+#[rstest]
+// count null: every entry must verify
+#[case(None, false)]
+// count 1: one entry is enough
+#[case(Some(1), true)]
+#[case(Some(2), false)]
+fn count_null_vs_one(#[case] count: Option<u64>, #[case] allowed: bool) {
+    let docs = policy(
+        "Enforce",
+        None,
+        count,
+        json!([kl("https://github.com/other/*"), kl(CG_SUBJECT)]),
+        json!({}),
+    );
+    let d = eval(
+        &docs,
+        &req("default", pod("p", &[CG_NGINX], &[], &[])),
+        vendor_verifier(),
+    );
+    assert_eq!(d.allowed, allowed, "{:?}", d.message);
+    if !allowed {
+        assert!(failures(&d).contains(".attestors[0].entries[0].keyless: subject mismatch: expected https://github.com/other/*"));
+    }
+}
+
+#[test]
+fn subject_wildcard_prefix_admits_lookalike_org() {
+    let v = vendor_verifier().with_image(
+        "cgr.dev/chainguard/x",
+        signed(
+            DIGEST_A,
+            keyless(
+                "https://github.com/example-org-evil/r/.github/workflows/a.yaml@refs/heads/main",
+                GH_ISSUER,
+            ),
+            &[],
+        ),
+    );
+    let p = || req("default", pod("p", &["cgr.dev/chainguard/x:1"], &[], &[]));
+    let broad = policy(
+        "Enforce",
+        None,
+        None,
+        json!([kl("https://github.com/example-org*")]),
+        json!({}),
+    );
+    assert!(eval(&broad, &p(), v).allowed);
+    let v = vendor_verifier().with_image(
+        "cgr.dev/chainguard/x",
+        signed(
+            DIGEST_A,
+            keyless(
+                "https://github.com/example-org-evil/r/.github/workflows/a.yaml@refs/heads/main",
+                GH_ISSUER,
+            ),
+            &[],
+        ),
+    );
+    let tight = policy(
+        "Enforce",
+        None,
+        None,
+        json!([kl("https://github.com/example-org/*")]),
+        json!({}),
+    );
+    assert!(!eval(&tight, &p(), v).allowed);
+}
+
+#[rstest]
+#[case(r"https://github\.com/example-org", true)]
+#[case(r"^https://github\.com/example-org/", false)]
+fn subject_regexp_anchoring(#[case] re: &str, #[case] allowed: bool) {
+    let v = vendor_verifier().with_image(
+        "cgr.dev/chainguard/x",
+        signed(
+            DIGEST_A,
+            keyless(
+                "https://github.com/example-org-evil/r/.github/workflows/a.yaml@refs/heads/main",
+                GH_ISSUER,
+            ),
+            &[],
+        ),
+    );
+    let docs = policy(
+        "Enforce",
+        None,
+        None,
+        json!([{"keyless": {"subjectRegExp": re, "issuer": GH_ISSUER}}]),
+        json!({}),
+    );
+    let d = eval(
+        &docs,
+        &req("default", pod("p", &["cgr.dev/chainguard/x:1"], &[], &[])),
+        v,
+    );
+    assert_eq!(d.allowed, allowed, "{:?}", d.message);
+}
+
+#[rstest]
+#[case("Enforce", None, false, 0)]
+#[case("enforce", None, false, 0)]
+#[case("Audit", None, true, 2)]
+#[case("audit", None, true, 2)]
+#[case("Audit", Some("Enforce"), false, 0)]
+#[case("Enforce", Some("Audit"), true, 2)]
+fn audit_vs_enforce_and_rule_override(
+    #[case] spec: &str,
+    #[case] rule: Option<&str>,
+    #[case] allowed: bool,
+    #[case] reports: usize,
+) {
+    let docs = policy(spec, rule, None, json!([kl(CG_SUBJECT)]), json!({}));
+    let d = eval(
+        &docs,
+        &req(
+            "default",
+            pod("p", &["cgr.dev/chainguard/evil:1"], &[], &[]),
+        ),
+        vendor_verifier(),
+    );
+    assert_eq!(d.allowed, allowed, "{:?}", d.message);
+    assert_eq!(d.report.len(), reports, "{:?}", d.report);
+    if reports > 0 {
+        assert_eq!(d.report[0].policy, "verify");
+        assert_eq!(d.report[0].rule, "check");
+        assert_eq!(d.report[0].result, RuleStatus::Fail);
+        assert!(d.report[0].message.starts_with("failed to verify image cgr.dev/chainguard/evil:1: .attestors[0].entries[0].keyless: subject mismatch"));
+        assert_eq!(d.report[0].resource["name"], "p");
+        // the validating phase then reports the unverified image
+        assert_eq!(
+            d.report[1].message,
+            "unverified image cgr.dev/chainguard/evil:1"
+        );
+    }
+}
+
+#[test]
+fn audit_with_mutate_digest_is_a_policy_error() {
+    let mut docs = policy("Audit", None, None, json!([kl(CG_SUBJECT)]), json!({}));
+    docs[0]["spec"]["rules"][0]["verifyImages"][0]["mutateDigest"] = json!(true);
+    let e = CompiledPolicySet::compile(&docs).unwrap_err();
+    assert_eq!(e.document, "ClusterPolicy/verify");
+    assert_eq!(e.field, "spec.rules[0].verifyImages[0].mutateDigest");
+}
+
+#[rstest]
+#[case("Fail", false, 0)]
+#[case("Ignore", true, 1)]
+fn failure_policy_on_verifier_error(
+    #[case] fp: &str,
+    #[case] allowed: bool,
+    #[case] ignored: usize,
+) {
+    let mut docs = policy(
+        "Enforce",
+        None,
+        None,
+        json!([kl(CG_SUBJECT)]),
+        json!({"required": false}),
+    );
+    docs[0]["spec"]["webhookConfiguration"] = json!({"failurePolicy": fp});
+    let d = eval(
+        &docs,
+        &req(
+            "default",
+            pod("p", &["cgr.dev/chainguard/flaky:1"], &[], &[]),
+        ),
+        vendor_verifier(),
+    );
+    assert_eq!(d.allowed, allowed);
+    assert_eq!(d.ignored_errors.len(), ignored);
+    let first = d.results.iter().find(|r| r.phase == Phase::Mutate).unwrap();
+    assert_eq!(first.status, RuleStatus::Error);
+    assert_eq!(
+        first.message,
+        "failed to verify image cgr.dev/chainguard/flaky:1: .attestors[0].entries[0].keyless: dial tcp 10.0.0.1:443: i/o timeout"
+    );
+}
+
+#[test]
+fn deprecated_spec_failure_policy_is_read() {
+    let mut docs = policy(
+        "Enforce",
+        None,
+        None,
+        json!([kl(CG_SUBJECT)]),
+        json!({"required": false}),
+    );
+    docs[0]["spec"]["failurePolicy"] = json!("Ignore");
+    let d = eval(
+        &docs,
+        &req(
+            "default",
+            pod("p", &["cgr.dev/chainguard/flaky:1"], &[], &[]),
+        ),
+        vendor_verifier(),
+    );
+    assert!(d.allowed);
+}
+
+#[test]
+fn ignore_still_denies_through_required_like_kyverno() {
+    // Kyverno records the errored image as unverified, so the validating webhook's required
+    // check ("unverified image") blocks even under failurePolicy Ignore.
+    let mut docs = policy("Enforce", None, None, json!([kl(CG_SUBJECT)]), json!({}));
+    docs[0]["spec"]["webhookConfiguration"] = json!({"failurePolicy": "Ignore"});
+    let d = eval(
+        &docs,
+        &req(
+            "default",
+            pod("p", &["cgr.dev/chainguard/flaky:1"], &[], &[]),
+        ),
+        vendor_verifier(),
+    );
+    assert!(!d.allowed);
+    assert_eq!(d.ignored_errors.len(), 1);
+    assert_eq!(d.denials[0].webhook, "validate.kyverno.svc-fail");
+    assert!(
+        d.message
+            .unwrap()
+            .contains("check: unverified image cgr.dev/chainguard/flaky:1")
+    );
+}
+
+#[test]
+fn skip_image_references_and_unmatched_images() {
+    let docs = policy(
+        "Enforce",
+        None,
+        None,
+        json!([kl(CG_SUBJECT)]),
+        json!({"skipImageReferences": ["cgr.dev/chainguard/evil*"]}),
+    );
+    let d = eval(
+        &docs,
+        &req(
+            "default",
+            pod("p", &["cgr.dev/chainguard/evil:1", "nginx"], &[], &[]),
+        ),
+        vendor_verifier(),
+    );
+    assert!(d.allowed, "{:?}", d.message);
+}
+
+#[test]
+fn verify_digest_without_mutation_fails_in_validation() {
+    let docs = policy(
+        "Enforce",
+        None,
+        None,
+        json!([kl(CG_SUBJECT)]),
+        json!({"verifyDigest": true}),
+    );
+    let d = eval(
+        &docs,
+        &req("default", pod("p", &[CG_NGINX], &[], &[])),
+        vendor_verifier(),
+    );
+    assert!(!d.allowed);
+    assert_eq!(d.denials[0].webhook, "validate.kyverno.svc-fail");
+    assert!(
+        d.message
+            .unwrap()
+            .contains("check: missing digest for cgr.dev/chainguard/nginx:1.25")
+    );
+}
+
+#[test]
+fn attestation_conditions() {
+    let att = |op: &str, val: Value| {
+        json!({"attestations": [{"type": "https://spdx.dev/Document", "attestors": [{"entries": [kl(CG_SUBJECT)]}],
+        "conditions": [{"all": [{"key": "{{ packages }}", "operator": op, "value": val}]}]}]})
+    };
+    let p = || req("default", pod("p", &[CG_NGINX], &[], &[]));
+    assert!(
+        eval(
+            &policy(
+                "Enforce",
+                None,
+                None,
+                json!([kl(CG_SUBJECT)]),
+                att("GreaterThan", json!(2))
+            ),
+            &p(),
+            vendor_verifier()
+        )
+        .allowed
+    );
+    let d = eval(
+        &policy(
+            "Enforce",
+            None,
+            None,
+            json!([kl(CG_SUBJECT)]),
+            att("LessThan", json!(2)),
+        ),
+        &p(),
+        vendor_verifier(),
+    );
+    assert!(!d.allowed);
+    assert!(failures(&d).contains(&format!(".attestations[0].attestors[0].entries[0].keyless: attestation checks failed for cgr.dev/chainguard/nginx@{DIGEST_A} and predicate https://spdx.dev/Document")));
+    let missing = json!({"attestations": [{"type": "https://example.com/none", "attestors": [{"entries": [kl(CG_SUBJECT)]}]}]});
+    let d = eval(
+        &policy("Enforce", None, None, json!([kl(CG_SUBJECT)]), missing),
+        &p(),
+        vendor_verifier(),
+    );
+    assert!(
+        failures(&d).contains("failed to verify image cgr.dev/chainguard/nginx@"),
+        "{}",
+        failures(&d)
+    );
+}
+
+#[test]
+fn policy_exception_v2_skips_named_rule_for_matching_requests() {
+    let mut docs = cg();
+    docs.push(yaml(
+        r#"
+apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: allow-debug, namespace: platform}
+spec:
+  exceptions:
+  - policyName: trustswap-verify-images
+    ruleNames: ["verify-*", "restrict-registries"]
+  match:
+    any:
+    - resources:
+        kinds: [Pod]
+        namespaces: [debug]
+        names: ["tool-*"]
+"#,
+    ));
+    let d = eval(
+        &docs,
+        &req("debug", pod("tool-1", &["nginx"], &[], &[])),
+        vendor_verifier(),
+    );
+    assert!(d.allowed, "{:?}", d.message);
+    assert_eq!(
+        d.status_of("trustswap-verify-images", "restrict-registries"),
+        Some(RuleStatus::Skip)
+    );
+    assert!(
+        d.results
+            .iter()
+            .any(|r| r.message == "rule is skipped due to policy exceptionsplatform/allow-debug")
+    );
+    // other names / namespaces are still checked
+    assert!(
+        !eval(
+            &docs,
+            &req("debug", pod("web", &["nginx"], &[], &[])),
+            vendor_verifier()
+        )
+        .allowed
+    );
+    assert!(
+        !eval(
+            &docs,
+            &req("default", pod("tool-1", &["nginx"], &[], &[])),
+            vendor_verifier()
+        )
+        .allowed
+    );
+}
+
+#[test]
+fn pattern_allow_list_with_alternatives_and_anchors() {
+    let docs = vec![yaml(
+        r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: registries}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: allow
+    match: {any: [{resources: {kinds: [Pod], operations: [CREATE]}}]}
+    validate:
+      message: bad registry
+      pattern:
+        spec:
+          containers:
+          - image: "cgr.dev/chainguard/* | dhi.io/?ython:*"
+          =(initContainers):
+          - image: "!*:latest"
+          X(hostNetwork): "null"
+"#,
+    )];
+    let cases: &[(Value, bool)] = &[
+        (
+            pod(
+                "p",
+                &["cgr.dev/chainguard/nginx:1", "dhi.io/python:3"],
+                &[],
+                &[],
+            ),
+            true,
+        ),
+        (pod("p", &["dhi.io/jython:3"], &["cgr.dev/x:1"], &[]), true),
+        (pod("p", &["dhi.io/python"], &[], &[]), false),
+        (
+            pod(
+                "p",
+                &["cgr.dev/chainguard/nginx:1"],
+                &["busybox:latest"],
+                &[],
+            ),
+            false,
+        ),
+        (pod("p", &["quay.io/x:1"], &[], &[]), false),
+    ];
+    for (p, allowed) in cases {
+        let d = eval(&docs, &req("default", p.clone()), FakeVerifier::new());
+        assert_eq!(d.allowed, *allowed, "{p} {:?}", d.message);
+    }
+    let mut host = pod("p", &["cgr.dev/chainguard/nginx:1"], &[], &[]);
+    host["spec"]["hostNetwork"] = json!(true);
+    let d = eval(&docs, &req("default", host), FakeVerifier::new());
+    assert_eq!(
+        d.message.unwrap(),
+        "\n\nresource Pod/default/p was blocked due to the following policies \n\nregistries:\n  allow: 'validation error: bad registry. rule allow failed at path /spec/hostNetwork/'\n"
+    );
+    // UPDATE is not matched by operations: [CREATE]
+    let upd = AdmissionRequest::pod(
+        Operation::Update,
+        "default",
+        Default::default(),
+        pod("p", &["quay.io/x:1"], &[], &[]),
+    );
+    assert!(eval(&docs, &upd, FakeVerifier::new()).allowed);
+}
+
+#[rstest]
+#[case("chainguard")]
+#[case("dhi")]
+#[case("dhi-audit")]
+fn handwritten_policies_compile(#[case] dir: &str) {
+    let p = format!("/work/main/fixtures/policies/handwritten/{dir}/verify-images.yaml");
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return;
+    };
+    CompiledPolicySet::compile(&yaml_docs(&text)).unwrap();
+}
+
+#[test]
+fn handwritten_dhi_audit_admits_and_reports() {
+    let text = include_str!("../../fixtures/policies/handwritten/dhi-audit/verify-images.yaml");
+    let v = vendor_verifier();
+    let d = eval(
+        &yaml_docs(text),
+        &req("default", pod("p", &["dhi.io/python:3.12"], &[], &[])),
+        v,
+    );
+    assert!(d.allowed);
+    assert!(d.patches.is_empty());
+    // the key in the fixture is not the fake's DHI key -> audit failure + missing digest, reported
+    assert!(
+        d.report
+            .iter()
+            .any(|r| r.message.contains("no matching signatures")),
+        "{:?}",
+        d.report
+    );
+    assert!(
+        d.report
+            .iter()
+            .any(|r| r.message.contains("missing digest for dhi.io/python:3.12")),
+        "{:?}",
+        d.report
+    );
+}
+
+#[rstest]
+#[case(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "x"}, "spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "verifyImages": [{"imageReferences": ["*"], "attestors": [{"count": 0, "entries": [{"keys": {"publicKeys": "k"}}]}]}]}]}}), "spec.rules[0].verifyImages[0].attestors[0].count")]
+#[case(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "x"}, "spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "verifyImages": [{"imageReferences": ["*"], "attestors": [{"entries": [{"keyless": {"subjectRegExp": "("}}]}]}]}]}}), "spec.rules[0].verifyImages[0].attestors[0].entries[0].keyless.subjectRegExp")]
+#[case(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "x"}, "spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "verifyImages": [{"imageReferences": ["*"], "attestors": [{"entries": [{}]}]}]}]}}), "spec.rules[0].verifyImages[0].attestors[0].entries[0]")]
+#[case(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "x"}, "spec": {"rules": "nope"}}), "spec.rules")]
+#[case(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "x"}, "spec": {"validationFailureAction": "Block"}}), "spec.validationFailureAction")]
+#[case(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "x"}, "spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "mutate": {}}]}}), "spec.rules[0].mutate")]
+#[case(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "spec": {}}), "metadata.name")]
+#[case(json!({"apiVersion": "kyverno.io/v2", "kind": "PolicyException", "metadata": {"name": "e"}, "spec": {"exceptions": [], "match": {}}}), "spec.exceptions")]
+#[case(json!(42), "apiVersion/kind")]
+fn malformed_policies_are_typed_errors(#[case] doc: Value, #[case] field: &str) {
+    let e = CompiledPolicySet::compile(&[doc]).unwrap_err();
+    assert_eq!(e.field, field, "{e}");
+}
