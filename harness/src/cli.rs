@@ -63,9 +63,10 @@ pub struct InputArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The main job: the static substitution check over every vendor and
-    /// engine, with a report folder
-    Run(CheckArgs),
+    /// The main job: build the lab supply chain, run the static substitution
+    /// check, then every hypothesis for every engine x vendor on the embedded
+    /// admission engine, and write the report
+    Run(RunArgs),
     /// Render one vendor's policies for one engine as kubectl-apply-ready YAML
     Render {
         /// Vendor profile name (see configs/vendors)
@@ -120,6 +121,33 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Seed of the lab supply chain (same seed, same digests and report)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where admission happens
+    #[arg(long, value_enum, default_value_t = BackendKind::Embedded)]
+    pub backend: BackendKind,
+    /// Folder of hypothesis files
+    #[arg(long, default_value = "scenarios", value_name = "DIR")]
+    pub scenarios: PathBuf,
+    /// Run only these scenario ids (repeatable)
+    #[arg(long = "scenario", value_name = "ID")]
+    pub only: Vec<String>,
+    /// Lab folder (rebuilt from --seed for every run)
+    #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
+    pub lab: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// The in-process Kyverno engine with real signatures from the lab
+    Embedded,
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,7 +329,8 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             }
             Ok(exit::HOLDS)
         }
-        Command::Check(args) | Command::Run(args) => {
+        Command::Run(args) => run(&cli.inputs, args),
+        Command::Check(args) => {
             let inputs = cli.inputs.load()?;
             let vendors = profile::select(inputs.vendors.clone(), &args.vendor_names)?;
             let engines = if args.engines.is_empty() {
@@ -641,4 +670,95 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
         println!("{line}");
     }
     Ok(outcome.code)
+}
+
+fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
+    use crate::experiment::runner::Status;
+    use crate::report::experiment::{Counts, RunReport};
+
+    let loaded = inputs.load()?;
+    let vendors = profile::select(loaded.vendors.clone(), &args.check.vendor_names)?;
+    let engines = if args.check.engines.is_empty() {
+        Engine::ALL.to_vec()
+    } else {
+        dedup(&args.check.engines)
+    };
+    let mut scenarios = crate::experiment::scenario::load_dir(&args.scenarios)?;
+    if !args.only.is_empty() {
+        for id in &args.only {
+            if !scenarios.iter().any(|s| &s.id == id) {
+                return Err(Error::Usage {
+                    message: format!("unknown scenario `{id}`"),
+                    hint: format!(
+                        "known: {}",
+                        scenarios
+                            .iter()
+                            .map(|s| s.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+        scenarios.retain(|s| args.only.contains(&s.id));
+    }
+    let outcome = crate::experiment::run(crate::experiment::RunPlan {
+        contract: &loaded.contract,
+        vendors: &vendors,
+        engines: &engines,
+        baseline: args.check.baseline.as_deref(),
+        scenarios,
+        lab_dir: args.lab.clone(),
+        seed: args.seed,
+    })?;
+    let (verdict, code) = outcome.verdict();
+    let report = RunReport {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool: serde_json::json!({ "name": "trustswap", "version": env!("CARGO_PKG_VERSION") }),
+        command: "run",
+        backend: "embedded",
+        seed: args.seed,
+        verdict,
+        exit_code: code,
+        counts: Counts::of(&outcome.scenarios),
+        lab: serde_json::json!({ "sctRequired": outcome.lab.catalogue.trust.sct, "fixtures": outcome.lab.catalogue.fixtures.len(), "notApplicable": outcome.lab.catalogue.not_applicable.len() }),
+        static_check: &outcome.check,
+        scenarios: &outcome.scenarios,
+    };
+    let out = &args.check.output;
+    let json = serde_json::to_value(&report).unwrap_or_default();
+    let mut stdout = std::io::stdout().lock();
+    if out.format == Format::Json {
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+    } else {
+        let mut t = format!("{:<24} {:<14} {}\n", "HYPOTHESIS", "RESULT", "WHY");
+        for s in &outcome.scenarios {
+            let why = match s.status {
+                Status::Held => String::new(),
+                _ => s.reason.clone().unwrap_or_default(),
+            };
+            t.push_str(&format!("{:<24} {:<14} {}\n", s.id, s.status.id(), why));
+        }
+        let c = report.counts;
+        t.push_str(&format!(
+            "\nstatic substitution check: {}\nhypotheses: {} held, {} deviated, {} errored, {} not applicable\nverdict: {}\n",
+            outcome.check.verdict.id(),
+            c.held,
+            c.deviated,
+            c.errored,
+            c.not_applicable,
+            verdict
+        ));
+        let _ = stdout.write_all(t.as_bytes());
+    }
+    if !out.no_report {
+        let dir = report::folder(out.out.as_deref(), &out.reports_dir, &json);
+        crate::report::experiment::write(&dir, &report)?;
+        let _ = writeln!(stdout, "report: {}", display(&dir));
+    }
+    Ok(code)
 }

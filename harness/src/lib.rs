@@ -2,11 +2,14 @@
 //! vendors and check that only the trust root differs. See ARCHITECTURE.md.
 
 pub mod admission;
+pub mod audit;
+pub mod backend;
 pub mod check;
 pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod exit;
+pub mod experiment;
 pub mod lab_cli;
 pub mod policy;
 pub mod profile;

@@ -33,6 +33,10 @@ pub struct TrustOverrides {
     pub rekor_pubkey: Option<String>,
     /// PEM public key of the CT log.
     pub ctlog_pubkey: Option<String>,
+    /// Key-based vendors: further keys trusted beside the vendor's own (a
+    /// broad matcher kept after a key rotation). Rendered as more attestor
+    /// entries of which one must verify.
+    pub extra_keys: Vec<String>,
 }
 
 pub fn render(contract: &Contract, vendor: &Vendor, engine: Engine) -> Result<PolicySet> {
@@ -141,10 +145,19 @@ fn cluster_policy(
         }],
         all: vec![],
     });
-    let attestors = vec![cpol::AttestorSet {
-        count: None,
-        entries: vec![cpol_attestor(vendor, trust)],
-    }];
+    let mut entries = vec![cpol_attestor(vendor, trust)];
+    if matches!(vendor.identity, Identity::Key(_)) {
+        for pem in &trust.extra_keys {
+            let mut extra = entries[0].clone();
+            if let Some(k) = extra.keys.as_mut() {
+                k.public_keys = pem.clone();
+            }
+            entries.push(extra);
+        }
+    }
+    // One of several keys must verify; a single entry keeps Kyverno's default (all).
+    let count = (entries.len() > 1).then_some(1);
+    let attestors = vec![cpol::AttestorSet { count, entries }];
     let mut rules = Vec::new();
     if contract.require_signature || contract.require_sbom {
         let attestations = match (contract.require_sbom, vendor.sbom_type()) {
@@ -350,12 +363,33 @@ fn image_validating_policy(
             })
         }
     }
+    let mut attestors = vec![ivpol::Attestor {
+        name: ATTESTOR.into(),
+        cosign: Some(cosign.clone()),
+    }];
+    if matches!(vendor.identity, Identity::Key(_)) {
+        for (i, pem) in trust.extra_keys.iter().enumerate() {
+            let mut extra = cosign.clone();
+            extra.key = Some(ivpol::Key {
+                data: Some(pem.clone()),
+                kms: None,
+                hash_algorithm: None,
+            });
+            attestors.push(ivpol::Attestor {
+                name: format!("{ATTESTOR}{}", i + 2),
+                cosign: Some(extra),
+            });
+        }
+    }
+    let names = attestors
+        .iter()
+        .map(|a| format!("attestors.{}", a.name))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut validations = Vec::new();
     if contract.require_signature {
         validations.push(ivpol::Validation {
-            expression: all_images(&format!(
-                "verifyImageSignatures(image, [attestors.{ATTESTOR}])"
-            )),
+            expression: all_images(&format!("verifyImageSignatures(image, [{names}])")),
             message: Some("failed to verify image signatures".into()),
         });
     }
@@ -370,7 +404,7 @@ fn image_validating_policy(
         });
         validations.push(ivpol::Validation {
             expression: all_images(&format!(
-                "verifyAttestationSignatures(image, attestations.{SBOM}, [attestors.{ATTESTOR}])"
+                "verifyAttestationSignatures(image, attestations.{SBOM}, [{names}])"
             )),
             message: Some("failed to verify the SBOM attestation".into()),
         });
@@ -395,10 +429,7 @@ fn image_validating_policy(
                     expression: None,
                 })
                 .collect(),
-            attestors: vec![ivpol::Attestor {
-                name: ATTESTOR.into(),
-                cosign: Some(cosign),
-            }],
+            attestors,
             attestations,
             validation_configurations: Some(ivpol::ValidationConfiguration {
                 mutate_digest: Some(contract.mutate_digest && enforce),

@@ -4,6 +4,7 @@
 //! rendered policies, and is byte-identical between runs on the same input
 //! (no wall-clock time inside; the folder name carries the time).
 
+pub mod experiment;
 pub mod junit;
 pub mod markdown;
 pub mod terminal;

@@ -74,16 +74,16 @@ pub fn split_reference(image: &str) -> Result<(String, Option<String>, Option<Di
     Ok((repo.to_owned(), tag, digest))
 }
 
-pub struct ImageVerifier<'a> {
-    store: &'a dyn Store,
+pub struct ImageVerifier<S: Store> {
+    store: S,
     legacy: LegacyVerifier,
     bundles: BundleVerifier,
     trust: TrustMaterial,
     now: i64,
 }
 
-impl<'a> ImageVerifier<'a> {
-    pub fn new(store: &'a dyn Store, trust: &TrustMaterial, now: i64) -> Result<Self, Refusal> {
+impl<S: Store> ImageVerifier<S> {
+    pub fn new(store: S, trust: &TrustMaterial, now: i64) -> Result<Self, Refusal> {
         Ok(ImageVerifier {
             store,
             legacy: LegacyVerifier::new(trust.clone(), now)?,
@@ -91,6 +91,10 @@ impl<'a> ImageVerifier<'a> {
             trust: trust.clone(),
             now,
         })
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
     }
 
     /// The repository and manifest digest an image reference names. A tag is

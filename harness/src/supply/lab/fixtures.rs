@@ -753,9 +753,11 @@ fn build_one(
                     Signer::Key(&k),
                     &o,
                 )?);
+                // The old pipeline also attached its SBOM with the old key.
+                published.extend(cx.attest_vendor(spec, &t, &label, Some(AttSigner::Key(k)))?);
                 (
                     Refuse(Reason::KeySignatureInvalid),
-                    Refuse(Reason::NoAttestation),
+                    Refuse(Reason::KeySignatureInvalid),
                 )
             } else {
                 let id = spec.identity.clone().ok_or_else(|| LabError::Reference {
@@ -801,13 +803,20 @@ fn build_one(
                     true,
                     now - 600,
                 )?);
+                // The look-alike signer attaches its own SBOM, as an attacker would.
+                published.extend(cx.attest_vendor(
+                    spec,
+                    &t,
+                    &label,
+                    Some(AttSigner::Keyless(id.clone())),
+                )?);
                 if spec.bundles {
                     published.extend(cx.bundles(spec, &t, &id, &label, false)?);
                     expect_bundle = Some(Refuse(Reason::IdentityMismatch));
                 }
                 (
                     Refuse(Reason::IdentityMismatch),
-                    Refuse(Reason::NoAttestation),
+                    Refuse(Reason::IdentityMismatch),
                 )
             }
         }

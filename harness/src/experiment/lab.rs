@@ -1,0 +1,165 @@
+//! The lab as experiments use it: the fixture catalogue, the trust material,
+//! and the lab form of each vendor profile (same identity matcher, the lab's
+//! CA, Rekor and CT keys, the lab's key for key-based vendors).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::experiment::scenario::IdentityMode;
+use crate::lab_cli::{LAB_NOW, layout_dir};
+use crate::policy::Engine;
+use crate::policy::render::TrustOverrides;
+use crate::profile::keys::{KeyMaterial, parse_public_key};
+use crate::profile::{Identity, Matcher, Vendor};
+use crate::supply::lab::ca::San;
+use crate::supply::lab::{Catalogue, Fixture, PolicySpec};
+use crate::supply::oci::Layout;
+use crate::verify::trust::TrustMaterial;
+
+use crate::backend::evidence::StoreEvidence;
+
+pub struct LabContext {
+    pub dir: PathBuf,
+    pub catalogue: Catalogue,
+    pub evidence: Arc<StoreEvidence<Layout>>,
+    pub trust: TrustOverrides,
+    pub now: i64,
+    rotated_key: String,
+}
+
+fn read(path: PathBuf) -> Result<String> {
+    std::fs::read_to_string(&path).map_err(|source| Error::Read { path, source })
+}
+
+fn lab_name(id: &impl serde::Serialize) -> String {
+    serde_json::to_value(id)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('-', "")))
+        .unwrap_or_default()
+}
+
+impl LabContext {
+    /// Build (or rebuild) the lab for `seed` in `dir`, and load it.
+    pub fn build(dir: &Path, seed: u64) -> Result<LabContext> {
+        let catalogue = crate::lab_cli::init(dir, seed)?;
+        let layout = Layout::open(layout_dir(dir)).map_err(|e| Error::Internal {
+            message: format!("failed to open the lab layout: {e}"),
+        })?;
+        let material = TrustMaterial::from_file(&dir.join("trusted_root.json")).map_err(|r| {
+            Error::Internal {
+                message: r.to_string(),
+            }
+        })?;
+        let evidence =
+            StoreEvidence::new(layout, &material, LAB_NOW).map_err(|r| Error::Internal {
+                message: r.to_string(),
+            })?;
+        let chain = read(dir.join("fulcio-chain.pem"))?;
+        Ok(LabContext {
+            trust: TrustOverrides {
+                fulcio_roots: Some(chain),
+                rekor_pubkey: Some(read(dir.join("rekor.pub"))?),
+                ctlog_pubkey: Some(read(dir.join("ctlog.pub"))?),
+                extra_keys: Vec::new(),
+            },
+            rotated_key: read(dir.join("dhi-1.pub"))?,
+            evidence: Arc::new(evidence),
+            catalogue,
+            dir: dir.to_path_buf(),
+            now: LAB_NOW,
+        })
+    }
+
+    /// The lab fixture of `vendor` (profile name) and `variant`.
+    pub fn fixture(&self, vendor: &str, variant: &str) -> Option<&Fixture> {
+        self.catalogue.fixtures.iter().find(|f| {
+            lab_name(&f.vendor) == vendor.replace('-', "")
+                && serde_json::to_value(f.variant)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .as_deref()
+                    == Some(variant)
+        })
+    }
+
+    /// Whether the lab has fixtures for this vendor profile.
+    pub fn has_vendor(&self, vendor: &str) -> bool {
+        self.fixture(vendor, "good").is_some()
+    }
+
+    /// The vendor as the lab signs it, with the identity matcher `mode` asks
+    /// for, and the trust overrides to render it with.
+    pub fn vendor(
+        &self,
+        profile: &Vendor,
+        mode: IdentityMode,
+        engine: Engine,
+    ) -> Result<(Vendor, TrustOverrides)> {
+        let mut v = profile.clone();
+        let mut trust = self.trust.clone();
+        match &profile.identity {
+            Identity::Key(_) => {
+                // A key-based vendor the lab does not sign for keeps its own key.
+                let lab_key = self.dir.join(format!("{}.pub", profile.name));
+                if lab_key.is_file() {
+                    let (pem, sha256) =
+                        parse_public_key(&read(lab_key)?).map_err(|m| Error::Internal {
+                            message: format!("lab key for {}: {m}", profile.name),
+                        })?;
+                    v.identity = Identity::Key(KeyMaterial {
+                        pem: Some(pem),
+                        sha256,
+                        origin: "lab".into(),
+                    });
+                }
+                if mode == IdentityMode::TrustRotatedKey {
+                    trust.extra_keys.push(self.rotated_key.clone());
+                }
+            }
+            Identity::Keyless { issuer, .. } if mode == IdentityMode::CarelessWildcard => {
+                let prefix =
+                    self.careless_prefix(&profile.name)
+                        .ok_or_else(|| Error::Internal {
+                            message: format!("no lab identity for {}", profile.name),
+                        })?;
+                let subject = match engine {
+                    Engine::Cpol => Matcher::Exact(format!("{prefix}*")),
+                    Engine::Ivpol => Matcher::RegExp(regex::escape(&prefix)),
+                };
+                v.identity = Identity::Keyless {
+                    issuer: issuer.clone(),
+                    subject,
+                };
+            }
+            Identity::Keyless { .. } => {}
+        }
+        Ok((v, trust))
+    }
+
+    /// A careless prefix of the vendor's lab identity: the org of a GitHub
+    /// workflow URI, the local part and first label of an email.
+    fn careless_prefix(&self, vendor: &str) -> Option<String> {
+        let PolicySpec::Keyless { san, .. } = &self.fixture(vendor, "good")?.policy else {
+            return None;
+        };
+        Some(match san {
+            San::Uri(u) => {
+                let rest = u.strip_prefix("https://github.com/")?;
+                format!("https://github.com/{}", rest.split('/').next()?)
+            }
+            San::Email(e) => {
+                let (local, domain) = e.split_once('@')?;
+                format!("{local}@{}", domain.split('.').next()?)
+            }
+        })
+    }
+
+    /// The image reference a pod uses for a fixture.
+    pub fn image_ref(&self, f: &Fixture, previous: bool) -> String {
+        match (previous, &f.previous_digest) {
+            (true, Some(d)) => format!("{}@{d}", f.repository),
+            _ => f.image_ref.clone(),
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Hypothesis experiments: scenario files (`scenario`), the lab as they see it
+//! (`lab`), the simulated cluster (`cluster`) and the runner (`runner`).
+
+pub mod cluster;
+pub mod lab;
+pub mod runner;
+pub mod scenario;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use crate::backend::embedded::Embedded;
+use crate::check::{self, CheckResult};
+use crate::error::{Error, Result};
+use crate::policy::{Contract, Engine};
+use crate::profile::Vendor;
+use runner::{Event, Runner, ScenarioResult, Status};
+use scenario::{IdentityMode, Scenario};
+
+/// What `trustswap run` decided.
+pub struct RunOutcome {
+    pub check: CheckResult,
+    pub scenarios: Vec<ScenarioResult>,
+    pub lab: lab::LabContext,
+}
+
+impl RunOutcome {
+    /// Deviated beats errored: a finding is a definite answer.
+    pub fn verdict(&self) -> (&'static str, u8) {
+        let statuses: Vec<Status> = self.scenarios.iter().map(|s| s.status).collect();
+        if statuses.contains(&Status::Deviated) || !self.check.verdict.holds() {
+            ("does-not-hold", crate::exit::FINDING)
+        } else if statuses.contains(&Status::Errored) {
+            ("undecided", crate::exit::UNDECIDED)
+        } else {
+            ("holds", crate::exit::HOLDS)
+        }
+    }
+}
+
+pub struct RunPlan<'a> {
+    pub contract: &'a Contract,
+    pub vendors: &'a [Vendor],
+    pub engines: &'a [Engine],
+    pub baseline: Option<&'a str>,
+    pub scenarios: Vec<Scenario>,
+    pub lab_dir: PathBuf,
+    pub seed: u64,
+}
+
+/// Build the lab, run the static check on the lab-rendered policies, then
+/// every scenario on the embedded backend.
+pub fn run(plan: RunPlan<'_>) -> Result<RunOutcome> {
+    let lab = lab::LabContext::build(&plan.lab_dir, plan.seed)?;
+    let lab_vendors: Vec<Vendor> = plan
+        .vendors
+        .iter()
+        .map(|v| {
+            lab.vendor(v, IdentityMode::Profile, Engine::Cpol)
+                .map(|(v, _)| v)
+        })
+        .collect::<Result<_>>()?;
+    let check = check::check(
+        plan.contract,
+        &lab_vendors,
+        plan.engines,
+        plan.baseline,
+        &lab.trust,
+    )?;
+    let evidence: std::sync::Arc<dyn crate::admission::verifier::EvidenceVerifier> =
+        lab.evidence.clone();
+    let mut runner = Runner {
+        backend: Embedded::new(evidence),
+        lab: &lab,
+        contract: plan.contract,
+        vendors: plan.vendors,
+        engines: plan.engines,
+    };
+    let tty = std::io::stderr().is_terminal();
+    let scenarios = runner.run(&plan.scenarios, |e| {
+        if let Event::Finished {
+            done,
+            total,
+            scenario,
+            engine,
+            vendor,
+            status,
+        } = e
+        {
+            if tty {
+                eprint!(
+                    "\r\x1b[2K[{done}/{total}] {scenario} {engine}/{vendor}: {}",
+                    status.id()
+                );
+                if done == total {
+                    eprintln!();
+                }
+                let _ = std::io::stderr().flush();
+            }
+        }
+    });
+    if scenarios.is_empty() {
+        return Err(Error::Usage {
+            message: "no scenario selected".into(),
+            hint: "check --scenario names against scenarios/".into(),
+        });
+    }
+    Ok(RunOutcome {
+        check,
+        scenarios,
+        lab,
+    })
+}

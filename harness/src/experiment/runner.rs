@@ -1,0 +1,857 @@
+//! Runs hypotheses against a backend, one (scenario, engine, vendor) at a
+//! time, and emits results. The runner decides held / deviated / errored; it
+//! never formats output (reports consume `ExperimentResult`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::cluster::{AdmissionRecord, Cluster, Container, ExceptionRecord, RunningPod};
+use super::lab::LabContext;
+use super::scenario::{
+    Action, AppliesTo, ContractPatch, Expect, IdentityMode, ImageSel, Kind, Outcome, Pod,
+    Revocation, Scenario,
+};
+use crate::admission::decision::Decision;
+use crate::admission::image::ImageRef;
+use crate::admission::request::{AdmissionRequest, Operation};
+use crate::admission::verifier::EvidenceVerifier;
+use crate::backend::Backend;
+use crate::policy::render::render_with;
+use crate::policy::{Contract, Engine};
+use crate::profile::{Identity, Vendor};
+
+/// Held / deviated / errored are never collapsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Held,
+    NotApplicable,
+    Deviated,
+    Errored,
+}
+
+impl Status {
+    pub fn id(self) -> &'static str {
+        match self {
+            Status::Held => "held",
+            Status::NotApplicable => "not-applicable",
+            Status::Deviated => "deviated",
+            Status::Errored => "errored",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepOutcome {
+    pub label: String,
+    /// What was expected, in words (absent for steps without an expectation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    pub observed: String,
+    /// Whether the expectation was met (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ok: Option<bool>,
+    /// The admission message, or the audit findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The evidence record (admission request and decision) for this step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResult {
+    pub engine: Engine,
+    pub vendor: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub steps: Vec<StepOutcome>,
+    /// The behaviour, step by step, with no vendor-specific text: what the
+    /// cross-vendor comparison compares.
+    pub observations: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Matrix {
+    pub engine: Engine,
+    /// Rows: policy vendor; columns: signer vendor; `true`: admitted.
+    pub vendors: Vec<String>,
+    pub admitted: Vec<Vec<bool>>,
+    pub diagonal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioResult {
+    pub id: String,
+    pub title: String,
+    pub layer: super::scenario::Layer,
+    pub hypothesis: String,
+    pub status: Status,
+    pub identical_across_vendors: bool,
+    /// Per engine: whether every vendor behaved the same (when required).
+    pub substitution: BTreeMap<String, bool>,
+    pub runs: Vec<RunResult>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matrices: Vec<Matrix>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One line of progress, for the terminal.
+pub enum Event<'a> {
+    Started {
+        total: usize,
+    },
+    Finished {
+        done: usize,
+        total: usize,
+        scenario: &'a str,
+        engine: Engine,
+        vendor: &'a str,
+        status: Status,
+    },
+}
+
+pub struct Runner<'a, B: Backend> {
+    pub backend: B,
+    pub lab: &'a LabContext,
+    pub contract: &'a Contract,
+    pub vendors: &'a [Vendor],
+    pub engines: &'a [Engine],
+}
+
+fn patched(contract: &Contract, patch: &ContractPatch) -> Contract {
+    let mut c = contract.clone();
+    if let Some(a) = patch.failure_action {
+        c.failure_action = a;
+    }
+    if let Some(p) = patch.failure_policy {
+        c.failure_policy = p;
+    }
+    if let Some(r) = patch.require_sbom {
+        c.require_sbom = r;
+    }
+    c
+}
+
+fn applies(scenario: &Scenario, vendor: &Vendor) -> bool {
+    match (scenario.applies_to, &vendor.identity) {
+        (AppliesTo::All, _) => true,
+        (AppliesTo::Keyless, Identity::Keyless { .. }) => true,
+        (AppliesTo::KeyBased, Identity::Key(_)) => true,
+        _ => false,
+    }
+}
+
+/// The state of one (scenario, engine, vendor) run.
+struct RunState {
+    contract: Contract,
+    identity: IdentityMode,
+    cluster: Cluster,
+    vendor: Vendor,
+    engine: Engine,
+}
+
+fn outcome_word(d: &Decision) -> &'static str {
+    if d.allowed { "admitted" } else { "denied" }
+}
+
+fn reported(d: &Decision) -> bool {
+    !d.report.is_empty() || !d.warnings.is_empty()
+}
+
+impl<B: Backend> Runner<'_, B> {
+    pub fn run(
+        &mut self,
+        scenarios: &[Scenario],
+        mut on: impl FnMut(Event<'_>),
+    ) -> Vec<ScenarioResult> {
+        let total: usize = scenarios
+            .iter()
+            .map(|s| {
+                self.engines.len()
+                    * if s.kind == Kind::Matrix {
+                        1
+                    } else {
+                        self.vendors.len()
+                    }
+            })
+            .sum();
+        on(Event::Started { total });
+        let mut done = 0;
+        let mut out = Vec::new();
+        for s in scenarios {
+            let mut runs = Vec::new();
+            let mut matrices = Vec::new();
+            for &engine in self.engines {
+                if s.kind == Kind::Matrix {
+                    let m = self.matrix(s, engine);
+                    done += 1;
+                    let status = match &m {
+                        Ok(m) if m.diagonal => Status::Held,
+                        Ok(_) => Status::Deviated,
+                        Err(_) => Status::Errored,
+                    };
+                    on(Event::Finished {
+                        done,
+                        total,
+                        scenario: &s.id,
+                        engine,
+                        vendor: "all",
+                        status,
+                    });
+                    match m {
+                        Ok(m) => matrices.push(m),
+                        Err(reason) => runs.push(RunResult {
+                            engine,
+                            vendor: "all".into(),
+                            status,
+                            reason: Some(reason),
+                            steps: vec![],
+                            observations: vec![],
+                        }),
+                    }
+                    continue;
+                }
+                for vendor in self.vendors {
+                    let r = if !applies(s, vendor) {
+                        RunResult {
+                            engine,
+                            vendor: vendor.name.clone(),
+                            status: Status::NotApplicable,
+                            reason: Some(
+                                format!("applies to {:?} vendors only", s.applies_to)
+                                    .to_lowercase(),
+                            ),
+                            steps: vec![],
+                            observations: vec![],
+                        }
+                    } else if !self.lab.has_vendor(&vendor.name) {
+                        RunResult {
+                            engine,
+                            vendor: vendor.name.clone(),
+                            status: Status::Errored,
+                            reason: Some(format!(
+                                "the lab has no fixtures for vendor `{}`",
+                                vendor.name
+                            )),
+                            steps: vec![],
+                            observations: vec![],
+                        }
+                    } else {
+                        self.run_one(s, engine, vendor)
+                    };
+                    done += 1;
+                    on(Event::Finished {
+                        done,
+                        total,
+                        scenario: &s.id,
+                        engine,
+                        vendor: &vendor.name,
+                        status: r.status,
+                    });
+                    runs.push(r);
+                }
+            }
+            out.push(self.conclude(s, runs, matrices));
+        }
+        out
+    }
+
+    fn conclude(
+        &self,
+        s: &Scenario,
+        runs: Vec<RunResult>,
+        matrices: Vec<Matrix>,
+    ) -> ScenarioResult {
+        let mut substitution = BTreeMap::new();
+        let mut reason = None;
+        if s.identical_across_vendors && s.kind == Kind::Steps {
+            for &engine in self.engines {
+                let vectors: Vec<&RunResult> = runs
+                    .iter()
+                    .filter(|r| {
+                        r.engine == engine
+                            && r.status != Status::NotApplicable
+                            && r.status != Status::Errored
+                    })
+                    .collect();
+                let same = vectors
+                    .windows(2)
+                    .all(|w| w[0].observations == w[1].observations);
+                if !same && reason.is_none() {
+                    let first = vectors
+                        .first()
+                        .map(|r| r.vendor.clone())
+                        .unwrap_or_default();
+                    let odd = vectors
+                        .iter()
+                        .find(|r| Some(&r.observations) != vectors.first().map(|f| &f.observations))
+                        .map(|r| r.vendor.clone())
+                        .unwrap_or_default();
+                    reason = Some(format!(
+                        "{engine}: vendors behave differently ({first} vs {odd})"
+                    ));
+                }
+                substitution.insert(engine.id().to_owned(), same);
+            }
+        }
+        let mut status = runs
+            .iter()
+            .map(|r| r.status)
+            .chain(matrices.iter().map(|m| {
+                if m.diagonal {
+                    Status::Held
+                } else {
+                    Status::Deviated
+                }
+            }))
+            .filter(|s| *s != Status::NotApplicable)
+            .max()
+            .unwrap_or(Status::NotApplicable);
+        if substitution.values().any(|same| !same) && status == Status::Held {
+            status = Status::Deviated;
+        }
+        if reason.is_none() {
+            reason = runs
+                .iter()
+                .find(|r| r.status == status && r.status != Status::Held)
+                .and_then(|r| {
+                    r.reason
+                        .clone()
+                        .map(|x| format!("{}/{}: {x}", r.engine, r.vendor))
+                });
+        }
+        ScenarioResult {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            layer: s.layer,
+            hypothesis: s.hypothesis.clone(),
+            status,
+            identical_across_vendors: s.identical_across_vendors,
+            substitution,
+            runs,
+            matrices,
+            reason,
+        }
+    }
+
+    /// Policy documents for the state: the contract rendered for the lab
+    /// vendor, plus the live exceptions.
+    fn documents(&self, st: &RunState) -> Result<Vec<Value>, String> {
+        let (vendor, trust) = self
+            .lab
+            .vendor(&st.vendor, st.identity, st.engine)
+            .map_err(|e| e.to_string())?;
+        let set =
+            render_with(&st.contract, &vendor, st.engine, &trust).map_err(|e| e.to_string())?;
+        let mut docs: Vec<Value> = set.documents.into_iter().map(|d| d.value).collect();
+        docs.extend(st.cluster.exceptions.iter().map(|e| e.document.clone()));
+        Ok(docs)
+    }
+
+    fn apply(&mut self, st: &RunState) -> Result<(), String> {
+        let docs = self.documents(st)?;
+        self.backend
+            .apply(&docs)
+            .map_err(|e| format!("the backend refused the policies: {e}"))
+    }
+
+    fn run_one(&mut self, s: &Scenario, engine: Engine, vendor: &Vendor) -> RunResult {
+        let mut st = RunState {
+            contract: patched(self.contract, &s.contract),
+            identity: s.identity,
+            cluster: Cluster::new(self.lab.now),
+            vendor: vendor.clone(),
+            engine,
+        };
+        let mut result = RunResult {
+            engine,
+            vendor: vendor.name.clone(),
+            status: Status::Held,
+            reason: None,
+            steps: Vec::new(),
+            observations: Vec::new(),
+        };
+        // Before a re-push, the moved tag still points at the signed digest.
+        let moved = self.lab.fixture(&vendor.name, "moved-tag").cloned();
+        if let Some(f) = &moved {
+            if let (Ok((repo, Some(tag), _)), Some(prev)) = (
+                crate::verify::image::split_reference(&f.image_ref),
+                &f.previous_digest,
+            ) {
+                if let Ok(d) = prev.parse() {
+                    self.lab.evidence.store().pin(&repo, &tag, d);
+                }
+            }
+        }
+        if let Err(e) = self.apply(&st) {
+            result.status = Status::Errored;
+            result.reason = Some(e);
+            return result;
+        }
+        for step in &s.steps {
+            match self.step(&mut st, &step.action, step.expect.as_ref()) {
+                Ok((observed, observation, detail, evidence)) => {
+                    let (expected, ok) = match &step.expect {
+                        Some(e) => {
+                            let ok = meets(e, &observed, detail.as_deref());
+                            (Some(describe(e)), Some(ok))
+                        }
+                        None => (None, None),
+                    };
+                    if ok == Some(false) && result.status == Status::Held {
+                        result.status = Status::Deviated;
+                        result.reason = Some(format!(
+                            "{}: expected {}, observed {}",
+                            step.label,
+                            expected.clone().unwrap_or_default(),
+                            observed.word
+                        ));
+                    }
+                    result.observations.push(observation);
+                    result.steps.push(StepOutcome {
+                        label: step.label.clone(),
+                        expected,
+                        observed: observed.word,
+                        ok,
+                        detail,
+                        evidence,
+                    });
+                }
+                Err(e) => {
+                    result.status = Status::Errored;
+                    result.reason = Some(format!("{}: {e}", step.label));
+                    result.steps.push(StepOutcome {
+                        label: step.label.clone(),
+                        expected: step.expect.as_ref().map(describe),
+                        observed: "errored".into(),
+                        ok: None,
+                        detail: Some(e),
+                        evidence: None,
+                    });
+                    break;
+                }
+            }
+        }
+        if let Some(f) = &moved {
+            if let Ok((repo, Some(tag), _)) = crate::verify::image::split_reference(&f.image_ref) {
+                self.lab.evidence.store().unpin(&repo, &tag);
+            }
+        }
+        result
+    }
+
+    fn pod_json(
+        &self,
+        st: &RunState,
+        pod: &Pod,
+    ) -> Result<(Value, Vec<(String, &'static str, String)>), String> {
+        let pick = |sel: &ImageSel| -> Result<String, String> {
+            let f = self
+                .lab
+                .fixture(&st.vendor.name, &sel.variant)
+                .ok_or_else(|| {
+                    format!("vendor {} has no `{}` fixture", st.vendor.name, sel.variant)
+                })?;
+            Ok(self.lab.image_ref(f, sel.previous))
+        };
+        let main = pick(&pod.image)?;
+        let mut images = vec![("app".to_owned(), "container", main.clone())];
+        let mut spec = json!({ "containers": [{ "name": "app", "image": main }] });
+        if let Some(init) = &pod.init_image {
+            let i = pick(init)?;
+            spec["initContainers"] = json!([{ "name": "init", "image": i }]);
+            images.push(("init".to_owned(), "init", i));
+        }
+        let json = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": { "name": pod.name, "namespace": pod.namespace, "labels": { "team": pod.team, "app": pod.name } },
+            "spec": spec,
+        });
+        Ok((json, images))
+    }
+
+    fn running(
+        &self,
+        st: &RunState,
+        pod: &Pod,
+        images: &[(String, &'static str, String)],
+        admission: Option<AdmissionRecord>,
+    ) -> Result<RunningPod, String> {
+        let mut containers = Vec::new();
+        for (name, kind, image) in images {
+            let r = ImageRef::parse(image)?;
+            let digest = self.lab.evidence.resolve_digest(&r)?;
+            containers.push(Container {
+                name: name.clone(),
+                kind,
+                image: image.clone(),
+                digest,
+                repository: r.repository(),
+            });
+        }
+        Ok(RunningPod {
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+            team: pod.team.clone(),
+            created_at: st.cluster.now,
+            containers,
+            admission,
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn step(
+        &mut self,
+        st: &mut RunState,
+        action: &Action,
+        expect: Option<&Expect>,
+    ) -> Result<(Observed, String, Option<String>, Option<Value>), String> {
+        let quiet = |word: &str| {
+            (
+                Observed {
+                    word: word.into(),
+                    reported: false,
+                },
+                String::new(),
+                None,
+                None,
+            )
+        };
+        match action {
+            Action::Admit { pod } => {
+                let (json, images) = self.pod_json(st, pod)?;
+                let req = AdmissionRequest::pod(
+                    Operation::Create,
+                    &pod.namespace,
+                    BTreeMap::new(),
+                    json.clone(),
+                );
+                let d = self.backend.admit(&req, st.cluster.now)?;
+                let observed = Observed {
+                    word: outcome_word(&d).into(),
+                    reported: reported(&d),
+                };
+                if d.allowed {
+                    let exception = d
+                        .results
+                        .iter()
+                        .find(|r| r.message.contains("polic") && r.message.contains("exception"))
+                        .map(|r| r.message.clone());
+                    let digests = Vec::new();
+                    let mut running = self.running(
+                        st,
+                        pod,
+                        &images,
+                        Some(AdmissionRecord {
+                            digests,
+                            by: format!("{}/{}", st.engine, st.vendor.name),
+                            exception,
+                        }),
+                    )?;
+                    if let Some(rec) = running.admission.as_mut() {
+                        rec.digests = running
+                            .containers
+                            .iter()
+                            .map(|c| (c.name.clone(), c.digest.clone()))
+                            .collect();
+                    }
+                    st.cluster.run(running);
+                }
+                let detail = d.message.clone().or_else(|| {
+                    (!d.report.is_empty()).then(|| {
+                        d.report
+                            .iter()
+                            .map(|r| format!("{}/{}: {}", r.policy, r.rule, r.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                });
+                let evidence = json!({ "request": json, "decision": decision_json(&d) });
+                let observation = format!(
+                    "{}{}",
+                    observed.word,
+                    if observed.reported { "+reported" } else { "" }
+                );
+                Ok((observed, observation, detail, Some(evidence)))
+            }
+            Action::Outage { pod } => {
+                let (json, images) = self.pod_json(st, pod)?;
+                let fail =
+                    st.contract.failure_policy == crate::policy::kyverno::FailurePolicy::Fail;
+                let (word, detail) = if fail {
+                    ("denied", "Internal error occurred: failed calling webhook \"mutate.kyverno.svc-fail\": failed to call webhook: connection refused (webhook unavailable, failurePolicy: Fail)".to_owned())
+                } else {
+                    let running = self.running(st, pod, &images, None)?;
+                    st.cluster.run(running);
+                    ("admitted", "admitted without verification: the webhook was unavailable and failurePolicy is Ignore".to_owned())
+                };
+                let evidence = json!({ "request": json, "webhook": "unavailable", "failurePolicy": if fail { "Fail" } else { "Ignore" } });
+                Ok((
+                    Observed {
+                        word: word.into(),
+                        reported: false,
+                    },
+                    word.into(),
+                    Some(detail),
+                    Some(evidence),
+                ))
+            }
+            Action::Bypass { pod } => {
+                let (_, images) = self.pod_json(st, pod)?;
+                let running = self.running(st, pod, &images, None)?;
+                st.cluster.run(running);
+                Ok(quiet("running (no admission)"))
+            }
+            Action::Contract { patch } => {
+                st.contract = patched(&st.contract, patch);
+                self.apply(st)?;
+                Ok(quiet("policies re-applied"))
+            }
+            Action::Identity { mode } => {
+                st.identity = *mode;
+                self.apply(st)?;
+                Ok(quiet("policies re-applied"))
+            }
+            Action::Exception { exception } => {
+                let expires_at = st.cluster.now + exception.expires_in_seconds;
+                let document = exception_document(st, exception, expires_at);
+                st.cluster.exceptions.push(ExceptionRecord {
+                    name: exception.name.clone(),
+                    namespace: exception.namespace.clone(),
+                    pod: exception.pod.clone(),
+                    expires_at,
+                    document,
+                });
+                self.apply(st)?;
+                Ok(quiet("exception created"))
+            }
+            Action::Advance { seconds } => {
+                if st.cluster.advance(*seconds) {
+                    self.apply(st)?;
+                }
+                Ok(quiet("clock advanced"))
+            }
+            Action::Repush { variant } => {
+                let f = self
+                    .lab
+                    .fixture(&st.vendor.name, variant)
+                    .ok_or("no moved-tag fixture")?;
+                let (repo, tag, _) = crate::verify::image::split_reference(&f.image_ref)
+                    .map_err(|r| r.to_string())?;
+                self.lab
+                    .evidence
+                    .store()
+                    .unpin(&repo, tag.as_deref().unwrap_or("latest"));
+                Ok(quiet("tag re-pushed"))
+            }
+            Action::Revoke { revocation } => {
+                let Revocation::RotatedKey = revocation;
+                let pem = std::fs::read_to_string(self.lab.dir.join("dhi-1.pub"))
+                    .map_err(|e| e.to_string())?;
+                let fp = crate::profile::keys::parse_public_key(&pem).map(|(_, fp)| fp)?;
+                st.cluster
+                    .revoked
+                    .push((format!("key:{fp}"), st.cluster.now));
+                Ok(quiet("signer revoked"))
+            }
+            Action::Audit => {
+                let findings =
+                    crate::audit::audit_cluster(self.lab, &st.vendor, st.identity, &st.cluster)?;
+                let wanted: Vec<&String> = expect
+                    .map(|e| e.findings.keys().collect())
+                    .unwrap_or_default();
+                let statuses = crate::audit::pod_status(findings.iter());
+                let observed: Vec<String> = wanted
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{p}={}",
+                            statuses.get(*p).map(String::as_str).unwrap_or("absent")
+                        )
+                    })
+                    .collect();
+                let detail = findings
+                    .iter()
+                    .map(|f| format!("{} {}: {} ({})", f.pod, f.container, f.status, f.hint))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let evidence = serde_json::to_value(&findings).ok();
+                let word = observed.join(", ");
+                Ok((
+                    Observed {
+                        word: word.clone(),
+                        reported: false,
+                    },
+                    word,
+                    Some(detail),
+                    evidence,
+                ))
+            }
+        }
+    }
+
+    /// The policy-vendor x signer-vendor matrix for one engine.
+    fn matrix(&mut self, s: &Scenario, engine: Engine) -> Result<Matrix, String> {
+        let vendors: Vec<&Vendor> = self
+            .vendors
+            .iter()
+            .filter(|v| self.lab.has_vendor(&v.name))
+            .collect();
+        let mut admitted = Vec::new();
+        for p in &vendors {
+            let st = RunState {
+                contract: patched(self.contract, &s.contract),
+                identity: s.identity,
+                cluster: Cluster::new(self.lab.now),
+                vendor: (*p).clone(),
+                engine,
+            };
+            self.apply(&st)?;
+            let mut row = Vec::new();
+            for signer in &vendors {
+                let f = self
+                    .lab
+                    .fixture(&signer.name, "good")
+                    .ok_or("no good fixture")?;
+                let pod = json!({ "apiVersion": "v1", "kind": "Pod", "metadata": { "name": "matrix", "namespace": "apps" }, "spec": { "containers": [{ "name": "app", "image": f.image_ref }] } });
+                let d = self.backend.admit(
+                    &AdmissionRequest::pod(Operation::Create, "apps", BTreeMap::new(), pod),
+                    st.cluster.now,
+                )?;
+                row.push(d.allowed);
+            }
+            admitted.push(row);
+        }
+        let diagonal = admitted
+            .iter()
+            .enumerate()
+            .all(|(i, row)| row.iter().enumerate().all(|(j, a)| *a == (i == j)));
+        Ok(Matrix {
+            engine,
+            vendors: vendors.iter().map(|v| v.name.clone()).collect(),
+            admitted,
+            diagonal,
+        })
+    }
+}
+
+/// What a step did, in the words expectations use.
+struct Observed {
+    word: String,
+    reported: bool,
+}
+
+fn meets(e: &Expect, o: &Observed, detail: Option<&str>) -> bool {
+    if let Some(d) = e.decision {
+        let want = match d {
+            Outcome::Admitted => "admitted",
+            Outcome::Denied => "denied",
+        };
+        if o.word != want {
+            return false;
+        }
+    }
+    if let Some(r) = e.reported {
+        if o.reported != r {
+            return false;
+        }
+    }
+    if let Some(m) = &e.message {
+        if !detail.is_some_and(|d| d.contains(m.as_str())) {
+            return false;
+        }
+    }
+    if !e.findings.is_empty() {
+        let want: Vec<String> = e.findings.iter().map(|(p, s)| format!("{p}={s}")).collect();
+        if o.word != want.join(", ") {
+            return false;
+        }
+    }
+    true
+}
+
+fn describe(e: &Expect) -> String {
+    let mut parts = Vec::new();
+    if let Some(d) = e.decision {
+        parts.push(match d {
+            Outcome::Admitted => "admitted".to_owned(),
+            Outcome::Denied => "denied".to_owned(),
+        });
+    }
+    if let Some(r) = e.reported {
+        parts.push(if r {
+            "reported".into()
+        } else {
+            "not reported".into()
+        });
+    }
+    if let Some(m) = &e.message {
+        parts.push(format!("message contains `{m}`"));
+    }
+    if !e.findings.is_empty() {
+        parts.push(
+            e.findings
+                .iter()
+                .map(|(p, s)| format!("{p}={s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    parts.join(", ")
+}
+
+fn decision_json(d: &Decision) -> Value {
+    json!({
+        "allowed": d.allowed,
+        "message": d.message,
+        "warnings": d.warnings,
+        "results": d.results.iter().map(|r| json!({ "policy": r.policy, "rule": r.rule, "status": r.status.as_str(), "message": r.message })).collect::<Vec<_>>(),
+        "report": d.report.iter().map(|r| json!({ "policy": r.policy, "rule": r.rule, "result": r.result.as_str(), "message": r.message })).collect::<Vec<_>>(),
+        "patches": d.patches,
+        "ignoredErrors": d.ignored_errors.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>(),
+    })
+}
+
+/// The break-glass exception for the engine: ClusterPolicy exceptions
+/// (`kyverno.io/v2`) have no expiry field, so they carry Kyverno's cleanup
+/// TTL label and the cleanup controller deletes them; CEL exceptions carry
+/// `expiresAt`.
+fn exception_document(st: &RunState, e: &super::scenario::Exception, expires_at: i64) -> Value {
+    let policy = format!("{}-verify-images", st.contract.name);
+    match st.engine {
+        Engine::Cpol => json!({
+            "apiVersion": "kyverno.io/v2",
+            "kind": "PolicyException",
+            "metadata": { "name": e.name, "namespace": e.namespace, "labels": { "cleanup.kyverno.io/ttl": format!("{}s", e.expires_in_seconds) } },
+            "spec": {
+                "exceptions": [{ "policyName": policy, "ruleNames": ["verify-signature-and-sbom"] }],
+                "match": { "any": [{ "resources": { "kinds": ["Pod"], "namespaces": [e.namespace], "names": [e.pod] } }] }
+            }
+        }),
+        Engine::Ivpol => {
+            let expires = chrono::DateTime::from_timestamp(expires_at, 0)
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or_default();
+            json!({
+                "apiVersion": "policies.kyverno.io/v1",
+                "kind": "PolicyException",
+                "metadata": { "name": e.name, "namespace": e.namespace },
+                "spec": {
+                    "policyRefs": [{ "name": policy, "kind": "ImageValidatingPolicy" }],
+                    "matchConditions": [{ "name": "break-glass-pod", "expression": format!("object.metadata.namespace == '{}' && object.metadata.name.matches('{}')", e.namespace, crate::policy::render::glob_to_regex(&e.pod)) }],
+                    "expiresAt": expires
+                }
+            })
+        }
+    }
+}

@@ -1,0 +1,619 @@
+//! Hypothesis files (`scenarios/<id>.yaml`): the raw YAML, then a validated
+//! plan. Steps are a closed, typed set; an unknown step, an unknown fixture
+//! variant, a bad duration or an expectation that cannot be evaluated is
+//! rejected before anything runs, naming the file, the step and the field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::policy::kyverno::FailurePolicy;
+use crate::policy::kyverno::cpol::FailureAction;
+
+/// The lab's fixture variants a step may name.
+pub const VARIANTS: [&str; 11] = [
+    "good",
+    "unsigned",
+    "other-vendor",
+    "foreign-ca",
+    "tampered",
+    "moved-tag",
+    "sbom-missing",
+    "sbom-other-identity",
+    "expired-no-tlog",
+    "rotated",
+    "look-alike",
+];
+
+/// Drift-audit statuses an expectation may name.
+pub const STATUSES: [&str; 9] = [
+    "compliant",
+    "unknown",
+    "drifted",
+    "unsigned",
+    "untrusted-identity",
+    "signer-revoked",
+    "no-sbom",
+    "bypassed-admission",
+    "exception-expired",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    SupplyChain,
+    Trust,
+    Enforcement,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppliesTo {
+    #[default]
+    All,
+    Keyless,
+    KeyBased,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Ordered steps with expectations.
+    #[default]
+    Steps,
+    /// The policy-vendor x signer-vendor matrix: each vendor's policy must
+    /// admit exactly its own signer's image (a diagonal matrix).
+    Matrix,
+}
+
+/// How the scenario sets the vendor's identity matcher.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityMode {
+    /// The profile's own identity (exact or anchored).
+    #[default]
+    Profile,
+    /// A careless prefix match: `subject: https://github.com/<org>*` (ClusterPolicy
+    /// wildcard) or an unanchored `subjectRegExp` (ImageValidatingPolicy).
+    CarelessWildcard,
+    /// Key-based: also trust the rotated-out key (a broad matcher after rotation).
+    TrustRotatedKey,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ContractPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_action: Option<FailureAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_policy: Option<FailurePolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_sbom: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawScenario {
+    id: String,
+    title: String,
+    layer: Layer,
+    hypothesis: String,
+    #[serde(default = "yes")]
+    identical_across_vendors: bool,
+    #[serde(default)]
+    applies_to: AppliesTo,
+    #[serde(default)]
+    kind: Kind,
+    #[serde(default)]
+    setup: RawSetup,
+    #[serde(default)]
+    steps: Vec<RawStep>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSetup {
+    #[serde(default)]
+    contract: ContractPatch,
+    #[serde(default)]
+    identity: IdentityMode,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawStep {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    admit: Option<RawPod>,
+    #[serde(default)]
+    bypass: Option<RawPod>,
+    #[serde(default)]
+    outage: Option<RawPod>,
+    #[serde(default)]
+    contract: Option<ContractPatch>,
+    #[serde(default)]
+    identity: Option<IdentityMode>,
+    #[serde(default)]
+    exception: Option<RawException>,
+    #[serde(default)]
+    advance: Option<String>,
+    #[serde(default)]
+    repush: Option<String>,
+    #[serde(default)]
+    revoke: Option<Revocation>,
+    #[serde(default)]
+    audit: Option<RawAudit>,
+    #[serde(default)]
+    expect: Option<RawExpect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawPod {
+    name: String,
+    #[serde(default = "default_namespace")]
+    namespace: String,
+    #[serde(default = "default_team")]
+    team: String,
+    image: String,
+    #[serde(default)]
+    init_image: Option<String>,
+}
+
+fn default_namespace() -> String {
+    "apps".into()
+}
+
+fn default_team() -> String {
+    "payments".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawException {
+    name: String,
+    #[serde(default = "default_namespace")]
+    namespace: String,
+    /// Pod name glob the exception covers.
+    pod: String,
+    expires_in: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {}
+
+/// Which signer is revoked (for the drift audit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Revocation {
+    /// The key-based vendor's rotated-out key.
+    RotatedKey,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawExpect {
+    #[serde(default)]
+    decision: Option<Outcome>,
+    #[serde(default)]
+    reported: Option<bool>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    findings: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Admitted,
+    Denied,
+}
+
+/// An image chosen from the vendor's lab fixtures: a variant, and for
+/// `moved-tag@previous` the digest the tag pointed at before the re-push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageSel {
+    pub variant: String,
+    pub previous: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pod {
+    pub name: String,
+    pub namespace: String,
+    pub team: String,
+    pub image: ImageSel,
+    pub init_image: Option<ImageSel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exception {
+    pub name: String,
+    pub namespace: String,
+    pub pod: String,
+    pub expires_in_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "step")]
+pub enum Action {
+    Admit {
+        pod: Pod,
+    },
+    /// Created by a path that skips admission (a static pod, a controller with
+    /// a bypass): the pod runs, nothing is verified.
+    Bypass {
+        pod: Pod,
+    },
+    /// Created while the admission webhook is down: `failurePolicy` decides.
+    Outage {
+        pod: Pod,
+    },
+    Contract {
+        patch: ContractPatch,
+    },
+    Identity {
+        mode: IdentityMode,
+    },
+    Exception {
+        exception: Exception,
+    },
+    Advance {
+        seconds: i64,
+    },
+    /// The vendor moves the `moved-tag` variant's tag to its new, unsigned digest.
+    Repush {
+        variant: String,
+    },
+    Revoke {
+        revocation: Revocation,
+    },
+    Audit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Expect {
+    pub decision: Option<Outcome>,
+    pub reported: Option<bool>,
+    pub message: Option<String>,
+    pub findings: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub label: String,
+    pub action: Action,
+    pub expect: Option<Expect>,
+}
+
+/// A validated hypothesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    pub layer: Layer,
+    pub hypothesis: String,
+    pub identical_across_vendors: bool,
+    pub applies_to: AppliesTo,
+    pub kind: Kind,
+    pub contract: ContractPatch,
+    pub identity: IdentityMode,
+    pub steps: Vec<Step>,
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// `30s`, `15m`, `2h`, `90d`.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let unit = s.chars().last()?;
+    let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        _ => return None,
+    };
+    (n > 0).then_some(n * mult)
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err(&self, field: String, message: String, hint: &str) -> Error {
+        Error::invalid(self.path, None, field, message, hint)
+    }
+
+    fn image(&self, field: String, s: &str) -> Result<ImageSel> {
+        let (variant, previous) = match s.strip_suffix("@previous") {
+            Some(v) => (v, true),
+            None => (s, false),
+        };
+        if !VARIANTS.contains(&variant) {
+            return Err(self.err(
+                field,
+                format!("unknown fixture variant `{variant}`"),
+                &format!("use one of: {}", VARIANTS.join(", ")),
+            ));
+        }
+        if previous && variant != "moved-tag" {
+            return Err(self.err(
+                field,
+                format!("`{s}`: only `moved-tag` has a previous digest"),
+                "write `moved-tag@previous`",
+            ));
+        }
+        Ok(ImageSel {
+            variant: variant.to_owned(),
+            previous,
+        })
+    }
+
+    fn pod(&self, field: &str, p: RawPod) -> Result<Pod> {
+        let dns = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 63
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        if !dns(&p.name) || !dns(&p.namespace) {
+            return Err(self.err(
+                format!("{field}.name"),
+                format!(
+                    "`{}/{}` is not a valid namespace/pod name",
+                    p.namespace, p.name
+                ),
+                "use lowercase letters, digits and '-'",
+            ));
+        }
+        Ok(Pod {
+            image: self.image(format!("{field}.image"), &p.image)?,
+            init_image: p
+                .init_image
+                .map(|i| self.image(format!("{field}.initImage"), &i))
+                .transpose()?,
+            name: p.name,
+            namespace: p.namespace,
+            team: p.team,
+        })
+    }
+}
+
+impl RawScenario {
+    fn validate(self, path: &Path) -> Result<Scenario> {
+        let cx = Ctx { path };
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if self.id != stem {
+            return Err(cx.err(
+                "id".into(),
+                format!("id `{}` differs from the file name `{stem}`", self.id),
+                "name the file <id>.yaml",
+            ));
+        }
+        match (self.kind, self.steps.is_empty()) {
+            (Kind::Steps, true) => {
+                return Err(cx.err(
+                    "steps".into(),
+                    "no steps".into(),
+                    "add at least one step, or set `kind: matrix`",
+                ));
+            }
+            (Kind::Matrix, false) => {
+                return Err(cx.err(
+                    "steps".into(),
+                    "a matrix scenario has no steps".into(),
+                    "remove `steps`, or drop `kind: matrix`",
+                ));
+            }
+            _ => {}
+        }
+        let mut steps = Vec::new();
+        for (i, raw) in self.steps.into_iter().enumerate() {
+            let f = |name: &str| format!("steps[{i}].{name}");
+            let mut actions: Vec<(&str, Action)> = Vec::new();
+            if let Some(p) = raw.admit {
+                actions.push((
+                    "admit",
+                    Action::Admit {
+                        pod: cx.pod(&f("admit"), p)?,
+                    },
+                ));
+            }
+            if let Some(p) = raw.bypass {
+                actions.push((
+                    "bypass",
+                    Action::Bypass {
+                        pod: cx.pod(&f("bypass"), p)?,
+                    },
+                ));
+            }
+            if let Some(p) = raw.outage {
+                actions.push((
+                    "outage",
+                    Action::Outage {
+                        pod: cx.pod(&f("outage"), p)?,
+                    },
+                ));
+            }
+            if let Some(patch) = raw.contract {
+                actions.push(("contract", Action::Contract { patch }));
+            }
+            if let Some(mode) = raw.identity {
+                actions.push(("identity", Action::Identity { mode }));
+            }
+            if let Some(e) = raw.exception {
+                let seconds = parse_duration(&e.expires_in).ok_or_else(|| {
+                    cx.err(
+                        f("exception.expiresIn"),
+                        format!("`{}` is not a duration", e.expires_in),
+                        "write e.g. 30m, 2h or 7d",
+                    )
+                })?;
+                actions.push((
+                    "exception",
+                    Action::Exception {
+                        exception: Exception {
+                            name: e.name,
+                            namespace: e.namespace,
+                            pod: e.pod,
+                            expires_in_seconds: seconds,
+                        },
+                    },
+                ));
+            }
+            if let Some(a) = raw.advance {
+                let seconds = parse_duration(&a).ok_or_else(|| {
+                    cx.err(
+                        f("advance"),
+                        format!("`{a}` is not a duration"),
+                        "write e.g. 30m, 2h or 180d",
+                    )
+                })?;
+                actions.push(("advance", Action::Advance { seconds }));
+            }
+            if let Some(v) = raw.repush {
+                if v != "moved-tag" {
+                    return Err(cx.err(
+                        f("repush"),
+                        format!("`{v}` has no re-pushed tag"),
+                        "only `moved-tag` is re-pushed by the vendor",
+                    ));
+                }
+                actions.push(("repush", Action::Repush { variant: v }));
+            }
+            if let Some(revocation) = raw.revoke {
+                actions.push(("revoke", Action::Revoke { revocation }));
+            }
+            if raw.audit.is_some() {
+                actions.push(("audit", Action::Audit));
+            }
+            let (kind, action) = match actions.len() {
+                1 => actions.remove(0),
+                0 => return Err(cx.err(format!("steps[{i}]"), "the step does nothing".into(), "give exactly one of admit, bypass, outage, contract, identity, exception, advance, repush, revoke, audit")),
+                _ => {
+                    let names: Vec<&str> = actions.iter().map(|a| a.0).collect();
+                    return Err(cx.err(format!("steps[{i}]"), format!("one step, several actions: {}", names.join(", ")), "split them into separate steps"));
+                }
+            };
+            let expect = match raw.expect {
+                None => None,
+                Some(e) => {
+                    let decides = matches!(kind, "admit" | "outage");
+                    if (e.decision.is_some() || e.reported.is_some() || e.message.is_some())
+                        && !decides
+                    {
+                        return Err(cx.err(
+                            f("expect"),
+                            format!("a `{kind}` step has no admission decision to expect"),
+                            "expect `decision`/`reported`/`message` on admit or outage steps",
+                        ));
+                    }
+                    if e.findings.is_some() && kind != "audit" {
+                        return Err(cx.err(
+                            f("expect.findings"),
+                            format!("a `{kind}` step produces no audit findings"),
+                            "expect `findings` on an audit step",
+                        ));
+                    }
+                    if decides && e.decision.is_none() {
+                        return Err(cx.err(
+                            f("expect.decision"),
+                            "missing".into(),
+                            "say `decision: admitted` or `decision: denied`",
+                        ));
+                    }
+                    let findings = e.findings.unwrap_or_default();
+                    for (pod, status) in &findings {
+                        if !STATUSES.contains(&status.as_str()) {
+                            return Err(cx.err(
+                                f(&format!("expect.findings.{pod}")),
+                                format!("unknown audit status `{status}`"),
+                                &format!("use one of: {}", STATUSES.join(", ")),
+                            ));
+                        }
+                    }
+                    Some(Expect {
+                        decision: e.decision,
+                        reported: e.reported,
+                        message: e.message,
+                        findings,
+                    })
+                }
+            };
+            if expect.is_none() && kind == "audit" {
+                return Err(cx.err(
+                    f("expect"),
+                    "an audit step needs expected findings".into(),
+                    "add `expect: {findings: {<pod>: <status>}}`",
+                ));
+            }
+            steps.push(Step {
+                label: raw.name.unwrap_or_else(|| format!("{}: {kind}", i + 1)),
+                action,
+                expect,
+            });
+        }
+        Ok(Scenario {
+            id: self.id,
+            title: self.title,
+            layer: self.layer,
+            hypothesis: self.hypothesis,
+            identical_across_vendors: self.identical_across_vendors,
+            applies_to: self.applies_to,
+            kind: self.kind,
+            contract: self.setup.contract,
+            identity: self.setup.identity,
+            steps,
+            source: path.to_path_buf(),
+        })
+    }
+}
+
+/// Load and validate every `*.yaml` scenario in `dir`, sorted by id.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>> {
+    let files = crate::yaml::yaml_files(dir)?;
+    if files.is_empty() {
+        return Err(Error::Usage {
+            message: format!("no scenarios (*.yaml) in {}", dir.display()),
+            hint: "pass --scenarios DIR".into(),
+        });
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let raw: RawScenario = crate::yaml::parse_file(&f)?;
+        out.push(raw.validate(&f)?);
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d"), Some(90 * 86400));
+        assert_eq!(parse_duration("2h"), Some(7200));
+        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("2w"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+}

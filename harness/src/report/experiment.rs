@@ -1,0 +1,544 @@
+//! The report of a `run`: the static check plus every hypothesis, as
+//! `result.json`, `summary.md`, `junit.xml`, a self-contained `report.html`
+//! (matrices as inline SVG) and `evidence/` (each admission request and
+//! decision, the rendered policies, the audit output). Formats only; the
+//! verdicts come from the check and the runner.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::check::CheckResult;
+use crate::error::{Error, Result};
+use crate::experiment::runner::{ScenarioResult, Status};
+use crate::yaml::write_atomic;
+
+/// Everything a run decided.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub struct RunReport<'a> {
+    pub schema_version: u32,
+    pub tool: Value,
+    pub command: &'static str,
+    pub backend: &'a str,
+    pub seed: u64,
+    pub verdict: &'static str,
+    pub exit_code: u8,
+    pub counts: Counts,
+    pub lab: Value,
+    pub static_check: &'a CheckResult,
+    pub scenarios: &'a [ScenarioResult],
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Counts {
+    pub held: usize,
+    pub deviated: usize,
+    pub errored: usize,
+    pub not_applicable: usize,
+}
+
+impl Counts {
+    pub fn of(scenarios: &[ScenarioResult]) -> Counts {
+        let mut c = Counts::default();
+        for s in scenarios {
+            match s.status {
+                Status::Held => c.held += 1,
+                Status::Deviated => c.deviated += 1,
+                Status::Errored => c.errored += 1,
+                Status::NotApplicable => c.not_applicable += 1,
+            }
+        }
+        c
+    }
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn mark(s: Status) -> &'static str {
+    match s {
+        Status::Held => "held",
+        Status::Deviated => "**DEVIATED**",
+        Status::Errored => "**ERRORED**",
+        Status::NotApplicable => "n/a",
+    }
+}
+
+/// The (engine, vendor) columns present in the results, in order.
+fn columns(r: &RunReport<'_>) -> Vec<(String, String)> {
+    let mut cols: Vec<(String, String)> = Vec::new();
+    for s in r.scenarios {
+        for run in &s.runs {
+            let c = (run.engine.id().to_owned(), run.vendor.clone());
+            if run.vendor != "all" && !cols.contains(&c) {
+                cols.push(c);
+            }
+        }
+    }
+    cols
+}
+
+pub fn markdown(r: &RunReport<'_>) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# trustswap run: {}\n", r.verdict.to_uppercase());
+    let c = r.counts;
+    let _ = writeln!(
+        o,
+        "**{}** hypotheses held, **{}** deviated, **{}** errored, {} not applicable. Static substitution check: **{}**. Backend: {}, seed {}.\n",
+        c.held,
+        c.deviated,
+        c.errored,
+        c.not_applicable,
+        r.static_check.verdict.id(),
+        r.backend,
+        r.seed
+    );
+    let deviated: Vec<&ScenarioResult> = r
+        .scenarios
+        .iter()
+        .filter(|s| s.status == Status::Deviated || s.status == Status::Errored)
+        .collect();
+    if !deviated.is_empty() {
+        o.push_str("## Findings\n\n");
+        for s in deviated {
+            let _ = writeln!(
+                o,
+                "- `{}` {}: {}",
+                s.id,
+                s.status.id(),
+                s.reason.as_deref().unwrap_or("see below")
+            );
+        }
+        o.push('\n');
+    }
+    let cols = columns(r);
+    o.push_str("## Hypotheses\n\n| hypothesis | layer | result |");
+    for (e, v) in &cols {
+        let _ = write!(o, " {e}/{v} |");
+    }
+    o.push_str("\n|---|---|---|");
+    o.push_str(&"---|".repeat(cols.len()));
+    o.push('\n');
+    for s in r.scenarios {
+        let _ = write!(
+            o,
+            "| [{}](#{}) {} | {:?} | {} |",
+            s.id,
+            s.id,
+            cell(&s.title),
+            s.layer,
+            mark(s.status)
+        );
+        for (e, v) in &cols {
+            let st = s
+                .runs
+                .iter()
+                .find(|x| x.engine.id() == e && &x.vendor == v)
+                .map(|x| x.status)
+                .or_else(|| {
+                    s.matrices.iter().find(|m| m.engine.id() == e).map(|m| {
+                        if m.diagonal {
+                            Status::Held
+                        } else {
+                            Status::Deviated
+                        }
+                    })
+                });
+            let _ = write!(o, " {} |", st.map(mark).unwrap_or("-"));
+        }
+        o.push('\n');
+    }
+    for s in r.scenarios {
+        for m in &s.matrices {
+            let _ = writeln!(
+                o,
+                "\n## Cross-vendor matrix ({}): {}\n",
+                m.engine,
+                if m.diagonal {
+                    "diagonal"
+                } else {
+                    "NOT diagonal"
+                }
+            );
+            o.push_str("| policy \\ signer |");
+            for v in &m.vendors {
+                let _ = write!(o, " {v} |");
+            }
+            o.push_str("\n|---|");
+            o.push_str(&"---|".repeat(m.vendors.len()));
+            o.push('\n');
+            for (i, row) in m.admitted.iter().enumerate() {
+                let _ = write!(o, "| {} |", m.vendors[i]);
+                for a in row {
+                    o.push_str(if *a { " admitted |" } else { " denied |" });
+                }
+                o.push('\n');
+            }
+        }
+    }
+    o.push_str("\n## Static substitution check\n\n| engine | vendor | trust root | image scope | evidence | structural | verdict |\n|---|---|---|---|---|---|---|\n");
+    for e in &r.static_check.engines {
+        for cmp in &e.comparisons {
+            let _ = writeln!(
+                o,
+                "| {} | {} vs {} | {} | {} | {} | {} | {} |",
+                e.engine,
+                cmp.vendor,
+                cmp.baseline,
+                cmp.counts.trust_root,
+                cmp.counts.image_scope,
+                cmp.counts.evidence,
+                cmp.counts.structural,
+                cmp.verdict.id()
+            );
+        }
+    }
+    o.push_str("\n## Details\n");
+    for s in r.scenarios {
+        let _ = writeln!(
+            o,
+            "\n### {}\n\n{} ({})\n\n> {}\n",
+            s.id,
+            s.title,
+            mark(s.status),
+            cell(&s.hypothesis)
+        );
+        for run in &s.runs {
+            let _ = writeln!(
+                o,
+                "- {}/{}: {}{}",
+                run.engine,
+                run.vendor,
+                run.status.id(),
+                run.reason
+                    .as_ref()
+                    .map(|x| format!(": {}", cell(x)))
+                    .unwrap_or_default()
+            );
+            for st in &run.steps {
+                if let Some(ok) = st.ok {
+                    let _ = writeln!(
+                        o,
+                        "  - {} {}: expected {}, observed {}",
+                        if ok { "ok" } else { "FAIL" },
+                        cell(&st.label),
+                        st.expected.as_deref().unwrap_or("-"),
+                        cell(&st.observed)
+                    );
+                }
+            }
+        }
+    }
+    o.push_str("\nEvidence: `evidence/<scenario>/<engine>-<vendor>.json` (each admission request and decision, audit findings); rendered policies under `policies/`.\n");
+    o
+}
+
+pub fn junit(r: &RunReport<'_>) -> Result<String> {
+    let mut report = Report::new("trustswap");
+    for s in r.scenarios {
+        let mut suite = TestSuite::new(format!("hypothesis.{}", s.id));
+        let mut cases: Vec<(String, Status, Option<String>)> = s
+            .runs
+            .iter()
+            .map(|x| {
+                (
+                    format!("{} {}/{}", s.id, x.engine, x.vendor),
+                    x.status,
+                    x.reason.clone(),
+                )
+            })
+            .collect();
+        cases.extend(s.matrices.iter().map(|m| {
+            (
+                format!("{} {}/matrix", s.id, m.engine),
+                if m.diagonal {
+                    Status::Held
+                } else {
+                    Status::Deviated
+                },
+                (!m.diagonal).then(|| "the policy x signer matrix is not diagonal".to_owned()),
+            )
+        }));
+        for (name, status, reason) in cases {
+            let st = match status {
+                Status::Held => TestCaseStatus::success(),
+                Status::NotApplicable => TestCaseStatus::skipped(),
+                Status::Deviated => {
+                    let mut t = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    t.set_message(reason.unwrap_or_default())
+                        .set_type("deviated");
+                    t
+                }
+                Status::Errored => {
+                    let mut t = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    t.set_message(reason.unwrap_or_default())
+                        .set_type("errored");
+                    t
+                }
+            };
+            let mut tc = TestCase::new(name, st);
+            tc.set_classname(format!("trustswap.{}", s.id));
+            suite.add_test_case(tc);
+        }
+        report.add_test_suite(suite);
+    }
+    let mut suite = TestSuite::new("static-check");
+    for e in &r.static_check.engines {
+        for c in &e.comparisons {
+            let st = if c.verdict.holds() {
+                TestCaseStatus::success()
+            } else {
+                let mut t = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                t.set_message(format!("{} structural difference(s)", c.counts.structural));
+                t
+            };
+            suite.add_test_case(TestCase::new(
+                format!("{} {} vs {}", e.engine, c.vendor, c.baseline),
+                st,
+            ));
+        }
+    }
+    report.add_test_suite(suite);
+    report.to_string().map_err(|e| Error::Internal {
+        message: format!("failed to write JUnit XML: {e}"),
+    })
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const HELD: &str = "#2e7d32";
+const DEVIATED: &str = "#c62828";
+const ERRORED: &str = "#ef6c00";
+const NA: &str = "#bdbdbd";
+
+fn colour(s: Status) -> &'static str {
+    match s {
+        Status::Held => HELD,
+        Status::Deviated => DEVIATED,
+        Status::Errored => ERRORED,
+        Status::NotApplicable => NA,
+    }
+}
+
+/// Hypothesis x (engine, vendor) grid as SVG.
+fn grid_svg(r: &RunReport<'_>) -> String {
+    let cols = columns(r);
+    let (cw, rh, left, top) = (64, 22, 230, 110);
+    let w = left + cw * cols.len().max(1) + 10;
+    let h = top + rh * r.scenarios.len() + 10;
+    let mut o = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"hypotheses by engine and vendor\" font-family=\"sans-serif\" font-size=\"12\">"
+    );
+    for (j, (e, v)) in cols.iter().enumerate() {
+        let x = left + j * cw + cw / 2;
+        let _ = write!(
+            o,
+            "<text transform=\"translate({x},{}) rotate(-45)\">{}/{}</text>",
+            top - 8,
+            esc(e),
+            esc(v)
+        );
+    }
+    for (i, s) in r.scenarios.iter().enumerate() {
+        let y = top + i * rh;
+        let _ = write!(o, "<text x=\"4\" y=\"{}\">{}</text>", y + 15, esc(&s.id));
+        for (j, (e, v)) in cols.iter().enumerate() {
+            let st = s
+                .runs
+                .iter()
+                .find(|x| x.engine.id() == e && &x.vendor == v)
+                .map(|x| x.status)
+                .or_else(|| {
+                    s.matrices.iter().find(|m| m.engine.id() == e).map(|m| {
+                        if m.diagonal {
+                            Status::Held
+                        } else {
+                            Status::Deviated
+                        }
+                    })
+                })
+                .unwrap_or(Status::NotApplicable);
+            let _ = write!(
+                o,
+                "<rect x=\"{}\" y=\"{y}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} {e}/{v}: {}</title></rect>",
+                left + j * cw + 2,
+                cw - 4,
+                rh - 4,
+                colour(st),
+                esc(&s.id),
+                st.id()
+            );
+        }
+    }
+    o.push_str("</svg>");
+    o
+}
+
+fn matrix_svg(m: &crate::experiment::runner::Matrix) -> String {
+    let (c, left, top) = (70, 110, 90);
+    let n = m.vendors.len();
+    let mut o = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"policy vendor by signer vendor\" font-family=\"sans-serif\" font-size=\"12\">",
+        left + c * n + 10,
+        top + c * n + 10
+    );
+    for (j, v) in m.vendors.iter().enumerate() {
+        let _ = write!(
+            o,
+            "<text transform=\"translate({},{}) rotate(-45)\">signed by {}</text>",
+            left + j * c + c / 2,
+            top - 8,
+            esc(v)
+        );
+        let _ = write!(
+            o,
+            "<text x=\"4\" y=\"{}\">policy {}</text>",
+            top + j * c + c / 2,
+            esc(v)
+        );
+    }
+    for (i, row) in m.admitted.iter().enumerate() {
+        for (j, a) in row.iter().enumerate() {
+            let expected = i == j;
+            let fill = if *a == expected { HELD } else { DEVIATED };
+            let _ = write!(
+                o,
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{fill}\"/><text x=\"{}\" y=\"{}\" fill=\"white\" text-anchor=\"middle\">{}</text>",
+                left + j * c + 2,
+                top + i * c + 2,
+                c - 4,
+                c - 4,
+                left + j * c + c / 2,
+                top + i * c + c / 2 + 4,
+                if *a { "admit" } else { "deny" }
+            );
+        }
+    }
+    o.push_str("</svg>");
+    o
+}
+
+pub fn html(r: &RunReport<'_>) -> String {
+    let c = r.counts;
+    let good = r.verdict == "holds";
+    let mut o = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>trustswap run</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#212121}h1{font-size:2em}.v{padding:.6em 1em;border-radius:6px;color:white;display:inline-block}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left}code{font-size:12px}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}</style></head><body>",
+    );
+    let _ = write!(
+        o,
+        "<h1>trustswap run: <span class=\"v\" style=\"background:{}\">{}</span></h1><p><b>{}</b> held, <b>{}</b> deviated, <b>{}</b> errored, {} not applicable &middot; static substitution check: <b>{}</b> &middot; backend {} &middot; seed {}</p>",
+        if good {
+            HELD
+        } else if r.verdict == "does-not-hold" {
+            DEVIATED
+        } else {
+            ERRORED
+        },
+        esc(&r.verdict.to_uppercase()),
+        c.held,
+        c.deviated,
+        c.errored,
+        c.not_applicable,
+        r.static_check.verdict.id(),
+        esc(r.backend),
+        r.seed
+    );
+    let _ = write!(
+        o,
+        "<p class=\"legend\"><span style=\"background:{HELD}\"></span>held<span style=\"background:{DEVIATED}\"></span>deviated<span style=\"background:{ERRORED}\"></span>errored<span style=\"background:{NA}\"></span>not applicable</p>"
+    );
+    o.push_str(&grid_svg(r));
+    for s in r.scenarios {
+        for m in &s.matrices {
+            let _ = write!(
+                o,
+                "<h2>Cross-vendor matrix, {}: {}</h2>",
+                m.engine,
+                if m.diagonal {
+                    "diagonal (each policy admits only its own signer)"
+                } else {
+                    "NOT diagonal"
+                }
+            );
+            o.push_str(&matrix_svg(m));
+        }
+    }
+    o.push_str("<h2>Hypotheses</h2><table><tr><th>id</th><th>result</th><th>hypothesis</th><th>why</th></tr>");
+    for s in r.scenarios {
+        let _ = write!(
+            o,
+            "<tr><td><code>{}</code></td><td style=\"color:{}\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.id),
+            colour(s.status),
+            s.status.id(),
+            esc(&s.hypothesis),
+            esc(s.reason.as_deref().unwrap_or(""))
+        );
+    }
+    o.push_str("</table><h2>Static substitution check</h2><table><tr><th>engine</th><th>vendor</th><th>trust root</th><th>image scope</th><th>evidence</th><th>structural</th><th>verdict</th></tr>");
+    for e in &r.static_check.engines {
+        for cmp in &e.comparisons {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{} vs {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e.engine,
+                esc(&cmp.vendor),
+                esc(&cmp.baseline),
+                cmp.counts.trust_root,
+                cmp.counts.image_scope,
+                cmp.counts.evidence,
+                cmp.counts.structural,
+                cmp.verdict.id()
+            );
+        }
+    }
+    o.push_str("</table><p>Evidence: <code>evidence/</code>; machine form: <code>result.json</code>.</p></body></html>\n");
+    o
+}
+
+/// Write the whole report into `dir`.
+pub fn write(dir: &Path, r: &RunReport<'_>) -> Result<()> {
+    let json = serde_json::to_string_pretty(r).map_err(|e| Error::Internal {
+        message: format!("failed to encode result.json: {e}"),
+    })? + "\n";
+    write_atomic(&dir.join("result.json"), json.as_bytes())?;
+    write_atomic(&dir.join("summary.md"), markdown(r).as_bytes())?;
+    write_atomic(&dir.join("junit.xml"), junit(r)?.as_bytes())?;
+    write_atomic(&dir.join("report.html"), html(r).as_bytes())?;
+    for s in r.scenarios {
+        for run in &s.runs {
+            let file = dir
+                .join("evidence")
+                .join(&s.id)
+                .join(format!("{}-{}.json", run.engine, run.vendor));
+            let body = serde_json::to_string_pretty(run).unwrap_or_default() + "\n";
+            write_atomic(&file, body.as_bytes())?;
+        }
+        for m in &s.matrices {
+            let file = dir
+                .join("evidence")
+                .join(&s.id)
+                .join(format!("{}-matrix.json", m.engine));
+            write_atomic(
+                &file,
+                (serde_json::to_string_pretty(m).unwrap_or_default() + "\n").as_bytes(),
+            )?;
+        }
+    }
+    for e in &r.static_check.engines {
+        for set in &e.sets {
+            set.write(&dir.join("policies").join(e.engine.id()).join(&set.label))?;
+        }
+    }
+    Ok(())
+}
