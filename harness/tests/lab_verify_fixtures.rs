@@ -70,7 +70,9 @@ fn classify(r: &Refusal) -> Reason {
     }
 }
 
-fn layers_at(layout: &Layout, tag: &str) -> Option<Vec<(Vec<u8>, BTreeMap<String, String>)>> {
+type Layers = Vec<(Vec<u8>, BTreeMap<String, String>)>;
+
+fn layers_at(layout: &Layout, tag: &str) -> Option<Layers> {
     let d = layout.resolve(tag).ok()?;
     let Document::Manifest(m) = layout.get_manifest(&d).expect("manifest") else {
         panic!("index at {tag}")

@@ -39,12 +39,10 @@ fn policy(f: &Fixture) -> SignerPolicy {
     }
 }
 
+type Verdicts = (String, Result<String, String>, Result<String, String>);
+
 /// (signature verdict, SBOM verdict) per fixture: Ok(signer) or Err(refusal stage).
-fn verdicts(
-    store: &dyn Store,
-    trust: &TrustMaterial,
-    fixtures: &[Fixture],
-) -> Vec<(String, Result<String, String>, Result<String, String>)> {
+fn verdicts(store: &dyn Store, trust: &TrustMaterial, fixtures: &[Fixture]) -> Vec<Verdicts> {
     let v = ImageVerifier::new(store, trust, LAB_NOW).expect("verifier");
     fixtures
         .iter()

@@ -155,10 +155,10 @@ pub fn audit_cluster(
         let mut containers = Vec::new();
         for c in &p.containers {
             let r = ImageRef::parse(&c.image)?;
-            if let (Some(tag), None) = (&r.tag, &r.digest) {
-                if let Ok(now) = evidence.resolve_digest(&r) {
-                    registry_tags.insert(format!("{}:{tag}", r.repository()), now);
-                }
+            if let (Some(tag), None) = (&r.tag, &r.digest)
+                && let Ok(now) = evidence.resolve_digest(&r)
+            {
+                registry_tags.insert(format!("{}:{tag}", r.repository()), now);
             }
             let admitted = p.admission.as_ref().and_then(|a| {
                 let digest = a

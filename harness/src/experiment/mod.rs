@@ -86,17 +86,16 @@ pub fn run(plan: RunPlan<'_>) -> Result<RunOutcome> {
             vendor,
             status,
         } = e
+            && tty
         {
-            if tty {
-                eprint!(
-                    "\r\x1b[2K[{done}/{total}] {scenario} {engine}/{vendor}: {}",
-                    status.id()
-                );
-                if done == total {
-                    eprintln!();
-                }
-                let _ = std::io::stderr().flush();
+            eprint!(
+                "\r\x1b[2K[{done}/{total}] {scenario} {engine}/{vendor}: {}",
+                status.id()
+            );
+            if done == total {
+                eprintln!();
             }
+            let _ = std::io::stderr().flush();
         }
     });
     if scenarios.is_empty() {

@@ -142,12 +142,12 @@ fn patched(contract: &Contract, patch: &ContractPatch) -> Contract {
 }
 
 fn applies(scenario: &Scenario, vendor: &Vendor) -> bool {
-    match (scenario.applies_to, &vendor.identity) {
-        (AppliesTo::All, _) => true,
-        (AppliesTo::Keyless, Identity::Keyless { .. }) => true,
-        (AppliesTo::KeyBased, Identity::Key(_)) => true,
-        _ => false,
-    }
+    matches!(
+        (scenario.applies_to, &vendor.identity),
+        (AppliesTo::All, _)
+            | (AppliesTo::Keyless, Identity::Keyless { .. })
+            | (AppliesTo::KeyBased, Identity::Key(_))
+    )
 }
 
 /// The state of one (scenario, engine, vendor) run.
@@ -382,15 +382,14 @@ impl<B: Backend> Runner<'_, B> {
         };
         // Before a re-push, the moved tag still points at the signed digest.
         let moved = self.lab.fixture(&vendor.name, "moved-tag").cloned();
-        if let Some(f) = &moved {
-            if let (Ok((repo, Some(tag), _)), Some(prev)) = (
+        if let Some(f) = &moved
+            && let (Ok((repo, Some(tag), _)), Some(prev)) = (
                 crate::verify::image::split_reference(&f.image_ref),
                 &f.previous_digest,
-            ) {
-                if let Ok(d) = prev.parse() {
-                    self.lab.evidence.store().pin(&repo, &tag, d);
-                }
-            }
+            )
+            && let Ok(d) = prev.parse()
+        {
+            self.lab.evidence.store().pin(&repo, &tag, d);
         }
         if let Err(e) = self.apply(&st) {
             result.status = Status::Errored;
@@ -441,19 +440,15 @@ impl<B: Backend> Runner<'_, B> {
                 }
             }
         }
-        if let Some(f) = &moved {
-            if let Ok((repo, Some(tag), _)) = crate::verify::image::split_reference(&f.image_ref) {
-                self.lab.evidence.store().unpin(&repo, &tag);
-            }
+        if let Some(f) = &moved
+            && let Ok((repo, Some(tag), _)) = crate::verify::image::split_reference(&f.image_ref)
+        {
+            self.lab.evidence.store().unpin(&repo, &tag);
         }
         result
     }
 
-    fn pod_json(
-        &self,
-        st: &RunState,
-        pod: &Pod,
-    ) -> Result<(Value, Vec<(String, &'static str, String)>), String> {
+    fn pod_json(&self, st: &RunState, pod: &Pod) -> Result<(Value, Vec<PodImage>), String> {
         let pick = |sel: &ImageSel| -> Result<String, String> {
             let f = self
                 .lab
@@ -745,6 +740,9 @@ impl<B: Backend> Runner<'_, B> {
     }
 }
 
+/// A container of a pod being created: name, kind and image reference.
+type PodImage = (String, &'static str, String);
+
 /// What a step did, in the words expectations use.
 struct Observed {
     word: String,
@@ -761,15 +759,15 @@ fn meets(e: &Expect, o: &Observed, detail: Option<&str>) -> bool {
             return false;
         }
     }
-    if let Some(r) = e.reported {
-        if o.reported != r {
-            return false;
-        }
+    if let Some(r) = e.reported
+        && o.reported != r
+    {
+        return false;
     }
-    if let Some(m) = &e.message {
-        if !detail.is_some_and(|d| d.contains(m.as_str())) {
-            return false;
-        }
+    if let Some(m) = &e.message
+        && !detail.is_some_and(|d| d.contains(m.as_str()))
+    {
+        return false;
     }
     if !e.findings.is_empty() {
         let want: Vec<String> = e.findings.iter().map(|(p, s)| format!("{p}={s}")).collect();

@@ -279,10 +279,10 @@ impl Store for Registry {
         ) {
             let json = serde_json::to_vec(&index)
                 .map_err(|e| self.fail("decode referrers", repo.to_owned(), e))?;
-            if let Ok(parsed) = serde_json::from_slice::<ImageIndex>(&json) {
-                if !parsed.manifests.is_empty() {
-                    return Ok(parsed.manifests);
-                }
+            if let Ok(parsed) = serde_json::from_slice::<ImageIndex>(&json)
+                && !parsed.manifests.is_empty()
+            {
+                return Ok(parsed.manifests);
             }
         }
         let fallback = format!("{}-{}", digest.algorithm(), digest.hex());

@@ -19,6 +19,9 @@ use crate::supply::oci::spec::ImageManifest;
 use crate::supply::oci::{Descriptor, Digest};
 use crate::supply::store::Store;
 
+/// Layers of a manifest: descriptor and content.
+type Layers = Vec<(Descriptor, Vec<u8>)>;
+
 pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 pub const ANN_PREDICATE_TYPE: &str = "predicateType";
 pub const ANN_BUNDLE_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
@@ -121,7 +124,7 @@ impl<S: Store> ImageVerifier<S> {
         }
     }
 
-    fn layers(&self, repo: &str, tag: &str) -> Result<Option<Vec<(Descriptor, Vec<u8>)>>, Refusal> {
+    fn layers(&self, repo: &str, tag: &str) -> Result<Option<Layers>, Refusal> {
         let Some((_, bytes)) = self.store.resolve(repo, tag).refuse_ctx("fetch", tag)? else {
             return Ok(None);
         };

@@ -7,9 +7,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::supply::lab::ca::{GOOGLE_ISSUER, Identity, San};
 use crate::supply::lab::error::{LabError, Result, layout_err};
-use crate::supply::lab::lab::Lab;
 use crate::supply::lab::sbom;
 use crate::supply::lab::sign::{self, BundleContent, Published, SignOptions, Signer, Target};
+use crate::supply::lab::sigstore::Lab;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -148,8 +148,8 @@ pub struct Fixture {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Catalogue {
-    pub config: crate::supply::lab::lab::LabConfig,
-    pub trust: crate::supply::lab::lab::LabTrustConfig,
+    pub config: crate::supply::lab::sigstore::LabConfig,
+    pub trust: crate::supply::lab::sigstore::LabTrustConfig,
     pub fixtures: Vec<Fixture>,
     /// Fixture variants not produced, with the reason.
     pub not_applicable: Vec<(VendorId, Variant, &'static str)>,

@@ -1,6 +1,6 @@
 //! `lab`: trustswap's lab supply chain (scratch module).
 //!
-//! * [`lab`]: a lab Sigstore from one seed and a fixed clock: Fulcio-like CA ([`ca`]), CT log with
+//! * [`sigstore`]: a lab Sigstore from one seed and a fixed clock: Fulcio-like CA ([`ca`]), CT log with
 //!   embedded SCTs, Rekor ([`rekor`]) with SETs, inclusion proofs and checkpoints, DHI-style keys,
 //!   and a `trusted_root.json` export ([`trustroot`]).
 //! * [`sign`]: cosign-shaped `.sig`, `.att` and Sigstore bundle v0.3 referrers in an ocilab layout.
@@ -13,12 +13,12 @@ pub mod ca;
 pub mod error;
 pub mod fixtures;
 pub mod keys;
-pub mod lab;
 pub mod rekor;
 pub mod sbom;
 pub mod sign;
+pub mod sigstore;
 pub mod trustroot;
 
 pub use error::{LabError, Result};
 pub use fixtures::{Catalogue, Expect, Fixture, PolicySpec, Reason, Variant, VendorId, build_all};
-pub use lab::{Lab, LabConfig, LabTrustConfig};
+pub use sigstore::{Lab, LabConfig, LabTrustConfig};
