@@ -90,6 +90,8 @@ type CacheKey = (String, String, Option<String>, Option<String>);
 pub struct StoreEvidence<S: Store> {
     verifier: ImageVerifier<PinnedStore<S>>,
     cache: Mutex<HashMap<CacheKey, Verification>>,
+    /// Tag resolutions (`repo:tag` -> digest); cleared when a tag is (un)pinned.
+    resolved: Mutex<HashMap<String, Digest>>,
     calls: Mutex<u64>,
 }
 
@@ -160,12 +162,44 @@ impl<S: Store> StoreEvidence<S> {
         Ok(StoreEvidence {
             verifier: ImageVerifier::new(PinnedStore::new(store), trust, now)?,
             cache: Mutex::new(HashMap::new()),
+            resolved: Mutex::new(HashMap::new()),
             calls: Mutex::new(0),
         })
     }
 
-    pub fn store(&self) -> &PinnedStore<S> {
-        self.verifier.store()
+    /// Point `repo:tag` at `digest` until `unpin` (a vendor that has not re-pushed yet).
+    pub fn pin(&self, repo: &str, tag: &str, digest: Digest) {
+        self.verifier.store().pin(repo, tag, digest);
+        self.forget_resolutions();
+    }
+
+    pub fn unpin(&self, repo: &str, tag: &str) {
+        self.verifier.store().unpin(repo, tag);
+        self.forget_resolutions();
+    }
+
+    fn forget_resolutions(&self) {
+        if let Ok(mut r) = self.resolved.lock() {
+            r.clear();
+        }
+    }
+
+    /// The digest an image names, resolving tags once.
+    fn digest_of(&self, image: &ImageRef) -> Result<Digest, Refusal> {
+        let name = Self::image_name(image);
+        if let Some(d) = self
+            .resolved
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&name).cloned())
+        {
+            return Ok(d);
+        }
+        let (_, digest) = self.verifier.resolve(&name)?;
+        if let Ok(mut r) = self.resolved.lock() {
+            r.insert(name, digest.clone());
+        }
+        Ok(digest)
     }
 
     /// Cryptographic verifications actually performed (cache misses).
@@ -202,8 +236,7 @@ impl<S: Store> StoreEvidence<S> {
         repository: Option<&str>,
         predicate: Option<&str>,
     ) -> Result<CacheKey, Verification> {
-        let name = Self::image_name(image);
-        let (_, digest) = self.verifier.resolve(&name).map_err(outcome)?;
+        let digest = self.digest_of(image).map_err(outcome)?;
         Ok((
             format!("{}@{digest}", image.repository()),
             format!("{attestor:?}"),
@@ -273,9 +306,8 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
     }
 
     fn resolve_digest(&self, image: &ImageRef) -> Result<String, String> {
-        self.verifier
-            .resolve(&Self::image_name(image))
-            .map(|(_, d)| d.to_string())
+        self.digest_of(image)
+            .map(|d| d.to_string())
             .map_err(|r| r.to_string())
     }
 }

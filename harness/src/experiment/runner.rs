@@ -389,7 +389,7 @@ impl<B: Backend> Runner<'_, B> {
             )
             && let Ok(d) = prev.parse()
         {
-            self.lab.evidence.store().pin(&repo, &tag, d);
+            self.lab.evidence.pin(&repo, &tag, d);
         }
         if let Err(e) = self.apply(&st) {
             result.status = Status::Errored;
@@ -443,7 +443,7 @@ impl<B: Backend> Runner<'_, B> {
         if let Some(f) = &moved
             && let Ok((repo, Some(tag), _)) = crate::verify::image::split_reference(&f.image_ref)
         {
-            self.lab.evidence.store().unpin(&repo, &tag);
+            self.lab.evidence.unpin(&repo, &tag);
         }
         result
     }
@@ -645,7 +645,6 @@ impl<B: Backend> Runner<'_, B> {
                     .map_err(|r| r.to_string())?;
                 self.lab
                     .evidence
-                    .store()
                     .unpin(&repo, tag.as_deref().unwrap_or("latest"));
                 Ok(quiet("tag re-pushed"))
             }

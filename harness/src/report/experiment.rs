@@ -125,13 +125,16 @@ pub fn markdown(r: &RunReport<'_>) -> String {
     o.push_str(&"---|".repeat(cols.len()));
     o.push('\n');
     for s in r.scenarios {
+        let layer = serde_json::to_value(s.layer)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let _ = write!(
             o,
-            "| [{}](#{}) {} | {:?} | {} |",
+            "| [{}](#{}) {} | {layer} | {} |",
             s.id,
             s.id,
             cell(&s.title),
-            s.layer,
             mark(s.status)
         );
         for (e, v) in &cols {
