@@ -138,20 +138,7 @@ pub fn markdown(r: &RunReport<'_>) -> String {
             mark(s.status)
         );
         for (e, v) in &cols {
-            let st = s
-                .runs
-                .iter()
-                .find(|x| x.engine.id() == e && &x.vendor == v)
-                .map(|x| x.status)
-                .or_else(|| {
-                    s.matrices.iter().find(|m| m.engine.id() == e).map(|m| {
-                        if m.diagonal {
-                            Status::Held
-                        } else {
-                            Status::Deviated
-                        }
-                    })
-                });
+            let st = status_at(s, e, v);
             let _ = write!(o, " {} |", st.map(mark).unwrap_or("-"));
         }
         o.push('\n');
@@ -333,6 +320,27 @@ fn colour(s: Status) -> &'static str {
     }
 }
 
+/// The status of a scenario for one engine/vendor column (a matrix scenario
+/// has one status per engine).
+fn status_at(s: &ScenarioResult, engine: &str, vendor: &str) -> Option<Status> {
+    s.runs
+        .iter()
+        .find(|x| x.engine.id() == engine && x.vendor == vendor)
+        .map(|x| x.status)
+        .or_else(|| {
+            s.matrices
+                .iter()
+                .find(|m| m.engine.id() == engine)
+                .map(|m| {
+                    if m.diagonal {
+                        Status::Held
+                    } else {
+                        Status::Deviated
+                    }
+                })
+        })
+}
+
 /// Hypothesis x (engine, vendor) grid as SVG.
 fn grid_svg(r: &RunReport<'_>) -> String {
     let cols = columns(r);
@@ -356,21 +364,7 @@ fn grid_svg(r: &RunReport<'_>) -> String {
         let y = top + i * rh;
         let _ = write!(o, "<text x=\"4\" y=\"{}\">{}</text>", y + 15, esc(&s.id));
         for (j, (e, v)) in cols.iter().enumerate() {
-            let st = s
-                .runs
-                .iter()
-                .find(|x| x.engine.id() == e && &x.vendor == v)
-                .map(|x| x.status)
-                .or_else(|| {
-                    s.matrices.iter().find(|m| m.engine.id() == e).map(|m| {
-                        if m.diagonal {
-                            Status::Held
-                        } else {
-                            Status::Deviated
-                        }
-                    })
-                })
-                .unwrap_or(Status::NotApplicable);
+            let st = status_at(s, e, v).unwrap_or(Status::NotApplicable);
             let _ = write!(
                 o,
                 "<rect x=\"{}\" y=\"{y}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} {e}/{v}: {}</title></rect>",

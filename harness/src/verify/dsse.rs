@@ -68,15 +68,9 @@ pub struct AttVerified {
     pub entry_kind: String,
 }
 
-/// Verify one `.att` layer: the envelope bytes and the layer annotations.
-pub fn verify_attestation_layer(
-    trust: &TrustMaterial,
-    envelope_json: &[u8],
-    annotations: &BTreeMap<String, String>,
-    subject_digest: &str,
-    policy: &IdentityPolicy,
-    now: i64,
-) -> Result<AttVerified, Refusal> {
+/// Parse a DSSE envelope holding one signature over an in-toto statement:
+/// the envelope, the decoded payload and the raw signature.
+fn open_envelope(envelope_json: &[u8]) -> Result<(Envelope, Vec<u8>, Vec<u8>), Refusal> {
     let env: Envelope =
         serde_json::from_slice(envelope_json).refuse_ctx("dsse", "envelope JSON")?;
     if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
@@ -95,6 +89,44 @@ pub fn verify_attestation_layer(
         .decode(&env.payload)
         .refuse_ctx("dsse", "payload base64")?;
     let sig_raw = B64.decode(&sig.sig).refuse_ctx("dsse", "sig base64")?;
+    Ok((env, payload, sig_raw))
+}
+
+/// The statement, if one of its subjects is the image digest.
+fn bound_statement(payload: &[u8], subject_digest: &str) -> Result<Statement, Refusal> {
+    let st: Statement = serde_json::from_slice(payload).refuse_ctx("dsse", "in-toto statement")?;
+    if !st.type_.starts_with("https://in-toto.io/Statement/") {
+        return Err(Refusal::new(
+            "dsse",
+            format!("statement _type {}", st.type_),
+        ));
+    }
+    let want = subject_digest
+        .strip_prefix("sha256:")
+        .refuse_ctx("dsse", "subject digest must be sha256:")?;
+    if !st.subject.iter().any(|s| {
+        s.digest
+            .get("sha256")
+            .is_some_and(|d| d.eq_ignore_ascii_case(want))
+    }) {
+        return Err(Refusal::new(
+            "dsse",
+            "no statement subject matches the image digest",
+        ));
+    }
+    Ok(st)
+}
+
+/// Verify one `.att` layer: the envelope bytes and the layer annotations.
+pub fn verify_attestation_layer(
+    trust: &TrustMaterial,
+    envelope_json: &[u8],
+    annotations: &BTreeMap<String, String>,
+    subject_digest: &str,
+    policy: &IdentityPolicy,
+    now: i64,
+) -> Result<AttVerified, Refusal> {
+    let (env, payload, sig_raw) = open_envelope(envelope_json)?;
 
     // Rekor: SET (crate) + body consistency.
     let (bundle, body) = verify_set(
@@ -125,26 +157,7 @@ pub fn verify_attestation_layer(
         .refuse_ctx("dsse", "signature over PAE")?;
 
     // Statement binds the image.
-    let st: Statement = serde_json::from_slice(&payload).refuse_ctx("dsse", "in-toto statement")?;
-    if !st.type_.starts_with("https://in-toto.io/Statement/") {
-        return Err(Refusal::new(
-            "dsse",
-            format!("statement _type {}", st.type_),
-        ));
-    }
-    let want = subject_digest
-        .strip_prefix("sha256:")
-        .refuse_ctx("dsse", "subject digest must be sha256:")?;
-    if !st.subject.iter().any(|s| {
-        s.digest
-            .get("sha256")
-            .is_some_and(|d| d.eq_ignore_ascii_case(want))
-    }) {
-        return Err(Refusal::new(
-            "dsse",
-            "no statement subject matches the image digest",
-        ));
-    }
+    let st = bound_statement(&payload, subject_digest)?;
     Ok(AttVerified {
         statement: serde_json::from_slice(&payload).refuse_ctx("dsse", "in-toto statement")?,
         predicate_type: st.predicate_type,
@@ -162,42 +175,12 @@ pub fn verify_key_attestation_layer(
     public_key_pem: &str,
     subject_digest: &str,
 ) -> Result<AttVerified, Refusal> {
-    let env: Envelope =
-        serde_json::from_slice(envelope_json).refuse_ctx("dsse", "envelope JSON")?;
-    if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
-        return Err(Refusal::new(
-            "dsse",
-            format!("payloadType {}", env.payload_type),
-        ));
-    }
-    let [sig] = env.signatures.as_slice() else {
-        return Err(Refusal::new(
-            "dsse",
-            format!("expected 1 signature, got {}", env.signatures.len()),
-        ));
-    };
-    let payload = B64
-        .decode(&env.payload)
-        .refuse_ctx("dsse", "payload base64")?;
-    let sig_raw = B64.decode(&sig.sig).refuse_ctx("dsse", "sig base64")?;
+    let (env, payload, sig_raw) = open_envelope(envelope_json)?;
     let key = CosignVerificationKey::try_from_pem(public_key_pem.as_bytes())
         .refuse_ctx("policy", "public key")?;
     key.verify_signature(Signature::Raw(&sig_raw), &pae(&env.payload_type, &payload))
         .refuse_ctx("dsse", "signature over PAE")?;
-    let st: Statement = serde_json::from_slice(&payload).refuse_ctx("dsse", "in-toto statement")?;
-    let want = subject_digest
-        .strip_prefix("sha256:")
-        .refuse_ctx("dsse", "subject digest must be sha256:")?;
-    if !st.subject.iter().any(|s| {
-        s.digest
-            .get("sha256")
-            .is_some_and(|d| d.eq_ignore_ascii_case(want))
-    }) {
-        return Err(Refusal::new(
-            "dsse",
-            "no statement subject matches the image digest",
-        ));
-    }
+    let st = bound_statement(&payload, subject_digest)?;
     Ok(AttVerified {
         statement: serde_json::from_slice(&payload).refuse_ctx("dsse", "in-toto statement")?,
         predicate_type: st.predicate_type,
