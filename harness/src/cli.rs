@@ -142,12 +142,19 @@ pub struct RunArgs {
     /// Lab folder (rebuilt from --seed for every run)
     #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
     pub lab: PathBuf,
+    /// kubeconfig context for --backend cluster (default: the current one)
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendKind {
     /// The in-process Kyverno engine with real signatures from the lab
     Embedded,
+    /// A kind cluster with real Kyverno (needs Docker and the kind CLI)
+    Kind,
+    /// An existing cluster that runs Kyverno (--context NAME)
+    Cluster,
 }
 
 #[derive(Debug, Subcommand)]
@@ -672,9 +679,74 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
     Ok(outcome.code)
 }
 
+/// The real-cluster backends: what is needed, and whether it is there.
+fn real_cluster_preflight(args: &RunArgs) -> Result<u8> {
+    use crate::backend::kube::kind::{SystemRunner, detect};
+    use crate::backend::kube::{ClusterBackend, Settings};
+    let not_wired = |what: String| Error::Internal {
+        message: format!(
+            "{what}; running the hypotheses on a real cluster is not wired yet (the lab fixtures must first be served to Kyverno from the cluster's registry): use --backend embedded"
+        ),
+    };
+    match args.backend {
+        BackendKind::Kind => {
+            let tools = detect(&SystemRunner).map_err(|e| Error::Usage {
+                message: format!("the kind backend cannot start: {e}"),
+                hint: "install Docker and kind (https://kind.sigs.k8s.io), or use --backend embedded (no Docker needed)".into(),
+            })?;
+            Err(not_wired(format!(
+                "docker {} and kind {} are available",
+                tools.docker_server_version, tools.kind_version
+            )))
+        }
+        BackendKind::Cluster => {
+            let settings = Settings::new(format!("preflight-{}", std::process::id()));
+            let backend = match &args.context {
+                Some(ctx) => {
+                    let path = std::env::var_os("KUBECONFIG")
+                        .map(PathBuf::from)
+                        .or_else(|| {
+                            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config"))
+                        });
+                    let path = path.ok_or_else(|| Error::Usage {
+                        message: "no kubeconfig".into(),
+                        hint: "set KUBECONFIG".into(),
+                    })?;
+                    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    ClusterBackend::from_kubeconfig_yaml(&text, Some(ctx), settings)
+                }
+                None => ClusterBackend::connect(settings),
+            }
+            .map_err(|e| Error::Usage {
+                message: format!("cannot reach the cluster: {e}"),
+                hint: "check the kubeconfig and --context, or use --backend embedded".into(),
+            })?;
+            let report = backend.preflight().map_err(|e| Error::Usage {
+                message: format!("the cluster is not ready for trustswap: {e}"),
+                hint: "install Kyverno 1.19 (helm install kyverno kyverno/kyverno -n kyverno --create-namespace) and wait for its admission controller".into(),
+            })?;
+            Err(not_wired(format!(
+                "the cluster answers (Kubernetes {}, Kyverno {})",
+                report.server_version,
+                report
+                    .kyverno_image
+                    .unwrap_or_else(|| "unknown image".into())
+            )))
+        }
+        BackendKind::Embedded => Ok(exit::HOLDS),
+    }
+}
+
 fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     use crate::experiment::runner::Status;
     use crate::report::experiment::{Counts, RunReport};
+
+    if args.backend != BackendKind::Embedded {
+        return real_cluster_preflight(args);
+    }
 
     let loaded = inputs.load()?;
     let vendors = profile::select(loaded.vendors.clone(), &args.check.vendor_names)?;

@@ -269,3 +269,36 @@ fn clap_definition_is_consistent() {
     use clap::CommandFactory;
     trustswap::cli::Cli::command().debug_assert();
 }
+
+#[test]
+fn the_kind_backend_explains_what_is_missing() {
+    let docker = std::process::Command::new("docker")
+        .arg("info")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if docker {
+        eprintln!(
+            "skipping: a Docker daemon answers here, so the kind backend does not stop at the tool check"
+        );
+        return;
+    }
+    let o = trustswap(&["run", "--backend", "kind", "--no-report"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("the kind backend cannot start: "), "{err}");
+    assert!(err.contains("docker"), "{err}");
+    assert!(err.contains("hint: install Docker and kind"), "{err}");
+}
+
+#[test]
+fn the_cluster_backend_explains_an_unreachable_cluster() {
+    let o = trustswap(&["run", "--backend", "cluster", "--no-report"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("cannot reach the cluster"), "{err}");
+    assert!(
+        err.contains("hint: check the kubeconfig and --context"),
+        "{err}"
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod embedded;
 pub mod evidence;
+pub mod kube;
 
 use serde_json::Value;
 
