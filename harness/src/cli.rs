@@ -90,6 +90,11 @@ pub enum Command {
     /// cosign and Kyverno do, from the lab layout, an OCI layout or a registry.
     /// Exit 0 verified, 1 refused, 2 bad input, 3 a shape trustswap cannot check
     Verify(VerifyArgs),
+    /// Enforcement audits of a running state
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Verify a Sigstore bundle for an artifact (file or sha256:HEX), the
     /// command form the Sigstore conformance suite drives. Exit 0 verified,
     /// 1 refused, 2 bad input, 3 a bundle shape trustswap cannot check yet
@@ -155,6 +160,27 @@ pub enum BackendKind {
     Kind,
     /// An existing cluster that runs Kyverno (--context NAME)
     Cluster,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Classify every running container against the last-known-good manifest
+    /// of signed digests (compliant, drifted, unsigned, untrusted-identity,
+    /// signer-revoked, no-sbom, bypassed-admission, exception-expired, unknown).
+    /// Exit 0 compliant, 1 findings, 2 bad input
+    Drift {
+        /// YAML or JSON: state, manifest, revocations, exceptions, trustPolicy
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// The audit time (RFC 3339; default: now)
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Show compliant containers too
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -387,6 +413,15 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             Ok(exit::HOLDS)
         }
         Command::Verify(args) => verify_image(&cli.inputs, args),
+        Command::Audit {
+            command:
+                AuditCommand::Drift {
+                    input,
+                    now,
+                    all,
+                    format,
+                },
+        } => audit_drift(input, now.as_deref(), *all, *format),
         Command::VerifyBundle {
             bundle,
             certificate_identity,
@@ -833,4 +868,44 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         let _ = writeln!(stdout, "report: {}", display(&dir));
     }
     Ok(code)
+}
+
+fn audit_drift(input: &Path, now: Option<&str>, all: bool, format: Format) -> Result<u8> {
+    use crate::audit::drift::{self, AuditInput, DriftOptions, TableFilter, Verdict};
+    let data: AuditInput = crate::yaml::parse_file(input)?;
+    let now = match now {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| Error::Usage {
+                message: format!("--now `{t}`: {e}"),
+                hint: "give an RFC 3339 time, e.g. 2026-07-01T00:00:00Z".into(),
+            })?,
+        None => chrono::Utc::now(),
+    };
+    let report = drift::drift(&data, &DriftOptions::default(), now).map_err(|e| {
+        Error::invalid(
+            input,
+            None,
+            "input",
+            e.to_string(),
+            "fix the field named above",
+        )
+    })?;
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Format::Table => drift::render_table(
+            &report,
+            if all {
+                TableFilter::All
+            } else {
+                TableFilter::NotCompliant
+            },
+        ),
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(if report.summary.verdict == Verdict::Compliant {
+        exit::HOLDS
+    } else {
+        exit::FINDING
+    })
 }

@@ -302,3 +302,66 @@ fn the_cluster_backend_explains_an_unreachable_cluster() {
         "{err}"
     );
 }
+
+#[test]
+fn audit_drift_classifies_and_exits_1_on_findings() {
+    let args = [
+        "audit",
+        "drift",
+        "--input",
+        "fixtures/audit/drift-example.yaml",
+        "--now",
+        "2026-07-01T00:00:00Z",
+    ];
+    let o = trustswap(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let table = text(&o.stdout);
+    assert!(
+        table.contains("drifted") && table.contains("exception-expired"),
+        "{table}"
+    );
+    assert!(table.contains("verdict: non-compliant"), "{table}");
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json", "--all"]);
+    let o = trustswap(&json_args);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let findings = v["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 3);
+    let status = |pod: &str| {
+        findings
+            .iter()
+            .find(|f| f["pod"] == pod)
+            .map(|f| f["status"].clone())
+            .expect("pod")
+    };
+    assert_eq!(status("api-7d9f-abcde"), "compliant");
+    assert_eq!(status("worker"), "drifted");
+    assert_eq!(status("indexer"), "exception-expired");
+    let api = findings
+        .iter()
+        .find(|f| f["pod"] == "api-7d9f-abcde")
+        .expect("api");
+    assert_eq!(
+        api["workloadKind"], "Deployment",
+        "a ReplicaSet with the pod-template-hash is reported as its Deployment"
+    );
+    assert_eq!(api["team"], "payments");
+}
+
+#[test]
+fn audit_drift_rejects_bad_input_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("in.yaml");
+    std::fs::write(
+        &path,
+        "state: {pods: []}\nmanifest: {entries: []}\ntrustPolicy: {rules: []}\nrevocation: []\n",
+    )
+    .expect("write");
+    let o = trustswap(&["audit", "drift", "--input", &path.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("in.yaml: error: line 4") && err.contains("unknown field `revocation`"),
+        "{err}"
+    );
+}
