@@ -345,7 +345,8 @@ fn status_at(s: &ScenarioResult, engine: &str, vendor: &str) -> Option<Status> {
 fn grid_svg(r: &RunReport<'_>) -> String {
     let cols = columns(r);
     let (cw, rh, left, top) = (64, 22, 230, 110);
-    let w = left + cw * cols.len().max(1) + 10;
+    // Room on the right for the last rotated column label.
+    let w = left + cw * cols.len().max(1) + 90;
     let h = top + rh * r.scenarios.len() + 10;
     let mut o = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"hypotheses by engine and vendor\" font-family=\"sans-serif\" font-size=\"12\">"
@@ -382,11 +383,11 @@ fn grid_svg(r: &RunReport<'_>) -> String {
 }
 
 fn matrix_svg(m: &crate::experiment::runner::Matrix) -> String {
-    let (c, left, top) = (70, 110, 90);
+    let (c, left, top) = (70, 110, 140);
     let n = m.vendors.len();
     let mut o = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"policy vendor by signer vendor\" font-family=\"sans-serif\" font-size=\"12\">",
-        left + c * n + 10,
+        left + c * n + 120,
         top + c * n + 10
     );
     for (j, v) in m.vendors.iter().enumerate() {
