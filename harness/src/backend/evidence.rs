@@ -145,6 +145,30 @@ fn identity(e: &Evidence, policy: &SignerPolicy) -> SignerIdentity {
     }
 }
 
+/// What a verification result depends on: the key material and the
+/// transparency-log and SCT requirements. Keyless identities are matched by
+/// the engine afterwards, so they are not part of the key.
+fn attestor_key(attestor: &AttestorSpec) -> String {
+    match attestor {
+        AttestorSpec::Keys {
+            public_keys,
+            rekor,
+            ctlog,
+            ..
+        } => format!(
+            "keys:{}:{}:{public_keys}",
+            rekor.as_ref().is_some_and(|r| r.ignore_tlog),
+            ctlog.as_ref().is_some_and(|c| c.ignore_sct)
+        ),
+        AttestorSpec::Keyless { rekor, ctlog, .. } => format!(
+            "keyless:{}:{}",
+            rekor.as_ref().is_some_and(|r| r.ignore_tlog),
+            ctlog.as_ref().is_some_and(|c| c.ignore_sct)
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
 /// A refusal the harness caused (unsupported shape, store failure) is an
 /// error; a refusal of the evidence is a policy failure.
 fn outcome(r: Refusal) -> Verification {
@@ -239,7 +263,7 @@ impl<S: Store> StoreEvidence<S> {
         let digest = self.digest_of(image).map_err(outcome)?;
         Ok((
             format!("{}@{digest}", image.repository()),
-            format!("{attestor:?}"),
+            attestor_key(attestor),
             repository.map(str::to_owned),
             predicate.map(str::to_owned),
         ))
