@@ -125,3 +125,37 @@ fn a_registry_that_serves_wrong_bytes_is_an_error_not_content() {
             .is_none()
     );
 }
+
+/// skopeo (containers/image) reads the lab's layout: every vendor's good
+/// fixture resolves to the digest the catalogue records.
+#[test]
+fn skopeo_reads_the_lab_layout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab = dir.path().join("lab");
+    let catalogue = init(&lab, 0).expect("lab init");
+    for f in catalogue.fixtures.iter().filter(|f| {
+        serde_json::to_value(f.variant)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .as_deref()
+            == Some("good")
+    }) {
+        let target = format!("oci:{}:{}", layout_dir(&lab).display(), f.image_ref);
+        let out = std::process::Command::new("skopeo")
+            .args(["inspect", "--raw", &target])
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("skopeo is not installed ({e}): apt-get install skopeo (CI installs it)")
+            });
+        assert!(
+            out.status.success(),
+            "{target}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            trustswap::supply::oci::Digest::of(&out.stdout).to_string(),
+            f.image_digest,
+            "{target}"
+        );
+    }
+}
