@@ -356,57 +356,58 @@ fn validate_keyless(path: &Path, k: RawKeyless) -> Result<Identity> {
             subject: Matcher::RegExp(subject),
         });
     }
-    let issuer = match (k.issuer, k.issuer_reg_exp) {
-        (Some(i), None) => Matcher::Exact(i.value),
-        (None, Some(r)) => {
-            check_regex(path, "trustRoot.keyless.issuerRegExp", &r)?;
-            Matcher::RegExp(r.value)
-        }
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid(
-                path,
-                None,
-                "trustRoot.keyless",
-                "both `issuer` and `issuerRegExp` are set",
-                "keep one: `issuer` for an exact issuer URL, `issuerRegExp` for a pattern",
-            ));
-        }
-        (None, None) => {
-            return Err(Error::invalid(
-                path,
-                None,
-                "trustRoot.keyless.issuer",
-                "no OIDC issuer",
-                "set `issuer`, e.g. `https://token.actions.githubusercontent.com`",
-            ));
-        }
-    };
-    let subject = match (k.subject, k.subject_reg_exp) {
-        (Some(s), None) => Matcher::Exact(s.value),
-        (None, Some(r)) => {
-            check_regex(path, "trustRoot.keyless.subjectRegExp", &r)?;
-            Matcher::RegExp(r.value)
-        }
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid(
-                path,
-                None,
-                "trustRoot.keyless",
-                "both `subject` and `subjectRegExp` are set",
-                "keep one: `subject` for an exact identity, `subjectRegExp` for an anchored pattern",
-            ));
-        }
-        (None, None) => {
-            return Err(Error::invalid(
-                path,
-                None,
-                "trustRoot.keyless.subject",
-                "no certificate identity",
-                "set `subject` (a workflow URI or email) or an anchored `subjectRegExp`",
-            ));
-        }
-    };
+    let issuer = matcher(
+        path,
+        ("issuer", k.issuer),
+        ("issuerRegExp", k.issuer_reg_exp),
+        "keep one: `issuer` for an exact issuer URL, `issuerRegExp` for a pattern",
+        (
+            "no OIDC issuer",
+            "set `issuer`, e.g. `https://token.actions.githubusercontent.com`",
+        ),
+    )?;
+    let subject = matcher(
+        path,
+        ("subject", k.subject),
+        ("subjectRegExp", k.subject_reg_exp),
+        "keep one: `subject` for an exact identity, `subjectRegExp` for an anchored pattern",
+        (
+            "no certificate identity",
+            "set `subject` (a workflow URI or email) or an anchored `subjectRegExp`",
+        ),
+    )?;
     Ok(Identity::Keyless { issuer, subject })
+}
+
+/// One keyless matcher: exactly one of an exact field and its `*RegExp` twin.
+fn matcher(
+    path: &Path,
+    (exact_name, exact): (&str, Option<Spanned<String>>),
+    (regexp_name, regexp): (&str, Option<Spanned<String>>),
+    both_hint: &str,
+    (missing, missing_hint): (&str, &str),
+) -> Result<Matcher> {
+    match (exact, regexp) {
+        (Some(e), None) => Ok(Matcher::Exact(e.value)),
+        (None, Some(r)) => {
+            check_regex(path, &format!("trustRoot.keyless.{regexp_name}"), &r)?;
+            Ok(Matcher::RegExp(r.value))
+        }
+        (Some(_), Some(_)) => Err(Error::invalid(
+            path,
+            None,
+            "trustRoot.keyless",
+            format!("both `{exact_name}` and `{regexp_name}` are set"),
+            both_hint,
+        )),
+        (None, None) => Err(Error::invalid(
+            path,
+            None,
+            format!("trustRoot.keyless.{exact_name}"),
+            missing,
+            missing_hint,
+        )),
+    }
 }
 
 pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";

@@ -484,6 +484,24 @@ impl Ctx<'_> {
         Ok(out)
     }
 
+    /// Publish one keyless Sigstore bundle referrer, logged and with an SCT.
+    fn keyless_bundle(
+        &mut self,
+        t: &Target,
+        id: &Identity,
+        label: &str,
+        content: BundleContent<'_>,
+    ) -> Result<Published> {
+        let o = self.opts(label.to_owned(), true, false, self.lab.config.now - 600);
+        let lab = &mut *self.lab;
+        let s = Signer::Keyless {
+            ca: &lab.ca,
+            identity: id,
+            ct: Some(&lab.ct),
+        };
+        sign::publish_bundle(self.layout, &mut lab.rekor, t, s, &o, content)
+    }
+
     fn bundles(
         &mut self,
         spec: &VendorSpec,
@@ -494,23 +512,12 @@ impl Ctx<'_> {
     ) -> Result<Vec<Published>> {
         let now = self.lab.config.now;
         let mut out = Vec::new();
-        let o = self.opts(format!("{label}/bundle-sig"), true, false, now - 600);
-        {
-            let lab = &mut *self.lab;
-            let s = Signer::Keyless {
-                ca: &lab.ca,
-                identity: id,
-                ct: Some(&lab.ct),
-            };
-            out.push(sign::publish_bundle(
-                self.layout,
-                &mut lab.rekor,
-                t,
-                s,
-                &o,
-                BundleContent::ImageSignature,
-            )?);
-        }
+        out.push(self.keyless_bundle(
+            t,
+            id,
+            &format!("{label}/bundle-sig"),
+            BundleContent::ImageSignature,
+        )?);
         if with_atts {
             let content =
                 read_package_db(self.layout, &t.manifest).map_err(|source| LabError::Image {
@@ -522,24 +529,11 @@ impl Ctx<'_> {
                 (sbom::PT_COSIGN_VULN, sbom::cosign_vuln(now)?),
             ];
             for (i, (pt, pred)) in preds.iter().enumerate() {
-                let o = self.opts(format!("{label}/bundle-att{i}"), true, false, now - 600);
-                let lab = &mut *self.lab;
-                let s = Signer::Keyless {
-                    ca: &lab.ca,
-                    identity: id,
-                    ct: Some(&lab.ct),
+                let content = BundleContent::Attestation {
+                    predicate_type: pt,
+                    predicate: pred,
                 };
-                out.push(sign::publish_bundle(
-                    self.layout,
-                    &mut lab.rekor,
-                    t,
-                    s,
-                    &o,
-                    BundleContent::Attestation {
-                        predicate_type: pt,
-                        predicate: pred,
-                    },
-                )?);
+                out.push(self.keyless_bundle(t, id, &format!("{label}/bundle-att{i}"), content)?);
             }
         }
         Ok(out)
