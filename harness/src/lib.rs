@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod exit;
+pub mod interrupt;
 pub mod experiment;
 pub mod lab_cli;
 pub mod policy;

@@ -1,22 +1,106 @@
-//! Where admission happens: the embedded engine today (Kyverno semantics in
-//! process, real signatures from the lab); kind and existing clusters later,
-//! behind the same trait so scenarios and reports are shared.
+//! Where admission happens: the embedded engine (Kyverno semantics in
+//! process, real signatures from the lab), a kind cluster, or an existing
+//! cluster with Kyverno. All three sit behind [`Backend`], so scenarios,
+//! reports and the snapshot checks are shared.
 
 pub mod embedded;
 pub mod evidence;
 pub mod kube;
+pub mod relocate;
 
 use serde_json::Value;
 
-use crate::admission::decision::Decision;
+use crate::admission::decision::{Decision, ReportEntry};
 use crate::admission::request::AdmissionRequest;
 
-/// An admission backend: policies in, decisions out.
+/// What a backend can do beyond applying policies and deciding admissions.
+/// A scenario step that needs a missing capability makes the run
+/// not-applicable on that backend, with the reason in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Move the clock (`advance`): only a simulated cluster can.
+    pub clock: bool,
+    /// Take the admission webhook down (`outage`).
+    pub outage: bool,
+    /// Run a pod without admission (`bypass`).
+    pub bypass: bool,
+}
+
+impl Capabilities {
+    /// The simulated cluster: everything.
+    pub const SIMULATED: Capabilities = Capabilities {
+        clock: true,
+        outage: true,
+        bypass: true,
+    };
+    /// A real API server shared with others: no fault injection, real time.
+    pub const REAL: Capabilities = Capabilities {
+        clock: false,
+        outage: false,
+        bypass: false,
+    };
+}
+
+/// A pod the backend really runs: each container's name, image (as the
+/// scenario wrote it, before relocation) and the digest the node pulled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LivePod {
+    /// The scenario's namespace (not the backend's).
+    pub namespace: String,
+    pub name: String,
+    /// (container, image, digest `sha256:…`)
+    pub containers: Vec<(String, String, String)>,
+}
+
+/// An admission backend: policies in, decisions out. The defaults describe a
+/// simulated backend (the runner keeps the cluster state itself).
 pub trait Backend {
     /// A short name for reports (`embedded`, `kind`, `cluster`).
     fn name(&self) -> &'static str;
     /// Replace the active policy set (and exceptions) with `documents`.
     fn apply(&mut self, documents: &[Value]) -> Result<(), String>;
-    /// Decide an admission request at time `now` (unix seconds).
+    /// Decide an admission request at time `now` (unix seconds; a real
+    /// cluster decides on its own clock).
     fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, String>;
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::SIMULATED
+    }
+    /// Starts one (scenario, engine, vendor) run on a clean slate.
+    fn begin_case(&mut self, _label: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// Ends the run started by `begin_case` (deletes what it created).
+    fn end_case(&mut self) {}
+    /// The backend's namespace for a scenario namespace (created on first use).
+    fn namespace(&mut self, scenario_namespace: &str) -> Result<String, String> {
+        Ok(scenario_namespace.to_owned())
+    }
+    /// Where the lab fixtures are served from, when not under their own names.
+    fn relocation(&self) -> Option<&relocate::Relocation> {
+        None
+    }
+    /// Points `repository:tag` at `digest` in the registry the backend pulls
+    /// from (the lab pins tags itself for simulated backends).
+    fn set_tag(&mut self, _repository: &str, _tag: &str, _digest: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// Really runs an admitted pod (`request.object`, already relocated) and
+    /// returns what its containers pulled; `None`: the backend simulates.
+    fn run_pod(&mut self, _request: &AdmissionRequest) -> Result<Option<LivePod>, String> {
+        Ok(None)
+    }
+    /// Policy report results about a pod run with `run_pod`, waiting for the
+    /// reports controller; `None`: the decision's own report is the answer.
+    fn reports(
+        &mut self,
+        _namespace: &str,
+        _pod: &str,
+    ) -> Result<Option<Vec<ReportEntry>>, String> {
+        Ok(None)
+    }
+    /// The pods running in this case's namespaces; `None`: simulated.
+    fn live_pods(&mut self) -> Result<Option<Vec<LivePod>>, String> {
+        Ok(None)
+    }
 }

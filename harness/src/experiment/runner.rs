@@ -17,7 +17,7 @@ use crate::admission::decision::Decision;
 use crate::admission::image::ImageRef;
 use crate::admission::request::{AdmissionRequest, Operation};
 use crate::admission::verifier::EvidenceVerifier;
-use crate::backend::Backend;
+use crate::backend::{Backend, Capabilities, LivePod};
 use crate::policy::render::render_with;
 use crate::policy::{Contract, Engine};
 use crate::profile::{Identity, Vendor};
@@ -350,6 +350,10 @@ impl<B: Backend> Runner<'_, B> {
             .lab
             .vendor(&st.vendor, st.identity, st.engine)
             .map_err(|e| e.to_string())?;
+        let vendor = match self.backend.relocation() {
+            Some(r) => r.vendor(&vendor),
+            None => vendor,
+        };
         let set =
             render_with(&st.contract, &vendor, st.engine, &trust).map_err(|e| e.to_string())?;
         let mut docs: Vec<Value> = set.documents.into_iter().map(|d| d.value).collect();
@@ -365,6 +369,39 @@ impl<B: Backend> Runner<'_, B> {
     }
 
     fn run_one(&mut self, s: &Scenario, engine: Engine, vendor: &Vendor) -> RunResult {
+        if let Some(missing) = missing_capability(s, self.backend.capabilities()) {
+            return RunResult {
+                engine,
+                vendor: vendor.name.clone(),
+                status: Status::NotApplicable,
+                reason: Some(format!(
+                    "needs {missing}, which the {} backend cannot do (the embedded backend runs it)",
+                    self.backend.name()
+                )),
+                steps: vec![],
+                observations: vec![],
+            };
+        }
+        if let Err(e) = self
+            .backend
+            .begin_case(&format!("{}/{engine}/{}", s.id, vendor.name))
+        {
+            return RunResult {
+                engine,
+                vendor: vendor.name.clone(),
+                status: Status::Errored,
+                reason: Some(e),
+                steps: vec![],
+                observations: vec![],
+            };
+        }
+        let result = self.run_case(s, engine, vendor);
+        self.backend.end_case();
+        result
+    }
+
+    fn run_case(&mut self, s: &Scenario, engine: Engine, vendor: &Vendor) -> RunResult {
+        let live = s.steps.iter().any(|st| matches!(st.action, Action::Audit));
         let mut st = RunState {
             contract: patched(self.contract, &s.contract),
             identity: s.identity,
@@ -390,6 +427,11 @@ impl<B: Backend> Runner<'_, B> {
             && let Ok(d) = prev.parse()
         {
             self.lab.evidence.pin(&repo, &tag, d);
+            if let Err(e) = self.backend.set_tag(&repo, &tag, prev) {
+                result.status = Status::Errored;
+                result.reason = Some(format!("cannot point {repo}:{tag} at {prev}: {e}"));
+                return result;
+            }
         }
         if let Err(e) = self.apply(&st) {
             result.status = Status::Errored;
@@ -397,7 +439,12 @@ impl<B: Backend> Runner<'_, B> {
             return result;
         }
         for step in &s.steps {
-            match self.step(&mut st, &step.action, step.expect.as_ref()) {
+            if crate::interrupt::requested() {
+                result.status = Status::Errored;
+                result.reason = Some(format!("{}: interrupted", step.label));
+                break;
+            }
+            match self.step(&mut st, &step.action, step.expect.as_ref(), live) {
                 Ok((observed, observation, detail, evidence)) => {
                     let (expected, ok) = match &step.expect {
                         Some(e) => {
@@ -448,7 +495,9 @@ impl<B: Backend> Runner<'_, B> {
         result
     }
 
-    fn pod_json(&self, st: &RunState, pod: &Pod) -> Result<(Value, Vec<PodImage>), String> {
+    /// The pod as the backend sees it (its namespace, relocated images), and
+    /// its containers with the lab's image references.
+    fn pod_json(&mut self, st: &RunState, pod: &Pod) -> Result<(Value, Vec<PodImage>), String> {
         let pick = |sel: &ImageSel| -> Result<String, String> {
             let f = self
                 .lab
@@ -458,18 +507,23 @@ impl<B: Backend> Runner<'_, B> {
                 })?;
             Ok(self.lab.image_ref(f, sel.previous))
         };
+        let served = |r: &str| match self.backend.relocation() {
+            Some(rel) => rel.image(r),
+            None => r.to_owned(),
+        };
         let main = pick(&pod.image)?;
-        let mut images = vec![("app".to_owned(), "container", main.clone())];
-        let mut spec = json!({ "containers": [{ "name": "app", "image": main }] });
+        let mut spec = json!({ "containers": [{ "name": "app", "image": served(&main) }] });
+        let mut images = vec![("app".to_owned(), "container", main)];
         if let Some(init) = &pod.init_image {
             let i = pick(init)?;
-            spec["initContainers"] = json!([{ "name": "init", "image": i }]);
+            spec["initContainers"] = json!([{ "name": "init", "image": served(&i) }]);
             images.push(("init".to_owned(), "init", i));
         }
+        let namespace = self.backend.namespace(&pod.namespace)?;
         let json = json!({
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": { "name": pod.name, "namespace": pod.namespace, "labels": { "team": pod.team, "app": pod.name } },
+            "metadata": { "name": pod.name, "namespace": namespace, "labels": { "team": pod.team, "app": pod.name } },
             "spec": spec,
         });
         Ok((json, images))
@@ -481,11 +535,20 @@ impl<B: Backend> Runner<'_, B> {
         pod: &Pod,
         images: &[(String, &'static str, String)],
         admission: Option<AdmissionRecord>,
+        live: Option<&LivePod>,
     ) -> Result<RunningPod, String> {
         let mut containers = Vec::new();
         for (name, kind, image) in images {
             let r = ImageRef::parse(image)?;
-            let digest = self.lab.evidence.resolve_digest(&r)?;
+            let digest = match live {
+                Some(l) => l
+                    .containers
+                    .iter()
+                    .find(|(c, _, _)| c == name)
+                    .map(|(_, _, d)| d.clone())
+                    .ok_or_else(|| format!("the cluster reports no image for container {name}"))?,
+                None => self.lab.evidence.resolve_digest(&r)?,
+            };
             containers.push(Container {
                 name: name.clone(),
                 kind,
@@ -510,6 +573,7 @@ impl<B: Backend> Runner<'_, B> {
         st: &mut RunState,
         action: &Action,
         expect: Option<&Expect>,
+        live: bool,
     ) -> Result<(Observed, String, Option<String>, Option<Value>), String> {
         let quiet = |word: &str| {
             (
@@ -525,18 +589,38 @@ impl<B: Backend> Runner<'_, B> {
         match action {
             Action::Admit { pod } => {
                 let (json, images) = self.pod_json(st, pod)?;
+                let namespace = json["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 let req = AdmissionRequest::pod(
                     Operation::Create,
-                    &pod.namespace,
+                    &namespace,
                     BTreeMap::new(),
                     json.clone(),
                 );
                 let d = self.backend.admit(&req, st.cluster.now)?;
-                let observed = Observed {
+                let mut observed = Observed {
                     word: outcome_word(&d).into(),
                     reported: reported(&d),
                 };
+                let mut cluster_report = None;
                 if d.allowed {
+                    // A real backend runs the pod when a later audit needs it,
+                    // or when reports are expected (none for dry runs).
+                    let wants_report = expect.is_some_and(|e| e.reported.is_some());
+                    let live_pod = if live || wants_report {
+                        self.backend.run_pod(&req)?
+                    } else {
+                        None
+                    };
+                    if wants_report
+                        && live_pod.is_some()
+                        && let Some(entries) = self.backend.reports(&namespace, &pod.name)?
+                    {
+                        observed.reported = !entries.is_empty() || !d.warnings.is_empty();
+                        cluster_report = Some(entries);
+                    }
                     let exception = d
                         .results
                         .iter()
@@ -552,6 +636,7 @@ impl<B: Backend> Runner<'_, B> {
                             by: format!("{}/{}", st.engine, st.vendor.name),
                             exception,
                         }),
+                        live_pod.as_ref(),
                     )?;
                     if let Some(rec) = running.admission.as_mut() {
                         rec.digests = running
@@ -562,9 +647,10 @@ impl<B: Backend> Runner<'_, B> {
                     }
                     st.cluster.run(running);
                 }
+                let report = cluster_report.as_ref().unwrap_or(&d.report);
                 let detail = d.message.clone().or_else(|| {
-                    (!d.report.is_empty()).then(|| {
-                        d.report
+                    (!report.is_empty()).then(|| {
+                        report
                             .iter()
                             .map(|r| format!("{}/{}: {}", r.policy, r.rule, r.message))
                             .collect::<Vec<_>>()
@@ -586,7 +672,7 @@ impl<B: Backend> Runner<'_, B> {
                 let (word, detail) = if fail {
                     ("denied", "Internal error occurred: failed calling webhook \"mutate.kyverno.svc-fail\": failed to call webhook: connection refused (webhook unavailable, failurePolicy: Fail)".to_owned())
                 } else {
-                    let running = self.running(st, pod, &images, None)?;
+                    let running = self.running(st, pod, &images, None, None)?;
                     st.cluster.run(running);
                     ("admitted", "admitted without verification: the webhook was unavailable and failurePolicy is Ignore".to_owned())
                 };
@@ -603,7 +689,7 @@ impl<B: Backend> Runner<'_, B> {
             }
             Action::Bypass { pod } => {
                 let (_, images) = self.pod_json(st, pod)?;
-                let running = self.running(st, pod, &images, None)?;
+                let running = self.running(st, pod, &images, None, None)?;
                 st.cluster.run(running);
                 Ok(quiet("running (no admission)"))
             }
@@ -619,7 +705,8 @@ impl<B: Backend> Runner<'_, B> {
             }
             Action::Exception { exception } => {
                 let expires_at = st.cluster.now + exception.expires_in_seconds;
-                let document = exception_document(st, exception, expires_at);
+                let namespace = self.backend.namespace(&exception.namespace)?;
+                let document = exception_document(st, exception, &namespace, expires_at);
                 st.cluster.exceptions.push(ExceptionRecord {
                     name: exception.name.clone(),
                     namespace: exception.namespace.clone(),
@@ -643,9 +730,9 @@ impl<B: Backend> Runner<'_, B> {
                     .ok_or("no moved-tag fixture")?;
                 let (repo, tag, _) = crate::verify::image::split_reference(&f.image_ref)
                     .map_err(|r| r.to_string())?;
-                self.lab
-                    .evidence
-                    .unpin(&repo, tag.as_deref().unwrap_or("latest"));
+                let tag = tag.as_deref().unwrap_or("latest");
+                self.backend.set_tag(&repo, tag, &f.image_digest)?;
+                self.lab.evidence.unpin(&repo, tag);
                 Ok(quiet("tag re-pushed"))
             }
             Action::Revoke { revocation } => {
@@ -659,8 +746,13 @@ impl<B: Backend> Runner<'_, B> {
                 Ok(quiet("signer revoked"))
             }
             Action::Audit => {
+                let view = match self.backend.live_pods()? {
+                    Some(pods) => Some(live_view(&st.cluster, &pods)?),
+                    None => None,
+                };
+                let cluster = view.as_ref().unwrap_or(&st.cluster);
                 let findings =
-                    crate::audit::audit_cluster(self.lab, &st.vendor, st.identity, &st.cluster)?;
+                    crate::audit::audit_cluster(self.lab, &st.vendor, st.identity, cluster)?;
                 let wanted: Vec<&String> = expect
                     .map(|e| e.findings.keys().collect())
                     .unwrap_or_default();
@@ -696,6 +788,13 @@ impl<B: Backend> Runner<'_, B> {
 
     /// The policy-vendor x signer-vendor matrix for one engine.
     fn matrix(&mut self, s: &Scenario, engine: Engine) -> Result<Matrix, String> {
+        self.backend.begin_case(&format!("{}/{engine}", s.id))?;
+        let m = self.matrix_case(s, engine);
+        self.backend.end_case();
+        m
+    }
+
+    fn matrix_case(&mut self, s: &Scenario, engine: Engine) -> Result<Matrix, String> {
         let vendors: Vec<&Vendor> = self
             .vendors
             .iter()
@@ -717,9 +816,14 @@ impl<B: Backend> Runner<'_, B> {
                     .lab
                     .fixture(&signer.name, "good")
                     .ok_or("no good fixture")?;
-                let pod = json!({ "apiVersion": "v1", "kind": "Pod", "metadata": { "name": "matrix", "namespace": "apps" }, "spec": { "containers": [{ "name": "app", "image": f.image_ref }] } });
+                let image = match self.backend.relocation() {
+                    Some(r) => r.image(&f.image_ref),
+                    None => f.image_ref.clone(),
+                };
+                let namespace = self.backend.namespace("apps")?;
+                let pod = json!({ "apiVersion": "v1", "kind": "Pod", "metadata": { "name": "matrix", "namespace": namespace }, "spec": { "containers": [{ "name": "app", "image": image }] } });
                 let d = self.backend.admit(
-                    &AdmissionRequest::pod(Operation::Create, "apps", BTreeMap::new(), pod),
+                    &AdmissionRequest::pod(Operation::Create, &namespace, BTreeMap::new(), pod),
                     st.cluster.now,
                 )?;
                 row.push(d.allowed);
@@ -737,6 +841,60 @@ impl<B: Backend> Runner<'_, B> {
             diagonal,
         })
     }
+}
+
+/// The first capability `s` needs that the backend lacks, in words.
+fn missing_capability(s: &Scenario, caps: Capabilities) -> Option<String> {
+    s.steps.iter().find_map(|step| match &step.action {
+        Action::Advance { seconds } if !caps.clock => Some(format!(
+            "a movable clock (step `{}` advances it by {seconds}s; a real cluster keeps its own time)",
+            step.label
+        )),
+        Action::Outage { .. } if !caps.outage => Some(format!(
+            "a webhook outage (step `{}`; trustswap never takes down admission on a cluster it shares)",
+            step.label
+        )),
+        Action::Bypass { .. } if !caps.bypass => Some(format!(
+            "a pod that skips admission (step `{}`)",
+            step.label
+        )),
+        _ => None,
+    })
+}
+
+/// The simulated cluster with its pods replaced by what the real cluster
+/// runs: digests from the nodes, admission records from the runner.
+fn live_view(cluster: &Cluster, pods: &[LivePod]) -> Result<Cluster, String> {
+    let mut view = cluster.clone();
+    view.pods = Vec::new();
+    for p in pods {
+        let known = cluster
+            .pods
+            .iter()
+            .find(|r| r.namespace == p.namespace && r.name == p.name);
+        let mut containers = Vec::new();
+        for (name, image, digest) in &p.containers {
+            let kind = known
+                .and_then(|k| k.containers.iter().find(|c| &c.name == name))
+                .map_or("container", |c| c.kind);
+            containers.push(Container {
+                name: name.clone(),
+                kind,
+                image: image.clone(),
+                digest: digest.clone(),
+                repository: ImageRef::parse(image)?.repository(),
+            });
+        }
+        view.pods.push(RunningPod {
+            namespace: p.namespace.clone(),
+            name: p.name.clone(),
+            team: known.map(|k| k.team.clone()).unwrap_or_default(),
+            created_at: known.map_or(cluster.now, |k| k.created_at),
+            containers,
+            admission: known.and_then(|k| k.admission.clone()),
+        });
+    }
+    Ok(view)
 }
 
 /// A container of a pod being created: name, kind and image reference.
@@ -823,16 +981,21 @@ fn decision_json(d: &Decision) -> Value {
 /// (`kyverno.io/v2`) have no expiry field, so they carry Kyverno's cleanup
 /// TTL label and the cleanup controller deletes them; CEL exceptions carry
 /// `expiresAt`.
-fn exception_document(st: &RunState, e: &super::scenario::Exception, expires_at: i64) -> Value {
+fn exception_document(
+    st: &RunState,
+    e: &super::scenario::Exception,
+    namespace: &str,
+    expires_at: i64,
+) -> Value {
     let policy = format!("{}-verify-images", st.contract.name);
     match st.engine {
         Engine::Cpol => json!({
             "apiVersion": "kyverno.io/v2",
             "kind": "PolicyException",
-            "metadata": { "name": e.name, "namespace": e.namespace, "labels": { "cleanup.kyverno.io/ttl": format!("{}s", e.expires_in_seconds) } },
+            "metadata": { "name": e.name, "namespace": namespace, "labels": { "cleanup.kyverno.io/ttl": format!("{}s", e.expires_in_seconds) } },
             "spec": {
                 "exceptions": [{ "policyName": policy, "ruleNames": ["verify-signature-and-sbom"] }],
-                "match": { "any": [{ "resources": { "kinds": ["Pod"], "namespaces": [e.namespace], "names": [e.pod] } }] }
+                "match": { "any": [{ "resources": { "kinds": ["Pod"], "namespaces": [namespace], "names": [e.pod] } }] }
             }
         }),
         Engine::Ivpol => {
@@ -842,10 +1005,10 @@ fn exception_document(st: &RunState, e: &super::scenario::Exception, expires_at:
             json!({
                 "apiVersion": "policies.kyverno.io/v1",
                 "kind": "PolicyException",
-                "metadata": { "name": e.name, "namespace": e.namespace },
+                "metadata": { "name": e.name, "namespace": namespace },
                 "spec": {
                     "policyRefs": [{ "name": policy, "kind": "ImageValidatingPolicy" }],
-                    "matchConditions": [{ "name": "break-glass-pod", "expression": format!("object.metadata.namespace == '{}' && object.metadata.name.matches('{}')", e.namespace, crate::policy::render::glob_to_regex(&e.pod)) }],
+                    "matchConditions": [{ "name": "break-glass-pod", "expression": format!("object.metadata.namespace == '{}' && object.metadata.name.matches('{}')", namespace, crate::policy::render::glob_to_regex(&e.pod)) }],
                     "expiresAt": expires
                 }
             })
