@@ -150,6 +150,27 @@ pub struct RunArgs {
     /// kubeconfig context for --backend cluster (default: the current one)
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    /// --backend cluster: the registry trustswap pushes the lab fixtures to
+    /// (anonymous push; plain http only on loopback)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub registry: Option<String>,
+    /// --backend cluster: the same registry as the cluster's nodes and
+    /// Kyverno reach it (default: --registry)
+    #[arg(long, value_name = "HOST[:PORT]", requires = "registry")]
+    pub registry_in_cluster: Option<String>,
+    /// --backend kind: keep the cluster after the run (default: deleted)
+    #[arg(long)]
+    pub keep: bool,
+    /// Also run the embedded engine on the same inputs and report every
+    /// decision where it and the cluster disagree (a disagreement exits 1)
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub compare: Option<CompareWith>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareWith {
+    /// The in-process engine
+    Embedded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -714,74 +735,51 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
     Ok(outcome.code)
 }
 
-/// The real-cluster backends: what is needed, and whether it is there.
-fn real_cluster_preflight(args: &RunArgs) -> Result<u8> {
-    use crate::backend::kube::kind::{SystemRunner, detect};
-    use crate::backend::kube::{ClusterBackend, Settings};
-    let not_wired = |what: String| Error::Internal {
-        message: format!(
-            "{what}; running the hypotheses on a real cluster is not wired yet (the lab fixtures must first be served to Kyverno from the cluster's registry): use --backend embedded"
-        ),
-    };
-    match args.backend {
-        BackendKind::Kind => {
-            let tools = detect(&SystemRunner).map_err(|e| Error::Usage {
-                message: format!("the kind backend cannot start: {e}"),
-                hint: "install Docker and kind (https://kind.sigs.k8s.io), or use --backend embedded (no Docker needed)".into(),
+/// Where a real-cluster run happens, from the flags.
+fn real_target(args: &RunArgs) -> Result<crate::experiment::real::Target> {
+    use crate::experiment::real::Target;
+    Ok(match args.backend {
+        BackendKind::Kind => Target::Kind {
+            keep: args.keep,
+            work_dir: args.lab.with_file_name("kind"),
+        },
+        _ => {
+            let registry = args.registry.clone().ok_or_else(|| Error::Usage {
+                message: "--backend cluster needs a registry for the lab fixtures: Kyverno fetches signatures itself, from inside the cluster".into(),
+                hint: "pass --registry HOST[:PORT] (trustswap pushes there) and, when the cluster reaches it by another name, --registry-in-cluster NAME; Kyverno needs --allowInsecureRegistry for plain http".into(),
             })?;
-            Err(not_wired(format!(
-                "docker {} and kind {} are available",
-                tools.docker_server_version, tools.kind_version
-            )))
-        }
-        BackendKind::Cluster => {
-            let settings = Settings::new(format!("preflight-{}", std::process::id()));
-            let backend = match &args.context {
-                Some(ctx) => {
-                    let path = std::env::var_os("KUBECONFIG")
-                        .map(PathBuf::from)
-                        .or_else(|| {
-                            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config"))
-                        });
-                    let path = path.ok_or_else(|| Error::Usage {
-                        message: "no kubeconfig".into(),
-                        hint: "set KUBECONFIG".into(),
-                    })?;
-                    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-                        path: path.clone(),
-                        source,
-                    })?;
-                    ClusterBackend::from_kubeconfig_yaml(&text, Some(ctx), settings)
-                }
-                None => ClusterBackend::connect(settings),
+            Target::Cluster {
+                context: args.context.clone(),
+                registry_in_cluster: args.registry_in_cluster.clone().unwrap_or_else(|| registry.clone()),
+                registry,
             }
-            .map_err(|e| Error::Usage {
-                message: format!("cannot reach the cluster: {e}"),
-                hint: "check the kubeconfig and --context, or use --backend embedded".into(),
-            })?;
-            let report = backend.preflight().map_err(|e| Error::Usage {
-                message: format!("the cluster is not ready for trustswap: {e}"),
-                hint: "install Kyverno 1.19 (helm install kyverno kyverno/kyverno -n kyverno --create-namespace) and wait for its admission controller".into(),
-            })?;
-            Err(not_wired(format!(
-                "the cluster answers (Kubernetes {}, Kyverno {})",
-                report.server_version,
-                report
-                    .kyverno_image
-                    .unwrap_or_else(|| "unknown image".into())
-            )))
         }
-        BackendKind::Embedded => Ok(exit::HOLDS),
-    }
+    })
 }
 
 fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     use crate::experiment::runner::Status;
     use crate::report::experiment::{Counts, RunReport};
 
-    if args.backend != BackendKind::Embedded {
-        return real_cluster_preflight(args);
+    if args.backend == BackendKind::Embedded && (args.compare.is_some() || args.keep) {
+        return Err(Error::Usage {
+            message: "--compare and --keep apply to --backend kind or cluster".into(),
+            hint: "add --backend kind (or cluster), or drop the flag".into(),
+        });
     }
+    if args.backend != BackendKind::Cluster
+        && (args.registry.is_some() || args.context.is_some())
+    {
+        return Err(Error::Usage {
+            message: "--registry, --registry-in-cluster and --context apply to --backend cluster"
+                .into(),
+            hint: "add --backend cluster, or drop the flag".into(),
+        });
+    }
+    let target = match args.backend {
+        BackendKind::Embedded => None,
+        _ => Some(real_target(args)?),
+    };
 
     let loaded = inputs.load()?;
     let vendors = profile::select(loaded.vendors.clone(), &args.check.vendor_names)?;
@@ -809,7 +807,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         }
         scenarios.retain(|s| args.only.contains(&s.id));
     }
-    let outcome = crate::experiment::run(crate::experiment::RunPlan {
+    let plan = crate::experiment::RunPlan {
         contract: &loaded.contract,
         vendors: &vendors,
         engines: &engines,
@@ -817,13 +815,30 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         scenarios,
         lab_dir: args.lab.clone(),
         seed: args.seed,
-    })?;
-    let (verdict, code) = outcome.verdict();
+    };
+    let (outcome, real) = match target {
+        None => (crate::experiment::run(plan)?, None),
+        Some(target) => {
+            let r = crate::experiment::real::run(plan, target, args.compare.is_some())?;
+            let extra = RealExtras {
+                backend: r.backend,
+                verdict: r.verdict(),
+                cluster: r.cluster,
+                swaps: r.swaps,
+                comparison: r.comparison,
+            };
+            (r.outcome, Some(extra))
+        }
+    };
+    let (verdict, code) = match &real {
+        Some(r) => r.verdict,
+        None => outcome.verdict(),
+    };
     let report = RunReport {
         schema_version: crate::report::SCHEMA_VERSION,
         tool: serde_json::json!({ "name": "trustswap", "version": env!("CARGO_PKG_VERSION") }),
         command: "run",
-        backend: "embedded",
+        backend: real.as_ref().map_or("embedded", |r| r.backend),
         seed: args.seed,
         verdict,
         exit_code: code,
@@ -831,6 +846,9 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         lab: serde_json::json!({ "sctRequired": outcome.lab.catalogue.trust.sct, "fixtures": outcome.lab.catalogue.fixtures.len(), "notApplicable": outcome.lab.catalogue.not_applicable.len() }),
         static_check: &outcome.check,
         scenarios: &outcome.scenarios,
+        cluster: real.as_ref().map(|r| r.cluster.clone()),
+        swaps: real.as_ref().map(|r| r.swaps.as_slice()),
+        comparison: real.as_ref().and_then(|r| r.comparison.as_ref()),
     };
     let out = &args.check.output;
     let json = serde_json::to_value(&report).unwrap_or_default();
@@ -850,6 +868,19 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
             };
             t.push_str(&format!("{:<24} {:<14} {}\n", s.id, s.status.id(), why));
         }
+        if let Some(cmp) = report.comparison {
+            t.push_str(&format!(
+                "\ncompared with the embedded engine: {} observations, {} disagreements\n",
+                cmp.compared,
+                cmp.disagreements.len()
+            ));
+            for d in &cmp.disagreements {
+                t.push_str(&format!(
+                    "  {} {}/{} `{}`: embedded {}, {} {}\n",
+                    d.scenario, d.engine, d.vendor, d.step, d.embedded, cmp.backend, d.cluster
+                ));
+            }
+        }
         let c = report.counts;
         t.push_str(&format!(
             "\nstatic substitution check: {}\nhypotheses: {} held, {} deviated, {} errored, {} not applicable\nverdict: {}\n",
@@ -868,6 +899,15 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         let _ = writeln!(stdout, "report: {}", display(&dir));
     }
     Ok(code)
+}
+
+/// What a real-cluster run adds to the report.
+struct RealExtras {
+    backend: &'static str,
+    verdict: (&'static str, u8),
+    cluster: serde_json::Value,
+    swaps: Vec<crate::backend::kube::Swap>,
+    comparison: Option<crate::experiment::compare::Comparison>,
 }
 
 fn audit_drift(input: &Path, now: Option<&str>, all: bool, format: Format) -> Result<u8> {

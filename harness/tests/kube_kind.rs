@@ -74,7 +74,7 @@ impl CommandRunner for FakeRunner {
 fn docker_missing_explains_what_to_install() {
     let runner = FakeRunner::new(vec![("docker info", not_installed())]);
     let dir = std::env::temp_dir().join("kubebackend-kind-missing");
-    let err = kind::kind_up(&runner, "t1", &dir).expect_err("no docker");
+    let err = kind::kind_up(&runner, "t1", &dir, &mut |_| {}).expect_err("no docker");
     assert!(matches!(err, KindError::DockerMissing { .. }));
     let text = err.to_string();
     assert!(
@@ -149,25 +149,29 @@ fn cluster_commands_are_pinned_and_named_after_the_run() {
 }
 
 #[test]
-fn cluster_config_and_mirrors_cover_the_fixture_registries() {
+fn cluster_config_and_the_registry_mirror_serve_relocated_fixtures() {
     let yaml = kind::render_cluster_config(kind::REGISTRY_CONTAINER);
     assert!(yaml.contains("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4"));
     assert!(yaml.contains("config_path = \"/etc/containerd/certs.d\""));
     assert!(yaml.contains("trustswap-registry"));
     let cmds = kind::node_mirror_commands("trustswap-t1-control-plane");
-    assert_eq!(cmds.len(), kind::FIXTURE_REGISTRIES.len());
-    let cgr = cmds[0].to_string();
+    assert_eq!(cmds.len(), 1);
+    let cmd = cmds[0].to_string();
     assert!(
-        cgr.starts_with("docker exec trustswap-t1-control-plane sh -c"),
-        "{cgr}"
+        cmd.starts_with("docker exec trustswap-t1-control-plane sh -c"),
+        "{cmd}"
     );
     assert!(
-        cgr.contains("/etc/containerd/certs.d/cgr.dev/hosts.toml"),
-        "{cgr}"
+        cmd.contains("/etc/containerd/certs.d/trustswap-registry:5000/hosts.toml"),
+        "{cmd}"
     );
     assert!(
-        cgr.contains("[host.\"http://trustswap-registry:5000\"]"),
-        "{cgr}"
+        cmd.contains("server = \"http://trustswap-registry:5000\""),
+        "{cmd}"
+    );
+    assert_eq!(
+        kind::kyverno_insecure_registry_command(Path::new("/k")).to_string(),
+        "kubectl --kubeconfig /k -n kyverno patch deployment kyverno-admission-controller --type=json -p=[{\"op\":\"add\",\"path\":\"/spec/template/spec/containers/0/args/-\",\"value\":\"--allowInsecureRegistry=true\"}]"
     );
 }
 
@@ -196,9 +200,7 @@ fn kind_up_runs_every_step_and_deletes_the_cluster_when_install_fails() {
             ok("trustswap-t2-control-plane\n"),
         ),
     ];
-    for _ in kind::FIXTURE_REGISTRIES {
-        answers.push(("docker exec trustswap-t2-control-plane sh -c", ok("")));
-    }
+    answers.push(("docker exec trustswap-t2-control-plane sh -c", ok("")));
     answers.push((
         "kind get kubeconfig --name trustswap-t2",
         ok("apiVersion: v1\nkind: Config\n"),
@@ -206,7 +208,17 @@ fn kind_up_runs_every_step_and_deletes_the_cluster_when_install_fails() {
     answers.push(("kubectl --kubeconfig", fail(1, "error: unable to read URL \"https://github.com/kyverno/kyverno/releases/download/v1.19.0/install.yaml\"")));
     answers.push(("kind delete cluster --name trustswap-t2", ok("")));
     let runner = FakeRunner::new(answers);
-    let err = kind::kind_up(&runner, "t2", &dir).expect_err("install fails");
+    let mut steps = Vec::new();
+    let err = kind::kind_up(&runner, "t2", &dir, &mut |s| steps.push(s)).expect_err("install fails");
+    assert_eq!(
+        steps,
+        [
+            kind::KindStep::Registry,
+            kind::KindStep::CreateCluster,
+            kind::KindStep::Mirror,
+            kind::KindStep::InstallKyverno
+        ]
+    );
     assert!(matches!(err, KindError::CommandFailed { .. }), "{err}");
     assert!(err.to_string().contains("unable to read URL"), "{err}");
     assert!(
@@ -235,7 +247,7 @@ fn real_docker_path() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("kubebackend-e2e-{}", std::process::id()));
-    let up = match kind::kind_up(&SystemRunner, "e2e", &dir) {
+    let up = match kind::kind_up(&SystemRunner, "e2e", &dir, &mut |_| {}) {
         Ok(up) => up,
         Err(e) => panic!("kind_up failed: {e}"),
     };

@@ -104,3 +104,43 @@ pub trait Backend {
         Ok(None)
     }
 }
+
+/// A backend borrowed for one run (the caller keeps it for cleanup).
+impl<B: Backend + ?Sized> Backend for &mut B {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn apply(&mut self, documents: &[Value]) -> Result<(), String> {
+        (**self).apply(documents)
+    }
+    fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, String> {
+        (**self).admit(request, now)
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    fn begin_case(&mut self, label: &str) -> Result<(), String> {
+        (**self).begin_case(label)
+    }
+    fn end_case(&mut self) {
+        (**self).end_case()
+    }
+    fn namespace(&mut self, scenario_namespace: &str) -> Result<String, String> {
+        (**self).namespace(scenario_namespace)
+    }
+    fn relocation(&self) -> Option<&relocate::Relocation> {
+        (**self).relocation()
+    }
+    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String> {
+        (**self).set_tag(repository, tag, digest)
+    }
+    fn run_pod(&mut self, request: &AdmissionRequest) -> Result<Option<LivePod>, String> {
+        (**self).run_pod(request)
+    }
+    fn reports(&mut self, namespace: &str, pod: &str) -> Result<Option<Vec<ReportEntry>>, String> {
+        (**self).reports(namespace, pod)
+    }
+    fn live_pods(&mut self) -> Result<Option<Vec<LivePod>>, String> {
+        (**self).live_pods()
+    }
+}

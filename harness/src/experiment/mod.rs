@@ -2,19 +2,23 @@
 //! (`lab`), the simulated cluster (`cluster`) and the runner (`runner`).
 
 pub mod cluster;
+pub mod compare;
 pub mod lab;
+pub mod real;
 pub mod runner;
 pub mod scenario;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+use crate::backend::Backend;
 use crate::backend::embedded::Embedded;
 use crate::check::{self, CheckResult};
 use crate::error::{Error, Result};
 use crate::policy::{Contract, Engine};
 use crate::profile::Vendor;
 use runner::{Event, Runner, ScenarioResult, Status};
+
 use scenario::{IdentityMode, Scenario};
 
 /// What `trustswap run` decided.
@@ -48,9 +52,9 @@ pub struct RunPlan<'a> {
     pub seed: u64,
 }
 
-/// Build the lab, run the static check on the lab-rendered policies, then
-/// every scenario on the embedded backend.
-pub fn run(plan: RunPlan<'_>) -> Result<RunOutcome> {
+/// The lab and the static check on the lab-rendered policies: what every
+/// backend's run starts from.
+pub fn prepare(plan: &RunPlan<'_>) -> Result<(lab::LabContext, CheckResult)> {
     let lab = lab::LabContext::build(&plan.lab_dir, plan.seed)?;
     let lab_vendors: Vec<Vendor> = plan
         .vendors
@@ -67,17 +71,25 @@ pub fn run(plan: RunPlan<'_>) -> Result<RunOutcome> {
         plan.baseline,
         &lab.trust,
     )?;
-    let evidence: std::sync::Arc<dyn crate::admission::verifier::EvidenceVerifier> =
-        lab.evidence.clone();
+    Ok((lab, check))
+}
+
+/// Every scenario of the plan on `backend`, with a progress line on a terminal.
+pub fn scenarios<B: Backend>(
+    plan: &RunPlan<'_>,
+    lab: &lab::LabContext,
+    backend: B,
+) -> Result<Vec<ScenarioResult>> {
     let mut runner = Runner {
-        backend: Embedded::new(evidence),
-        lab: &lab,
+        backend,
+        lab,
         contract: plan.contract,
         vendors: plan.vendors,
         engines: plan.engines,
     };
     let tty = std::io::stderr().is_terminal();
-    let scenarios = runner.run(&plan.scenarios, |e| {
+    let name = runner.backend.name();
+    let results = runner.run(&plan.scenarios, |e| {
         if let Event::Finished {
             done,
             total,
@@ -89,7 +101,7 @@ pub fn run(plan: RunPlan<'_>) -> Result<RunOutcome> {
             && tty
         {
             eprint!(
-                "\r\x1b[2K[{done}/{total}] {scenario} {engine}/{vendor}: {}",
+                "\r\x1b[2K[{name} {done}/{total}] {scenario} {engine}/{vendor}: {}",
                 status.id()
             );
             if done == total {
@@ -98,12 +110,27 @@ pub fn run(plan: RunPlan<'_>) -> Result<RunOutcome> {
             let _ = std::io::stderr().flush();
         }
     });
-    if scenarios.is_empty() {
+    if results.is_empty() {
         return Err(Error::Usage {
             message: "no scenario selected".into(),
             hint: "check --scenario names against scenarios/".into(),
         });
     }
+    Ok(results)
+}
+
+/// The embedded backend over the lab's evidence.
+pub fn embedded(lab: &lab::LabContext) -> Embedded {
+    let evidence: std::sync::Arc<dyn crate::admission::verifier::EvidenceVerifier> =
+        lab.evidence.clone();
+    Embedded::new(evidence)
+}
+
+/// Build the lab, run the static check on the lab-rendered policies, then
+/// every scenario on the embedded backend.
+pub fn run(plan: RunPlan<'_>) -> Result<RunOutcome> {
+    let (lab, check) = prepare(&plan)?;
+    let scenarios = scenarios(&plan, &lab, embedded(&lab))?;
     Ok(RunOutcome {
         check,
         scenarios,

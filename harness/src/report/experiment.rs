@@ -31,6 +31,15 @@ pub struct RunReport<'a> {
     pub lab: Value,
     pub static_check: &'a CheckResult,
     pub scenarios: &'a [ScenarioResult],
+    /// Real clusters: versions, relocation, leftovers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Value>,
+    /// Real clusters: every change of the applied policy set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swaps: Option<&'a [crate::backend::kube::Swap]>,
+    /// `--compare embedded`: where the engines disagree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<&'a crate::experiment::compare::Comparison>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -188,6 +197,7 @@ pub fn markdown(r: &RunReport<'_>) -> String {
             );
         }
     }
+    real_sections(&mut o, r);
     o.push_str("\n## Details\n");
     for s in r.scenarios {
         let _ = writeln!(
@@ -226,6 +236,102 @@ pub fn markdown(r: &RunReport<'_>) -> String {
     }
     o.push_str("\nEvidence: `evidence/<scenario>/<engine>-<vendor>.json` (each admission request and decision, audit findings); rendered policies under `policies/`.\n");
     o
+}
+
+/// The cluster, the comparison with the embedded engine, and the policy
+/// swaps (real-cluster runs only).
+fn real_sections(o: &mut String, r: &RunReport<'_>) {
+    if let Some(c) = &r.cluster {
+        let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("unknown");
+        let _ = writeln!(
+            o,
+            "\n## Cluster\n\nBackend {}: Kubernetes {}, Kyverno image `{}`; fixtures served as `{}`; run id `{}`.",
+            r.backend,
+            text("kubernetes"),
+            text("kyvernoImage"),
+            text("fixturesServedAs"),
+            text("runId")
+        );
+        let leftovers: Vec<&str> = c
+            .get("leftovers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if leftovers.is_empty() {
+            o.push_str("Cleanup removed everything the run created.\n");
+        } else {
+            o.push_str("\nLeft behind by cleanup:\n\n");
+            for l in leftovers {
+                let _ = writeln!(o, "- {}", cell(l));
+            }
+        }
+        if c.get("interrupted").and_then(Value::as_bool) == Some(true) {
+            o.push_str("\n**The run was interrupted**: runs after the interruption are errored.\n");
+        }
+    }
+    if let Some(cmp) = r.comparison {
+        let _ = writeln!(
+            o,
+            "\n## Comparison with the embedded engine\n\n{} observations compared, **{} disagreements**{}.\n",
+            cmp.compared,
+            cmp.disagreements.len(),
+            if cmp.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(", {} runs not compared", cmp.skipped.len())
+            }
+        );
+        if !cmp.disagreements.is_empty() {
+            let _ = writeln!(
+                o,
+                "| scenario | engine | vendor | step | embedded | {} |\n|---|---|---|---|---|---|",
+                cmp.backend
+            );
+            for d in &cmp.disagreements {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    d.scenario,
+                    d.engine,
+                    d.vendor,
+                    cell(&d.step),
+                    cell(&d.embedded),
+                    cell(&d.cluster)
+                );
+            }
+        }
+        for s in &cmp.skipped {
+            let _ = writeln!(o, "- not compared: {}", cell(s));
+        }
+    }
+    if let Some(swaps) = r.swaps {
+        let _ = writeln!(
+            o,
+            "\n## Policy swaps on the cluster\n\n{} applies changed the policy set. Changed paths per class:\n\n| run | replaced | objects (generation) | trust root | image scope | evidence | structural |\n|---|---|---|---|---|---|---|",
+            swaps.len()
+        );
+        for w in swaps {
+            let n = |k: &str| w.classes.get(k).copied().unwrap_or(0);
+            let objects: Vec<String> = w
+                .objects
+                .iter()
+                .map(|(o, g)| format!("{o} ({})", g.map_or("-".into(), |g| g.to_string())))
+                .collect();
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                w.case,
+                w.previous.as_deref().unwrap_or("-"),
+                cell(&objects.join(", ")),
+                n("trust-root"),
+                n("image-scope"),
+                n("evidence"),
+                n("structural")
+            );
+        }
+    }
 }
 
 pub fn junit(r: &RunReport<'_>) -> Result<String> {

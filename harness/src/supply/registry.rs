@@ -154,6 +154,24 @@ impl Registry {
         Ok(summary)
     }
 
+    /// Point `repo:tag` at the layout's manifest `digest` (pushing what it
+    /// needs first): how a vendor re-pushes a tag, and how it is undone.
+    pub fn push_tag(
+        &self,
+        layout: &Layout,
+        repo: &str,
+        tag: &str,
+        digest: &Digest,
+    ) -> Result<(), StoreError> {
+        let bytes = layout
+            .get_blob(digest)
+            .map_err(|e| self.fail("read layout", format!("{repo}@{digest}"), e))?;
+        let desc = Descriptor::for_bytes(&media_type_of(&bytes), &bytes);
+        let mut summary = PushSummary::default();
+        self.push_tree(layout, repo, &desc, &mut summary)?;
+        self.push_manifest(repo, &self.tag_ref(repo, tag), &desc.media_type, bytes)
+    }
+
     /// Push the config, layers and (for an index) children of a manifest.
     fn push_tree(
         &self,

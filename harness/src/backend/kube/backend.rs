@@ -5,7 +5,8 @@ use serde_json::Value;
 use tokio::runtime::Runtime;
 
 use crate::backend::kube::cluster::{
-    ClusterClient, ClusterDecision, ContainerImage, PodImages, PreflightReport, Settings,
+    ApplyOutcome, ClusterClient, ClusterDecision, ContainerImage, PodImages, PreflightReport,
+    Settings,
 };
 use crate::backend::kube::error::{ClusterError, Leftover};
 
@@ -93,7 +94,7 @@ impl ClusterBackend {
     }
 
     /// See [`ClusterClient::apply`].
-    pub fn apply(&mut self, documents: &[Value]) -> Result<(), ClusterError> {
+    pub fn apply(&mut self, documents: &[Value]) -> Result<ApplyOutcome, ClusterError> {
         self.runtime.block_on(self.inner.apply(documents))
     }
 
@@ -115,6 +116,16 @@ impl ClusterBackend {
     pub fn list_pods(&self, namespace_selector: &str) -> Result<Vec<PodImages>, ClusterError> {
         self.runtime
             .block_on(self.inner.list_pods(namespace_selector))
+    }
+
+    /// See [`ClusterClient::pods_in`].
+    pub fn pods_in(&self, namespace: &str) -> Result<Vec<PodImages>, ClusterError> {
+        self.runtime.block_on(self.inner.pods_in(namespace))
+    }
+
+    /// See [`ClusterClient::delete_namespace`].
+    pub fn delete_namespace(&self, name: &str) -> Result<(), ClusterError> {
+        self.runtime.block_on(self.inner.delete_namespace(name))
     }
 
     /// See [`ClusterClient::policy_reports`].

@@ -125,6 +125,16 @@ pub struct PreflightReport {
     pub webhook_attempts: u32,
 }
 
+/// What one `apply` did on the API server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// `Kind [namespace/]name` and the server's `metadata.generation` after
+    /// the apply (it moves only when the spec changed).
+    pub applied: Vec<(String, Option<i64>)>,
+    /// Objects of the previous set deleted because the new one lacks them.
+    pub deleted: Vec<String>,
+}
+
 /// An object this client applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedObject {
@@ -351,12 +361,14 @@ impl ClusterClient {
     /// Replaces the active trustswap policy set with `documents`: server-side
     /// applies each (labelled), deletes what an earlier `apply` created and is
     /// not in the new set, then waits until every policy reports Ready.
-    pub async fn apply(&mut self, documents: &[Value]) -> Result<(), ClusterError> {
+    pub async fn apply(&mut self, documents: &[Value]) -> Result<ApplyOutcome, ClusterError> {
+        let mut outcome = ApplyOutcome::default();
         let mut new_set: Vec<AppliedObject> = Vec::new();
         for (index, doc) in documents.iter().enumerate() {
             let (target, obj) = self.prepare(index, doc).await?;
             self.ensure_ours_or_absent(&target).await?;
-            self.server_side_apply(&target, &obj).await?;
+            let generation = self.server_side_apply(&target, &obj).await?;
+            outcome.applied.push((target.describe(), generation));
             if !self.applied.contains(&target) {
                 self.applied.push(target.clone());
             }
@@ -371,6 +383,7 @@ impl ClusterClient {
         for o in &stale {
             self.delete_applied(o).await?;
             self.applied.retain(|a| a != o);
+            outcome.deleted.push(o.describe());
         }
         let deadline = Instant::now() + self.settings.ready_timeout;
         for o in &new_set {
@@ -378,7 +391,7 @@ impl ClusterClient {
                 self.wait_ready(o, readiness, deadline).await?;
             }
         }
-        Ok(())
+        Ok(outcome)
     }
 
     async fn prepare(
@@ -452,12 +465,12 @@ impl ClusterClient {
         &self,
         target: &AppliedObject,
         obj: &DynamicObject,
-    ) -> Result<(), ClusterError> {
+    ) -> Result<Option<i64>, ClusterError> {
         let api = self.dynamic_api(&target.kind, target.namespace.as_deref());
         let pp = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(obj);
         match self.call(|| api.patch(&target.name, &pp, &patch)).await {
-            Ok(_) => Ok(()),
+            Ok(o) => Ok(o.metadata.generation),
             Err(CallError::Status(s)) if is_rejection(&s) => Err(ClusterError::PolicyRejected {
                 kind: target.kind.kind.clone(),
                 name: target.name.clone(),
@@ -626,8 +639,13 @@ impl ClusterClient {
                 .and_then(|s| s.phase.clone())
                 .unwrap_or_else(|| "Pending".to_string());
             let images = container_images(&pod);
+            // The audit needs what the node pulled, not a working process:
+            // lab fixtures are not runnable, so a pod whose every container
+            // has an imageID (running, crashed or completed) is enough.
+            if !images.is_empty() && images.iter().all(|c| !c.image_id.is_empty()) {
+                return Ok(images);
+            }
             match phase.as_str() {
-                "Running" if images.iter().all(|c| !c.image_id.is_empty()) => return Ok(images),
                 "Failed" | "Succeeded" => {
                     return Err(ClusterError::PodFailed {
                         namespace: namespace.to_string(),
@@ -687,6 +705,52 @@ impl ClusterClient {
             }
         }
         Ok(out)
+    }
+
+    /// Pods (with container image ids) of one namespace.
+    pub async fn pods_in(&self, namespace: &str) -> Result<Vec<PodImages>, ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let lp = ListParams::default();
+        let pods = self
+            .call(|| api.list(&lp))
+            .await
+            .map_err(|e| e.into_cluster(&format!("list pods in {namespace}")))?;
+        Ok(pods
+            .items
+            .iter()
+            .map(|pod| PodImages {
+                namespace: namespace.to_string(),
+                name: pod.metadata.name.clone().unwrap_or_default(),
+                phase: pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.phase.clone())
+                    .unwrap_or_default(),
+                containers: container_images(pod),
+            })
+            .collect())
+    }
+
+    /// Deletes test namespace `name` (only if it carries this run's label);
+    /// does not wait for it to terminate.
+    pub async fn delete_namespace(&self, name: &str) -> Result<(), ClusterError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let existing = match self.call(|| api.get_opt(name)).await {
+            Ok(Some(ns)) => ns,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(e.into_cluster(&format!("get namespace {name}"))),
+        };
+        if !has_label(&existing.metadata.labels, RUN_LABEL, &self.settings.run_id) {
+            return Err(ClusterError::NotOurs {
+                what: format!("namespace {name}"),
+            });
+        }
+        let dp = DeleteParams::default();
+        match self.call(|| api.delete(name, &dp)).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into_cluster(&format!("delete namespace {name}"))),
+        }
     }
 
     /// PolicyReports of `namespace` as JSON (`wgpolicyk8s.io/v1alpha2`, or

@@ -1,6 +1,11 @@
-//! A throwaway `kind` cluster with Kyverno and a local registry mirror for the
-//! fixture registries. Every external command goes through [`CommandRunner`],
-//! so tests can fake Docker, kind and kubectl.
+//! A throwaway `kind` cluster with Kyverno and a local registry serving the
+//! lab fixtures. Kyverno fetches signatures itself, so pods and policies name
+//! the fixtures under the registry's in-cluster name
+//! ([`REGISTRY_IN_CLUSTER`], see `backend::relocate`): nodes pull from it
+//! through a containerd `hosts.toml` (plain http), Kyverno reaches it through
+//! cluster DNS (forwarded to Docker's) with `--allowInsecureRegistry`. Every
+//! external command goes through [`CommandRunner`], so tests can fake Docker,
+//! kind and kubectl.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -25,14 +30,9 @@ pub const REGISTRY_CONTAINER: &str = "trustswap-registry";
 pub const REGISTRY_IMAGE: &str = "registry:2.8.3";
 /// Port of the registry on the host (push fixtures to `localhost:5001/...`).
 pub const REGISTRY_HOST_PORT: u16 = 5001;
-/// Registries of the vendor fixtures, mirrored to the local registry.
-pub const FIXTURE_REGISTRIES: [&str; 5] = [
-    "cgr.dev",
-    "dhi.io",
-    "registry.scout.docker.com",
-    "gcr.io",
-    "ghcr.io",
-];
+/// The registry as nodes and pods reach it (the container's name on the
+/// `kind` network): the prefix of every relocated fixture reference.
+pub const REGISTRY_IN_CLUSTER: &str = "trustswap-registry:5000";
 /// The cluster config template (`{{REGISTRY}}` is the registry container name).
 pub const CLUSTER_TEMPLATE: &str = include_str!("../../../../configs/kind/cluster.yaml");
 
@@ -276,26 +276,24 @@ pub fn render_cluster_config(registry: &str) -> String {
     CLUSTER_TEMPLATE.replace("{{REGISTRY}}", registry)
 }
 
-/// containerd `hosts.toml` sending pulls of `upstream` to the local registry.
-pub fn hosts_toml(upstream: &str) -> String {
+/// containerd `hosts.toml` for the in-cluster registry name: plain http.
+pub fn hosts_toml() -> String {
     format!(
-        "server = \"https://{upstream}\"\n\n[host.\"http://{REGISTRY_CONTAINER}:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+        "server = \"http://{REGISTRY_IN_CLUSTER}\"\n\n[host.\"http://{REGISTRY_IN_CLUSTER}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
     )
 }
 
-/// Commands writing the mirror configuration of every fixture registry into `node`.
+/// Commands writing the registry's containerd configuration into `node`.
 pub fn node_mirror_commands(node: &str) -> Vec<Cmd> {
-    FIXTURE_REGISTRIES
-        .iter()
-        .map(|upstream| {
-            let dir = format!("/etc/containerd/certs.d/{upstream}");
-            let script = format!(
-                "mkdir -p {dir} && printf '%s' '{}' > {dir}/hosts.toml",
-                hosts_toml(upstream)
-            );
-            Cmd::new("docker", ["exec", node, "sh", "-c", script.as_str()])
-        })
-        .collect()
+    let dir = format!("/etc/containerd/certs.d/{REGISTRY_IN_CLUSTER}");
+    let script = format!(
+        "mkdir -p {dir} && printf '%s' '{}' > {dir}/hosts.toml",
+        hosts_toml()
+    );
+    vec![Cmd::new(
+        "docker",
+        ["exec", node, "sh", "-c", script.as_str()],
+    )]
 }
 
 /// `docker inspect` of the registry container (fails when it does not exist).
@@ -349,6 +347,46 @@ pub fn kyverno_install_command(kubeconfig: &Path) -> Cmd {
     )
 }
 
+/// Lets Kyverno's admission controller fetch from the plain-http lab
+/// registry (`--allowInsecureRegistry`; without it every verification fails
+/// with "server gave HTTP response to HTTPS client").
+pub fn kyverno_insecure_registry_command(kubeconfig: &Path) -> Cmd {
+    Cmd::new(
+        "kubectl",
+        [
+            "--kubeconfig".to_string(),
+            kubeconfig.display().to_string(),
+            "-n".to_string(),
+            "kyverno".to_string(),
+            "patch".to_string(),
+            "deployment".to_string(),
+            "kyverno-admission-controller".to_string(),
+            "--type=json".to_string(),
+            "-p=[{\"op\":\"add\",\"path\":\"/spec/template/spec/containers/0/args/-\",\"value\":\"--allowInsecureRegistry=true\"}]".to_string(),
+        ],
+    )
+}
+
+/// The long steps of [`kind_up`], for progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindStep {
+    Registry,
+    CreateCluster,
+    Mirror,
+    InstallKyverno,
+}
+
+impl KindStep {
+    pub fn describe(self) -> &'static str {
+        match self {
+            KindStep::Registry => "starting the registry container",
+            KindStep::CreateCluster => "creating the kind cluster",
+            KindStep::Mirror => "wiring the registry into the nodes",
+            KindStep::InstallKyverno => "installing Kyverno",
+        }
+    }
+}
+
 /// A created cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindUp {
@@ -393,6 +431,7 @@ pub fn kind_up(
     runner: &dyn CommandRunner,
     run_id: &str,
     work_dir: &Path,
+    progress: &mut dyn FnMut(KindStep),
 ) -> Result<KindUp, KindError> {
     let tools = detect(runner)?;
     std::fs::create_dir_all(work_dir).map_err(|e| KindError::Io {
@@ -408,11 +447,14 @@ pub fn kind_up(
         .map(|o| o.success() && o.stdout.trim() == "true")
         .unwrap_or(false);
     if !registry_running {
+        progress(KindStep::Registry);
         run_ok(runner, &registry_run_command())?;
     }
+    progress(KindStep::CreateCluster);
     run_ok(runner, &cluster.create_command())?;
 
-    let rest = || -> Result<(String, PathBuf), KindError> {
+    let mut rest = || -> Result<(String, PathBuf), KindError> {
+        progress(KindStep::Mirror);
         if let Err(e) = run_ok(runner, &registry_connect_command()) {
             // Already connected from an earlier run is fine.
             if !e.to_string().contains("already exists") {
@@ -433,7 +475,9 @@ pub fn kind_up(
         let kubeconfig = run_ok(runner, &cluster.kubeconfig_command())?.stdout;
         let kubeconfig_path = work_dir.join("kubeconfig");
         write_file(&kubeconfig_path, &kubeconfig)?;
+        progress(KindStep::InstallKyverno);
         run_ok(runner, &kyverno_install_command(&kubeconfig_path))?;
+        run_ok(runner, &kyverno_insecure_registry_command(&kubeconfig_path))?;
         Ok((kubeconfig, kubeconfig_path))
     };
     match rest() {

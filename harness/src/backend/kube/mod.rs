@@ -2,6 +2,7 @@
 //! ([`ClusterBackend`], synchronous, over the async [`ClusterClient`]) and a
 //! throwaway `kind` cluster ([`kind`]).
 
+pub mod adapter;
 pub mod backend;
 pub mod cluster;
 pub mod error;
@@ -9,9 +10,10 @@ pub mod kind;
 pub mod message;
 pub mod resources;
 
+pub use adapter::{KubeBackend, RegistryTags, Swap};
 pub use backend::ClusterBackend;
 pub use cluster::{
-    AppliedObject, ClusterClient, ClusterDecision, ContainerImage, PodImages, PreflightReport,
+    AppliedObject, ApplyOutcome, ClusterClient, ClusterDecision, ContainerImage, PodImages, PreflightReport,
     Settings, policy_ready,
 };
 pub use error::{ClusterError, Leftover};

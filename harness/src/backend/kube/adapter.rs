@@ -1,0 +1,426 @@
+//! The harness [`Backend`] over a real API server with Kyverno: what the
+//! kind and the existing-cluster backends share. Each (scenario, engine,
+//! vendor) run gets its own labelled namespaces; pods and policies name the
+//! fixtures where the cluster's registry serves them ([`Relocation`]); a
+//! re-push moves the tag in that registry; the drift audit reads the pods'
+//! `imageID`s; every policy swap is recorded with what changed.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::backend::ClusterBackend;
+use super::cluster::{ClusterDecision, ContainerImage, RUN_LABEL};
+use super::error::Leftover;
+use crate::admission::decision::{
+    Action, Decision, Denial, Phase, PolicyKind, ReportEntry, RuleResult, RuleStatus,
+};
+use crate::admission::request::AdmissionRequest;
+use crate::backend::relocate::Relocation;
+use crate::backend::{Backend, Capabilities, LivePod};
+use crate::diff::Class;
+use crate::policy::{Document, PolicySet};
+use crate::supply::oci::Layout;
+use crate::supply::registry::Registry;
+
+/// Moves tags in the registry the cluster pulls from.
+pub trait FixtureTags {
+    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String>;
+}
+
+/// Tags moved in a real registry, from the lab layout's manifests.
+pub struct RegistryTags {
+    pub registry: Registry,
+    pub layout: Layout,
+}
+
+impl FixtureTags for RegistryTags {
+    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String> {
+        let d = digest
+            .parse()
+            .map_err(|e| format!("digest {digest}: {e:?}"))?;
+        self.registry
+            .push_tag(&self.layout, repository, tag, &d)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// One change of the applied policy set, as the API server saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Swap {
+    /// The run (`scenario/engine/vendor`) that applied the set.
+    pub case: String,
+    /// The run whose set it replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// Applied objects with their `metadata.generation` after the apply.
+    pub objects: Vec<(String, Option<i64>)>,
+    pub deleted: Vec<String>,
+    /// Changed paths per class (trust-root, image-scope, evidence, structural).
+    pub classes: BTreeMap<String, usize>,
+    /// The changed paths, `document path (class)`.
+    pub paths: Vec<String>,
+}
+
+/// Timeouts of the adapter's own waits.
+#[derive(Debug, Clone)]
+pub struct AdapterSettings {
+    /// How long to wait for Kyverno's reports controller to report a pod.
+    pub report_timeout: Duration,
+    pub poll_interval: Duration,
+}
+
+impl Default for AdapterSettings {
+    fn default() -> Self {
+        AdapterSettings {
+            report_timeout: Duration::from_secs(90),
+            poll_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct KubeBackend {
+    name: &'static str,
+    cluster: ClusterBackend,
+    relocation: Relocation,
+    tags: Box<dyn FixtureTags>,
+    settings: AdapterSettings,
+    case: usize,
+    label: String,
+    /// Scenario namespace → the case's namespace.
+    namespaces: BTreeMap<String, String>,
+    last: Option<(String, Vec<Value>)>,
+    swaps: Vec<Swap>,
+}
+
+impl KubeBackend {
+    pub fn new(
+        name: &'static str,
+        cluster: ClusterBackend,
+        relocation: Relocation,
+        tags: Box<dyn FixtureTags>,
+        settings: AdapterSettings,
+    ) -> KubeBackend {
+        KubeBackend {
+            name,
+            cluster,
+            relocation,
+            tags,
+            settings,
+            case: 0,
+            label: String::new(),
+            namespaces: BTreeMap::new(),
+            last: None,
+            swaps: Vec::new(),
+        }
+    }
+
+    /// Every policy swap of the run, in order.
+    pub fn swaps(&self) -> &[Swap] {
+        &self.swaps
+    }
+
+    /// The label selector of everything this run created.
+    pub fn selector(&self) -> String {
+        format!("{RUN_LABEL}={}", self.cluster.client().settings().run_id)
+    }
+
+    /// Deletes everything the run created; returns what is left behind.
+    pub fn cleanup(&mut self) -> Vec<Leftover> {
+        self.cluster.cleanup()
+    }
+
+    fn scenario_namespace(&self, real: &str) -> String {
+        self.namespaces
+            .iter()
+            .find(|(_, r)| r.as_str() == real)
+            .map_or_else(|| real.to_owned(), |(s, _)| s.clone())
+    }
+
+    fn live(&self, namespace: &str, name: &str, images: &[ContainerImage]) -> LivePod {
+        LivePod {
+            namespace: self.scenario_namespace(namespace),
+            name: name.to_owned(),
+            containers: images
+                .iter()
+                .filter(|c| !c.image_id.is_empty())
+                .map(|c| {
+                    let image = self
+                        .relocation
+                        .original(&c.image)
+                        .unwrap_or(&c.image)
+                        .to_owned();
+                    let digest = c
+                        .image_id
+                        .rsplit_once('@')
+                        .map_or(c.image_id.as_str(), |(_, d)| d)
+                        .to_owned();
+                    (c.container.clone(), image, digest)
+                })
+                .collect(),
+        }
+    }
+
+    fn record_swap(&mut self, documents: &[Value], outcome: super::ApplyOutcome) {
+        let set = |label: &str, docs: &[Value]| PolicySet {
+            label: label.to_owned(),
+            documents: docs
+                .iter()
+                .map(|v| Document {
+                    origin: "applied".into(),
+                    value: v.clone(),
+                })
+                .collect(),
+            files: Vec::new(),
+        };
+        let (previous, differences) = match &self.last {
+            Some((prev, docs)) => (
+                Some(prev.clone()),
+                crate::diff::diff_sets(&set(prev, docs), &set(&self.label, documents)).differences,
+            ),
+            None => (None, Vec::new()),
+        };
+        let changed = self.last.is_none()
+            || !differences.is_empty()
+            || !outcome.deleted.is_empty()
+            || self
+                .last
+                .as_ref()
+                .is_some_and(|(_, d)| d.len() != documents.len());
+        if changed {
+            let mut classes = BTreeMap::new();
+            for d in &differences {
+                *classes.entry(d.class.id().to_owned()).or_insert(0) += 1;
+            }
+            self.swaps.push(Swap {
+                case: self.label.clone(),
+                previous,
+                objects: outcome.applied,
+                deleted: outcome.deleted,
+                classes,
+                paths: differences
+                    .iter()
+                    .map(|d| format!("{} {} ({})", d.document, d.path, d.class.id()))
+                    .collect(),
+            });
+        }
+        self.last = Some((self.label.clone(), documents.to_vec()));
+    }
+}
+
+/// Whether every change of a swap is to the trust root or image scope.
+pub fn only_trust_root(swap: &Swap) -> bool {
+    swap.classes
+        .keys()
+        .all(|c| c == Class::TrustRoot.id() || c == Class::ImageScope.id())
+}
+
+/// Kyverno's answer as the harness's decision. Results carry what the
+/// denial names (policy, rule, message); reports come from `reports`.
+pub fn decision(d: ClusterDecision) -> Decision {
+    let webhook = d
+        .message
+        .as_deref()
+        .and_then(|m| m.split_once("admission webhook \""))
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(w, _)| w.to_owned())
+        .unwrap_or_default();
+    let results = d
+        .policies
+        .iter()
+        .map(|v| {
+            let cel = v.rule.is_empty();
+            RuleResult {
+                policy: v.policy.clone(),
+                policy_kind: if cel {
+                    PolicyKind::ImageValidatingPolicy
+                } else {
+                    PolicyKind::ClusterPolicy
+                },
+                rule: if cel { v.policy.clone() } else { v.rule.clone() },
+                status: RuleStatus::Fail,
+                message: v.message.clone(),
+                phase: if cel {
+                    Phase::ImageValidatingPolicy
+                } else {
+                    Phase::Mutate
+                },
+                action: Action::Enforce,
+                image: None,
+            }
+        })
+        .collect();
+    Decision {
+        allowed: d.allowed,
+        denials: match (&d.message, d.allowed) {
+            (Some(m), false) => vec![Denial {
+                webhook,
+                message: m.clone(),
+            }],
+            _ => Vec::new(),
+        },
+        message: if d.allowed { None } else { d.message },
+        warnings: d.warnings,
+        results,
+        report: Vec::new(),
+        patches: Vec::new(),
+        ignored_errors: Vec::new(),
+    }
+}
+
+/// Failing (or erroring, warning) results about pod `name` in PolicyReports.
+pub fn report_entries(reports: &[Value], namespace: &str, name: &str) -> Vec<ReportEntry> {
+    let mut out = Vec::new();
+    for r in reports {
+        let scope_name = r.pointer("/scope/name").and_then(Value::as_str);
+        for res in r
+            .get("results")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let about = scope_name == Some(name)
+                || res
+                    .get("resources")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|x| x.get("name").and_then(Value::as_str) == Some(name));
+            let status = match res.get("result").and_then(Value::as_str) {
+                Some("fail") => RuleStatus::Fail,
+                Some("error") => RuleStatus::Error,
+                Some("warn") => RuleStatus::Warn,
+                _ => continue,
+            };
+            if !about {
+                continue;
+            }
+            let text = |k: &str| {
+                res.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            out.push(ReportEntry {
+                policy: text("policy"),
+                rule: text("rule"),
+                result: status,
+                message: text("message"),
+                resource: serde_json::json!({ "apiVersion": "v1", "kind": "Pod", "namespace": namespace, "name": name }),
+            });
+        }
+    }
+    out
+}
+
+impl Backend for KubeBackend {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn apply(&mut self, documents: &[Value]) -> Result<(), String> {
+        let outcome = self.cluster.apply(documents).map_err(|e| e.to_string())?;
+        self.record_swap(documents, outcome);
+        Ok(())
+    }
+
+    fn admit(&mut self, request: &AdmissionRequest, _now: i64) -> Result<Decision, String> {
+        self.cluster
+            .admit(&request.namespace, &request.object)
+            .map(decision)
+            .map_err(|e| e.to_string())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::REAL
+    }
+
+    fn begin_case(&mut self, label: &str) -> Result<(), String> {
+        self.case += 1;
+        self.label = label.to_owned();
+        self.namespaces.clear();
+        Ok(())
+    }
+
+    fn end_case(&mut self) {
+        for real in std::mem::take(&mut self.namespaces).into_values() {
+            // Whatever fails here is retried by the final cleanup.
+            let _ = self.cluster.delete_namespace(&real);
+        }
+    }
+
+    fn namespace(&mut self, scenario_namespace: &str) -> Result<String, String> {
+        if let Some(n) = self.namespaces.get(scenario_namespace) {
+            return Ok(n.clone());
+        }
+        let run = &self.cluster.client().settings().run_id;
+        let mut name = format!("ts-{run}-{:03}-{scenario_namespace}", self.case);
+        name.truncate(63);
+        let name = name.trim_end_matches('-').to_owned();
+        self.cluster
+            .create_namespace(&name)
+            .map_err(|e| e.to_string())?;
+        self.namespaces
+            .insert(scenario_namespace.to_owned(), name.clone());
+        Ok(name)
+    }
+
+    fn relocation(&self) -> Option<&Relocation> {
+        Some(&self.relocation)
+    }
+
+    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String> {
+        self.tags.set_tag(repository, tag, digest)
+    }
+
+    fn run_pod(&mut self, request: &AdmissionRequest) -> Result<Option<LivePod>, String> {
+        let name = request
+            .object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let images = self
+            .cluster
+            .run_pod(&request.namespace, &request.object)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(self.live(&request.namespace, &name, &images)))
+    }
+
+    fn reports(
+        &mut self,
+        namespace: &str,
+        pod: &str,
+    ) -> Result<Option<Vec<ReportEntry>>, String> {
+        let deadline = Instant::now() + self.settings.report_timeout;
+        loop {
+            let reports = self
+                .cluster
+                .policy_reports(namespace)
+                .map_err(|e| e.to_string())?;
+            let entries = report_entries(&reports, namespace, pod);
+            if !entries.is_empty()
+                || Instant::now() + self.settings.poll_interval > deadline
+                || crate::interrupt::requested()
+            {
+                return Ok(Some(entries));
+            }
+            std::thread::sleep(self.settings.poll_interval);
+        }
+    }
+
+    fn live_pods(&mut self) -> Result<Option<Vec<LivePod>>, String> {
+        let mut out = Vec::new();
+        let namespaces: Vec<String> = self.namespaces.values().cloned().collect();
+        for real in namespaces {
+            for p in self.cluster.pods_in(&real).map_err(|e| e.to_string())? {
+                out.push(self.live(&real, &p.name, &p.containers));
+            }
+        }
+        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Ok(Some(out))
+    }
+}

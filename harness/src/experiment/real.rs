@@ -1,0 +1,307 @@
+//! The hypotheses on a real API server with Kyverno: a throwaway kind
+//! cluster (`--backend kind`) or an existing cluster (`--backend cluster`).
+//! Same lab, same static check, same runner and reports as the embedded
+//! backend; what differs is where admission happens and where the fixtures
+//! are served from. Optionally the embedded engine runs the same inputs and
+//! every disagreement is reported (`--compare embedded`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use super::compare::{Comparison, compare};
+use super::{RunOutcome, RunPlan, embedded, prepare, scenarios};
+use crate::backend::kube::adapter::{AdapterSettings, FixtureTags, KubeBackend, RegistryTags};
+use crate::backend::kube::kind::{self, KindUp, SystemRunner};
+use crate::backend::kube::{ClusterBackend, ClusterError, Leftover, Settings, Swap};
+use crate::backend::relocate::Relocation;
+use crate::error::{Error, Result};
+use crate::lab_cli::layout_dir;
+use crate::supply::oci::Layout;
+use crate::supply::registry::Registry;
+
+/// Where the run happens.
+pub enum Target {
+    /// A new kind cluster (deleted afterwards unless `keep`).
+    Kind { keep: bool, work_dir: PathBuf },
+    /// An existing cluster with Kyverno, reached by kubeconfig.
+    Cluster {
+        /// kubeconfig context (default: the current one).
+        context: Option<String>,
+        /// Registry trustswap pushes the fixtures to (`host[:port]`).
+        registry: String,
+        /// The same registry as the cluster's nodes and Kyverno reach it.
+        registry_in_cluster: String,
+    },
+}
+
+/// A real-cluster run: the outcome plus what the cluster did.
+pub struct RealRun {
+    pub outcome: RunOutcome,
+    pub backend: &'static str,
+    /// Kubernetes and Kyverno versions, the relocation, kept cluster.
+    pub cluster: Value,
+    pub swaps: Vec<Swap>,
+    pub comparison: Option<Comparison>,
+    /// What cleanup could not delete.
+    pub leftovers: Vec<Leftover>,
+    pub interrupted: bool,
+}
+
+impl RealRun {
+    /// As [`RunOutcome::verdict`], and a disagreement with the embedded
+    /// engine is a finding; an interrupted run decides nothing.
+    pub fn verdict(&self) -> (&'static str, u8) {
+        let (v, code) = self.outcome.verdict();
+        if self.comparison.as_ref().is_some_and(|c| !c.agrees()) {
+            return ("does-not-hold", crate::exit::FINDING);
+        }
+        if self.interrupted && code == crate::exit::HOLDS {
+            return ("undecided", crate::exit::UNDECIDED);
+        }
+        (v, code)
+    }
+}
+
+fn spinner(message: &str) -> ProgressBar {
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Prints a step to stderr (always: CI logs need it) and returns a spinner.
+fn step(message: &str) -> ProgressBar {
+    eprintln!("trustswap: {message}");
+    spinner(message)
+}
+
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{:08x}", (nanos as u64 ^ u64::from(std::process::id())) & 0xffff_ffff)
+}
+
+fn cluster_error(what: &str, e: ClusterError) -> Error {
+    match e {
+        ClusterError::KyvernoMissing { .. } => Error::Usage {
+            message: format!("{what}: {e}"),
+            hint: "install Kyverno 1.19 (helm install kyverno kyverno/kyverno -n kyverno --create-namespace --set features.registryClient.allowInsecure=true), or use --backend kind".into(),
+        },
+        ClusterError::Config(_) | ClusterError::ApiUnavailable { .. } => Error::Usage {
+            message: format!("{what}: {e}"),
+            hint: "check the kubeconfig and --context, or use --backend embedded".into(),
+        },
+        other => Error::Internal {
+            message: format!("{what}: {other}"),
+        },
+    }
+}
+
+/// Connects to the cluster of `target` (creating it for kind), checks that
+/// Kyverno answers, pushes the fixtures, runs every scenario, compares with
+/// the embedded engine when asked, and cleans up.
+pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<RealRun> {
+    // Bad input fails before anything is created.
+    if let Target::Kind { .. } = target {
+        kind::detect(&SystemRunner).map_err(|e| Error::Usage {
+            message: format!("the kind backend cannot start: {e}"),
+            hint: "install Docker and kind (https://kind.sigs.k8s.io), or use --backend cluster / --backend embedded (no Docker needed)".into(),
+        })?;
+    }
+    let (lab, check) = prepare(&plan)?;
+    let id = run_id();
+    let settings = Settings::new(id.clone());
+
+    let (connected, push_host, relocation, kind_up, name) = match &target {
+        Target::Kind { work_dir, .. } => {
+            let mut bar = step("creating the kind cluster");
+            let up = kind::kind_up(&SystemRunner, &id, work_dir, &mut |s| {
+                bar.finish_and_clear();
+                bar = step(s.describe());
+            })
+            .map_err(|e| Error::Internal {
+                message: format!("the kind cluster could not be set up: {e}"),
+            })?;
+            bar.finish_and_clear();
+            let backend = ClusterBackend::from_kubeconfig_yaml(
+                &up.kubeconfig,
+                Some(&up.cluster.context()),
+                settings,
+            );
+            let backend = match backend {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = kind::kind_down(&SystemRunner, &up.cluster);
+                    return Err(cluster_error("the kind cluster does not answer", e));
+                }
+            };
+            (
+                backend,
+                format!("localhost:{}", kind::REGISTRY_HOST_PORT),
+                Relocation::new(kind::REGISTRY_IN_CLUSTER),
+                Some(up),
+                "kind",
+            )
+        }
+        Target::Cluster {
+            context,
+            registry,
+            registry_in_cluster,
+        } => {
+            let backend = match context {
+                Some(ctx) => {
+                    let path = kubeconfig_path()?;
+                    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    ClusterBackend::from_kubeconfig_yaml(&text, Some(ctx), settings)
+                }
+                None => ClusterBackend::connect(settings),
+            }
+            .map_err(|e| cluster_error("cannot reach the cluster", e))?;
+            (
+                backend,
+                registry.clone(),
+                Relocation::new(registry_in_cluster.clone()),
+                None,
+                "cluster",
+            )
+        }
+    };
+    let teardown = |up: &Option<KindUp>, keep: bool| {
+        if let Some(up) = up {
+            if keep {
+                eprintln!(
+                    "trustswap: kept kind cluster {} (kubeconfig {}); delete it with `kind delete cluster --name {}`",
+                    up.cluster.name,
+                    up.kubeconfig_path.display(),
+                    up.cluster.name
+                );
+            } else {
+                let bar = step("deleting the kind cluster");
+                if let Err(e) = kind::kind_down(&SystemRunner, &up.cluster) {
+                    eprintln!("trustswap: {e}");
+                }
+                bar.finish_and_clear();
+            }
+        }
+    };
+    let keep = matches!(target, Target::Kind { keep: true, .. });
+
+    let bar = step("waiting for Kyverno's admission controller and webhooks");
+    let preflight = connected.preflight();
+    bar.finish_and_clear();
+    let preflight = match preflight {
+        Ok(p) => p,
+        Err(e) => {
+            teardown(&kind_up, keep);
+            return Err(cluster_error("the cluster is not ready for trustswap", e));
+        }
+    };
+
+    let bar = step(&format!("pushing the lab fixtures to {push_host}"));
+    let pushed = push_fixtures(&lab.dir, &push_host);
+    bar.finish_and_clear();
+    let tags = match pushed {
+        Ok(t) => t,
+        Err(e) => {
+            teardown(&kind_up, keep);
+            return Err(e);
+        }
+    };
+
+    let mut backend = KubeBackend::new(
+        name,
+        connected,
+        relocation.clone(),
+        tags,
+        AdapterSettings::default(),
+    );
+    crate::interrupt::install(format!(
+        "everything labelled {} (kubectl delete ns,clusterpolicies,imagevalidatingpolicies,validatingpolicies,policyexceptions -A -l {})",
+        backend.selector(),
+        backend.selector()
+    ));
+    let results = scenarios(&plan, &lab, &mut backend);
+    let interrupted = crate::interrupt::requested();
+    let bar = step("cleaning up");
+    let leftovers = backend.cleanup();
+    bar.finish_and_clear();
+    for l in &leftovers {
+        eprintln!("trustswap: left behind: {l}");
+    }
+    let swaps = backend.swaps().to_vec();
+    drop(backend);
+    teardown(&kind_up, keep);
+    let results = results?;
+
+    let comparison = if compare_embedded && !interrupted {
+        let bar = step("running the embedded engine on the same inputs");
+        let embedded_results = scenarios(&plan, &lab, embedded(&lab))?;
+        bar.finish_and_clear();
+        Some(compare(name, &embedded_results, &results))
+    } else {
+        None
+    };
+    Ok(RealRun {
+        cluster: json!({
+            "runId": id,
+            "kubernetes": preflight.server_version,
+            "kyvernoImage": preflight.kyverno_image,
+            "webhookAttempts": preflight.webhook_attempts,
+            "fixturesServedAs": format!("{}/<reference>", relocation.prefix),
+            "kind": kind_up.as_ref().map(|u| json!({ "cluster": u.cluster.name, "nodeImage": u.cluster.node_image, "kept": keep })),
+            "leftovers": leftovers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "interrupted": interrupted,
+        }),
+        outcome: RunOutcome {
+            check,
+            scenarios: results,
+            lab,
+        },
+        backend: name,
+        swaps,
+        comparison,
+        leftovers,
+        interrupted,
+    })
+}
+
+/// `$KUBECONFIG` (first entry) or `~/.kube/config`.
+pub fn kubeconfig_path() -> Result<PathBuf> {
+    std::env::var_os("KUBECONFIG")
+        .and_then(|v| std::env::split_paths(&v).next())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")))
+        .ok_or_else(|| Error::Usage {
+            message: "no kubeconfig: neither KUBECONFIG nor HOME is set".into(),
+            hint: "set KUBECONFIG to the kubeconfig of the cluster".into(),
+        })
+}
+
+/// Pushes the lab layout to `host` and returns the tag mover over it.
+pub fn push_fixtures(lab_dir: &std::path::Path, host: &str) -> Result<Box<dyn FixtureTags>> {
+    let layout = Layout::open(layout_dir(lab_dir)).map_err(|e| Error::Internal {
+        message: format!("failed to open the lab layout: {e}"),
+    })?;
+    let registry = Registry::connect(host).map_err(|e| Error::Internal {
+        message: e.to_string(),
+    })?;
+    registry.push_layout(&layout).map_err(|e| Error::Usage {
+        message: format!("cannot push the lab fixtures to {host}: {e}"),
+        hint: "the registry must accept anonymous pushes from this machine (--registry HOST[:PORT])".into(),
+    })?;
+    Ok(Box::new(RegistryTags { registry, layout }))
+}
