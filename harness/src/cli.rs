@@ -750,7 +750,10 @@ fn real_target(args: &RunArgs) -> Result<crate::experiment::real::Target> {
             })?;
             Target::Cluster {
                 context: args.context.clone(),
-                registry_in_cluster: args.registry_in_cluster.clone().unwrap_or_else(|| registry.clone()),
+                registry_in_cluster: args
+                    .registry_in_cluster
+                    .clone()
+                    .unwrap_or_else(|| registry.clone()),
                 registry,
             }
         }
@@ -767,9 +770,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
             hint: "add --backend kind (or cluster), or drop the flag".into(),
         });
     }
-    if args.backend != BackendKind::Cluster
-        && (args.registry.is_some() || args.context.is_some())
-    {
+    if args.backend != BackendKind::Cluster && (args.registry.is_some() || args.context.is_some()) {
         return Err(Error::Usage {
             message: "--registry, --registry-in-cluster and --context apply to --backend cluster"
                 .into(),

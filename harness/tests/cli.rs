@@ -293,7 +293,14 @@ fn the_kind_backend_explains_what_is_missing() {
 
 #[test]
 fn the_cluster_backend_explains_an_unreachable_cluster() {
-    let o = trustswap(&["run", "--backend", "cluster", "--no-report"]);
+    let o = trustswap(&[
+        "run",
+        "--backend",
+        "cluster",
+        "--registry",
+        "localhost:5999",
+        "--no-report",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(err.contains("cannot reach the cluster"), "{err}");
@@ -301,6 +308,36 @@ fn the_cluster_backend_explains_an_unreachable_cluster() {
         err.contains("hint: check the kubeconfig and --context"),
         "{err}"
     );
+}
+
+#[test]
+fn the_cluster_backend_needs_a_registry_kyverno_can_reach() {
+    let o = trustswap(&["run", "--backend", "cluster", "--no-report"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("--backend cluster needs a registry for the lab fixtures"),
+        "{err}"
+    );
+    assert!(err.contains("hint: pass --registry HOST[:PORT]"), "{err}");
+}
+
+#[test]
+fn real_cluster_flags_are_refused_on_the_embedded_backend() {
+    for args in [
+        &["run", "--compare", "embedded", "--no-report"][..],
+        &["run", "--keep", "--no-report"][..],
+        &["run", "--registry", "localhost:5000", "--no-report"][..],
+        &["run", "--backend", "kind", "--context", "x", "--no-report"][..],
+    ] {
+        let o = trustswap(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("apply to --backend"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
 }
 
 #[test]

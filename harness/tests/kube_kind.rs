@@ -209,7 +209,8 @@ fn kind_up_runs_every_step_and_deletes_the_cluster_when_install_fails() {
     answers.push(("kind delete cluster --name trustswap-t2", ok("")));
     let runner = FakeRunner::new(answers);
     let mut steps = Vec::new();
-    let err = kind::kind_up(&runner, "t2", &dir, &mut |s| steps.push(s)).expect_err("install fails");
+    let err =
+        kind::kind_up(&runner, "t2", &dir, &mut |s| steps.push(s)).expect_err("install fails");
     assert_eq!(
         steps,
         [

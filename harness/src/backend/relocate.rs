@@ -104,7 +104,10 @@ mod tests {
     fn relocates_and_restores_references() {
         let r = Relocation::new("trustswap-registry:5000/");
         let img = r.image("cgr.dev/chainguard/static:latest");
-        assert_eq!(img, "trustswap-registry:5000/cgr.dev/chainguard/static:latest");
+        assert_eq!(
+            img,
+            "trustswap-registry:5000/cgr.dev/chainguard/static:latest"
+        );
         assert_eq!(r.original(&img), Some("cgr.dev/chainguard/static:latest"));
         assert_eq!(r.original("cgr.dev/chainguard/static:latest"), None);
         assert_eq!(r.original("trustswap-registry:50000/x"), None);

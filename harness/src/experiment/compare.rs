@@ -39,14 +39,19 @@ impl Comparison {
 }
 
 /// Compares `cluster` (run on `backend`) with `embedded`, run for run.
-pub fn compare(backend: &str, embedded: &[ScenarioResult], cluster: &[ScenarioResult]) -> Comparison {
+pub fn compare(
+    backend: &str,
+    embedded: &[ScenarioResult],
+    cluster: &[ScenarioResult],
+) -> Comparison {
     let mut c = Comparison {
         backend: backend.to_owned(),
         ..Comparison::default()
     };
     for cs in cluster {
         let Some(es) = embedded.iter().find(|e| e.id == cs.id) else {
-            c.skipped.push(format!("{}: not run on the embedded engine", cs.id));
+            c.skipped
+                .push(format!("{}: not run on the embedded engine", cs.id));
             continue;
         };
         for cr in &cs.runs {

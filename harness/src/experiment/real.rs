@@ -90,7 +90,10 @@ fn run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    format!("{:08x}", (nanos as u64 ^ u64::from(std::process::id())) & 0xffff_ffff)
+    format!(
+        "{:08x}",
+        (nanos as u64 ^ u64::from(std::process::id())) & 0xffff_ffff
+    )
 }
 
 fn cluster_error(what: &str, e: ClusterError) -> Error {
@@ -120,12 +123,30 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
             hint: "install Docker and kind (https://kind.sigs.k8s.io), or use --backend cluster / --backend embedded (no Docker needed)".into(),
         })?;
     }
-    let (lab, check) = prepare(&plan)?;
     let id = run_id();
     let settings = Settings::new(id.clone());
+    // An existing cluster that does not answer fails before the lab is built.
+    let existing = match &target {
+        Target::Cluster { context, .. } => Some(
+            match context {
+                Some(ctx) => {
+                    let path = kubeconfig_path()?;
+                    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    ClusterBackend::from_kubeconfig_yaml(&text, Some(ctx), settings.clone())
+                }
+                None => ClusterBackend::connect(settings.clone()),
+            }
+            .map_err(|e| cluster_error("cannot reach the cluster", e))?,
+        ),
+        Target::Kind { .. } => None,
+    };
+    let (lab, check) = prepare(&plan)?;
 
-    let (connected, push_host, relocation, kind_up, name) = match &target {
-        Target::Kind { work_dir, .. } => {
+    let (connected, push_host, relocation, kind_up, name) = match (&target, existing) {
+        (Target::Kind { work_dir, .. }, _) => {
             let mut bar = step("creating the kind cluster");
             let up = kind::kind_up(&SystemRunner, &id, work_dir, &mut |s| {
                 bar.finish_and_clear();
@@ -155,23 +176,17 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
                 "kind",
             )
         }
-        Target::Cluster {
-            context,
-            registry,
-            registry_in_cluster,
-        } => {
-            let backend = match context {
-                Some(ctx) => {
-                    let path = kubeconfig_path()?;
-                    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-                        path: path.clone(),
-                        source,
-                    })?;
-                    ClusterBackend::from_kubeconfig_yaml(&text, Some(ctx), settings)
-                }
-                None => ClusterBackend::connect(settings),
-            }
-            .map_err(|e| cluster_error("cannot reach the cluster", e))?;
+        (
+            Target::Cluster {
+                registry,
+                registry_in_cluster,
+                ..
+            },
+            existing,
+        ) => {
+            let backend = existing.ok_or_else(|| Error::Internal {
+                message: "the cluster connection was lost before the run".into(),
+            })?;
             (
                 backend,
                 registry.clone(),
@@ -301,7 +316,9 @@ pub fn push_fixtures(lab_dir: &std::path::Path, host: &str) -> Result<Box<dyn Fi
     })?;
     registry.push_layout(&layout).map_err(|e| Error::Usage {
         message: format!("cannot push the lab fixtures to {host}: {e}"),
-        hint: "the registry must accept anonymous pushes from this machine (--registry HOST[:PORT])".into(),
+        hint:
+            "the registry must accept anonymous pushes from this machine (--registry HOST[:PORT])"
+                .into(),
     })?;
     Ok(Box::new(RegistryTags { registry, layout }))
 }

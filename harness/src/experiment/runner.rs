@@ -192,7 +192,11 @@ impl<B: Backend> Runner<'_, B> {
             let mut matrices = Vec::new();
             for &engine in self.engines {
                 if s.kind == Kind::Matrix {
-                    let m = self.matrix(s, engine);
+                    let m = if crate::interrupt::requested() {
+                        Err("interrupted before this run".to_owned())
+                    } else {
+                        self.matrix(s, engine)
+                    };
                     done += 1;
                     let status = match &m {
                         Ok(m) if m.diagonal => Status::Held,
@@ -230,6 +234,15 @@ impl<B: Backend> Runner<'_, B> {
                                 format!("applies to {:?} vendors only", s.applies_to)
                                     .to_lowercase(),
                             ),
+                            steps: vec![],
+                            observations: vec![],
+                        }
+                    } else if crate::interrupt::requested() {
+                        RunResult {
+                            engine,
+                            vendor: vendor.name.clone(),
+                            status: Status::Errored,
+                            reason: Some("interrupted before this run".into()),
                             steps: vec![],
                             observations: vec![],
                         }

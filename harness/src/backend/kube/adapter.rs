@@ -211,11 +211,11 @@ impl KubeBackend {
     }
 }
 
-/// Whether every change of a swap is to the trust root or image scope.
-pub fn only_trust_root(swap: &Swap) -> bool {
-    swap.classes
-        .keys()
-        .all(|c| c == Class::TrustRoot.id() || c == Class::ImageScope.id())
+/// Whether a swap changed only what a vendor substitution may change (trust
+/// root, image scope, evidence types): the static check's rule, on the objects
+/// the cluster holds.
+pub fn substitution_only(swap: &Swap) -> bool {
+    !swap.classes.contains_key(Class::Structural.id())
 }
 
 /// Kyverno's answer as the harness's decision. Results carry what the
@@ -240,7 +240,11 @@ pub fn decision(d: ClusterDecision) -> Decision {
                 } else {
                     PolicyKind::ClusterPolicy
                 },
-                rule: if cel { v.policy.clone() } else { v.rule.clone() },
+                rule: if cel {
+                    v.policy.clone()
+                } else {
+                    v.rule.clone()
+                },
                 status: RuleStatus::Fail,
                 message: v.message.clone(),
                 phase: if cel {
@@ -390,11 +394,7 @@ impl Backend for KubeBackend {
         Ok(Some(self.live(&request.namespace, &name, &images)))
     }
 
-    fn reports(
-        &mut self,
-        namespace: &str,
-        pod: &str,
-    ) -> Result<Option<Vec<ReportEntry>>, String> {
+    fn reports(&mut self, namespace: &str, pod: &str) -> Result<Option<Vec<ReportEntry>>, String> {
         let deadline = Instant::now() + self.settings.report_timeout;
         loop {
             let reports = self

@@ -13,8 +13,8 @@ pub mod resources;
 pub use adapter::{KubeBackend, RegistryTags, Swap};
 pub use backend::ClusterBackend;
 pub use cluster::{
-    AppliedObject, ApplyOutcome, ClusterClient, ClusterDecision, ContainerImage, PodImages, PreflightReport,
-    Settings, policy_ready,
+    AppliedObject, ApplyOutcome, ClusterClient, ClusterDecision, ContainerImage, PodImages,
+    PreflightReport, Settings, policy_ready,
 };
 pub use error::{ClusterError, Leftover};
 pub use message::{PolicyViolation, parse_denial, parse_warning};
