@@ -190,7 +190,7 @@ impl Server {
             ["api", "v1", "namespaces", ns] => self.namespaces(method, Some(ns), body, selector),
             ["api", "v1", "namespaces", ns, "pods"] => {
                 if method == "POST" {
-                    self.create_pod(ns, body, q.get("dryRun").is_some())
+                    self.create_pod(ns, body, q.contains_key("dryRun"))
                 } else {
                     let st = self.state.lock().expect("state");
                     let items = st
