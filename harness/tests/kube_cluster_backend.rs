@@ -10,21 +10,14 @@ mod common;
 mod kube_cluster_fake;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use kube_cluster_fake::{FakeCluster, Knobs, remaining};
-use trustswap::backend::kube::adapter::{
-    AdapterSettings, FixtureTags, KubeBackend, substitution_only,
-};
-use trustswap::backend::kube::{ClusterBackend, Settings};
-use trustswap::backend::relocate::Relocation;
+use kube_cluster_fake::{Knobs, kube_backend, remaining};
+use trustswap::backend::kube::adapter::{FixtureTags, substitution_only};
 use trustswap::experiment::compare::compare;
 use trustswap::experiment::runner::{ScenarioResult, Status};
 use trustswap::experiment::scenario::{self, Scenario};
 use trustswap::experiment::{RunPlan, embedded, prepare, scenarios};
 use trustswap::policy::Engine;
-
-const REGISTRY: &str = "trustswap-registry:5000";
 
 /// Tag moves, recorded.
 #[derive(Clone, Default)]
@@ -74,37 +67,9 @@ fn run_on_fake(only: &[&str], knobs: Knobs, engines: &[Engine]) -> Run {
         seed: 0,
     };
     let (lab, check) = prepare(&plan).expect("lab and static check");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (client, fake) = {
-        let _guard = runtime.enter();
-        FakeCluster::start(
-            lab.evidence.clone(),
-            Relocation::new(REGISTRY),
-            lab.now,
-            knobs,
-        )
-    };
-    let state = fake.state.clone();
-    let mut settings = Settings::new("t1");
-    settings.poll_interval = Duration::from_millis(5);
-    settings.ready_timeout = Duration::from_secs(5);
-    settings.request_timeout = Duration::from_secs(10);
-    settings.retry_backoff = Duration::from_millis(5);
     let tags = Tags::default();
-    let mut backend = KubeBackend::new(
-        "cluster",
-        ClusterBackend::with_client(runtime, client, settings),
-        Relocation::new(REGISTRY),
-        Box::new(tags.clone()),
-        AdapterSettings {
-            report_timeout: Duration::from_secs(2),
-            poll_interval: Duration::from_millis(5),
-        },
-    );
+    let (mut backend, fake) = kube_backend(&lab, "cluster", "t1", knobs, Box::new(tags.clone()));
+    let state = fake.state.clone();
     let results = scenarios(&plan, &lab, &mut backend).expect("scenarios run");
     let leftovers = backend.cleanup().iter().map(ToString::to_string).collect();
     let swaps = backend.swaps().to_vec();

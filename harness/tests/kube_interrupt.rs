@@ -5,12 +5,10 @@
 mod common;
 mod kube_cluster_fake;
 
-use std::time::Duration;
-
-use kube_cluster_fake::{FakeCluster, Knobs, remaining};
+use kube_cluster_fake::{Knobs, kube_backend, remaining};
 use trustswap::backend::Backend;
-use trustswap::backend::kube::adapter::{AdapterSettings, FixtureTags, KubeBackend};
-use trustswap::backend::kube::{ClusterBackend, Settings};
+use trustswap::backend::kube::KubeBackend;
+use trustswap::backend::kube::adapter::FixtureTags;
 use trustswap::backend::relocate::Relocation;
 use trustswap::experiment::lab::LabContext;
 use trustswap::experiment::runner::Status;
@@ -78,30 +76,8 @@ fn an_interrupt_stops_the_run_and_cleanup_still_runs() {
         lab_dir: dir.path().join("lab"),
         seed: 0,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (client, fake) = {
-        let _guard = runtime.enter();
-        FakeCluster::start(
-            lab.evidence.clone(),
-            Relocation::new("trustswap-registry:5000"),
-            lab.now,
-            Knobs::default(),
-        )
-    };
+    let (mut backend, fake) = kube_backend(&lab, "kind", "int", Knobs::default(), Box::new(NoTags));
     let state = fake.state.clone();
-    let mut settings = Settings::new("int");
-    settings.poll_interval = Duration::from_millis(5);
-    let mut backend = KubeBackend::new(
-        "kind",
-        ClusterBackend::with_client(runtime, client, settings),
-        Relocation::new("trustswap-registry:5000"),
-        Box::new(NoTags),
-        AdapterSettings::default(),
-    );
     let results = scenarios(&plan, &lab, InterruptAfterApply(&mut backend)).expect("scenarios");
     assert!(trustswap::interrupt::requested());
     let runs: Vec<_> = results.iter().flat_map(|s| &s.runs).collect();

@@ -126,6 +126,20 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Admitted, with nothing to say: what no policy decides.
+    pub fn admitted() -> Decision {
+        Decision {
+            allowed: true,
+            message: None,
+            denials: vec![],
+            warnings: vec![],
+            results: vec![],
+            report: vec![],
+            patches: vec![],
+            ignored_errors: vec![],
+        }
+    }
+
     /// Results of one policy.
     pub fn results_for<'a>(&'a self, policy: &'a str) -> impl Iterator<Item = &'a RuleResult> + 'a {
         self.results.iter().filter(move |r| r.policy == policy)

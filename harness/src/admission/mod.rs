@@ -174,16 +174,7 @@ impl CompiledPolicySet {
         now: DateTime<Utc>,
         verifier: &Arc<dyn EvidenceVerifier>,
     ) -> Decision {
-        let mut d = Decision {
-            allowed: true,
-            message: None,
-            denials: vec![],
-            warnings: vec![],
-            results: vec![],
-            report: vec![],
-            patches: vec![],
-            ignored_errors: vec![],
-        };
+        let mut d = Decision::admitted();
         if self
             .options
             .excluded_namespaces

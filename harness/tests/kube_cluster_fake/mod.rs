@@ -471,16 +471,7 @@ impl Server {
         let d = match self.engine.admit(&req, self.now) {
             Ok(d) => d,
             // No policy applied: nothing to decide.
-            Err(_) => trustswap::admission::decision::Decision {
-                allowed: true,
-                message: None,
-                denials: vec![],
-                warnings: vec![],
-                results: vec![],
-                report: vec![],
-                patches: vec![],
-                ignored_errors: vec![],
-            },
+            Err(_) => trustswap::admission::decision::Decision::admitted(),
         };
         let images: Vec<String> = pod
             .pointer("/spec/containers")
@@ -551,6 +542,46 @@ impl Server {
         st.pods.insert((ns.to_owned(), name), stored.clone());
         (201, stored, d.warnings)
     }
+}
+
+/// A `KubeBackend` (backend `name`, run id `run_id`) on a fresh fake
+/// cluster deciding with `lab`'s evidence, with short waits.
+pub fn kube_backend(
+    lab: &trustswap::experiment::lab::LabContext,
+    name: &'static str,
+    run_id: &str,
+    knobs: Knobs,
+    tags: Box<dyn trustswap::backend::kube::adapter::FixtureTags>,
+) -> (trustswap::backend::kube::KubeBackend, FakeCluster) {
+    use std::time::Duration;
+    use trustswap::backend::kube::adapter::AdapterSettings;
+    use trustswap::backend::kube::{ClusterBackend, KubeBackend, Settings};
+    let relocation = Relocation::new("trustswap-registry:5000");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (client, fake) = {
+        let _guard = runtime.enter();
+        FakeCluster::start(lab.evidence.clone(), relocation.clone(), lab.now, knobs)
+    };
+    let mut settings = Settings::new(run_id);
+    settings.poll_interval = Duration::from_millis(5);
+    settings.ready_timeout = Duration::from_secs(5);
+    settings.request_timeout = Duration::from_secs(10);
+    settings.retry_backoff = Duration::from_millis(5);
+    let backend = KubeBackend::new(
+        name,
+        ClusterBackend::with_client(runtime, client, settings),
+        relocation,
+        tags,
+        AdapterSettings {
+            report_timeout: Duration::from_secs(2),
+            poll_interval: Duration::from_millis(5),
+        },
+    );
+    (backend, fake)
 }
 
 /// Everything left in the fake: objects, namespaces, pods.

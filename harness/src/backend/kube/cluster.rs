@@ -682,26 +682,8 @@ impl ClusterClient {
             .map_err(|e| e.into_cluster(&format!("list namespaces {namespace_selector}")))?;
         let mut out = Vec::new();
         for ns in namespaces.items {
-            let Some(ns_name) = ns.metadata.name else {
-                continue;
-            };
-            let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns_name);
-            let lp = ListParams::default();
-            let pods = self
-                .call(|| api.list(&lp))
-                .await
-                .map_err(|e| e.into_cluster(&format!("list pods in {ns_name}")))?;
-            for pod in pods.items {
-                out.push(PodImages {
-                    namespace: ns_name.clone(),
-                    name: pod.metadata.name.clone().unwrap_or_default(),
-                    phase: pod
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.phase.clone())
-                        .unwrap_or_default(),
-                    containers: container_images(&pod),
-                });
+            if let Some(ns_name) = ns.metadata.name {
+                out.extend(self.pods_in(&ns_name).await?);
             }
         }
         Ok(out)
