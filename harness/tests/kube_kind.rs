@@ -171,7 +171,7 @@ fn cluster_config_and_the_registry_mirror_serve_relocated_fixtures() {
     );
     assert_eq!(
         kind::kyverno_insecure_registry_command(Path::new("/k")).to_string(),
-        "kubectl --kubeconfig /k -n kyverno patch deployment kyverno-admission-controller --type=json -p=[{\"op\":\"add\",\"path\":\"/spec/template/spec/containers/0/args/-\",\"value\":\"--allowInsecureRegistry=true\"}]"
+        "kubectl --kubeconfig /k -n kyverno patch deployment kyverno-admission-controller --type=json '-p=[{\"op\":\"add\",\"path\":\"/spec/template/spec/containers/0/args/-\",\"value\":\"--allowInsecureRegistry=true\"}]'"
     );
 }
 
