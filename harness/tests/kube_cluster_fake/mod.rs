@@ -508,6 +508,23 @@ impl Server {
         if dry_run {
             return (201, pod, d.warnings);
         }
+        if self
+            .state
+            .lock()
+            .expect("state")
+            .pods
+            .contains_key(&(ns.to_owned(), name.clone()))
+        {
+            return (
+                409,
+                status(
+                    409,
+                    "AlreadyExists",
+                    &format!("pods \"{name}\" already exists"),
+                ),
+                vec![],
+            );
+        }
         let mut statuses = Vec::new();
         for c in pod
             .pointer("/spec/containers")
