@@ -76,6 +76,20 @@ pub struct RunResult {
     pub observations: Vec<String>,
 }
 
+impl RunResult {
+    /// A run that ended before any step: not applicable, or errored.
+    fn without_steps(engine: Engine, vendor: &str, status: Status, reason: String) -> RunResult {
+        RunResult {
+            engine,
+            vendor: vendor.to_owned(),
+            status,
+            reason: Some(reason),
+            steps: vec![],
+            observations: vec![],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Matrix {
@@ -213,51 +227,34 @@ impl<B: Backend> Runner<'_, B> {
                     });
                     match m {
                         Ok(m) => matrices.push(m),
-                        Err(reason) => runs.push(RunResult {
-                            engine,
-                            vendor: "all".into(),
-                            status,
-                            reason: Some(reason),
-                            steps: vec![],
-                            observations: vec![],
-                        }),
+                        Err(reason) => {
+                            runs.push(RunResult::without_steps(engine, "all", status, reason))
+                        }
                     }
                     continue;
                 }
                 for vendor in self.vendors {
                     let r = if !applies(s, vendor) {
-                        RunResult {
+                        RunResult::without_steps(
                             engine,
-                            vendor: vendor.name.clone(),
-                            status: Status::NotApplicable,
-                            reason: Some(
-                                format!("applies to {:?} vendors only", s.applies_to)
-                                    .to_lowercase(),
-                            ),
-                            steps: vec![],
-                            observations: vec![],
-                        }
+                            &vendor.name,
+                            Status::NotApplicable,
+                            format!("applies to {:?} vendors only", s.applies_to).to_lowercase(),
+                        )
                     } else if crate::interrupt::requested() {
-                        RunResult {
+                        RunResult::without_steps(
                             engine,
-                            vendor: vendor.name.clone(),
-                            status: Status::Errored,
-                            reason: Some("interrupted before this run".into()),
-                            steps: vec![],
-                            observations: vec![],
-                        }
+                            &vendor.name,
+                            Status::Errored,
+                            "interrupted before this run".into(),
+                        )
                     } else if !self.lab.has_vendor(&vendor.name) {
-                        RunResult {
+                        RunResult::without_steps(
                             engine,
-                            vendor: vendor.name.clone(),
-                            status: Status::Errored,
-                            reason: Some(format!(
-                                "the lab has no fixtures for vendor `{}`",
-                                vendor.name
-                            )),
-                            steps: vec![],
-                            observations: vec![],
-                        }
+                            &vendor.name,
+                            Status::Errored,
+                            format!("the lab has no fixtures for vendor `{}`", vendor.name),
+                        )
                     } else {
                         self.run_one(s, engine, vendor)
                     };
@@ -383,30 +380,21 @@ impl<B: Backend> Runner<'_, B> {
 
     fn run_one(&mut self, s: &Scenario, engine: Engine, vendor: &Vendor) -> RunResult {
         if let Some(missing) = missing_capability(s, self.backend.capabilities()) {
-            return RunResult {
+            return RunResult::without_steps(
                 engine,
-                vendor: vendor.name.clone(),
-                status: Status::NotApplicable,
-                reason: Some(format!(
+                &vendor.name,
+                Status::NotApplicable,
+                format!(
                     "needs {missing}, which the {} backend cannot do (the embedded backend runs it)",
                     self.backend.name()
-                )),
-                steps: vec![],
-                observations: vec![],
-            };
+                ),
+            );
         }
         if let Err(e) = self
             .backend
             .begin_case(&format!("{}/{engine}/{}", s.id, vendor.name))
         {
-            return RunResult {
-                engine,
-                vendor: vendor.name.clone(),
-                status: Status::Errored,
-                reason: Some(e),
-                steps: vec![],
-                observations: vec![],
-            };
+            return RunResult::without_steps(engine, &vendor.name, Status::Errored, e);
         }
         let result = self.run_case(s, engine, vendor);
         self.backend.end_case();

@@ -18,6 +18,7 @@ use crate::admission::decision::{
     Action, Decision, Denial, Phase, PolicyKind, ReportEntry, RuleResult, RuleStatus,
 };
 use crate::admission::request::AdmissionRequest;
+use crate::audit::drift::image::parse_image_id;
 use crate::backend::relocate::Relocation;
 use crate::backend::{Backend, Capabilities, LivePod};
 use crate::diff::Class;
@@ -144,21 +145,14 @@ impl KubeBackend {
         LivePod {
             namespace: self.scenario_namespace(namespace),
             name: name.to_owned(),
+            // A container whose imageID is missing or unparsable is left out:
+            // the audit then has no digest for it and the step errors.
             containers: images
                 .iter()
-                .filter(|c| !c.image_id.is_empty())
-                .map(|c| {
-                    let image = self
-                        .relocation
-                        .original(&c.image)
-                        .unwrap_or(&c.image)
-                        .to_owned();
-                    let digest = c
-                        .image_id
-                        .rsplit_once('@')
-                        .map_or(c.image_id.as_str(), |(_, d)| d)
-                        .to_owned();
-                    (c.container.clone(), image, digest)
+                .filter_map(|c| {
+                    let id = parse_image_id(&c.image_id).ok().flatten()?;
+                    let image = self.relocation.original(&c.image).unwrap_or(&c.image);
+                    Some((c.container.clone(), image.to_owned(), id.digest.to_owned()))
                 })
                 .collect(),
         }
