@@ -59,6 +59,10 @@ pub struct InputArgs {
     /// (also $TRUSTSWAP_KEY_CACHE and ~/.cache/trustswap/keys); repeatable
     #[arg(long = "key-cache", global = true, value_name = "DIR")]
     pub key_cache: Vec<PathBuf>,
+    /// Largest input file read (profiles, policies, bundles, states...), e.g.
+    /// 512MiB; FIFOs and devices are refused whatever the size
+    #[arg(long, global = true, value_name = "SIZE", default_value = "256MiB", value_parser = crate::input::parse_size)]
+    pub max_input_size: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,6 +361,7 @@ pub fn main() -> u8 {
 }
 
 pub fn execute(cli: &Cli) -> Result<u8> {
+    crate::input::set_max_bytes(cli.inputs.max_input_size);
     match &cli.command {
         Command::Render {
             vendor,
@@ -532,7 +537,6 @@ fn verify_bundle(
     use crate::verify::bundles::BundleVerifier;
     use crate::verify::certs::IdentityPolicy;
     use crate::verify::trust::TrustMaterial;
-    use sha2::Digest as _;
     use sigstore::bundle::verify::ArtifactDigest;
 
     let digest: [u8; 32] = match artifact.strip_prefix("sha256:") {
@@ -543,18 +547,9 @@ fn verify_bundle(
                 message: format!("`{artifact}` is not a sha256 digest"),
                 hint: "give sha256: followed by 64 hex digits, or a file".into(),
             })?,
-        None => {
-            let bytes = std::fs::read(artifact).map_err(|source| Error::Read {
-                path: artifact.into(),
-                source,
-            })?;
-            sha2::Sha256::digest(&bytes).into()
-        }
+        None => crate::input::sha256_file(Path::new(artifact))?,
     };
-    let json = std::fs::read(bundle).map_err(|source| Error::Read {
-        path: bundle.into(),
-        source,
-    })?;
+    let json = crate::input::read(bundle)?;
     let trust = TrustMaterial::from_file(trusted_root).map_err(|r| {
         Error::invalid(
             trusted_root,
@@ -618,10 +613,7 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
             vendor.signatures.repository.clone(),
         )
     } else if let Some(key) = &args.key {
-        let pem = std::fs::read_to_string(key).map_err(|source| Error::Read {
-            path: key.clone(),
-            source,
-        })?;
+        let pem = crate::input::read_to_string(key)?;
         crate::profile::keys::parse_public_key(&pem)
             .map_err(|m| Error::invalid(key, None, "--key", m, "give a PEM public key"))?;
         (

@@ -39,6 +39,24 @@ pub enum Error {
         hint: String,
     },
 
+    /// A named input file that is refused before it is parsed: not a regular
+    /// file, over the size cap, not text.
+    #[error("{}: {message}", path.display())]
+    Input {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+
+    /// A user-named output path that cannot be used (exists as a file, is not
+    /// empty, cannot be created): a usage error, not a harness failure.
+    #[error("cannot write to {}: {message}", path.display())]
+    Output {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+
     #[error("unknown vendor `{name}` (known: {})", known.join(", "))]
     UnknownVendor { name: String, known: Vec<String> },
 
@@ -56,6 +74,8 @@ impl Error {
             Error::Read { .. }
             | Error::Parse { .. }
             | Error::Invalid { .. }
+            | Error::Input { .. }
+            | Error::Output { .. }
             | Error::UnknownVendor { .. }
             | Error::Usage { .. } => exit::USAGE,
             Error::Write { .. } | Error::Internal { .. } => exit::UNDECIDED,
@@ -64,7 +84,12 @@ impl Error {
 
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Invalid { hint, .. } | Error::Usage { hint, .. } if !hint.is_empty() => {
+            Error::Invalid { hint, .. }
+            | Error::Usage { hint, .. }
+            | Error::Input { hint, .. }
+            | Error::Output { hint, .. }
+                if !hint.is_empty() =>
+            {
                 Some(hint.clone())
             }
             Error::UnknownVendor { .. } => Some(

@@ -121,7 +121,7 @@ pub fn vendor_policy(vendor: &Vendor, lab: Option<&Path>) -> Result<SignerPolicy
         Identity::Key(key) => {
             let pem = match lab.map(|l| l.join(format!("{}.pub", vendor.name))) {
                 Some(p) if p.is_file() => {
-                    std::fs::read_to_string(&p).map_err(|source| Error::Read { path: p, source })?
+                    crate::input::read_to_string(&p)?
                 }
                 _ => key.pem.clone().ok_or_else(|| {
                     bad(

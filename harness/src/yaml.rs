@@ -7,11 +7,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
+/// Read a named input file: a regular file under the input cap (see `input`).
 pub fn read_to_string(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    crate::input::read_to_string(path)
 }
 
 /// Parse one YAML document from a file into a typed value.

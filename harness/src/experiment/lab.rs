@@ -29,7 +29,7 @@ pub struct LabContext {
 }
 
 fn read(path: PathBuf) -> Result<String> {
-    std::fs::read_to_string(&path).map_err(|source| Error::Read { path, source })
+    crate::input::read_to_string(&path)
 }
 
 fn lab_name(id: &impl serde::Serialize) -> String {

@@ -131,10 +131,7 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
             match context {
                 Some(ctx) => {
                     let path = kubeconfig_path()?;
-                    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-                        path: path.clone(),
-                        source,
-                    })?;
+                    let text = crate::input::read_to_string(&path)?;
                     ClusterBackend::from_kubeconfig_yaml(&text, Some(ctx), settings.clone())
                 }
                 None => ClusterBackend::connect(settings.clone()),

@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 use super::RawKey;
 use crate::error::{Error, Result};
 
+/// A PEM public key is a few hundred bytes; a key file over this is refused.
+pub const KEY_MAX_BYTES: u64 = 64 * 1024;
+
 /// A public key: parsed, or (for a pinned URL not in the cache) known only by
 /// its fingerprint. An unresolved key can be compared but never rendered as an
 /// apply-ready policy.
@@ -102,15 +105,23 @@ impl KeyResolver {
         } else if let Some(rel) = &key.path {
             let base = profile.parent().unwrap_or(Path::new("."));
             let file = base.join(rel);
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                Error::invalid(
-                    profile,
-                    None,
-                    "trustRoot.key.path",
-                    format!("cannot read {}: {e}", file.display()),
-                    "the path is relative to the profile file",
-                )
-            })?;
+            let text = crate::input::read_capped(&file, KEY_MAX_BYTES)
+                .and_then(|b| {
+                    String::from_utf8(b).map_err(|_| Error::Input {
+                        path: file.clone(),
+                        message: "is not UTF-8 text".into(),
+                        hint: "give a PEM public key".into(),
+                    })
+                })
+                .map_err(|e| {
+                    Error::invalid(
+                        profile,
+                        None,
+                        "trustRoot.key.path",
+                        format!("cannot read {}: {e}", file.display()),
+                        "the path is relative to the profile file; give a regular PEM file",
+                    )
+                })?;
             (text, file.display().to_string(), "trustRoot.key.path")
         } else {
             let url = key.url.clone().unwrap_or_default();
@@ -123,7 +134,7 @@ impl KeyResolver {
                     "a key fetched by URL must be pinned: add `sha256: <hex of the DER key>`",
                 ));
             };
-            return Ok(self.lookup_cache(&url, pin));
+            return self.lookup_cache(&url, pin);
         };
         let (pem, sha256) = parse_public_key(&text).map_err(|msg| {
             Error::invalid(
@@ -154,7 +165,10 @@ impl KeyResolver {
         })
     }
 
-    fn lookup_cache(&self, url: &str, pin: &str) -> KeyMaterial {
+    /// Look for the pinned key in the cache folders. A key-named entry that is not a
+    /// regular file (a FIFO, a device, a link to one) or is over [`KEY_MAX_BYTES`]
+    /// is refused with its path, never read and never silently skipped.
+    fn lookup_cache(&self, url: &str, pin: &str) -> Result<KeyMaterial> {
         for dir in &self.cache_dirs {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 continue;
@@ -169,25 +183,28 @@ impl KeyResolver {
                 if !is_key {
                     continue;
                 }
-                let Ok(text) = std::fs::read_to_string(&file) else {
-                    continue;
+                let text = match crate::input::read_capped(&file, KEY_MAX_BYTES) {
+                    Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                    Err(e @ Error::Input { .. }) => return Err(e),
+                    // Unreadable (permissions, vanished): not this key.
+                    Err(_) => continue,
                 };
                 if let Ok((pem, sha256)) = parse_public_key(&text)
                     && sha256 == pin
                 {
-                    return KeyMaterial {
+                    return Ok(KeyMaterial {
                         pem: Some(pem),
                         sha256,
                         origin: url.to_owned(),
-                    };
+                    });
                 }
             }
         }
-        KeyMaterial {
+        Ok(KeyMaterial {
             pem: None,
             sha256: pin.to_owned(),
             origin: url.to_owned(),
-        }
+        })
     }
 }
 

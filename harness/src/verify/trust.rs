@@ -121,7 +121,7 @@ impl TrustMaterial {
     }
 
     pub fn from_file(path: &std::path::Path) -> Result<Self, Refusal> {
-        let bytes = std::fs::read(path).refuse_ctx("trust", &path.display().to_string())?;
+        let bytes = crate::input::read(path).map_err(|e| Refusal::new("trust", e.to_string()))?;
         Self::from_trusted_root_json(&bytes)
     }
 
