@@ -39,22 +39,13 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Folder of vendor profiles (*.yaml)
-    #[arg(
-        long,
-        global = true,
-        default_value = "configs/vendors",
-        value_name = "DIR"
-    )]
-    pub vendors: PathBuf,
+    /// Folder of vendor profiles (*.yaml) [default: configs/vendors]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub vendors: Option<PathBuf>,
     /// The trust contract every vendor's policies must implement
-    #[arg(
-        long,
-        global = true,
-        default_value = "configs/policies/contract.yaml",
-        value_name = "FILE"
-    )]
-    pub contract: PathBuf,
+    /// [default: configs/policies/contract.yaml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub contract: Option<PathBuf>,
     /// Folder holding published vendor keys, matched by their pinned sha256
     /// (also $TRUSTSWAP_KEY_CACHE and ~/.cache/trustswap/keys); repeatable
     #[arg(long = "key-cache", global = true, value_name = "DIR")]
@@ -79,9 +70,13 @@ pub enum Command {
         /// Engine: ivpol (ImageValidatingPolicy) or cpol (ClusterPolicy)
         #[arg(long)]
         engine: Engine,
-        /// Output folder (created; files are replaced atomically)
+        /// Output folder: written whole, then swapped in; it holds exactly the
+        /// rendered set (an earlier render there is replaced)
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Replace --out even if it holds files trustswap did not write
+        #[arg(long)]
+        force: bool,
     },
     /// Compare the rendered policy sets of the vendors, per engine
     Check(CheckArgs),
@@ -263,7 +258,8 @@ pub struct VerifyArgs {
     /// Also verify an attestation of this predicate type (repeatable)
     #[arg(long = "type", value_name = "PREDICATE")]
     pub types: Vec<String>,
-    /// Sigstore trusted_root.json (default: the lab's)
+    /// Sigstore trusted_root.json (default: $TRUSTSWAP_TRUSTED_ROOT; the lab's
+    /// only when verifying lab material)
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Read from this OCI image layout (default: the lab's)
@@ -272,9 +268,10 @@ pub struct VerifyArgs {
     /// Read from this registry (host:port)
     #[arg(long, value_name = "HOST")]
     pub registry: Option<String>,
-    /// The lab folder (keys, trusted root, layout, clock)
-    #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
-    pub lab: PathBuf,
+    /// Verify lab material: the lab's keys, trusted root and clock (the
+    /// default without --layout/--registry is .trustswap/lab)
+    #[arg(long, value_name = "DIR")]
+    pub lab: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -304,8 +301,11 @@ pub struct OutputArgs {
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub reports_dir: PathBuf,
     /// Do not write a report folder
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["out", "force"])]
     pub no_report: bool,
+    /// Replace --out even if it holds files trustswap did not write
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -324,8 +324,17 @@ pub struct Inputs {
 impl InputArgs {
     pub fn load(&self) -> Result<Inputs> {
         let keys = KeyResolver::with_defaults(self.key_cache.clone());
-        let contract = Contract::load(&self.contract)?;
-        let vendors = profile::load_dir(&self.vendors, &keys)?;
+        let contract = Contract::load(
+            self.contract
+                .as_deref()
+                .unwrap_or(Path::new("configs/policies/contract.yaml")),
+        )?;
+        let vendors = profile::load_dir(
+            self.vendors
+                .as_deref()
+                .unwrap_or(Path::new("configs/vendors")),
+            &keys,
+        )?;
         Ok(Inputs {
             contract,
             vendors,
@@ -367,6 +376,7 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             vendor,
             engine,
             out,
+            force,
         } => {
             let inputs = cli.inputs.load()?;
             let vendor =
@@ -383,7 +393,15 @@ pub fn execute(cli: &Cli) -> Result<u8> {
                 ));
             }
             let set = render(&inputs.contract, &vendor, *engine)?;
-            for path in set.write(out)? {
+            let written = crate::owned::Owner::output().replace_with(out, *force, |tmp| {
+                set.write(tmp).map(|files| {
+                    files
+                        .iter()
+                        .filter_map(|f| f.strip_prefix(tmp).ok().map(|r| out.join(r)))
+                        .collect::<Vec<_>>()
+                })
+            })?;
+            for path in written {
                 println!("{}", path.display());
             }
             Ok(exit::HOLDS)
@@ -421,7 +439,13 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         Command::Lab {
             command: LabCommand::Init { dir, seed },
         } => {
-            let catalogue = crate::lab_cli::init(dir, *seed)?;
+            if cli.inputs.vendors.is_some() || cli.inputs.contract.is_some() {
+                return Err(Error::Usage {
+                    message: "--vendors and --contract do not apply to `lab init`: the lab signs fixtures for the shipped vendors (dhi, chainguard, selfbuilt, distroless) whatever the profiles say".into(),
+                    hint: "drop the flag; `run --vendors DIR` runs the hypotheses of the vendors the lab signs for and says which it cannot".into(),
+                });
+            }
+            let (catalogue, _lock) = crate::lab_cli::init(dir, *seed)?;
             println!(
                 "lab: {} fixtures ({} not applicable) in {}; trusted root {}; SCTs embedded and required: {}",
                 catalogue.fixtures.len(),
@@ -500,9 +524,19 @@ fn dedup(engines: &[Engine]) -> Vec<Engine> {
     out
 }
 
-/// Print to the terminal and write the report folder.
+/// Write the report folder, then print to the terminal: a report that cannot be
+/// written leaves no verdict behind, on disk or on the terminal.
 fn emit(subject: &Subject<'_>, code: u8, warnings: &[String], output: &OutputArgs) -> Result<()> {
     let result = report::result_json(subject, code, warnings);
+    let dir = if output.no_report {
+        None
+    } else {
+        let dir = report::folder(output.out.as_deref(), &output.reports_dir, &result);
+        crate::owned::Owner::output().replace_with(&dir, output.force, |tmp| {
+            report::write(tmp, subject, code, warnings)
+        })?;
+        Some(dir)
+    };
     let mut stdout = std::io::stdout().lock();
     let text = match output.format {
         Format::Json => serde_json::to_string_pretty(&result).unwrap_or_default() + "\n",
@@ -510,9 +544,7 @@ fn emit(subject: &Subject<'_>, code: u8, warnings: &[String], output: &OutputArg
     };
     // A closed pipe (`| head`) is not an error worth a non-zero exit.
     let _ = stdout.write_all(text.as_bytes());
-    if !output.no_report {
-        let dir = report::folder(output.out.as_deref(), &output.reports_dir, &result);
-        report::write(&dir, subject, code, warnings)?;
+    if let Some(dir) = dir {
         if output.format == Format::Table {
             let _ = writeln!(stdout, "report: {}", display(&dir));
         } else {
@@ -603,8 +635,22 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
     use crate::verify::image::SignerPolicy;
     use crate::verify::trust::TrustMaterial;
 
-    let lab_mode = args.layout.is_none() && args.registry.is_none() || args.trusted_root.is_none();
-    let lab = lab_mode.then_some(args.lab.as_path());
+    // Lab material is verified with lab trust only when the user says so
+    // (--lab) or reads the lab itself (no --layout/--registry): never silently.
+    let lab_mode = args.lab.is_some() || (args.layout.is_none() && args.registry.is_none());
+    let lab_dir = args
+        .lab
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_LAB));
+    let _lab_lock = if lab_mode {
+        Some(crate::supply::lab::folder::lock(
+            &lab_dir,
+            crate::supply::lab::folder::Access::Shared,
+        )?)
+    } else {
+        None
+    };
+    let lab = lab_mode.then_some(lab_dir.as_path());
     let (mut policy, mut repository) = if let Some(name) = &args.vendor {
         let loaded = inputs.load()?;
         let vendor = profile::select(loaded.vendors, std::slice::from_ref(name))?.remove(0);
@@ -677,10 +723,16 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
         }
         _ => {}
     }
-    let trusted_root = args
-        .trusted_root
-        .clone()
-        .unwrap_or_else(|| args.lab.join("trusted_root.json"));
+    let configured = std::env::var_os("TRUSTSWAP_TRUSTED_ROOT").map(PathBuf::from);
+    let (trusted_root, origin) = match (&args.trusted_root, lab, configured) {
+        (Some(given), _, _) => (given.clone(), "given with --trusted-root"),
+        (None, Some(lab), _) => (
+            lab.join("trusted_root.json"),
+            "the lab's (lab material: its keys are public, never trust it outside the lab)",
+        ),
+        (None, None, Some(env)) => (env, "from $TRUSTSWAP_TRUSTED_ROOT"),
+        (None, None, None) => return Err(no_trusted_root()),
+    };
     let trust = TrustMaterial::from_file(&trusted_root).map_err(|r| {
         Error::invalid(
             &trusted_root,
@@ -690,11 +742,13 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
             "run `trustswap lab init`, or pass --trusted-root FILE",
         )
     })?;
-    let now = if args.trusted_root.is_none() {
-        crate::lab_cli::LAB_NOW
+    let (now, clock) = if lab_mode {
+        (crate::lab_cli::LAB_NOW, "the lab's fixed clock")
     } else {
-        chrono::Utc::now().timestamp()
+        (chrono::Utc::now().timestamp(), "the system clock")
     };
+    println!("trust root: {} ({origin})", trusted_root.display());
+    println!("clock: {} ({clock})", rfc3339(now));
     let layout;
     let registry;
     let store: &dyn crate::supply::store::Store = if let Some(host) = &args.registry {
@@ -708,7 +762,7 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
             &args
                 .layout
                 .clone()
-                .unwrap_or_else(|| crate::lab_cli::layout_dir(&args.lab)),
+                .unwrap_or_else(|| crate::lab_cli::layout_dir(&lab_dir)),
         )?;
         &layout
     };
@@ -725,6 +779,23 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
         println!("{line}");
     }
     Ok(outcome.code)
+}
+
+/// The lab folder when none is named.
+const DEFAULT_LAB: &str = ".trustswap/lab";
+
+fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// Verification outside the lab with no trusted root: refuse, and say how to get one.
+fn no_trusted_root() -> Error {
+    Error::Usage {
+        message: "no trusted root: verifying outside the lab needs the Sigstore trust root you trust".into(),
+        hint: "pass --trusted-root FILE (or set TRUSTSWAP_TRUSTED_ROOT) with a Sigstore trusted_root.json; for the public-good instance, `cosign initialize` writes it to ~/.sigstore/root/tuf-repo-cdn.sigstore.dev/targets/trusted_root.json (it is also published as targets/trusted_root.json in the sigstore/root-signing repository); pass --lab DIR to verify lab material with the lab's root".into(),
+    }
 }
 
 /// Where a real-cluster run happens, from the flags.
@@ -773,6 +844,12 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         BackendKind::Embedded => None,
         _ => Some(real_target(args)?),
     };
+    // Folders are checked before the lab is built: a bad --out or --lab fails
+    // in a second, not after the whole run.
+    crate::owned::Owner::lab(args.seed).check_replaceable(&args.lab, false)?;
+    if let Some(out) = &args.check.output.out {
+        crate::owned::Owner::output().check_replaceable(out, args.check.output.force)?;
+    }
 
     let loaded = inputs.load()?;
     let vendors = profile::select(loaded.vendors.clone(), &args.check.vendor_names)?;
@@ -845,6 +922,16 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     };
     let out = &args.check.output;
     let json = serde_json::to_value(&report).unwrap_or_default();
+    // The report is written (whole, or not at all) before any verdict is printed.
+    let report_dir = if out.no_report {
+        None
+    } else {
+        let dir = report::folder(out.out.as_deref(), &out.reports_dir, &json);
+        crate::owned::Owner::output().replace_with(&dir, out.force, |tmp| {
+            crate::report::experiment::write(tmp, &report)
+        })?;
+        Some(dir)
+    };
     let mut stdout = std::io::stdout().lock();
     if out.format == Format::Json {
         let _ = writeln!(
@@ -886,9 +973,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         ));
         let _ = stdout.write_all(t.as_bytes());
     }
-    if !out.no_report {
-        let dir = report::folder(out.out.as_deref(), &out.reports_dir, &json);
-        crate::report::experiment::write(&dir, &report)?;
+    if let Some(dir) = report_dir {
         let _ = writeln!(stdout, "report: {}", display(&dir));
     }
     Ok(code)

@@ -1,13 +1,101 @@
 //! Ctrl-C during a real-cluster run: the first interrupt lets the current
 //! step finish, stops the run and cleans up what it created (printing what
 //! could not be deleted); a second one quits at once, printing how to find
-//! what was left behind. The embedded backend installs no handler.
+//! what was left behind.
+//!
+//! Before that handler is installed (the lab build, embedded runs) an
+//! interrupt quits at once, after removing every folder registered with
+//! [`remove_on_interrupt`] (the lab's temporary folder, which holds private
+//! keys): nothing trustswap was writing is left behind.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 static LEFT_BEHIND: OnceLock<String> = OnceLock::new();
+/// Whether the real-run handler (finish the step, clean up) is installed.
+static STEPWISE: AtomicBool = AtomicBool::new(false);
+static CLEANUP: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+static LISTENING: OnceLock<()> = OnceLock::new();
+
+/// Unregisters its folder when dropped.
+#[derive(Debug)]
+pub struct CleanupGuard(u64);
+
+impl Drop for CleanupGuard {
+    fn drop(&mut self) {
+        if let Ok(mut list) = CLEANUP.lock() {
+            list.retain(|(id, _)| *id != self.0);
+        }
+    }
+}
+
+/// Remove `path` if the process is interrupted while the guard lives.
+pub fn remove_on_interrupt(path: PathBuf) -> CleanupGuard {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut list) = CLEANUP.lock() {
+        list.push((id, path));
+    }
+    listen();
+    CleanupGuard(id)
+}
+
+/// Remove every registered folder (the interrupt path; tests call it directly).
+pub fn remove_registered() -> Vec<PathBuf> {
+    let list = CLEANUP
+        .lock()
+        .map(|l| l.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for p in &list {
+        let _ = std::fs::remove_dir_all(p);
+    }
+    list
+}
+
+/// Starts the one Ctrl-C listener of the process (idempotent).
+fn listen() {
+    LISTENING.get_or_init(|| {
+        let spawned = std::thread::Builder::new()
+            .name("trustswap-interrupt".into())
+            .spawn(|| {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    while tokio::signal::ctrl_c().await.is_ok() {
+                        on_interrupt();
+                    }
+                });
+            });
+        if let Err(e) = spawned {
+            eprintln!("warning: no Ctrl-C handler ({e}); an interrupt will skip cleanup");
+        }
+    });
+}
+
+fn on_interrupt() {
+    if !STEPWISE.load(Ordering::SeqCst) {
+        remove_registered();
+        eprintln!("\ninterrupted");
+        std::process::exit(i32::from(crate::exit::UNDECIDED));
+    }
+    if REQUESTED.swap(true, Ordering::SeqCst) {
+        remove_registered();
+        eprintln!(
+            "\ninterrupted twice: quitting without cleanup; left behind: {}",
+            LEFT_BEHIND.get().map_or("unknown", String::as_str)
+        );
+        std::process::exit(i32::from(crate::exit::UNDECIDED));
+    }
+    eprintln!(
+        "\ninterrupted: finishing the current step, then cleaning up (Ctrl-C again quits at once)"
+    );
+}
 
 /// Whether an interrupt was requested.
 pub fn requested() -> bool {
@@ -19,35 +107,11 @@ pub fn request() {
     REQUESTED.store(true, Ordering::SeqCst);
 }
 
-/// Installs the handler. `left_behind` is printed if a second interrupt
-/// quits before cleanup (e.g. the label selector of the run's objects).
+/// Installs the real-run handler: the first interrupt lets the current step
+/// finish. `left_behind` is printed if a second interrupt quits before cleanup
+/// (e.g. the label selector of the run's objects).
 pub fn install(left_behind: String) {
     let _ = LEFT_BEHIND.set(left_behind);
-    let spawned = std::thread::Builder::new()
-        .name("trustswap-interrupt".into())
-        .spawn(|| {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                while tokio::signal::ctrl_c().await.is_ok() {
-                    if REQUESTED.swap(true, Ordering::SeqCst) {
-                        eprintln!(
-                            "\ninterrupted twice: quitting without cleanup; left behind: {}",
-                            LEFT_BEHIND.get().map_or("unknown", String::as_str)
-                        );
-                        std::process::exit(i32::from(crate::exit::UNDECIDED));
-                    }
-                    eprintln!(
-                        "\ninterrupted: finishing the current step, then cleaning up (Ctrl-C again quits at once)"
-                    );
-                }
-            });
-        });
-    if let Err(e) = spawned {
-        eprintln!("warning: no Ctrl-C handler ({e}); an interrupt will skip cleanup");
-    }
+    STEPWISE.store(true, Ordering::SeqCst);
+    listen();
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::profile::{Identity, Matcher, Requirement, Vendor};
+use crate::supply::lab::folder::{self, Access, LabLock};
 use crate::supply::lab::{Catalogue, Lab, LabConfig, build_all};
 use crate::supply::oci::Layout;
 use crate::supply::registry::Registry;
@@ -22,54 +23,25 @@ pub fn layout_dir(lab: &Path) -> PathBuf {
     lab.join("layout")
 }
 
-/// Build the lab into `dir`: material, fixtures, catalogue. Written into a
-/// sibling temporary folder and renamed, so a failure leaves nothing behind.
-pub fn init(dir: &Path, seed: u64) -> Result<Catalogue> {
+/// Build the lab into `dir`: material, fixtures, catalogue, under the lab's
+/// exclusive lock, which is returned so that the caller can keep the lab stable
+/// while it uses it. The lab is built in a sibling temporary folder and swapped
+/// in; `dir` must be new, empty or a lab trustswap built (see `folder`).
+pub fn init(dir: &Path, seed: u64) -> Result<(Catalogue, LabLock)> {
+    let lock = folder::lock(dir, Access::Exclusive)?;
     let internal = |e: &dyn std::fmt::Display| Error::Internal {
         message: format!("failed to build the lab: {e}"),
     };
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|source| Error::Write {
-        path: parent.to_path_buf(),
-        source,
-    })?;
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        dir.file_name().and_then(|n| n.to_str()).unwrap_or("lab"),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = (|| {
+    let catalogue = folder::replace_with(dir, &lock, seed, |tmp| {
         let mut lab = Lab::new(LabConfig { seed, now: LAB_NOW }).map_err(|e| internal(&e))?;
-        lab.write_material(&tmp).map_err(|e| internal(&e))?;
-        let mut layout = Layout::create(layout_dir(&tmp)).map_err(|e| internal(&e))?;
+        lab.write_material(tmp).map_err(|e| internal(&e))?;
+        let mut layout = Layout::create(layout_dir(tmp)).map_err(|e| internal(&e))?;
         let catalogue = build_all(&mut lab, &mut layout).map_err(|e| internal(&e))?;
         let json = serde_json::to_vec_pretty(&catalogue).map_err(|e| internal(&e))?;
         crate::yaml::write_atomic(&tmp.join("catalogue.json"), &json)?;
         Ok(catalogue)
-    })();
-    match result {
-        Ok(catalogue) => {
-            if dir.exists() {
-                std::fs::remove_dir_all(dir).map_err(|source| Error::Write {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
-            }
-            std::fs::rename(&tmp, dir).map_err(|source| Error::Write {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-            Ok(catalogue)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Err(e)
-        }
-    }
+    })?;
+    Ok((catalogue, lock))
 }
 
 pub fn open_layout(dir: &Path) -> Result<Layout> {
@@ -80,6 +52,7 @@ pub fn open_layout(dir: &Path) -> Result<Layout> {
 }
 
 pub fn push(lab: &Path, host: &str) -> Result<String> {
+    let _lock = folder::lock(lab, Access::Shared)?;
     let layout = open_layout(&layout_dir(lab))?;
     let registry = Registry::connect(host).map_err(|e| Error::Internal {
         message: e.to_string(),
@@ -120,9 +93,7 @@ pub fn vendor_policy(vendor: &Vendor, lab: Option<&Path>) -> Result<SignerPolicy
         }),
         Identity::Key(key) => {
             let pem = match lab.map(|l| l.join(format!("{}.pub", vendor.name))) {
-                Some(p) if p.is_file() => {
-                    crate::input::read_to_string(&p)?
-                }
+                Some(p) if p.is_file() => crate::input::read_to_string(&p)?,
                 _ => key.pem.clone().ok_or_else(|| {
                     bad(
                         format!("the key sha256:{} is not in the key cache", key.sha256),

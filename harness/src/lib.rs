@@ -13,6 +13,7 @@ pub mod experiment;
 pub mod input;
 pub mod interrupt;
 pub mod lab_cli;
+pub mod owned;
 pub mod policy;
 pub mod profile;
 pub mod report;

@@ -58,9 +58,15 @@ pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
         );
-        if is_yaml && path.is_file() {
-            files.push(path);
+        if !is_yaml || path.is_dir() {
+            continue;
         }
+        if !path.is_file() {
+            // A FIFO, a device or a link to one (or a dangling link): refused by
+            // name, never skipped in silence and never read.
+            crate::input::open_regular(&path)?;
+        }
+        files.push(path);
     }
     files.sort();
     Ok(files)

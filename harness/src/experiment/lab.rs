@@ -26,6 +26,8 @@ pub struct LabContext {
     pub trust: TrustOverrides,
     pub now: i64,
     rotated_key: String,
+    /// Held for the whole run: no other trustswap replaces the lab meanwhile.
+    _lock: crate::supply::lab::folder::LabLock,
 }
 
 fn read(path: PathBuf) -> Result<String> {
@@ -42,7 +44,7 @@ fn lab_name(id: &impl serde::Serialize) -> String {
 impl LabContext {
     /// Build (or rebuild) the lab for `seed` in `dir`, and load it.
     pub fn build(dir: &Path, seed: u64) -> Result<LabContext> {
-        let catalogue = crate::lab_cli::init(dir, seed)?;
+        let (catalogue, lock) = crate::lab_cli::init(dir, seed)?;
         let layout = Layout::open(layout_dir(dir)).map_err(|e| Error::Internal {
             message: format!("failed to open the lab layout: {e}"),
         })?;
@@ -68,6 +70,7 @@ impl LabContext {
             catalogue,
             dir: dir.to_path_buf(),
             now: LAB_NOW,
+            _lock: lock,
         })
     }
 

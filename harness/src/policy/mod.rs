@@ -187,6 +187,15 @@ impl PolicySet {
                 });
             }
         }
+        if documents.is_empty() {
+            // Two empty sets would "differ only in trust root": vacuously, and wrongly.
+            return Err(Error::Usage {
+                message: format!("{} holds no Kubernetes objects", path.display()),
+                hint:
+                    "give the policy files to compare (every document must be a Kubernetes object)"
+                        .into(),
+            });
+        }
         Ok(PolicySet {
             label: path.display().to_string(),
             documents,

@@ -455,8 +455,15 @@ pub fn select(vendors: Vec<Vendor>, names: &[String]) -> Result<Vec<Vendor>> {
         return Ok(vendors);
     }
     let known: Vec<String> = vendors.iter().map(|v| v.name.clone()).collect();
-    names
-        .iter()
+    // A vendor named twice is compared once (as engines are).
+    let mut unique: Vec<&String> = Vec::new();
+    for n in names {
+        if !unique.contains(&n) {
+            unique.push(n);
+        }
+    }
+    unique
+        .into_iter()
         .map(|n| {
             vendors
                 .iter()

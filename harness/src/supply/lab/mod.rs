@@ -12,6 +12,7 @@
 pub mod ca;
 pub mod error;
 pub mod fixtures;
+pub mod folder;
 pub mod keys;
 pub mod rekor;
 pub mod sbom;
