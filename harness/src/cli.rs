@@ -913,7 +913,14 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         verdict,
         exit_code: code,
         counts: Counts::of(&outcome.scenarios),
-        lab: serde_json::json!({ "sctRequired": outcome.lab.catalogue.trust.sct, "fixtures": outcome.lab.catalogue.fixtures.len(), "notApplicable": outcome.lab.catalogue.not_applicable.len() }),
+        lab: serde_json::json!({
+            "sctRequired": outcome.lab.catalogue.trust.sct,
+            "fixtures": outcome.lab.catalogue.fixtures.len(),
+            "notApplicable": outcome.lab.catalogue.not_applicable.len(),
+            // The trust root and clock every signature of the run was verified with.
+            "trustRoot": "the lab's trusted_root.json (built from the seed)",
+            "clock": rfc3339(outcome.lab.now),
+        }),
         static_check: &outcome.check,
         scenarios: &outcome.scenarios,
         cluster: real.as_ref().map(|r| r.cluster.clone()),
@@ -963,7 +970,8 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         }
         let c = report.counts;
         t.push_str(&format!(
-            "\nstatic substitution check: {}\nhypotheses: {} held, {} deviated, {} errored, {} not applicable\nverdict: {}\n",
+            "\nsignatures verified with the lab's trust root at {} (lab material, never trust)\nstatic substitution check: {}\nhypotheses: {} held, {} deviated, {} errored, {} not applicable\nverdict: {}\n",
+            rfc3339(outcome.lab.now),
             outcome.check.verdict.id(),
             c.held,
             c.deviated,

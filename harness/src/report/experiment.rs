@@ -107,6 +107,12 @@ pub fn markdown(r: &RunReport<'_>) -> String {
         r.backend,
         r.seed
     );
+    if let (Some(root), Some(clock)) = (r.lab["trustRoot"].as_str(), r.lab["clock"].as_str()) {
+        let _ = writeln!(
+            o,
+            "Signatures verified with {root}, at {clock}: lab material, never trust.\n"
+        );
+    }
     let deviated: Vec<&ScenarioResult> = r
         .scenarios
         .iter()
