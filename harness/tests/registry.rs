@@ -70,7 +70,7 @@ fn verdicts(store: &dyn Store, trust: &TrustMaterial, fixtures: &[Fixture]) -> V
 fn fixtures_verify_alike_from_the_layout_and_a_real_registry() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = dir.path().join("lab");
-    let catalogue = init(&lab, 7).expect("lab init");
+    let (catalogue, _lock) = init(&lab, 7).expect("lab init");
     let trust = TrustMaterial::from_file(&lab.join("trusted_root.json")).expect("trust");
     let layout = Layout::open(layout_dir(&lab)).expect("layout");
 
@@ -132,7 +132,7 @@ fn a_registry_that_serves_wrong_bytes_is_an_error_not_content() {
 fn skopeo_reads_the_lab_layout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = dir.path().join("lab");
-    let catalogue = init(&lab, 0).expect("lab init");
+    let (catalogue, _lock) = init(&lab, 0).expect("lab init");
     for f in catalogue.fixtures.iter().filter(|f| {
         serde_json::to_value(f.variant)
             .ok()
