@@ -6,6 +6,7 @@
 pub mod embedded;
 pub mod evidence;
 pub mod kube;
+pub mod local;
 pub mod relocate;
 
 use serde_json::Value;

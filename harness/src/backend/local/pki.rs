@@ -52,9 +52,9 @@ impl Pki {
         server
             .subject_alt_names
             .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
-        server
-            .subject_alt_names
-            .push(SanType::IpAddress(std::net::Ipv4Addr::new(10, 0, 0, 1).into()));
+        server.subject_alt_names.push(SanType::IpAddress(
+            std::net::Ipv4Addr::new(10, 0, 0, 1).into(),
+        ));
         server.distinguished_name = dn("kube-apiserver", None);
         server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         server.key_usages = vec![
@@ -120,11 +120,21 @@ mod tests {
             x509_cert::Certificate::from_pem(pem_text).unwrap()
         };
         let admin = parse(&pki.admin_cert);
-        assert!(admin.tbs_certificate().subject().to_string().contains("O=system:masters"));
+        assert!(
+            admin
+                .tbs_certificate()
+                .subject()
+                .to_string()
+                .contains("O=system:masters")
+        );
         let server = parse(&pki.server_cert);
         let ca = parse(&pki.ca_cert);
-        assert_eq!(server.tbs_certificate().issuer(), ca.tbs_certificate().subject());
-        let cfg: serde_json::Value = serde_json::from_str(&pki.kubeconfig("https://127.0.0.1:1")).unwrap();
+        assert_eq!(
+            server.tbs_certificate().issuer(),
+            ca.tbs_certificate().subject()
+        );
+        let cfg: serde_json::Value =
+            serde_json::from_str(&pki.kubeconfig("https://127.0.0.1:1")).unwrap();
         assert_eq!(cfg["current-context"], "trustswap-local");
         assert!(pki.sa_pub.contains("PUBLIC KEY"));
     }

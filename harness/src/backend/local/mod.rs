@@ -1,0 +1,561 @@
+//! `--backend local`: a real Kubernetes control plane and real Kyverno as local
+//! processes, without Docker. etcd, kube-apiserver, Kyverno's admission and
+//! reports controllers (all built by `oracle/build` from the Go module proxy)
+//! and Debian's `docker-registry` are started on loopback, in a private
+//! temporary folder, and stopped (the folder removed) when the run ends, fails
+//! or is interrupted. Kyverno runs out of cluster with its webhooks pointed at
+//! `https://127.0.0.1:<port>` (`--serverIP`), with the flags, environment and
+//! ConfigMaps of its own rendered Helm chart (read from the Kyverno module),
+//! except the ports and paths a local process needs; every other change is
+//! recorded in [`LocalCluster::non_default_flags`].
+//!
+//! There is no kubelet: pods stay unscheduled, and trustswap writes the status
+//! a kubelet would (see `KubeBackend`), so that the drift audit reads real API
+//! objects.
+
+pub mod kyverno;
+pub mod pki;
+pub mod process;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use process::{Proc, free_port, listening, wait_ready};
+
+use crate::supply::registry::LocalRegistry;
+
+/// Names of the oracle binaries the local backend needs.
+pub const BINARIES: [&str; 4] = ["etcd", "kube-apiserver", "kyverno", "reports-controller"];
+
+/// The command that builds the oracle, for error hints.
+pub const BUILD_HINT: &str = "build them with `oracle/build` (or `just oracle`) from the repository, then pass --oracle \"$(oracle/build | tail -1)\" or set TRUSTSWAP_ORACLE to that folder";
+
+/// Deadlines of the start-up steps.
+#[derive(Debug, Clone)]
+pub struct LocalSettings {
+    pub etcd: Duration,
+    pub apiserver: Duration,
+    pub crds: Duration,
+    pub kyverno: Duration,
+    /// Kyverno flags a scenario needs beyond the chart's defaults (name, value).
+    pub kyverno_overrides: Vec<(String, String)>,
+    /// Leave everything running (and the folder) after the run.
+    pub keep: bool,
+}
+
+impl Default for LocalSettings {
+    fn default() -> Self {
+        LocalSettings {
+            etcd: Duration::from_secs(60),
+            apiserver: Duration::from_secs(120),
+            crds: Duration::from_secs(60),
+            kyverno: Duration::from_secs(240),
+            kyverno_overrides: Vec::new(),
+            keep: false,
+        }
+    }
+}
+
+/// The oracle folder: binaries plus Kyverno's CRDs and rendered chart beside them.
+#[derive(Debug, Clone)]
+pub struct Oracle {
+    pub bin: PathBuf,
+    pub crds: PathBuf,
+    pub chart: PathBuf,
+    pub versions: String,
+}
+
+impl Oracle {
+    /// Check that `bin` holds every binary the backend needs.
+    pub fn open(bin: &Path) -> Result<Oracle, String> {
+        let missing: Vec<&str> = BINARIES
+            .iter()
+            .copied()
+            .filter(|b| !bin.join(b).is_file())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "the oracle folder {} lacks {}",
+                bin.display(),
+                missing.join(", ")
+            ));
+        }
+        let root = bin.parent().unwrap_or(bin);
+        let crds = root.join("crds");
+        let chart = root.join("kyverno-install.yaml");
+        for p in [&crds, &chart] {
+            if !p.exists() {
+                return Err(format!(
+                    "the oracle folder {} lacks {} (built by an older oracle/build?)",
+                    bin.display(),
+                    p.display()
+                ));
+            }
+        }
+        let versions = std::fs::read_to_string(bin.join("VERSIONS")).unwrap_or_default();
+        if !versions.contains("kyverno v1.19.") {
+            return Err(format!(
+                "the oracle in {} is not Kyverno 1.19 (VERSIONS: {})",
+                bin.display(),
+                versions.lines().next().unwrap_or("missing")
+            ));
+        }
+        Ok(Oracle {
+            bin: bin.to_path_buf(),
+            crds,
+            chart,
+            versions,
+        })
+    }
+}
+
+/// A running local control plane.
+pub struct LocalCluster {
+    pub dir: PathBuf,
+    pub kubeconfig: String,
+    pub kubeconfig_path: PathBuf,
+    pub apiserver: String,
+    pub registry: Option<LocalRegistry>,
+    /// Seconds each start-up step took.
+    pub timings: Vec<(String, f64)>,
+    /// Kyverno flags that differ from the chart's defaults, with why.
+    pub non_default_flags: Vec<String>,
+    pub versions: String,
+    procs: Vec<Proc>,
+    keep: bool,
+    _on_interrupt: Option<crate::interrupt::CleanupGuard>,
+}
+
+fn private_dir() -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!(
+        "trustswap-local-{}-{nanos:08x}",
+        std::process::id()
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let p = dir.join(name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&p)
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(p)
+}
+
+impl LocalCluster {
+    /// Start everything, each step reported to `progress` before it starts.
+    pub fn start(
+        oracle: &Oracle,
+        settings: &LocalSettings,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<LocalCluster, String> {
+        let dir = private_dir()?;
+        let guard = (!settings.keep).then(|| crate::interrupt::remove_on_interrupt(dir.clone()));
+        let mut cluster = LocalCluster {
+            dir: dir.clone(),
+            kubeconfig: String::new(),
+            kubeconfig_path: dir.join("kubeconfig"),
+            apiserver: String::new(),
+            registry: None,
+            timings: Vec::new(),
+            non_default_flags: Vec::new(),
+            versions: oracle.versions.clone(),
+            procs: Vec::new(),
+            keep: settings.keep,
+            _on_interrupt: guard,
+        };
+        cluster.boot(oracle, settings, progress)?;
+        Ok(cluster)
+    }
+
+    fn timed<T>(
+        &mut self,
+        step: &str,
+        progress: &mut dyn FnMut(&str),
+        f: impl FnOnce(&mut Self) -> Result<T, String>,
+    ) -> Result<T, String> {
+        progress(step);
+        let start = Instant::now();
+        let out = f(self)?;
+        self.timings
+            .push((step.to_owned(), start.elapsed().as_secs_f64()));
+        Ok(out)
+    }
+
+    fn boot(
+        &mut self,
+        oracle: &Oracle,
+        settings: &LocalSettings,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), String> {
+        let dir = self.dir.clone();
+        // etcd
+        let (etcd_port, peer_port) = (free_port()?, free_port()?);
+        self.timed("starting etcd", progress, |c| {
+            let data = dir.join("etcd");
+            let client = format!("http://127.0.0.1:{etcd_port}");
+            let peer = format!("http://127.0.0.1:{peer_port}");
+            let args = vec![
+                "--name=trustswap".into(),
+                format!("--data-dir={}", data.display()),
+                format!("--listen-client-urls={client}"),
+                format!("--advertise-client-urls={client}"),
+                format!("--listen-peer-urls={peer}"),
+                format!("--initial-advertise-peer-urls={peer}"),
+                format!("--initial-cluster=trustswap={peer}"),
+                "--listen-metrics-urls=".into(),
+                "--unsafe-no-fsync=true".into(),
+                "--log-level=warn".into(),
+            ];
+            let mut p = Proc::spawn("etcd", &oracle.bin.join("etcd"), &args, &[], &dir)?;
+            wait_ready(&mut p, "its client port", settings.etcd, || {
+                Ok(listening(etcd_port))
+            })?;
+            c.procs.push(p);
+            Ok(())
+        })?;
+
+        // kube-apiserver
+        let pki = pki::Pki::generate().map_err(|e| format!("certificates: {e}"))?;
+        let api_port = free_port()?;
+        self.apiserver = format!("https://127.0.0.1:{api_port}");
+        self.kubeconfig = pki.kubeconfig(&self.apiserver);
+        self.kubeconfig_path = write(&dir, "kubeconfig", &self.kubeconfig)?;
+        let client = self.timed("starting kube-apiserver", progress, |c| {
+            let ca = write(&dir, "ca.crt", &pki.ca_cert)?;
+            let crt = write(&dir, "apiserver.crt", &pki.server_cert)?;
+            let key = write(&dir, "apiserver.key", &pki.server_key)?;
+            let sa_key = write(&dir, "sa.key", &pki.sa_key)?;
+            let sa_pub = write(&dir, "sa.pub", &pki.sa_pub)?;
+            let d = |p: &Path| p.display().to_string();
+            let args = vec![
+                format!("--etcd-servers=http://127.0.0.1:{etcd_port}"),
+                format!("--secure-port={api_port}"),
+                "--bind-address=127.0.0.1".into(),
+                "--advertise-address=127.0.0.1".into(),
+                format!("--tls-cert-file={}", d(&crt)),
+                format!("--tls-private-key-file={}", d(&key)),
+                format!("--client-ca-file={}", d(&ca)),
+                format!("--service-account-issuer=https://127.0.0.1:{api_port}"),
+                format!("--service-account-key-file={}", d(&sa_pub)),
+                format!("--service-account-signing-key-file={}", d(&sa_key)),
+                "--service-cluster-ip-range=10.0.0.0/24".into(),
+                "--authorization-mode=RBAC".into(),
+                // No controller manager: nothing would create the service
+                // accounts this admission plugin waits for.
+                "--disable-admission-plugins=ServiceAccount".into(),
+                "--allow-privileged=true".into(),
+                format!("--cert-dir={}", d(&dir.join("pki"))),
+                "--v=1".into(),
+            ];
+            let mut p = Proc::spawn(
+                "kube-apiserver",
+                &oracle.bin.join("kube-apiserver"),
+                &args,
+                &[],
+                &dir,
+            )?;
+            let client = Api::new(&c.kubeconfig)?;
+            wait_ready(&mut p, "GET /readyz", settings.apiserver, || client.ready())?;
+            c.procs.push(p);
+            Ok(client)
+        })?;
+
+        // Kyverno's CRDs, namespace and ConfigMaps.
+        let chart = kyverno::Chart::load(&oracle.chart)?;
+        self.timed("installing Kyverno's CRDs", progress, |_| {
+            let crds = kyverno::crds(&oracle.crds)?;
+            for crd in &crds {
+                client.create(crd)?;
+            }
+            let start = Instant::now();
+            loop {
+                let pending = client.crds_not_established(&crds)?;
+                if pending.is_empty() {
+                    break;
+                }
+                if start.elapsed() > settings.crds {
+                    return Err(format!(
+                        "CRDs not established after {} s: {}",
+                        settings.crds.as_secs(),
+                        pending.join(", ")
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            client.create(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": kyverno::NAMESPACE}}))?;
+            // The chart's ConfigMaps, service accounts and RBAC, as Helm installs them.
+            for obj in chart.objects() {
+                client.create(&obj)?;
+            }
+            Ok(())
+        })?;
+
+        // The registry the fixtures are served from.
+        self.timed("starting the registry", progress, |c| {
+            let d = dir.join("registry");
+            std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+            c.registry = Some(LocalRegistry::start(&d)?);
+            Ok(())
+        })?;
+
+        // Kyverno.
+        let kubeconfig = self.kubeconfig_path.clone();
+        self.timed("starting Kyverno (admission and reports controllers)", progress, |c| {
+            let webhook_port = free_port()?;
+            let admission = chart.controller(
+                kyverno::ADMISSION,
+                &kyverno::Local {
+                    kubeconfig: &kubeconfig,
+                    webhook_port: Some(webhook_port),
+                    metrics_port: free_port()?,
+                    runtime_metrics_port: free_port()?,
+                    tuf_root: &dir.join("sigstore"),
+                },
+                &settings.kyverno_overrides,
+            )?;
+            let reports = chart.controller(
+                kyverno::REPORTS,
+                &kyverno::Local {
+                    kubeconfig: &kubeconfig,
+                    webhook_port: None,
+                    metrics_port: free_port()?,
+                    runtime_metrics_port: free_port()?,
+                    tuf_root: &dir.join("sigstore"),
+                },
+                &settings.kyverno_overrides,
+            )?;
+            c.non_default_flags = admission.changed.clone();
+            let mut a = Proc::spawn(
+                "kyverno",
+                &oracle.bin.join("kyverno"),
+                &admission.args,
+                &admission.env,
+                &dir,
+            )?;
+            let r = Proc::spawn(
+                "reports-controller",
+                &oracle.bin.join("reports-controller"),
+                &reports.args,
+                &reports.env,
+                &dir,
+            )?;
+            c.procs.push(r);
+            wait_ready(
+                &mut a,
+                "its webhook configurations (kyverno-policy-validating-webhook-cfg) and leadership",
+                settings.kyverno,
+                || client.kyverno_ready(),
+            )?;
+            c.procs.push(a);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// What the report says about this control plane.
+    pub fn describe(&self) -> Value {
+        json!({
+            "apiServer": self.apiserver,
+            "registry": self.registry_host(),
+            "oracle": self.versions.lines().collect::<Vec<_>>(),
+            "startup": self.timings.iter().map(|(s, t)| json!({"step": s, "seconds": (t * 10.0).round() / 10.0})).collect::<Vec<_>>(),
+            "kyvernoNonDefaultFlags": self.non_default_flags,
+            "kubelet": "none: pods stay unscheduled; trustswap writes the container statuses (imageID of the digest the tag resolved to at creation) a kubelet would",
+        })
+    }
+
+    /// `127.0.0.1:PORT` of the registry.
+    pub fn registry_host(&self) -> String {
+        self.registry
+            .as_ref()
+            .map(|r| r.host.clone())
+            .unwrap_or_default()
+    }
+
+    /// Process ids still running (for the no-leftover test).
+    pub fn pids(&self) -> Vec<u32> {
+        self.procs.iter().filter_map(Proc::pid).collect()
+    }
+
+    /// A process's last log lines (for errors after start-up).
+    pub fn logs(&self, name: &str, n: usize) -> String {
+        self.procs
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.tail(n))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        if self.keep {
+            eprintln!(
+                "trustswap: kept the local control plane: KUBECONFIG={} (processes {:?}; logs in {})",
+                self.kubeconfig_path.display(),
+                self.pids(),
+                self.dir.display()
+            );
+            // Forget the processes: they keep running.
+            for p in self.procs.drain(..) {
+                std::mem::forget(p);
+            }
+            return;
+        }
+        // Reverse order: Kyverno before the API server before etcd.
+        while let Some(mut p) = self.procs.pop() {
+            p.stop();
+        }
+        self.registry = None;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A small blocking client over kube-rs for the start-up steps.
+pub struct Api {
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+}
+
+impl Api {
+    pub fn new(kubeconfig: &str) -> Result<Api, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio: {e}"))?;
+        let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| e.to_string())?;
+        let client = rt.block_on(async {
+            let mut config = kube::Config::from_custom_kubeconfig(
+                kc,
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            config.connect_timeout = Some(Duration::from_secs(5));
+            config.read_timeout = Some(Duration::from_secs(30));
+            kube::Client::try_from(config).map_err(|e| e.to_string())
+        })?;
+        Ok(Api { rt, client })
+    }
+
+    fn ready(&self) -> Result<bool, String> {
+        let req = http::Request::get("/readyz")
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
+        self.rt
+            .block_on(self.client.request_text(req))
+            .map(|t| t.trim() == "ok")
+            .map_err(|e| e.to_string())
+    }
+
+    fn dynamic(&self, obj: &Value) -> Result<kube::Api<kube::api::DynamicObject>, String> {
+        let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+        let kind = obj["kind"].as_str().unwrap_or_default();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let plural = match kind {
+            "CustomResourceDefinition" => "customresourcedefinitions",
+            "Namespace" => "namespaces",
+            "ConfigMap" => "configmaps",
+            "ServiceAccount" => "serviceaccounts",
+            "ClusterRole" => "clusterroles",
+            "ClusterRoleBinding" => "clusterrolebindings",
+            "Role" => "roles",
+            "RoleBinding" => "rolebindings",
+            other => return Err(format!("no plural known for {other}")),
+        };
+        let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, plural);
+        Ok(match obj["metadata"]["namespace"].as_str() {
+            Some(ns) => kube::Api::namespaced_with(self.client.clone(), ns, &ar),
+            None => kube::Api::all_with(self.client.clone(), &ar),
+        })
+    }
+
+    /// Create `obj`; one that exists already is left as it is.
+    pub fn create(&self, obj: &Value) -> Result<(), String> {
+        let api = self.dynamic(obj)?;
+        let dynamic: kube::api::DynamicObject =
+            serde_json::from_value(obj.clone()).map_err(|e| e.to_string())?;
+        match self
+            .rt
+            .block_on(api.create(&kube::api::PostParams::default(), &dynamic))
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(e) => Err(format!(
+                "create {} {}: {e}",
+                obj["kind"].as_str().unwrap_or("?"),
+                obj["metadata"]["name"].as_str().unwrap_or("?")
+            )),
+        }
+    }
+
+    fn crds_not_established(&self, crds: &[Value]) -> Result<Vec<String>, String> {
+        let mut pending = Vec::new();
+        for crd in crds {
+            let api = self.dynamic(crd)?;
+            let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+            let got = self
+                .rt
+                .block_on(api.get(name))
+                .map_err(|e| format!("get crd {name}: {e}"))?;
+            let established = got.data["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Established" && c["status"] == "True")
+                });
+            if !established {
+                pending.push(name.to_owned());
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Kyverno is up when it holds its leader lease and has registered the
+    /// policy-validating webhook (it then answers admission for policies).
+    fn kyverno_ready(&self) -> Result<bool, String> {
+        let gvk = kube::api::GroupVersionKind::gvk(
+            "admissionregistration.k8s.io",
+            "v1",
+            "ValidatingWebhookConfiguration",
+        );
+        let ar =
+            kube::api::ApiResource::from_gvk_with_plural(&gvk, "validatingwebhookconfigurations");
+        let api: kube::Api<kube::api::DynamicObject> =
+            kube::Api::all_with(self.client.clone(), &ar);
+        let hook = self
+            .rt
+            .block_on(api.get_opt("kyverno-policy-validating-webhook-cfg"))
+            .map_err(|e| e.to_string())?;
+        let Some(hook) = hook else {
+            return Err("no kyverno-policy-validating-webhook-cfg yet".into());
+        };
+        let has_ca = hook.data["webhooks"][0]["clientConfig"]["caBundle"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty());
+        if !has_ca {
+            return Err("the policy webhook has no caBundle yet".into());
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,228 @@
+//! The local control plane's processes: each started with its output in a log
+//! file of the run's private folder, killed with the parent where the platform
+//! allows (`setpriv --pdeathsig`), stopped and reaped on drop. Readiness waits
+//! are bounded and, when they fail, say which process and show its last log lines.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A started process.
+pub struct Proc {
+    pub name: &'static str,
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+const SETPRIV: &str = "/usr/bin/setpriv";
+
+impl Proc {
+    /// Start `program` with `args` and `env` (added to a clean base: PATH and
+    /// HOME only), its output appended to `<dir>/<name>.log`.
+    pub fn spawn(
+        name: &'static str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        dir: &Path,
+    ) -> Result<Proc, String> {
+        if !program.is_file() {
+            return Err(format!("{name}: {} does not exist", program.display()));
+        }
+        let log = dir.join(format!("{name}.log"));
+        let out = File::create(&log).map_err(|e| format!("{name}: {}: {e}", log.display()))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("{name}: {}: {e}", log.display()))?;
+        // With setpriv the kernel kills the process when trustswap dies, even by
+        // SIGKILL: no control plane outlives the run.
+        let mut cmd = if Path::new(SETPRIV).is_file() {
+            let mut c = Command::new(SETPRIV);
+            c.arg("--pdeathsig").arg("KILL").arg("--").arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("{name}: cannot start {}: {e}", program.display()))?;
+        Ok(Proc {
+            name,
+            child: Some(child),
+            log,
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// `Err` with the exit status when the process has ended.
+    pub fn check_alive(&mut self) -> Result<(), String> {
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(None)) => Ok(()),
+            Some(Ok(Some(status))) => Err(format!("{} exited ({status})", self.name)),
+            Some(Err(e)) => Err(format!("{}: {e}", self.name)),
+            None => Err(format!("{} was stopped", self.name)),
+        }
+    }
+
+    /// The last `n` lines of the log.
+    pub fn tail(&self, n: usize) -> String {
+        tail(&self.log, n)
+    }
+
+    /// Kill and reap.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The last `n` lines of a file (reads at most its last 64 KiB).
+pub fn tail(path: &Path, n: usize) -> String {
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut buf = String::new();
+    let _ = f.read_to_string(&mut buf);
+    let lines: Vec<&str> = buf.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Poll `ready` until it says yes, the process dies, or `deadline` passes; the
+/// error names the process, what was awaited, and its last log lines.
+pub fn wait_ready(
+    proc: &mut Proc,
+    what: &str,
+    deadline: Duration,
+    mut ready: impl FnMut() -> Result<bool, String>,
+) -> Result<Duration, String> {
+    let start = Instant::now();
+    let mut last = String::new();
+    loop {
+        if let Err(e) = proc.check_alive() {
+            return Err(format!(
+                "{e} while waiting for {what}; last lines of {}:\n{}",
+                proc.log.display(),
+                proc.tail(20)
+            ));
+        }
+        match ready() {
+            Ok(true) => return Ok(start.elapsed()),
+            Ok(false) => {}
+            Err(e) => last = e,
+        }
+        if start.elapsed() >= deadline {
+            return Err(format!(
+                "{} was not ready after {} s ({what}{}); last lines of {}:\n{}",
+                proc.name,
+                deadline.as_secs(),
+                if last.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {last}")
+                },
+                proc.log.display(),
+                proc.tail(20)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A free TCP port on loopback (bound, then released: the caller starts its
+/// server on it at once).
+pub fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+}
+
+/// Whether something accepts connections on `127.0.0.1:port`.
+pub fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_that_dies_is_reported_with_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = Proc::spawn(
+            "shell",
+            Path::new("/bin/sh"),
+            &[
+                "-c".into(),
+                "echo starting; echo broken config >&2; exit 3".into(),
+            ],
+            &[],
+            dir.path(),
+        )
+        .unwrap();
+        let err =
+            wait_ready(&mut p, "its port", Duration::from_secs(10), || Ok(false)).unwrap_err();
+        assert!(err.contains("shell exited"), "{err}");
+        assert!(err.contains("broken config"), "{err}");
+    }
+
+    #[test]
+    fn a_process_that_never_gets_ready_times_out_and_is_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = Proc::spawn(
+            "sleeper",
+            Path::new("/bin/sleep"),
+            &["30".into()],
+            &[],
+            dir.path(),
+        )
+        .unwrap();
+        let pid = p.pid().unwrap();
+        let err = wait_ready(&mut p, "nothing", Duration::from_millis(500), || {
+            Err("connection refused".into())
+        })
+        .unwrap_err();
+        assert!(
+            err.contains("not ready after") && err.contains("connection refused"),
+            "{err}"
+        );
+        drop(p);
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists() || {
+                // A zombie of another parent would still be listed; ours is reaped.
+                std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .map_or(true, |s| !s.contains("sleep"))
+            }
+        );
+    }
+}
