@@ -157,9 +157,13 @@ pub struct RunArgs {
     /// Kyverno reach it (default: --registry)
     #[arg(long, value_name = "HOST[:PORT]", requires = "registry")]
     pub registry_in_cluster: Option<String>,
-    /// --backend kind: keep the cluster after the run (default: deleted)
+    /// --backend kind or local: keep the cluster after the run (default: deleted)
     #[arg(long)]
     pub keep: bool,
+    /// --backend local: the folder of the oracle binaries (`oracle/build`
+    /// prints it; also $TRUSTSWAP_ORACLE)
+    #[arg(long, value_name = "DIR")]
+    pub oracle: Option<PathBuf>,
     /// Also run the embedded engine on the same inputs and report every
     /// decision where it and the cluster disagree (a disagreement exits 1)
     #[arg(long, value_enum, value_name = "BACKEND")]
@@ -180,6 +184,9 @@ pub enum BackendKind {
     Kind,
     /// An existing cluster that runs Kyverno (--context NAME)
     Cluster,
+    /// A real kube-apiserver and Kyverno started as local processes (no
+    /// Docker; binaries from `oracle/build`)
+    Local,
 }
 
 #[derive(Debug, Subcommand)]
@@ -806,6 +813,24 @@ fn real_target(args: &RunArgs) -> Result<crate::experiment::real::Target> {
             keep: args.keep,
             work_dir: args.lab.with_file_name("kind"),
         },
+        BackendKind::Local => {
+            let dir = args
+                .oracle
+                .clone()
+                .or_else(|| std::env::var_os("TRUSTSWAP_ORACLE").map(PathBuf::from))
+                .ok_or_else(|| Error::Usage {
+                message: "--backend local needs the oracle binaries (real Kyverno, kube-apiserver, etcd)".into(),
+                hint: crate::backend::local::BUILD_HINT.into(),
+            })?;
+            let oracle = crate::backend::local::Oracle::open(&dir).map_err(|m| Error::Usage {
+                message: m,
+                hint: crate::backend::local::BUILD_HINT.into(),
+            })?;
+            Target::Local {
+                oracle,
+                keep: args.keep,
+            }
+        }
         _ => {
             let registry = args.registry.clone().ok_or_else(|| Error::Usage {
                 message: "--backend cluster needs a registry for the lab fixtures: Kyverno fetches signatures itself, from inside the cluster".into(),
@@ -829,8 +854,14 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
 
     if args.backend == BackendKind::Embedded && (args.compare.is_some() || args.keep) {
         return Err(Error::Usage {
-            message: "--compare and --keep apply to --backend kind or cluster".into(),
-            hint: "add --backend kind (or cluster), or drop the flag".into(),
+            message: "--compare and --keep apply to --backend local, kind or cluster".into(),
+            hint: "add --backend local (or kind, or cluster), or drop the flag".into(),
+        });
+    }
+    if args.backend != BackendKind::Local && args.oracle.is_some() {
+        return Err(Error::Usage {
+            message: "--oracle applies to --backend local".into(),
+            hint: "add --backend local, or drop the flag".into(),
         });
     }
     if args.backend != BackendKind::Cluster && (args.registry.is_some() || args.context.is_some()) {

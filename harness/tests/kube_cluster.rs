@@ -843,7 +843,7 @@ async fn run_pod_waits_for_running_and_returns_image_ids() {
         step("GET", "/api/v1/namespaces/apps/pods/drift", 200, running),
     ]);
     let cc = ClusterClient::new(client, settings());
-    let images = cc.run_pod("apps", &p).await.expect("running");
+    let images = cc.run_pod("apps", &p, None).await.expect("running");
     assert_eq!(images.len(), 1);
     assert_eq!(
         images[0].image_id,

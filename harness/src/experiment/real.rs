@@ -26,6 +26,11 @@ use crate::supply::registry::Registry;
 pub enum Target {
     /// A new kind cluster (deleted afterwards unless `keep`).
     Kind { keep: bool, work_dir: PathBuf },
+    /// A control plane of local processes (`--backend local`).
+    Local {
+        oracle: crate::backend::local::Oracle,
+        keep: bool,
+    },
     /// An existing cluster with Kyverno, reached by kubeconfig.
     Cluster {
         /// kubeconfig context (default: the current one).
@@ -138,11 +143,38 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
             }
             .map_err(|e| cluster_error("cannot reach the cluster", e))?,
         ),
-        Target::Kind { .. } => None,
+        Target::Kind { .. } | Target::Local { .. } => None,
     };
     let (lab, check) = prepare(&plan)?;
+    let mut local_cluster: Option<crate::backend::local::LocalCluster> = None;
 
+    let mut settings = settings;
+    if let Target::Local { .. } = target {
+        settings.kyverno_deployment = false;
+    }
     let (connected, push_host, relocation, kind_up, name) = match (&target, existing) {
+        (Target::Local { oracle, keep }, _) => {
+            let local_settings = crate::backend::local::LocalSettings {
+                keep: *keep,
+                ..Default::default()
+            };
+            let mut bar = step("starting the local control plane");
+            let started =
+                crate::backend::local::LocalCluster::start(oracle, &local_settings, &mut |s| {
+                    bar.finish_and_clear();
+                    bar = step(s);
+                });
+            bar.finish_and_clear();
+            let cluster = started.map_err(|e| Error::Internal {
+                message: format!("the local control plane could not start: {e}"),
+            })?;
+            let backend =
+                ClusterBackend::from_kubeconfig_yaml(&cluster.kubeconfig, None, settings.clone())
+                    .map_err(|e| cluster_error("the local API server does not answer", e))?;
+            let host = cluster.registry_host();
+            local_cluster = Some(cluster);
+            (backend, host.clone(), Relocation::new(host), None, "local")
+        }
         (Target::Kind { work_dir, .. }, _) => {
             let mut bar = step("creating the kind cluster");
             let up = kind::kind_up(&SystemRunner, &id, work_dir, &mut |s| {
@@ -240,7 +272,10 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
         connected,
         relocation.clone(),
         tags,
-        AdapterSettings::default(),
+        AdapterSettings {
+            emulate_kubelet: local_cluster.is_some(),
+            ..AdapterSettings::default()
+        },
     );
     crate::interrupt::install(format!(
         "everything labelled {} (kubectl delete ns,clusterpolicies,imagevalidatingpolicies,validatingpolicies,policyexceptions -A -l {})",
@@ -258,6 +293,8 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
     let swaps = backend.swaps().to_vec();
     drop(backend);
     teardown(&kind_up, keep);
+    let local = local_cluster.as_ref().map(|c| c.describe());
+    drop(local_cluster);
     let results = results?;
 
     let comparison = if compare_embedded && !interrupted {
@@ -276,6 +313,7 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
             "webhookAttempts": preflight.webhook_attempts,
             "fixturesServedAs": format!("{}/<reference>", relocation.prefix),
             "kind": kind_up.as_ref().map(|u| json!({ "cluster": u.cluster.name, "nodeImage": u.cluster.node_image, "kept": keep })),
+            "local": local,
             "leftovers": leftovers.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "interrupted": interrupted,
         }),

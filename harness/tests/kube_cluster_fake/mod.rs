@@ -596,6 +596,7 @@ pub fn kube_backend(
         AdapterSettings {
             report_timeout: Duration::from_secs(2),
             poll_interval: Duration::from_millis(5),
+            emulate_kubelet: false,
         },
     );
     (backend, fake)

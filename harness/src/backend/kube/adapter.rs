@@ -29,6 +29,10 @@ use crate::supply::registry::Registry;
 /// Moves tags in the registry the cluster pulls from.
 pub trait FixtureTags {
     fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String>;
+    /// The digest `repository:tag` resolves to now (the local backend's kubelet).
+    fn resolve(&self, repository: &str, tag: &str) -> Result<String, String> {
+        Err(format!("cannot resolve {repository}:{tag} here"))
+    }
 }
 
 /// Tags moved in a real registry, from the lab layout's manifests.
@@ -45,6 +49,15 @@ impl FixtureTags for RegistryTags {
         self.registry
             .push_tag(&self.layout, repository, tag, &d)
             .map_err(|e| e.to_string())
+    }
+
+    fn resolve(&self, repository: &str, tag: &str) -> Result<String, String> {
+        use crate::supply::store::Store as _;
+        match self.registry.resolve(repository, tag) {
+            Ok(Some((descriptor, _))) => Ok(descriptor.digest.to_string()),
+            Ok(None) => Err(format!("{repository}:{tag} is not in the registry")),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
@@ -72,6 +85,9 @@ pub struct AdapterSettings {
     /// How long to wait for Kyverno's reports controller to report a pod.
     pub report_timeout: Duration,
     pub poll_interval: Duration,
+    /// No kubelet runs (the local backend): trustswap writes each created
+    /// pod's container statuses, with the digest its tag resolved to.
+    pub emulate_kubelet: bool,
 }
 
 impl Default for AdapterSettings {
@@ -79,6 +95,7 @@ impl Default for AdapterSettings {
         AdapterSettings {
             report_timeout: Duration::from_secs(90),
             poll_interval: Duration::from_secs(2),
+            emulate_kubelet: false,
         }
     }
 }
@@ -117,6 +134,34 @@ impl KubeBackend {
             last: None,
             swaps: Vec::new(),
         }
+    }
+
+    /// What a kubelet would report for `pod`'s containers: the digest each
+    /// image's tag resolves to in the registry now (or the digest it names).
+    fn kubelet_statuses(&self, pod: &Value) -> Result<Vec<ContainerImage>, String> {
+        let mut out = Vec::new();
+        for key in ["initContainers", "containers"] {
+            for c in pod["spec"][key].as_array().into_iter().flatten() {
+                let name = c["name"].as_str().unwrap_or_default().to_owned();
+                let image = c["image"].as_str().unwrap_or_default().to_owned();
+                // Relocated: the registry is the one the fixtures were pushed
+                // to, and the path is the lab reference's repository.
+                let parsed = crate::admission::image::ImageRef::parse(&image)
+                    .map_err(|e| format!("container {name}: {e}"))?;
+                let digest = match &parsed.digest {
+                    Some(d) => d.clone(),
+                    None => self
+                        .tags
+                        .resolve(&parsed.path, parsed.tag.as_deref().unwrap_or("latest"))?,
+                };
+                out.push(ContainerImage {
+                    container: name,
+                    image_id: format!("{}/{}@{digest}", parsed.registry, parsed.path),
+                    image,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Every policy swap of the run, in order.
@@ -381,9 +426,14 @@ impl Backend for KubeBackend {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        let kubelet = if self.settings.emulate_kubelet {
+            Some(self.kubelet_statuses(&request.object)?)
+        } else {
+            None
+        };
         let images = self
             .cluster
-            .run_pod(&request.namespace, &request.object)
+            .run_pod(&request.namespace, &request.object, kubelet.as_deref())
             .map_err(|e| e.to_string())?;
         Ok(Some(self.live(&request.namespace, &name, &images)))
     }

@@ -108,8 +108,10 @@ impl ClusterBackend {
         &self,
         namespace: &str,
         pod: &Value,
+        kubelet: Option<&[ContainerImage]>,
     ) -> Result<Vec<ContainerImage>, ClusterError> {
-        self.runtime.block_on(self.inner.run_pod(namespace, pod))
+        self.runtime
+            .block_on(self.inner.run_pod(namespace, pod, kubelet))
     }
 
     /// See [`ClusterClient::list_pods`].
