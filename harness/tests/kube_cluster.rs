@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use fake::{Step, fake, finish, not_found, status, step};
 use serde_json::{Value, json};
+use trustswap::backend::kube::cluster::ContainerImage;
 use trustswap::backend::kube::{ClusterClient, ClusterError, Settings};
 
 const CPOL: &str = "/apis/kyverno.io/v1/clusterpolicies/trustswap-verify-images";
@@ -849,6 +850,49 @@ async fn run_pod_waits_for_running_and_returns_image_ids() {
         images[0].image_id,
         "cgr.dev/chainguard/nginx@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
     );
+    drop(cc);
+    finish(task).await;
+}
+
+#[tokio::test]
+async fn without_a_kubelet_trustswap_writes_the_container_statuses() {
+    let p = pod("drift", "127.0.0.1:5000/cgr.dev/chainguard/nginx:latest");
+    let id = "127.0.0.1:5000/cgr.dev/chainguard/nginx@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let mut running = created(&p);
+    running["status"] = json!({
+        "phase": "Running",
+        "containerStatuses": [{ "name": "app", "image": "127.0.0.1:5000/cgr.dev/chainguard/nginx:latest",
+            "imageID": id, "ready": true, "restartCount": 0 }]
+    });
+    let (client, task) = fake(vec![
+        step("POST", "/api/v1/namespaces/apps/pods?", 201, created(&p)),
+        step(
+            "PATCH",
+            "/api/v1/namespaces/apps/pods/drift/status?",
+            200,
+            running.clone(),
+        )
+        .check(move |_, body| {
+            assert_eq!(body["status"]["phase"], "Running");
+            let c = &body["status"]["containerStatuses"][0];
+            assert_eq!(c["name"], "app");
+            assert_eq!(c["imageID"], id);
+            assert_eq!(c["restartCount"], 0);
+            assert_eq!(body["status"]["initContainerStatuses"], json!([]));
+        }),
+        step("GET", "/api/v1/namespaces/apps/pods/drift", 200, running),
+    ]);
+    let cc = ClusterClient::new(client, settings());
+    let statuses = [ContainerImage {
+        container: "app".into(),
+        image: "127.0.0.1:5000/cgr.dev/chainguard/nginx:latest".into(),
+        image_id: id.into(),
+    }];
+    let images = cc
+        .run_pod("apps", &p, Some(&statuses))
+        .await
+        .expect("running");
+    assert_eq!(images[0].image_id, id);
     drop(cc);
     finish(task).await;
 }
