@@ -55,6 +55,7 @@ fn run(args: &[String]) -> Output {
         .env("TRUSTSWAP_LAB_LOCK_WAIT", "5")
         .env_remove("TRUSTSWAP_KEY_CACHE")
         .env_remove("TRUSTSWAP_TRUSTED_ROOT")
+        .env_remove("TRUSTSWAP_ORACLE")
         .env_remove("KUBECONFIG")
         .output()
         .expect("binary runs")

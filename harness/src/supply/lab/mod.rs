@@ -19,6 +19,7 @@ pub mod sbom;
 pub mod sign;
 pub mod sigstore;
 pub mod trustroot;
+pub mod tuf;
 
 pub use error::{LabError, Result};
 pub use fixtures::{Catalogue, Expect, Fixture, PolicySpec, Reason, Variant, VendorId, build_all};
