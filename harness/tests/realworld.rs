@@ -19,7 +19,7 @@ use trustswap::verify::bundles::{
 use trustswap::verify::certs::IdentityPolicy;
 use trustswap::verify::dsse::{self, AttVerified};
 use trustswap::verify::legacy::{LegacyLayer, LegacyPolicy, LegacyVerifier, Signer};
-use trustswap::verify::refusal::Refusal;
+use trustswap::verify::refusal::{Refusal, RefusalKind};
 use trustswap::verify::trust::TrustMaterial;
 
 fn read(p: &Path) -> Vec<u8> {
@@ -726,4 +726,139 @@ fn verify_bundle_command_exit_codes() {
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("undecided"), "{out}");
     assert_eq!(run("happy-path-v0.1", &id, "sha256:zz").0, Some(2));
+}
+
+// ---------------------------------------------------------------------------
+// Exit codes and kinds of `verify-bundle`, decided by type, never by text.
+
+const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const GHA: &str = "https://token.actions.githubusercontent.com";
+
+fn suite() -> std::path::PathBuf {
+    common::realworld().join("bundles/sigstore-conformance/bundle-verify")
+}
+
+fn case_json(case: &str) -> serde_json::Value {
+    serde_json::from_slice(&read(&suite().join(case).join("bundle.sigstore.json")))
+        .unwrap_or_else(|e| panic!("{case}: {e}"))
+}
+
+fn at<'a>(v: &'a mut serde_json::Value, pointer: &str) -> &'a mut serde_json::Value {
+    v.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer} in the bundle"))
+}
+
+const ENTRY: &str = "/verificationMaterial/tlogEntries/0";
+
+/// Bad bundles exit 2 (bad input) whatever their text says; shapes trustswap
+/// cannot check exit 3; refusals exit 1.
+#[test]
+fn verify_bundle_exit_codes_do_not_depend_on_the_inputs_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = common::realworld()
+        .join("trust/sigstore-public-good/trusted_root.json")
+        .display()
+        .to_string();
+    let a = suite().join("a.txt").display().to_string();
+    let run = |bundle: &Path| {
+        let b = bundle.display().to_string();
+        let o = common::trustswap(&[
+            "verify-bundle",
+            "--bundle",
+            &b,
+            "--trusted-root",
+            &root,
+            "--certificate-identity",
+            BEACON,
+            "--certificate-oidc-issuer",
+            GHA,
+            &a,
+        ]);
+        (
+            o.status.code(),
+            common::text(&o.stdout) + &common::text(&o.stderr),
+        )
+    };
+    let write = |name: &str, v: &serde_json::Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, serde_json::to_vec(v).expect("json")).expect("write");
+        p
+    };
+
+    // Not JSON at all.
+    let (code, out) = run(&suite().join("bundle-malformed-json_fail/bundle.sigstore.json"));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("not JSON"), "{out}");
+
+    // A media type that is the word "unsupported", or any other unknown one.
+    for media_type in ["unsupported", "application/json"] {
+        let mut b = case_json("happy-path-v0.2");
+        *at(&mut b, "/mediaType") = media_type.into();
+        let (code, out) = run(&write("media.json", &b));
+        assert_eq!(code, Some(2), "{media_type}: {out}");
+        assert!(out.contains("not a Sigstore bundle media type"), "{out}");
+    }
+
+    // A field the bundle schema does not have.
+    let mut b = case_json("happy-path-v0.2");
+    at(&mut b, ENTRY)
+        .as_object_mut()
+        .expect("object")
+        .insert("note".into(), "unsigned".into());
+    let (code, out) = run(&write("field.json", &b));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("not a Sigstore bundle"), "{out}");
+
+    // A valid shape trustswap cannot check yet.
+    let (code, out) = run(&suite().join("rekor2-happy-path/bundle.sigstore.json"));
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.starts_with("undecided: "), "{out}");
+}
+
+/// Never overstate: a valid conformance bundle that trustswap cannot verify
+/// is undecided (a shape it cannot check yet), never refused.
+#[test]
+fn valid_conformance_bundles_are_verified_or_undecided_never_refused() {
+    let prod = common::realworld().join("trust/sigstore-public-good/trusted_root.json");
+    let mut dirs: Vec<_> = std::fs::read_dir(suite())
+        .expect("suite")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let (mut verified, mut undecided, mut wrong) = (0, 0, Vec::new());
+    for dir in dirs {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.ends_with("_fail") {
+            continue;
+        }
+        let rd = |f: &str| std::fs::read(dir.join(f)).ok();
+        let trust_path = if dir.join("trusted_root.json").exists() {
+            dir.join("trusted_root.json")
+        } else {
+            prod.clone()
+        };
+        let trimmed = |b: Vec<u8>| String::from_utf8_lossy(&b).trim().to_owned();
+        let policy = IdentityPolicy {
+            identity: rd("identity").map(trimmed).unwrap_or_else(|| BEACON.into()),
+            issuer: Some(rd("issuer").map(trimmed).unwrap_or_else(|| GHA.into())),
+        };
+        let artifact = rd("artifact").unwrap_or_else(|| read(&suite().join("a.txt")));
+        let digest = ArtifactDigest::Sha256(Sha256::digest(&artifact).into());
+        let v = BundleVerifier::new(TrustMaterial::from_file(&trust_path).expect("trust"), now())
+            .expect("verifier");
+        let r = BundleVerifier::parse(&rd("bundle.sigstore.json").expect("bundle"))
+            .and_then(|b| v.verify_strict(b, digest, &policy));
+        match r {
+            Ok(()) => verified += 1,
+            Err(r) if r.kind == RefusalKind::Unsupported => undecided += 1,
+            Err(r) => wrong.push(format!("{name}: {:?} {r}", r.kind)),
+        }
+    }
+    println!("valid conformance bundles: {verified} verified, {undecided} undecided");
+    assert_eq!(verified, 5);
+    assert!(wrong.is_empty(), "valid bundles refused: {wrong:#?}");
 }

@@ -25,6 +25,16 @@ use crate::verify::legacy::source_chain;
 use crate::verify::refusal::{Refusal, RefuseExt};
 use crate::verify::trust::TrustMaterial;
 
+/// The media types of the Sigstore bundle versions (protobuf-specs `Bundle.mediaType`).
+pub const MEDIA_TYPES: &[&str] = &[
+    "application/vnd.dev.sigstore.bundle+json;version=0.1",
+    "application/vnd.dev.sigstore.bundle+json;version=0.2",
+    MEDIA_TYPE_V03_OLD,
+    "application/vnd.dev.sigstore.bundle.v0.3+json",
+];
+/// v0.3 under its first name: valid, but the crate's verifier rejects it.
+const MEDIA_TYPE_V03_OLD: &str = "application/vnd.dev.sigstore.bundle+json;version=0.3";
+
 pub struct BundleVerifier {
     trust: TrustMaterial,
     inner: Verifier,
@@ -42,8 +52,31 @@ impl BundleVerifier {
         })
     }
 
+    /// Parse a bundle. Not JSON, an unknown media type, or JSON that is not a
+    /// bundle is malformed input.
     pub fn parse(json: &[u8]) -> Result<Bundle, Refusal> {
-        serde_json::from_slice(json).refuse_ctx("bundle", "JSON")
+        let value: serde_json::Value = serde_json::from_slice(json)
+            .map_err(|e| Refusal::malformed("bundle", format!("not JSON: {e}")))?;
+        let media_type = match value.get("mediaType") {
+            Some(serde_json::Value::String(m)) => m.as_str(),
+            _ => {
+                return Err(Refusal::malformed(
+                    "bundle",
+                    "no mediaType: not a Sigstore bundle",
+                ));
+            }
+        };
+        if !MEDIA_TYPES.contains(&media_type) {
+            return Err(Refusal::malformed(
+                "bundle",
+                format!(
+                    "mediaType {media_type:?} is not a Sigstore bundle media type (known: {})",
+                    MEDIA_TYPES.join(", ")
+                ),
+            ));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Refusal::malformed("bundle", format!("not a Sigstore bundle: {e}")))
     }
 
     /// The crate's verifier alone. `digest` is the artifact's SHA-256 (or the DSSE subject digest).
@@ -53,9 +86,28 @@ impl BundleVerifier {
         digest: ArtifactDigest,
         policy: &IdentityPolicy,
     ) -> Result<(), Refusal> {
+        use sigstore::bundle::verify::{BundleErrorKind, SignatureErrorKind, VerificationError};
         self.inner
             .verify_digest_with(digest, bundle, policy, true)
-            .map_err(|e| Refusal::new("crate", format!("{e} ({})", source_chain(&e))))
+            .map_err(|e| {
+                // What the crate cannot check is undecided, decided by the
+                // error's type; everything else is a refusal.
+                let unsupported = matches!(
+                    e,
+                    VerificationError::Signature(
+                        SignatureErrorKind::AlgoUnsupported(_)
+                            | SignatureErrorKind::DigestAlgorithmUnsupported(_)
+                    ) | VerificationError::Bundle(
+                        BundleErrorKind::VerificationMaterialContentUnsupported
+                    )
+                );
+                let reason = format!("{e} ({})", source_chain(&e));
+                if unsupported {
+                    Refusal::unsupported("crate", reason)
+                } else {
+                    Refusal::new("crate", reason)
+                }
+            })
     }
 
     /// Strict: pre-checks the crate skips, then the crate's verifier.
@@ -66,6 +118,14 @@ impl BundleVerifier {
         policy: &IdentityPolicy,
     ) -> Result<(), Refusal> {
         self.check_tlog(&bundle)?;
+        if bundle.media_type == MEDIA_TYPE_V03_OLD {
+            return Err(Refusal::unsupported(
+                "bundle",
+                format!(
+                    "mediaType {MEDIA_TYPE_V03_OLD} is valid v0.3, but the sigstore crate only accepts its new name"
+                ),
+            ));
+        }
         self.verify_crate_only(bundle, digest, policy)
     }
 
@@ -75,7 +135,7 @@ impl BundleVerifier {
             .as_ref()
             .refuse_ctx("bundle", "no verificationMaterial")?;
         if let Some(VmContent::PublicKey(_)) = vm.content {
-            return Err(Refusal::new(
+            return Err(Refusal::unsupported(
                 "bundle",
                 "public-key bundles are not supported by sigstore 0.15's verifier",
             ));
@@ -91,17 +151,21 @@ impl BundleVerifier {
                 .iter()
                 .all(|e| e.inclusion_promise.is_none())
             {
-                return Err(Refusal::new(
+                return Err(Refusal::unsupported(
                     "tlog",
-                    "RFC 3161 timestamp is the only signed time (unsupported)",
+                    "an RFC 3161 timestamp is the only signed time, and timestamps are not verified yet",
                 ));
             }
         }
-        let [entry] = vm.tlog_entries.as_slice() else {
-            return Err(Refusal::new(
-                "tlog",
-                format!("need exactly 1 tlog entry, got {}", vm.tlog_entries.len()),
-            ));
+        let entry = match vm.tlog_entries.as_slice() {
+            [entry] => entry,
+            [] => return Err(Refusal::new("tlog", "no transparency log entry")),
+            more => {
+                return Err(Refusal::unsupported(
+                    "tlog",
+                    format!("need exactly 1 tlog entry, got {}", more.len()),
+                ));
+            }
         };
         let kv = entry
             .kind_version
@@ -110,13 +174,16 @@ impl BundleVerifier {
         match (kv.kind.as_str(), kv.version.as_str()) {
             ("hashedrekord" | "dsse", "0.0.1") => {}
             ("hashedrekord" | "dsse", v) => {
-                return Err(Refusal::new(
+                return Err(Refusal::unsupported(
                     "tlog",
-                    format!("{} {v} is a Rekor v2 entry (unsupported)", kv.kind),
+                    format!(
+                        "{} {v} is a Rekor v2 entry, which the sigstore crate cannot check",
+                        kv.kind
+                    ),
                 ));
             }
             (k, v) => {
-                return Err(Refusal::new(
+                return Err(Refusal::unsupported(
                     "tlog",
                     format!("entry kind {k} {v} unsupported by the crate's consistency check"),
                 ));
@@ -136,10 +203,12 @@ impl BundleVerifier {
         let key = self.trust.rekor_key_at(&log_id, t)?;
 
         // SET: signature over canonical JSON {body, integratedTime, logIndex, logID}.
-        let promise = entry.inclusion_promise.as_ref().refuse_ctx(
-            "tlog",
-            "no inclusion promise (SET); signed time would need RFC 3161 (unsupported)",
-        )?;
+        let promise = entry.inclusion_promise.as_ref().ok_or_else(|| {
+            Refusal::unsupported(
+                "tlog",
+                "no inclusion promise (SET): the signed time would need an RFC 3161 timestamp, not verified yet",
+            )
+        })?;
         let set_payload = serde_json::json!({
             "body": B64.encode(&entry.canonicalized_body),
             "integratedTime": t,
