@@ -575,6 +575,7 @@ fn verify_bundle(
 ) -> Result<u8> {
     use crate::verify::bundles::BundleVerifier;
     use crate::verify::certs::IdentityPolicy;
+    use crate::verify::refusal::RefusalKind;
     use crate::verify::trust::TrustMaterial;
     use sigstore::bundle::verify::ArtifactDigest;
 
@@ -614,10 +615,17 @@ fn verify_bundle(
         identity: identity.to_owned(),
         issuer: Some(issuer.to_owned()),
     };
-    let outcome = BundleVerifier::new(trust, chrono::Utc::now().timestamp()).and_then(|v| {
-        BundleVerifier::parse(&json)
-            .and_then(|b| v.verify_strict(b, ArtifactDigest::Sha256(digest), &policy))
-    });
+    let verifier = BundleVerifier::new(trust, chrono::Utc::now().timestamp()).map_err(|r| {
+        Error::invalid(
+            trusted_root,
+            None,
+            "trusted_root.json",
+            r.reason,
+            "give a Sigstore trusted_root.json (TrustedRoot v0.1)",
+        )
+    })?;
+    let outcome = BundleVerifier::parse(&json)
+        .and_then(|b| verifier.verify_strict(b, ArtifactDigest::Sha256(digest), &policy));
     match outcome {
         Ok(()) => {
             println!(
@@ -626,13 +634,20 @@ fn verify_bundle(
             );
             Ok(exit::HOLDS)
         }
+        Err(refusal) if refusal.kind == RefusalKind::Malformed => Err(Error::invalid(
+            bundle,
+            None,
+            refusal.stage,
+            refusal.reason,
+            "give a Sigstore bundle: JSON whose mediaType is application/vnd.dev.sigstore.bundle.v0.3+json or application/vnd.dev.sigstore.bundle+json;version=0.1 to 0.3",
+        )),
         Err(refusal) => {
-            println!("{refusal}");
-            Ok(if refusal.reason.contains("unsupported") {
-                exit::UNDECIDED
+            if refusal.kind.undecided() {
+                println!("undecided: {refusal}");
             } else {
-                exit::FINDING
-            })
+                println!("{refusal}");
+            }
+            Ok(refusal.kind.exit_code())
         }
     }
 }

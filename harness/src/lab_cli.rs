@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::exit;
 use crate::profile::{Identity, Matcher, Requirement, Vendor};
 use crate::supply::lab::folder::{self, Access, LabLock};
 use crate::supply::lab::{Catalogue, Lab, LabConfig, build_all};
@@ -13,6 +12,7 @@ use crate::supply::registry::Registry;
 use crate::supply::store::Store;
 use crate::verify::identity::{IdentityRule, Pattern};
 use crate::verify::image::{Evidence, ImageVerifier, SignerPolicy};
+use crate::verify::refusal::RefusalKind;
 use crate::verify::trust::TrustMaterial;
 
 /// The lab's fixed clock: 2026-01-01T00:00:00Z. Fixtures are signed ten
@@ -139,22 +139,25 @@ pub fn verify(
     policy: &SignerPolicy,
     predicate_types: &[String],
 ) -> Result<VerifyOutcome> {
+    // A malformed reference is bad input, before any evidence is looked for.
+    crate::verify::image::split_reference(image).map_err(|r| Error::Usage {
+        message: format!("not an image reference: {}", r.reason),
+        hint: "give REGISTRY/REPOSITORY[:TAG] or REGISTRY/REPOSITORY@sha256:<64 hex digits>, lowercase repository".into(),
+    })?;
     let verifier = ImageVerifier::new(store, trust, now).map_err(|r| Error::Internal {
         message: r.to_string(),
     })?;
     let mut lines = Vec::new();
-    let (mut refused, mut undecided) = (false, false);
+    let mut kinds = Vec::new();
     let mut record =
         |what: String, r: std::result::Result<Evidence, crate::verify::refusal::Refusal>| match r {
             Ok(e) => lines.push(describe(&what, &e)),
             Err(refusal) => {
-                let unsupported = refusal.reason.contains("(unsupported)");
                 lines.push(format!(
                     "{}: {what} of {image}: {refusal}",
-                    if unsupported { "undecided" } else { "refused" }
+                    refusal.kind.label()
                 ));
-                refused |= !unsupported;
-                undecided |= unsupported;
+                kinds.push(refusal.kind);
             }
         };
     record(
@@ -167,13 +170,8 @@ pub fn verify(
             verifier.attestation(image, repository, t, policy),
         );
     }
-    // A refusal is a finding even when another check could not be decided.
-    let code = if refused {
-        exit::FINDING
-    } else if undecided {
-        exit::UNDECIDED
-    } else {
-        exit::HOLDS
-    };
+    // Every check must hold: a refusal is a finding even when another check
+    // could not be decided.
+    let code = RefusalKind::combined_exit_code(kinds);
     Ok(VerifyOutcome { lines, code })
 }

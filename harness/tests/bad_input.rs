@@ -228,3 +228,47 @@ fn a_bad_contract_is_refused() {
         "{err}"
     );
 }
+
+/// `verify` with an image reference that is not one: bad input (exit 2)
+/// naming the reference, not a refusal of an image that is missing (exit 1).
+#[test]
+fn verify_refuses_a_malformed_image_reference_as_bad_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = dir.path().join("oci");
+    trustswap::supply::oci::Layout::create(&layout).expect("empty layout");
+    let layout = layout.display().to_string();
+    let root = common::realworld()
+        .join("trust/sigstore-public-good/trusted_root.json")
+        .display()
+        .to_string();
+    let verify = |image: &str| {
+        let o = trustswap(&[
+            "verify",
+            "--layout",
+            &layout,
+            "--trusted-root",
+            &root,
+            "--certificate-identity",
+            "https://github.com/acme/app/.github/workflows/release.yaml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            image,
+        ]);
+        (o.status.code(), text(&o.stdout) + &text(&o.stderr))
+    };
+    for image in [
+        "registry.example/Acme/App:1.0",
+        "registry.example/app@sha256:zz",
+        "registry.example/app:-1.0",
+        "registry.example//app:1.0",
+        "registry.example/app:1.0 extra",
+    ] {
+        let (code, out) = verify(image);
+        assert_eq!(code, Some(2), "{image}: {out}");
+        assert!(out.contains("not an image reference"), "{image}: {out}");
+        assert!(out.contains("hint:"), "{image}: {out}");
+    }
+    // A well-formed reference to an image that is not there is a refusal.
+    let (code, out) = verify("registry.example/app:1.0");
+    assert_eq!(code, Some(1), "{out}");
+}

@@ -11,6 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use sha2::{Digest, Sha256};
 use sigstore::bundle::verify::ArtifactDigest;
 use trustswap::verify::bundles::{
@@ -19,7 +20,7 @@ use trustswap::verify::bundles::{
 use trustswap::verify::certs::IdentityPolicy;
 use trustswap::verify::dsse::{self, AttVerified};
 use trustswap::verify::legacy::{LegacyLayer, LegacyPolicy, LegacyVerifier, Signer};
-use trustswap::verify::refusal::Refusal;
+use trustswap::verify::refusal::{Refusal, RefusalKind};
 use trustswap::verify::trust::TrustMaterial;
 
 fn read(p: &Path) -> Vec<u8> {
@@ -726,4 +727,406 @@ fn verify_bundle_command_exit_codes() {
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("undecided"), "{out}");
     assert_eq!(run("happy-path-v0.1", &id, "sha256:zz").0, Some(2));
+}
+
+// ---------------------------------------------------------------------------
+// Strict reading of what no signature covers: real conformance bundles that
+// verify, changed in one unsigned field each. Every change must be refused,
+// at the stage that names the field; the unchanged bundle must still verify.
+// Then exit codes and kinds of `verify-bundle`, decided by type, never by text.
+
+const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const GHA: &str = "https://token.actions.githubusercontent.com";
+
+fn suite() -> std::path::PathBuf {
+    common::realworld().join("bundles/sigstore-conformance/bundle-verify")
+}
+
+fn case_json(case: &str) -> serde_json::Value {
+    serde_json::from_slice(&read(&suite().join(case).join("bundle.sigstore.json")))
+        .unwrap_or_else(|e| panic!("{case}: {e}"))
+}
+
+/// Strict verification of `bundle` (JSON) for `a.txt` under the default
+/// identity and the public-good root.
+fn strict(bundle: &serde_json::Value) -> Result<(), Refusal> {
+    let trust = TrustMaterial::from_file(
+        &common::realworld().join("trust/sigstore-public-good/trusted_root.json"),
+    )
+    .expect("trust");
+    let v = BundleVerifier::new(trust, now()).expect("verifier");
+    let digest: [u8; 32] = Sha256::digest(read(&suite().join("a.txt"))).into();
+    let json = serde_json::to_vec(bundle).expect("json");
+    v.verify_strict(
+        BundleVerifier::parse(&json)?,
+        ArtifactDigest::Sha256(digest),
+        &IdentityPolicy {
+            identity: BEACON.into(),
+            issuer: Some(GHA.into()),
+        },
+    )
+}
+
+/// `case` verifies as shipped; with `change` applied it is refused at `stage`.
+fn refused_at(case: &str, stage: &str, change: impl FnOnce(&mut serde_json::Value)) -> Refusal {
+    let mut b = case_json(case);
+    strict(&b).unwrap_or_else(|r| panic!("{case} as shipped must verify: {r}"));
+    change(&mut b);
+    match strict(&b) {
+        Ok(()) => panic!("{case} changed ({stage}) was accepted"),
+        Err(r) => {
+            assert_eq!(r.stage, stage, "{case}: {r}");
+            r
+        }
+    }
+}
+
+fn at<'a>(v: &'a mut serde_json::Value, pointer: &str) -> &'a mut serde_json::Value {
+    v.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer} in the bundle"))
+}
+
+const ENTRY: &str = "/verificationMaterial/tlogEntries/0";
+const ENVELOPE: &str = "/verificationMaterial/tlogEntries/0/inclusionProof/checkpoint/envelope";
+
+fn edit_envelope(b: &mut serde_json::Value, edit: impl FnOnce(&str) -> String) {
+    let env = at(b, ENVELOPE);
+    let new = edit(env.as_str().expect("envelope is a string"));
+    *env = serde_json::Value::String(new);
+}
+
+#[test]
+fn message_digest_must_be_the_artifacts_digest() {
+    for case in ["happy-path-v0.1", "happy-path-v0.3-new-mediaType"] {
+        refused_at(case, "messageDigest", |b| {
+            *at(b, "/messageSignature/messageDigest/digest") =
+                B64.encode(Sha256::digest(b"another artifact")).into();
+        });
+        let r = refused_at(case, "messageDigest", |b| {
+            *at(b, "/messageSignature/messageDigest/algorithm") = "SHA2_512".into();
+        });
+        assert!(r.reason.contains("SHA2_512"), "{r}");
+    }
+}
+
+#[test]
+fn checkpoint_tree_size_with_a_leading_zero_is_refused() {
+    refused_at("happy-path-v0.2", "checkpoint", |b| {
+        edit_envelope(b, |e| {
+            let (origin, rest) = e.split_once('\n').expect("origin line");
+            format!("{origin}\n0{rest}")
+        });
+    });
+}
+
+#[test]
+fn checkpoint_tree_size_with_a_plus_sign_is_refused() {
+    refused_at("happy-path-v0.2", "checkpoint", |b| {
+        edit_envelope(b, |e| {
+            let (origin, rest) = e.split_once('\n').expect("origin line");
+            format!("{origin}\n+{rest}")
+        });
+    });
+}
+
+#[test]
+fn checkpoint_signed_under_another_name_is_refused() {
+    let r = refused_at("happy-path-v0.2", "checkpoint", |b| {
+        edit_envelope(b, |e| {
+            e.replace(
+                "\u{2014} rekor.sigstore.dev ",
+                "\u{2014} rekor.example.com ",
+            )
+        });
+    });
+    assert!(r.reason.contains("rekor.sigstore.dev"), "{r}");
+    // A cosignature by another name is not the log's, and is ignored.
+    let mut b = case_json("happy-path-v0.2");
+    edit_envelope(&mut b, |e| {
+        let line = e.lines().last().expect("signature line");
+        format!(
+            "{e}{}\n",
+            line.replace("rekor.sigstore.dev", "witness.example")
+        )
+    });
+    strict(&b).expect("an extra cosignature line by another name");
+}
+
+#[test]
+fn garbage_rfc3161_timestamp_is_refused_not_ignored() {
+    for garbage in [
+        B64.encode(b"not a timestamp"),
+        // A real TimeStampResp, cut short.
+        {
+            let donor = case_json("intoto-with-custom-trust-root");
+            let ts = donor
+                .pointer("/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp")
+                .and_then(|t| t.as_str())
+                .expect("donor timestamp");
+            let der = B64.decode(ts).expect("base64");
+            B64.encode(&der[..der.len() - 9])
+        },
+    ] {
+        refused_at("happy-path-v0.2", "timestamp", |b| {
+            at(b, "/verificationMaterial")
+                .as_object_mut()
+                .expect("object")
+                .insert(
+                    "timestampVerificationData".into(),
+                    serde_json::json!({ "rfc3161Timestamps": [{ "signedTimestamp": garbage }] }),
+                );
+        });
+    }
+}
+
+#[test]
+fn kind_version_must_name_the_logged_body() {
+    let r = refused_at("happy-path-v0.2", "kindVersion", |b| {
+        *at(b, &format!("{ENTRY}/kindVersion/kind")) = "dsse".into();
+    });
+    assert!(r.reason.contains("hashedrekord"), "{r}");
+    refused_at("happy-path-intoto-in-dsse-v3", "kindVersion", |b| {
+        *at(b, &format!("{ENTRY}/kindVersion/kind")) = "hashedrekord".into();
+    });
+}
+
+#[test]
+fn duplicated_leaf_in_a_certificate_chain_is_refused() {
+    refused_at("happy-path-v0.1", "certificate", |b| {
+        let certs = at(b, "/verificationMaterial/x509CertificateChain/certificates");
+        let leaf = certs[0].clone();
+        certs.as_array_mut().expect("array").push(leaf);
+    });
+}
+
+#[test]
+fn v03_bundle_must_carry_a_single_certificate_not_a_chain() {
+    refused_at("happy-path-v0.3-new-mediaType", "certificate", |b| {
+        let vm = at(b, "/verificationMaterial")
+            .as_object_mut()
+            .expect("object");
+        let cert = vm.remove("certificate").expect("certificate");
+        vm.insert(
+            "x509CertificateChain".into(),
+            serde_json::json!({ "certificates": [cert] }),
+        );
+    });
+}
+
+#[test]
+fn unsigned_fields_that_do_not_round_trip_are_refused() {
+    // An int64 spelled as a JSON number (proto3 JSON reads it, writes a string).
+    refused_at("happy-path-v0.2", "bundle", |b| {
+        let index = at(b, &format!("{ENTRY}/logIndex"));
+        let n: u64 = index
+            .as_str()
+            .and_then(|i| i.parse().ok())
+            .expect("logIndex");
+        *index = n.into();
+    });
+    // A leading zero in the proof's tree size (an int64 spelled as a string).
+    refused_at("happy-path-v0.2", "bundle", |b| {
+        let size = at(b, &format!("{ENTRY}/inclusionProof/treeSize"));
+        *size = format!("0{}", size.as_str().expect("string")).into();
+    });
+    // The URL-safe base64 alphabet, which proto3 JSON also reads.
+    refused_at("happy-path-v0.2", "bundle", |b| {
+        let sig = at(b, "/messageSignature/signature");
+        let url = sig
+            .as_str()
+            .expect("string")
+            .replace('+', "-")
+            .replace('/', "_");
+        assert_ne!(Some(url.as_str()), sig.as_str(), "the signature has + or /");
+        *sig = url.into();
+    });
+}
+
+/// Bad bundles exit 2 (bad input) whatever their text says; shapes trustswap
+/// cannot check exit 3; refusals exit 1.
+#[test]
+fn verify_bundle_exit_codes_do_not_depend_on_the_inputs_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = common::realworld()
+        .join("trust/sigstore-public-good/trusted_root.json")
+        .display()
+        .to_string();
+    let a = suite().join("a.txt").display().to_string();
+    let run = |bundle: &Path| {
+        let b = bundle.display().to_string();
+        let o = common::trustswap(&[
+            "verify-bundle",
+            "--bundle",
+            &b,
+            "--trusted-root",
+            &root,
+            "--certificate-identity",
+            BEACON,
+            "--certificate-oidc-issuer",
+            GHA,
+            &a,
+        ]);
+        (
+            o.status.code(),
+            common::text(&o.stdout) + &common::text(&o.stderr),
+        )
+    };
+    let write = |name: &str, v: &serde_json::Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, serde_json::to_vec(v).expect("json")).expect("write");
+        p
+    };
+
+    // Not JSON at all.
+    let (code, out) = run(&suite().join("bundle-malformed-json_fail/bundle.sigstore.json"));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("not JSON"), "{out}");
+
+    // A media type that is the word "unsupported", or any other unknown one.
+    for media_type in ["unsupported", "application/json"] {
+        let mut b = case_json("happy-path-v0.2");
+        *at(&mut b, "/mediaType") = media_type.into();
+        let (code, out) = run(&write("media.json", &b));
+        assert_eq!(code, Some(2), "{media_type}: {out}");
+        assert!(out.contains("not a Sigstore bundle media type"), "{out}");
+    }
+
+    // A field the bundle schema does not have.
+    let mut b = case_json("happy-path-v0.2");
+    at(&mut b, ENTRY)
+        .as_object_mut()
+        .expect("object")
+        .insert("note".into(), "unsigned".into());
+    let (code, out) = run(&write("field.json", &b));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("not a Sigstore bundle"), "{out}");
+
+    // A refusal whose reason happens to contain the word "unsupported".
+    let mut b = case_json("happy-path-v0.2");
+    *at(&mut b, &format!("{ENTRY}/kindVersion/kind")) = "unsupported".into();
+    let (code, out) = run(&write("kind.json", &b));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("refused at kindVersion"), "{out}");
+
+    // A valid shape trustswap cannot check yet.
+    let (code, out) = run(&suite().join("rekor2-happy-path/bundle.sigstore.json"));
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.starts_with("undecided: "), "{out}");
+}
+
+/// Every leaf of every verifying conformance bundle, changed on its own (one
+/// bit of decoded base64 flipped, a number moved by one, a character added to
+/// text), is refused: no false accept over the whole sweep.
+#[test]
+fn every_single_field_change_to_a_verifying_bundle_is_refused() {
+    fn leaves(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, w) in m {
+                    leaves(w, format!("{at}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, w) in a.iter().enumerate() {
+                    leaves(w, format!("{at}/{i}"), out);
+                }
+            }
+            _ => out.push(at),
+        }
+    }
+    fn changed(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::String(s) => match s.parse::<i64>() {
+                Ok(n) => (n + 1).to_string().into(),
+                Err(_) => match B64.decode(s) {
+                    Ok(mut bytes) if !bytes.is_empty() && B64.encode(&bytes) == *s => {
+                        let mid = bytes.len() / 2;
+                        bytes[mid] ^= 0x01;
+                        B64.encode(bytes).into()
+                    }
+                    _ => {
+                        let mut t = s.clone();
+                        t.insert(t.len() / 2, 'x');
+                        t.into()
+                    }
+                },
+            },
+            serde_json::Value::Number(n) => (n.as_i64().unwrap_or(0) + 1).into(),
+            serde_json::Value::Bool(b) => (!b).into(),
+            other => other.clone(),
+        }
+    }
+    let cases = [
+        "happy-path-v0.1",
+        "happy-path-v0.2",
+        "happy-path-v0.3-new-mediaType",
+        "happy-path-intoto-in-dsse-v3",
+    ];
+    let (mut tried, mut accepted) = (0, Vec::new());
+    for case in cases {
+        let b = case_json(case);
+        strict(&b).unwrap_or_else(|r| panic!("{case} as shipped must verify: {r}"));
+        let mut paths = Vec::new();
+        leaves(&b, String::new(), &mut paths);
+        for p in paths {
+            let mut m = b.clone();
+            let leaf = at(&mut m, &p);
+            *leaf = changed(leaf);
+            tried += 1;
+            if strict(&m).is_ok() {
+                accepted.push(format!("{case}{p}"));
+            }
+        }
+    }
+    println!("{tried} single-field changes, {} accepted", accepted.len());
+    assert!(tried > 60, "{tried}");
+    assert!(accepted.is_empty(), "accepted after a change: {accepted:?}");
+}
+
+/// Never overstate: a valid conformance bundle that trustswap cannot verify
+/// is undecided (a shape it cannot check yet), never refused.
+#[test]
+fn valid_conformance_bundles_are_verified_or_undecided_never_refused() {
+    let prod = common::realworld().join("trust/sigstore-public-good/trusted_root.json");
+    let mut dirs: Vec<_> = std::fs::read_dir(suite())
+        .expect("suite")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let (mut verified, mut undecided, mut wrong) = (0, 0, Vec::new());
+    for dir in dirs {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.ends_with("_fail") {
+            continue;
+        }
+        let rd = |f: &str| std::fs::read(dir.join(f)).ok();
+        let trust_path = if dir.join("trusted_root.json").exists() {
+            dir.join("trusted_root.json")
+        } else {
+            prod.clone()
+        };
+        let trimmed = |b: Vec<u8>| String::from_utf8_lossy(&b).trim().to_owned();
+        let policy = IdentityPolicy {
+            identity: rd("identity").map(trimmed).unwrap_or_else(|| BEACON.into()),
+            issuer: Some(rd("issuer").map(trimmed).unwrap_or_else(|| GHA.into())),
+        };
+        let artifact = rd("artifact").unwrap_or_else(|| read(&suite().join("a.txt")));
+        let digest = ArtifactDigest::Sha256(Sha256::digest(&artifact).into());
+        let v = BundleVerifier::new(TrustMaterial::from_file(&trust_path).expect("trust"), now())
+            .expect("verifier");
+        let r = BundleVerifier::parse(&rd("bundle.sigstore.json").expect("bundle"))
+            .and_then(|b| v.verify_strict(b, digest, &policy));
+        match r {
+            Ok(()) => verified += 1,
+            Err(r) if r.kind == RefusalKind::Unsupported => undecided += 1,
+            Err(r) => wrong.push(format!("{name}: {:?} {r}", r.kind)),
+        }
+    }
+    println!("valid conformance bundles: {verified} verified, {undecided} undecided");
+    assert_eq!(verified, 5);
+    assert!(wrong.is_empty(), "valid bundles refused: {wrong:#?}");
 }

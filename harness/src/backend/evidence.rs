@@ -169,10 +169,11 @@ fn attestor_key(attestor: &AttestorSpec) -> String {
     }
 }
 
-/// A refusal the harness caused (unsupported shape, store failure) is an
-/// error; a refusal of the evidence is a policy failure.
+/// Evidence that could not be checked (an unsupported shape, a store that
+/// could not be read) is an error; a refusal of the evidence, tampered
+/// content included, is a policy failure.
 fn outcome(r: Refusal) -> Verification {
-    if r.stage == "fetch" || r.reason.contains("(unsupported)") {
+    if r.kind.undecided() {
         Verification::Error {
             reason: r.to_string(),
         }
@@ -338,3 +339,105 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
 
 /// Annotations a pod's admission record keeps (who verified what).
 pub type AdmissionNotes = BTreeMap<String, String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IMAGE: &str = "registry.example/app@sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    /// A store holding an image and its `.sig` manifest, whose one layer is
+    /// served by `layer`: content that does not match its digest (a tampering
+    /// registry), or a failure to read it.
+    struct OneSignature {
+        layer: fn() -> StoreError,
+    }
+
+    fn sig_manifest() -> Vec<u8> {
+        let layer = Descriptor::for_bytes(
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            b"{\"critical\":{}}",
+        );
+        let config = Descriptor::for_bytes("application/vnd.oci.image.config.v1+json", b"{}");
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": [layer],
+        }))
+        .unwrap_or_default()
+    }
+
+    impl Store for OneSignature {
+        fn resolve(
+            &self,
+            _repo: &str,
+            tag: &str,
+        ) -> Result<Option<(Descriptor, Vec<u8>)>, StoreError> {
+            if !tag.ends_with(".sig") {
+                return Ok(None);
+            }
+            let bytes = sig_manifest();
+            Ok(Some((
+                Descriptor::for_bytes("application/vnd.oci.image.manifest.v1+json", &bytes),
+                bytes,
+            )))
+        }
+        fn manifest(&self, _repo: &str, _digest: &Digest) -> Result<Vec<u8>, StoreError> {
+            Ok(b"{}".to_vec())
+        }
+        fn blob(&self, _repo: &str, _digest: &Digest) -> Result<Vec<u8>, StoreError> {
+            Err((self.layer)())
+        }
+        fn referrers(&self, _repo: &str, _digest: &Digest) -> Result<Vec<Descriptor>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn describe(&self) -> String {
+            "test store".into()
+        }
+    }
+
+    fn verify(layer: fn() -> StoreError) -> Verification {
+        let trust = TrustMaterial {
+            fulcio: Vec::new(),
+            rekor: Vec::new(),
+            ctlogs: Vec::new(),
+            tsas: 0,
+        };
+        let evidence = StoreEvidence::new(OneSignature { layer }, &trust, 0).expect("verifier");
+        let image = ImageRef::parse(IMAGE).expect("image");
+        let attestor = AttestorSpec::Keyless {
+            identities: Vec::new(),
+            roots: None,
+            additional_extensions: BTreeMap::new(),
+            rekor: None,
+            ctlog: None,
+        };
+        evidence.verify_signature(&image, &attestor, None)
+    }
+
+    /// Tampered content is a refusal of the evidence, never a harness error.
+    #[test]
+    fn tampered_content_is_refused() {
+        let v = verify(|| StoreError::DigestMismatch {
+            target: "registry.example/app@sha256:..".into(),
+            actual: Digest::of(b"tampered"),
+        });
+        assert!(
+            matches!(&v, Verification::Refused { reason } if reason.contains("hashes to")),
+            "{v:?}"
+        );
+    }
+
+    /// A store that cannot be read leaves the answer open.
+    #[test]
+    fn unreadable_evidence_is_undecided() {
+        let v = verify(|| StoreError::Registry {
+            registry: "registry.example".into(),
+            operation: "pull blob",
+            target: "registry.example/app".into(),
+            message: "connection refused".into(),
+        });
+        assert!(matches!(v, Verification::Error { .. }), "{v:?}");
+    }
+}

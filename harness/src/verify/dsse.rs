@@ -15,7 +15,7 @@ use sigstore::crypto::{CosignVerificationKey, Signature};
 
 use crate::verify::certs::{self, IdentityPolicy};
 use crate::verify::legacy::{ANN_BUNDLE, ANN_CERT, ANN_CHAIN, verify_set};
-use crate::verify::refusal::{Refusal, RefuseExt};
+use crate::verify::refusal::{Alternatives, Refusal, RefuseExt};
 use crate::verify::trust::TrustMaterial;
 
 pub const DSSE_LAYER_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
@@ -246,7 +246,7 @@ fn check_att_body(
             v.pointer("/spec/signatures"),
         ),
         _ => {
-            return Err(Refusal::new(
+            return Err(Refusal::unsupported(
                 "tlog",
                 format!("unsupported attestation entry {kind}/{ver}"),
             ));
@@ -359,10 +359,10 @@ pub fn verify_layout(
         .refuse_ctx("layout", "no attestations manifest")?;
     let manifest: Manifest = serde_json::from_slice(&blob(layout, &att.digest)?)
         .refuse_ctx("layout", "attestation manifest")?;
-    let mut reasons = Vec::new();
+    let mut reasons = Alternatives::default();
     for (i, l) in manifest.layers.iter().enumerate() {
         if l.media_type != DSSE_LAYER_MEDIA_TYPE {
-            reasons.push(format!("layer {i}: media type {}", l.media_type));
+            reasons.refused(format!("layer {i}: media type {}", l.media_type));
             continue;
         }
         let r = blob(layout, &l.digest).and_then(|env| {
@@ -370,8 +370,8 @@ pub fn verify_layout(
         });
         match r {
             Ok(v) => return Ok((subject.digest.clone(), v)),
-            Err(e) => reasons.push(format!("layer {i}: {e}")),
+            Err(e) => reasons.push(format!("layer {i}"), &e),
         }
     }
-    Err(Refusal::new("layers", reasons.join("; ")))
+    Err(reasons.into_refusal("layers"))
 }

@@ -13,11 +13,11 @@ use super::certs::{self, IdentityPolicy};
 use super::dsse;
 use super::identity::IdentityRule;
 use super::legacy::{ANN_CERT, LegacyLayer, LegacyPolicy, LegacyVerifier, Signer};
-use super::refusal::{Refusal, RefuseExt};
+use super::refusal::{Alternatives, Refusal, RefuseExt};
 use super::trust::TrustMaterial;
 use crate::supply::oci::spec::ImageManifest;
-use crate::supply::oci::{Descriptor, Digest};
-use crate::supply::store::Store;
+use crate::supply::oci::{Descriptor, Digest, LayoutError, Reference};
+use crate::supply::store::{Store, StoreError};
 
 /// Layers of a manifest: descriptor and content.
 type Layers = Vec<(Descriptor, Vec<u8>)>;
@@ -57,10 +57,16 @@ pub struct Evidence {
 }
 
 /// `registry/path:tag`, `registry/path@sha256:..` or both, split into the
-/// repository and the tag or digest.
+/// repository and the tag or digest. The repository and tag must follow the
+/// distribution grammar (`supply::oci::Reference`); anything else is a
+/// malformed reference, not an image that is missing.
 pub fn split_reference(image: &str) -> Result<(String, Option<String>, Option<Digest>), Refusal> {
+    let bad = |why: String| Refusal::malformed("reference", format!("`{image}`: {why}"));
     let (name, digest) = match image.split_once('@') {
-        Some((n, d)) => (n, Some(d.parse::<Digest>().refuse_ctx("reference", image)?)),
+        Some((n, d)) => (
+            n,
+            Some(d.parse::<Digest>().map_err(|e| bad(e.to_string()))?),
+        ),
         None => (image, None),
     };
     let slash = name.rfind('/').unwrap_or(0);
@@ -69,12 +75,33 @@ pub fn split_reference(image: &str) -> Result<(String, Option<String>, Option<Di
         None => (name, None),
     };
     if repo.is_empty() {
-        return Err(Refusal::new(
-            "reference",
-            format!("`{image}` names no repository"),
-        ));
+        return Err(bad("names no repository".into()));
     }
+    Reference::new(repo, tag.as_deref().unwrap_or("latest")).map_err(|e| bad(e.reason.into()))?;
     Ok((repo.to_owned(), tag, digest))
+}
+
+/// A store failure. Content that does not match its digest or does not parse
+/// is tampered evidence: a refusal. Anything else (I/O, the network, a
+/// missing blob) means the evidence could not be read: undecided.
+fn store_refusal(stage: &'static str, ctx: &str, e: StoreError) -> Refusal {
+    let tampered = matches!(
+        e,
+        StoreError::DigestMismatch { .. }
+            | StoreError::Layout(
+                LayoutError::DigestMismatch { .. }
+                    | LayoutError::SizeMismatch { .. }
+                    | LayoutError::InvalidJson { .. }
+                    | LayoutError::InvalidManifest { .. }
+                    | LayoutError::MediaTypeMismatch { .. }
+            )
+    );
+    let reason = format!("{ctx}: {e}");
+    if tampered {
+        Refusal::new(stage, reason)
+    } else {
+        Refusal::unavailable(stage, reason)
+    }
 }
 
 pub struct ImageVerifier<S: Store> {
@@ -107,14 +134,14 @@ impl<S: Store> ImageVerifier<S> {
         if let Some(d) = digest {
             self.store
                 .manifest(&repo, &d)
-                .refuse_ctx("resolve", image)?;
+                .map_err(|e| store_refusal("resolve", image, e))?;
             return Ok((repo, d));
         }
         let tag = tag.unwrap_or_else(|| "latest".to_owned());
         match self
             .store
             .resolve(&repo, &tag)
-            .refuse_ctx("resolve", image)?
+            .map_err(|e| store_refusal("resolve", image, e))?
         {
             Some((desc, _)) => Ok((repo, desc.digest)),
             None => Err(Refusal::new(
@@ -125,13 +152,20 @@ impl<S: Store> ImageVerifier<S> {
     }
 
     fn layers(&self, repo: &str, tag: &str) -> Result<Option<Layers>, Refusal> {
-        let Some((_, bytes)) = self.store.resolve(repo, tag).refuse_ctx("fetch", tag)? else {
+        let Some((_, bytes)) = self
+            .store
+            .resolve(repo, tag)
+            .map_err(|e| store_refusal("fetch", tag, e))?
+        else {
             return Ok(None);
         };
         let manifest: ImageManifest = serde_json::from_slice(&bytes).refuse_ctx("fetch", tag)?;
         let mut out = Vec::new();
         for l in manifest.layers {
-            let blob = self.store.blob(repo, &l.digest).refuse_ctx("fetch", tag)?;
+            let blob = self
+                .store
+                .blob(repo, &l.digest)
+                .map_err(|e| store_refusal("fetch", tag, e))?;
             out.push((l, blob));
         }
         Ok(Some(out))
@@ -147,7 +181,7 @@ impl<S: Store> ImageVerifier<S> {
         for r in self
             .store
             .referrers(repo, digest)
-            .refuse_ctx("fetch", "referrers")?
+            .map_err(|e| store_refusal("fetch", "referrers", e))?
         {
             if r.artifact_type.as_deref() != Some(BUNDLE_ARTIFACT_TYPE) {
                 continue;
@@ -161,14 +195,14 @@ impl<S: Store> ImageVerifier<S> {
             let bytes = self
                 .store
                 .manifest(repo, &r.digest)
-                .refuse_ctx("fetch", "bundle manifest")?;
+                .map_err(|e| store_refusal("fetch", "bundle manifest", e))?;
             let m: ImageManifest =
                 serde_json::from_slice(&bytes).refuse_ctx("fetch", "bundle manifest")?;
             for l in m.layers {
                 let blob = self
                     .store
                     .blob(repo, &l.digest)
-                    .refuse_ctx("fetch", "bundle")?;
+                    .map_err(|e| store_refusal("fetch", "bundle", e))?;
                 out.push((r.clone(), blob));
             }
         }
@@ -188,7 +222,7 @@ impl<S: Store> ImageVerifier<S> {
     ) -> Result<Evidence, Refusal> {
         let (repo, digest) = self.resolve(image)?;
         let sig_repo = Self::sig_repo(&repo, repository);
-        let mut reasons = Vec::new();
+        let mut reasons = Alternatives::default();
         let tag = format!("{}-{}.sig", digest.algorithm(), digest.hex());
         if let Some(layers) = self.layers(&sig_repo, &tag)? {
             let layers: Vec<LegacyLayer> = layers
@@ -227,7 +261,7 @@ impl<S: Store> ImageVerifier<S> {
                         statement: None,
                     });
                 }
-                Err(e) => reasons.push(format!("{sig_repo}:{tag}: {e}")),
+                Err(e) => reasons.push(format!("{sig_repo}:{tag}"), &e),
             }
         }
         for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, "message-signature")? {
@@ -243,7 +277,7 @@ impl<S: Store> ImageVerifier<S> {
                         statement: None,
                     });
                 }
-                Err(e) => reasons.push(format!("bundle {}: {e}", r.digest)),
+                Err(e) => reasons.push(format!("bundle {}", r.digest), &e),
             }
         }
         if reasons.is_empty() {
@@ -252,7 +286,7 @@ impl<S: Store> ImageVerifier<S> {
                 format!("no signatures found for {repo}@{digest} in {sig_repo}"),
             ));
         }
-        Err(Refusal::new("signature", reasons.join("; ")))
+        Err(reasons.into_refusal("signature"))
     }
 
     fn verify_bundle(
@@ -262,12 +296,14 @@ impl<S: Store> ImageVerifier<S> {
         policy: &SignerPolicy,
     ) -> Result<(String, Option<String>), Refusal> {
         let SignerPolicy::Keyless { rule, .. } = policy else {
-            return Err(Refusal::new(
+            return Err(Refusal::unsupported(
                 "bundle",
-                "key-based Sigstore bundles are not supported by the sigstore crate (unsupported)",
+                "key-based Sigstore bundles are not supported by the sigstore crate",
             ));
         };
-        let bundle = BundleVerifier::parse(json)?;
+        // A bundle found in a store is evidence, not input the user named:
+        // one that does not parse is refused.
+        let bundle = BundleVerifier::parse(json).map_err(Refusal::as_evidence)?;
         let (san, issuer) =
             leaf_identity(&bundle).refuse_ctx("bundle", "no certificate identity")?;
         let san = rule.check(&[san], issuer.as_deref())?;
@@ -297,7 +333,7 @@ impl<S: Store> ImageVerifier<S> {
     ) -> Result<Evidence, Refusal> {
         let (repo, digest) = self.resolve(image)?;
         let sig_repo = Self::sig_repo(&repo, repository);
-        let mut reasons = Vec::new();
+        let mut reasons = Alternatives::default();
         let mut seen_types = Vec::new();
         let tag = format!("{}-{}.att", digest.algorithm(), digest.hex());
         for (desc, envelope) in self.layers(&sig_repo, &tag)?.unwrap_or_default() {
@@ -321,10 +357,10 @@ impl<S: Store> ImageVerifier<S> {
                     });
                 }
                 Ok((v, ..)) => seen_types.push(v.predicate_type),
-                Err(e) => reasons.push(format!(
-                    "{sig_repo}:{tag} ({}): {e}",
-                    annotated.unwrap_or_default()
-                )),
+                Err(e) => reasons.push(
+                    format!("{sig_repo}:{tag} ({})", annotated.unwrap_or_default()),
+                    &e,
+                ),
             }
         }
         for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, "dsse-envelope")? {
@@ -354,7 +390,7 @@ impl<S: Store> ImageVerifier<S> {
                     });
                 }
                 Ok(_) => {}
-                Err(e) => reasons.push(format!("bundle {}: {e}", r.digest)),
+                Err(e) => reasons.push(format!("bundle {}", r.digest), &e),
             }
         }
         if reasons.is_empty() {
@@ -372,7 +408,7 @@ impl<S: Store> ImageVerifier<S> {
                 ),
             ));
         }
-        Err(Refusal::new("attestation", reasons.join("; ")))
+        Err(reasons.into_refusal("attestation"))
     }
 
     fn verify_att_layer(
@@ -388,9 +424,9 @@ impl<S: Store> ImageVerifier<S> {
                 require_tlog,
             } => {
                 if *require_tlog {
-                    return Err(Refusal::new(
+                    return Err(Refusal::unsupported(
                         "tlog",
-                        "key-signed attestations with a required transparency log are not supported yet (unsupported)",
+                        "key-signed attestations with a required transparency log are not supported yet",
                     ));
                 }
                 Ok((

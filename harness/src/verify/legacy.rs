@@ -35,7 +35,7 @@ use sigstore::cosign::{
 use sigstore::crypto::CosignVerificationKey;
 
 use crate::verify::certs::{self, IdentityPolicy};
-use crate::verify::refusal::{Refusal, RefuseExt};
+use crate::verify::refusal::{Alternatives, Refusal, RefuseExt};
 use crate::verify::trust::TrustMaterial;
 
 pub const ANN_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
@@ -160,17 +160,17 @@ impl LegacyVerifier {
         if layers.is_empty() {
             return Err(Refusal::new("layers", "no signature layer"));
         }
-        let mut reasons = Vec::new();
+        let mut reasons = Alternatives::default();
         for (i, layer) in layers.iter().enumerate() {
             match self.verify_layer(layer, manifest_digest, policy) {
                 Ok(mut v) => {
                     v.layer_index = i;
                     return Ok(v);
                 }
-                Err(e) => reasons.push(format!("layer {i}: {e}")),
+                Err(e) => reasons.push(format!("layer {i}"), &e),
             }
         }
-        Err(Refusal::new("layers", reasons.join("; ")))
+        Err(reasons.into_refusal("layers"))
     }
 
     pub fn verify_layer(
@@ -375,7 +375,7 @@ impl LegacyVerifier {
         let body: RekorBody =
             serde_json::from_slice(&body_bytes).refuse_ctx("tlog", "body JSON")?;
         if !matches!(body.kind.as_str(), "hashedrekord" | "rekord") || body.api_version != "0.0.1" {
-            return Err(Refusal::new(
+            return Err(Refusal::unsupported(
                 "tlog",
                 format!("unsupported entry {}/{}", body.kind, body.api_version),
             ));

@@ -11,16 +11,27 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `../shared/realworld` beside the project. CI always has it: missing data is
-/// a failure, never a skip.
+/// `../shared/realworld` beside the project (or beside a folder holding it, as
+/// for a git worktree under `wt/NAME`). CI always has it: missing data is a
+/// failure, never a skip.
 pub fn realworld() -> PathBuf {
-    let p = root().join("../shared/realworld");
+    let beside = root().join("../shared/realworld");
+    let found = root()
+        .canonicalize()
+        .ok()
+        .and_then(|r| {
+            r.ancestors()
+                .skip(1)
+                .map(|a| a.join("shared/realworld"))
+                .find(|p| p.is_dir())
+        })
+        .unwrap_or_else(|| beside.clone());
     assert!(
-        p.is_dir(),
+        found.is_dir(),
         "real-world test data missing: expected {} (CI always has it)",
-        p.display()
+        beside.display()
     );
-    p
+    found
 }
 
 pub fn dhi_key_dir() -> PathBuf {
