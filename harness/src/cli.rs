@@ -615,7 +615,13 @@ fn verify_bundle(
         identity: identity.to_owned(),
         issuer: Some(issuer.to_owned()),
     };
-    let verifier = BundleVerifier::new(trust, chrono::Utc::now().timestamp()).map_err(|r| {
+    let now = chrono::Utc::now().timestamp();
+    println!(
+        "trust root: {} (given with --trusted-root)",
+        trusted_root.display()
+    );
+    println!("clock: {} (the system clock)", rfc3339(now));
+    let verifier = BundleVerifier::new(trust, now).map_err(|r| {
         Error::invalid(
             trusted_root,
             None,
