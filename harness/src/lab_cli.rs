@@ -19,6 +19,13 @@ use crate::verify::trust::TrustMaterial;
 /// minutes before; verification of lab material happens at this time.
 pub const LAB_NOW: i64 = 1_767_225_600;
 
+/// The lab's TUF repository, served as a mirror by the real backends.
+pub const TUF_DIR: &str = "tuf";
+
+/// Placeholder mirror in the lab's ImageValidatingPolicies until a backend
+/// serves the repository (the embedded engine reads the lab's root directly).
+pub const TUF_MIRROR_UNSERVED: &str = "http://127.0.0.1:1/trustswap-lab-tuf-not-served";
+
 pub fn layout_dir(lab: &Path) -> PathBuf {
     lab.join("layout")
 }
@@ -35,6 +42,12 @@ pub fn init(dir: &Path, seed: u64) -> Result<(Catalogue, LabLock)> {
     let catalogue = folder::replace_with(dir, &lock, seed, |tmp| {
         let mut lab = Lab::new(LabConfig { seed, now: LAB_NOW }).map_err(|e| internal(&e))?;
         lab.write_material(tmp).map_err(|e| internal(&e))?;
+        crate::supply::lab::tuf::write_repository(
+            &tmp.join(TUF_DIR),
+            seed,
+            &lab.trusted_root_json().map_err(|e| internal(&e))?,
+        )
+        .map_err(|e| internal(&e))?;
         let mut layout = Layout::create(layout_dir(tmp)).map_err(|e| internal(&e))?;
         let catalogue = build_all(&mut lab, &mut layout).map_err(|e| internal(&e))?;
         let json = serde_json::to_vec_pretty(&catalogue).map_err(|e| internal(&e))?;

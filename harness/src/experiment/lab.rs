@@ -64,6 +64,18 @@ impl LabContext {
                 rekor_pubkey: Some(read(dir.join("rekor.pub"))?),
                 ctlog_pubkey: Some(read(dir.join("ctlog.pub"))?),
                 extra_keys: Vec::new(),
+                tuf: Some(crate::policy::kyverno::ivpol::Tuf {
+                    mirror: Some(crate::lab_cli::TUF_MIRROR_UNSERVED.into()),
+                    root: Some(crate::policy::kyverno::ivpol::TufRoot {
+                        path: None,
+                        data: Some({
+                            use base64::Engine as _;
+                            base64::engine::general_purpose::STANDARD.encode(crate::input::read(
+                                &dir.join(crate::lab_cli::TUF_DIR).join("root.json"),
+                            )?)
+                        }),
+                    }),
+                }),
             },
             rotated_key: read(dir.join("dhi-1.pub"))?,
             evidence: Arc::new(evidence),

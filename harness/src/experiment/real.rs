@@ -145,7 +145,7 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
         ),
         Target::Kind { .. } | Target::Local { .. } => None,
     };
-    let (lab, check) = prepare(&plan)?;
+    let (mut lab, check) = prepare(&plan)?;
     let mut local_cluster: Option<crate::backend::local::LocalCluster> = None;
 
     let mut settings = settings;
@@ -156,6 +156,7 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
         (Target::Local { oracle, keep }, _) => {
             let local_settings = crate::backend::local::LocalSettings {
                 keep: *keep,
+                tuf_dir: Some(lab.dir.join(crate::lab_cli::TUF_DIR)),
                 ..Default::default()
             };
             let mut bar = step("starting the local control plane");
@@ -172,6 +173,10 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
                 ClusterBackend::from_kubeconfig_yaml(&cluster.kubeconfig, None, settings.clone())
                     .map_err(|e| cluster_error("the local API server does not answer", e))?;
             let host = cluster.registry_host();
+            // The lab's ImageValidatingPolicies name the mirror now served.
+            if let (Some(tuf), Some(server)) = (lab.trust.tuf.as_mut(), cluster.tuf.as_ref()) {
+                tuf.mirror = Some(server.url.clone());
+            }
             local_cluster = Some(cluster);
             (backend, host.clone(), Relocation::new(host), None, "local")
         }

@@ -37,6 +37,9 @@ pub struct TrustOverrides {
     /// broad matcher kept after a key rotation). Rendered as more attestor
     /// entries of which one must verify.
     pub extra_keys: Vec<String>,
+    /// ImageValidatingPolicy: the TUF repository Kyverno fetches the trust
+    /// root from (the lab's; trust-root class like the roots themselves).
+    pub tuf: Option<crate::policy::kyverno::ivpol::Tuf>,
 }
 
 pub fn render(contract: &Contract, vendor: &Vendor, engine: Engine) -> Result<PolicySet> {
@@ -337,6 +340,7 @@ fn image_validating_policy(
             .repository
             .clone()
             .map(|repository| ivpol::Source { repository }),
+        tuf: trust.tuf.clone(),
         ..Default::default()
     };
     match &vendor.identity {

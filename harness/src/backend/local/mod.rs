@@ -16,6 +16,7 @@
 pub mod kyverno;
 pub mod pki;
 pub mod process;
+pub mod tuf_server;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -43,6 +44,8 @@ pub struct LocalSettings {
     pub kyverno_overrides: Vec<(String, String)>,
     /// Leave everything running (and the folder) after the run.
     pub keep: bool,
+    /// The lab's TUF repository, served as the mirror of its policies.
+    pub tuf_dir: Option<PathBuf>,
 }
 
 impl Default for LocalSettings {
@@ -54,6 +57,7 @@ impl Default for LocalSettings {
             kyverno: Duration::from_secs(240),
             kyverno_overrides: Vec::new(),
             keep: false,
+            tuf_dir: None,
         }
     }
 }
@@ -118,6 +122,8 @@ pub struct LocalCluster {
     pub kubeconfig_path: PathBuf,
     pub apiserver: String,
     pub registry: Option<LocalRegistry>,
+    /// The lab TUF repository's server (its URL is the policies' mirror).
+    pub tuf: Option<tuf_server::TufServer>,
     /// Seconds each start-up step took.
     pub timings: Vec<(String, f64)>,
     /// Kyverno flags that differ from the chart's defaults, with why.
@@ -175,6 +181,7 @@ impl LocalCluster {
             kubeconfig_path: dir.join("kubeconfig"),
             apiserver: String::new(),
             registry: None,
+            tuf: None,
             timings: Vec::new(),
             non_default_flags: Vec::new(),
             versions: oracle.versions.clone(),
@@ -314,6 +321,9 @@ impl LocalCluster {
             let d = dir.join("registry");
             std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
             c.registry = Some(LocalRegistry::start(&d)?);
+            if let Some(tuf) = &settings.tuf_dir {
+                c.tuf = Some(tuf_server::TufServer::start(tuf)?);
+            }
             Ok(())
         })?;
 
@@ -376,6 +386,7 @@ impl LocalCluster {
         json!({
             "apiServer": self.apiserver,
             "registry": self.registry_host(),
+            "tufMirror": self.tuf.as_ref().map(|t| t.url.clone()),
             "oracle": self.versions.lines().collect::<Vec<_>>(),
             "startup": self.timings.iter().map(|(s, t)| json!({"step": s, "seconds": (t * 10.0).round() / 10.0})).collect::<Vec<_>>(),
             "kyvernoNonDefaultFlags": self.non_default_flags,
@@ -426,6 +437,7 @@ impl Drop for LocalCluster {
             p.stop();
         }
         self.registry = None;
+        self.tuf = None;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
