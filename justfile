@@ -31,3 +31,7 @@ snap:
 
 bench:
     cargo bench --workspace
+
+# Build the real tools (Kyverno, kube-apiserver, etcd, cosign) from the Go module proxy; prints their folder.
+oracle:
+    oracle/build
