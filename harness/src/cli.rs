@@ -168,6 +168,11 @@ pub struct RunArgs {
     /// decision where it and the cluster disagree (a disagreement exits 1)
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub compare: Option<CompareWith>,
+    /// With --compare: disagreements explained by Kyverno's source (YAML list
+    /// of scenario, engine, vendor, step, embedded, kyverno, source, why);
+    /// they do not fail the run, and an entry no longer seen does
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    pub known_disagreements: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -896,6 +901,10 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         BackendKind::Embedded => None,
         _ => Some(real_target(args)?),
     };
+    let known = match &args.known_disagreements {
+        Some(p) => crate::experiment::compare::load_known(p)?,
+        None => Vec::new(),
+    };
     // Folders are checked before the lab is built: a bad --out or --lab fails
     // in a second, not after the whole run.
     crate::owned::Owner::lab(args.seed).check_replaceable(&args.lab, false)?;
@@ -941,7 +950,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     let (outcome, real) = match target {
         None => (crate::experiment::run(plan)?, None),
         Some(target) => {
-            let r = crate::experiment::real::run(plan, target, args.compare.is_some())?;
+            let r = crate::experiment::real::run(plan, target, args.compare.is_some(), &known)?;
             let extra = RealExtras {
                 backend: r.backend,
                 verdict: r.verdict(),
@@ -1017,6 +1026,18 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
                 t.push_str(&format!(
                     "  {} {}/{} `{}`: embedded {}, {} {}\n",
                     d.scenario, d.engine, d.vendor, d.step, d.embedded, cmp.backend, d.cluster
+                ));
+            }
+            for k in &cmp.known {
+                t.push_str(&format!(
+                    "  known: {} {}/{} `{}`: embedded {}, Kyverno {} ({})\n",
+                    k.scenario, k.engine, k.vendor, k.step, k.embedded, k.kyverno, k.source
+                ));
+            }
+            for k in &cmp.stale {
+                t.push_str(&format!(
+                    "  fixed, remove from the known list: {} {}/{} `{}` ({})\n",
+                    k.scenario, k.engine, k.vendor, k.step, k.source
                 ));
             }
         }

@@ -1103,7 +1103,7 @@ fn attribution_to_team_and_workload() {
     };
     i.state.pods[0].labels.insert("owner".into(), "sre".into());
     let r = drift(&i, &opts, now()).unwrap();
-    let teams: Vec<_> = r.findings.iter().map(|f| f.team.as_ref()).collect();
+    let teams: Vec<&str> = r.findings.iter().map(|f| &*f.team).collect();
     assert_eq!(teams, ["unowned", "sre", "unowned", "unowned"]);
 }
 

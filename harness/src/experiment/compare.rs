@@ -3,7 +3,9 @@
 //! two disagree. Zero disagreements is the fidelity bar of the embedded
 //! engine; each disagreement found is a test to write.
 
-use serde::Serialize;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
 
 use super::runner::{ScenarioResult, Status};
 
@@ -29,13 +31,89 @@ pub struct Comparison {
     pub compared: usize,
     /// Runs not compared, with why (not applicable or errored on one side).
     pub skipped: Vec<String>,
+    /// Disagreements not in the known list: findings.
     pub disagreements: Vec<Disagreement>,
+    /// Disagreements the known list explains (with real Kyverno's source line).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub known: Vec<Known>,
+    /// Listed but not seen: fixed, so the entry must go (the list only shrinks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<Known>,
 }
 
 impl Comparison {
+    /// No unexplained disagreement and no stale entry in the known list.
     pub fn agrees(&self) -> bool {
-        self.disagreements.is_empty()
+        self.disagreements.is_empty() && self.stale.is_empty()
     }
+
+    /// Moves each disagreement the list explains to `known`, and records the
+    /// list's entries that no disagreement matched as `stale`.
+    pub fn apply_known(&mut self, list: &[Known]) {
+        let mut used = vec![false; list.len()];
+        let mut rest = Vec::new();
+        for d in self.disagreements.drain(..) {
+            match list.iter().position(|k| k.matches(&d)) {
+                Some(i) => {
+                    used[i] = true;
+                    self.known.push(list[i].clone());
+                }
+                None => rest.push(d),
+            }
+        }
+        self.disagreements = rest;
+        self.stale = list
+            .iter()
+            .zip(used)
+            .filter(|(_, u)| !u)
+            .map(|(k, _)| k.clone())
+            .collect();
+    }
+}
+
+/// A disagreement explained by real Kyverno's source: real Kyverno is the
+/// judge, so the entry says where it decides as it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Known {
+    pub scenario: String,
+    pub engine: String,
+    pub vendor: String,
+    pub step: String,
+    pub embedded: String,
+    pub kyverno: String,
+    /// `path/to/file.go:LINE` in Kyverno 1.19.
+    pub source: String,
+    pub why: String,
+}
+
+impl Known {
+    fn matches(&self, d: &Disagreement) -> bool {
+        self.scenario == d.scenario
+            && self.engine == d.engine
+            && self.vendor == d.vendor
+            && self.step == d.step
+            && self.embedded == d.embedded
+            && self.kyverno == d.cluster
+    }
+}
+
+/// Read a known-disagreements file (a YAML list of [`Known`]).
+pub fn load_known(path: &Path) -> crate::error::Result<Vec<Known>> {
+    let list: Vec<Known> = crate::yaml::parse_file(path)?;
+    for (i, k) in list.iter().enumerate() {
+        let (file, line) = k.source.rsplit_once(':').unwrap_or((&k.source, ""));
+        if !file.ends_with(".go") || line.parse::<u32>().is_err() {
+            return Err(crate::error::Error::invalid(
+                path,
+                None,
+                format!("[{i}].source"),
+                format!("`{}` is not a Kyverno source line", k.source),
+                "give the Go file and line in Kyverno 1.19 that decides it, e.g. pkg/imageverifycache/client.go:42",
+            ));
+        }
+    }
+    Ok(list)
 }
 
 /// Compares `cluster` (run on `backend`) with `embedded`, run for run.
@@ -123,4 +201,73 @@ pub fn compare(
         }
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(step: &str) -> Disagreement {
+        Disagreement {
+            scenario: "tag-repush".into(),
+            engine: "ivpol".into(),
+            vendor: "chainguard".into(),
+            step: step.into(),
+            embedded: "denied".into(),
+            cluster: "admitted".into(),
+        }
+    }
+
+    fn k(step: &str) -> Known {
+        Known {
+            scenario: "tag-repush".into(),
+            engine: "ivpol".into(),
+            vendor: "chainguard".into(),
+            step: step.into(),
+            embedded: "denied".into(),
+            kyverno: "admitted".into(),
+            source: "pkg/imageverifycache/client.go:1".into(),
+            why: "cached verdict".into(),
+        }
+    }
+
+    #[test]
+    fn listed_disagreements_are_explained_new_ones_fail_and_fixed_ones_must_go() {
+        let mut c = Comparison {
+            disagreements: vec![d("after re-push")],
+            ..Comparison::default()
+        };
+        c.apply_known(&[k("after re-push")]);
+        assert!(c.agrees());
+        assert_eq!(c.known.len(), 1);
+
+        let mut c = Comparison {
+            disagreements: vec![d("after re-push"), d("other")],
+            ..Comparison::default()
+        };
+        c.apply_known(&[k("after re-push")]);
+        assert!(!c.agrees());
+        assert_eq!(c.disagreements, vec![d("other")]);
+
+        let mut c = Comparison::default();
+        c.apply_known(&[k("after re-push")]);
+        assert!(!c.agrees(), "a listed disagreement no longer seen is stale");
+        assert_eq!(c.stale.len(), 1);
+    }
+
+    #[test]
+    fn an_entry_without_a_kyverno_source_line_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("known.yaml");
+        std::fs::write(
+            &p,
+            "- {scenario: a, engine: ivpol, vendor: dhi, step: s, embedded: denied, kyverno: admitted, source: somewhere, why: x}\n",
+        )
+        .unwrap();
+        let err = load_known(&p).unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit::USAGE);
+        assert!(err.to_string().contains("[0].source"), "{err}");
+        std::fs::write(&p, "[]\n").unwrap();
+        assert!(load_known(&p).unwrap().is_empty());
+    }
 }

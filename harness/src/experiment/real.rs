@@ -120,7 +120,13 @@ fn cluster_error(what: &str, e: ClusterError) -> Error {
 /// Connects to the cluster of `target` (creating it for kind), checks that
 /// Kyverno answers, pushes the fixtures, runs every scenario, compares with
 /// the embedded engine when asked, and cleans up.
-pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<RealRun> {
+/// `known`: disagreements real Kyverno's source explains (`--known-disagreements`).
+pub fn run(
+    plan: RunPlan<'_>,
+    target: Target,
+    compare_embedded: bool,
+    known: &[super::compare::Known],
+) -> Result<RealRun> {
     // Bad input fails before anything is created.
     if let Target::Kind { .. } = target {
         kind::detect(&SystemRunner).map_err(|e| Error::Usage {
@@ -306,7 +312,9 @@ pub fn run(plan: RunPlan<'_>, target: Target, compare_embedded: bool) -> Result<
         let bar = step("running the embedded engine on the same inputs");
         let embedded_results = scenarios(&plan, &lab, embedded(&lab))?;
         bar.finish_and_clear();
-        Some(compare(name, &embedded_results, &results))
+        let mut c = compare(name, &embedded_results, &results);
+        c.apply_known(known);
+        Some(c)
     } else {
         None
     };

@@ -308,6 +308,30 @@ fn real_sections(o: &mut String, r: &RunReport<'_>) {
                 );
             }
         }
+        if !cmp.known.is_empty() {
+            o.push_str("\nKnown disagreements, explained by Kyverno's source (real Kyverno is the judge):\n\n| scenario | engine | vendor | step | embedded | Kyverno | source | why |\n|---|---|---|---|---|---|---|---|\n");
+            for k in &cmp.known {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} | `{}` | {} |",
+                    k.scenario,
+                    k.engine,
+                    k.vendor,
+                    cell(&k.step),
+                    cell(&k.embedded),
+                    cell(&k.kyverno),
+                    k.source,
+                    cell(&k.why)
+                );
+            }
+        }
+        for k in &cmp.stale {
+            let _ = writeln!(
+                o,
+                "\n**Fixed, remove from the known list:** {} {}/{} `{}` ({}).",
+                k.scenario, k.engine, k.vendor, k.step, k.source
+            );
+        }
         for s in &cmp.skipped {
             let _ = writeln!(o, "- not compared: {}", cell(s));
         }
