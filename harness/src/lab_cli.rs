@@ -120,9 +120,7 @@ pub fn vendor_policy(vendor: &Vendor, lab: Option<&Path>) -> Result<SignerPolicy
         }),
         Identity::Key(key) => {
             let pem = match lab.map(|l| l.join(format!("{}.pub", vendor.name))) {
-                Some(p) if p.is_file() => {
-                    crate::input::read_to_string(&p)?
-                }
+                Some(p) if p.is_file() => crate::input::read_to_string(&p)?,
                 _ => key.pem.clone().ok_or_else(|| {
                     bad(
                         format!("the key sha256:{} is not in the key cache", key.sha256),

@@ -66,6 +66,7 @@ impl BundleVerifier {
         policy: &IdentityPolicy,
     ) -> Result<(), Refusal> {
         self.check_tlog(&bundle)?;
+        check_message_digest(&bundle, &digest)?;
         self.verify_crate_only(bundle, digest, policy)
     }
 
@@ -195,6 +196,34 @@ impl BundleVerifier {
         }
         Ok(())
     }
+}
+
+/// A message-signature bundle names the digest it was made for
+/// (`messageDigest`). The signature does not cover it, so the crate ignores it;
+/// strict mode refuses a bundle that names another artifact (or another
+/// algorithm) than the one verified, as the Sigstore conformance suite requires
+/// (`message-digest-mismatch_fail`).
+fn check_message_digest(bundle: &Bundle, digest: &ArtifactDigest) -> Result<(), Refusal> {
+    use sigstore_protobuf_specs::dev::sigstore::bundle::v1::bundle::Content;
+    use sigstore_protobuf_specs::dev::sigstore::common::v1::HashAlgorithm;
+    let Some(Content::MessageSignature(sig)) = &bundle.content else {
+        return Ok(());
+    };
+    let Some(named) = &sig.message_digest else {
+        return Ok(());
+    };
+    let (algorithm, bytes): (HashAlgorithm, &[u8]) = match digest {
+        ArtifactDigest::Sha256(d) => (HashAlgorithm::Sha2256, d),
+        ArtifactDigest::Sha512(d) => (HashAlgorithm::Sha2512, d),
+        _ => return Err(Refusal::new("signature", "unsupported artifact digest")),
+    };
+    if named.algorithm != algorithm as i32 || named.digest.as_slice() != bytes {
+        return Err(Refusal::new(
+            "signature",
+            "the bundle's messageDigest names another artifact than the one verified",
+        ));
+    }
+    Ok(())
 }
 
 /// The subject digest of a DSSE in-toto bundle, for bundles whose artifact we don't have.
