@@ -35,3 +35,18 @@ bench:
 # Build the real tools (Kyverno, kube-apiserver, etcd, cosign) from the Go module proxy; prints their folder.
 oracle:
     oracle/build
+
+# Fuzz one parser with cargo-fuzz (nightly + `cargo install cargo-fuzz`); targets:
+# policy_yaml, bundle_json, drift_input, scenario, oci_layout. ARGS go to libFuzzer,
+# e.g. `just fuzz scenario -max_total_time=300`. See fuzz/README.md.
+fuzz TARGET *ARGS:
+    mkdir -p fuzz/corpus/{{TARGET}}
+    cd fuzz && cargo +nightly fuzz run {{TARGET}} corpus/{{TARGET}} seeds/{{TARGET}} -- {{ARGS}}
+
+# Type-check the fuzz targets on stable (nothing instrumented, nothing run).
+fuzz-check:
+    cargo check --manifest-path fuzz/Cargo.toml --locked
+
+# Regenerate fuzz/seeds from the repository's fixtures and the lab.
+fuzz-seeds:
+    cargo test -p trustswap --test properties -- --ignored write_fuzz_seeds

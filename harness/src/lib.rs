@@ -10,6 +10,7 @@ pub mod diff;
 pub mod error;
 pub mod exit;
 pub mod experiment;
+pub mod fuzzing;
 pub mod input;
 pub mod interrupt;
 pub mod lab_cli;

@@ -317,7 +317,12 @@ pub struct Scenario {
     pub source: PathBuf,
 }
 
-/// `30s`, `15m`, `2h`, `90d`.
+/// The longest duration a scenario may name: 100 years. Longer ones (up to
+/// overflowing `i64`) are not durations: the clock they advance must stay
+/// representable.
+pub const MAX_DURATION_SECONDS: i64 = 100 * 365 * 86400;
+
+/// `30s`, `15m`, `2h`, `90d` (positive, at most [`MAX_DURATION_SECONDS`]).
 pub fn parse_duration(s: &str) -> Option<i64> {
     let s = s.trim();
     let unit = s.chars().last()?;
@@ -329,7 +334,8 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         'd' => 86400,
         _ => return None,
     };
-    (n > 0).then_some(n * mult)
+    n.checked_mul(mult)
+        .filter(|t| n > 0 && *t <= MAX_DURATION_SECONDS)
 }
 
 struct Ctx<'a> {
