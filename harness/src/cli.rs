@@ -169,6 +169,9 @@ pub struct RunArgs {
     /// decision where it and the cluster disagree (a disagreement exits 1)
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub compare: Option<CompareWith>,
+    /// Registry timeouts of --backend kind or cluster (the fixture push)
+    #[command(flatten)]
+    pub net: crate::lab_cli::NetArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -226,6 +229,8 @@ pub enum LabCommand {
         /// host:port (plain HTTP on loopback only)
         #[arg(long, value_name = "HOST")]
         registry: String,
+        #[command(flatten)]
+        net: crate::lab_cli::NetArgs,
     },
 }
 
@@ -275,6 +280,9 @@ pub struct VerifyArgs {
     /// The lab folder (keys, trusted root, layout, clock)
     #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
     pub lab: PathBuf,
+    /// Timeouts of --registry
+    #[command(flatten)]
+    pub net: crate::lab_cli::NetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -433,9 +441,9 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             Ok(exit::HOLDS)
         }
         Command::Lab {
-            command: LabCommand::Push { dir, registry },
+            command: LabCommand::Push { dir, registry, net },
         } => {
-            println!("{}", crate::lab_cli::push(dir, registry)?);
+            println!("{}", crate::lab_cli::push(dir, registry, net.timeouts())?);
             Ok(exit::HOLDS)
         }
         Command::Verify(args) => verify_image(&cli.inputs, args),
@@ -698,10 +706,7 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
     let layout;
     let registry;
     let store: &dyn crate::supply::store::Store = if let Some(host) = &args.registry {
-        registry =
-            crate::supply::registry::Registry::connect(host).map_err(|e| Error::Internal {
-                message: e.to_string(),
-            })?;
+        registry = crate::lab_cli::connect_registry(host, args.net.timeouts())?;
         &registry
     } else {
         layout = crate::lab_cli::open_layout(
@@ -812,7 +817,12 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     let (outcome, real) = match target {
         None => (crate::experiment::run(plan)?, None),
         Some(target) => {
-            let r = crate::experiment::real::run(plan, target, args.compare.is_some())?;
+            let r = crate::experiment::real::run(
+                plan,
+                target,
+                args.compare.is_some(),
+                args.net.timeouts(),
+            )?;
             let extra = RealExtras {
                 backend: r.backend,
                 verdict: r.verdict(),

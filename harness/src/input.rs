@@ -157,7 +157,10 @@ pub fn read_to_string(path: &Path) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
         refuse(
             path,
-            format!("is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            format!(
+                "is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
             "give a UTF-8 text file",
         )
     })
