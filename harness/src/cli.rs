@@ -915,7 +915,19 @@ struct RealExtras {
 
 fn audit_drift(input: &Path, now: Option<&str>, all: bool, format: Format) -> Result<u8> {
     use crate::audit::drift::{self, AuditInput, DriftOptions, TableFilter, Verdict};
-    let data: AuditInput = crate::yaml::parse_file(input)?;
+    // JSON as JSON (a million pods is ~1.3 GB); YAML with a budget for its size.
+    let data: AuditInput = crate::yaml::parse_data_file(input)?;
+    // No container audited is not "compliant": it would overstate.
+    if data.state.pods.iter().all(|p| p.containers.is_empty()) {
+        return Err(Error::Input {
+            path: input.to_path_buf(),
+            message: match data.state.pods.len() {
+                0 => "the state lists no pods: there is nothing to audit".into(),
+                n => format!("none of the state's {n} pods lists a container: there is nothing to audit"),
+            },
+            hint: "export the running state (state.pods with their containers) from the cluster; an empty audit decides nothing".into(),
+        });
+    }
     let now = match now {
         Some(t) => chrono::DateTime::parse_from_rfc3339(t)
             .map(|t| t.with_timezone(&chrono::Utc))

@@ -385,3 +385,46 @@ fn transient_registry_failures_are_retried_a_bounded_number_of_times() {
     );
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// A registry that sends a byte every 200 ms never trips the read timeout;
+/// the operation deadline (connect + 4 x read) still ends the wait.
+#[test]
+fn a_registry_that_trickles_is_cut_at_the_operation_deadline() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let host = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n",
+                );
+                for _ in 0..1000 {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    if stream.write_all(b" ").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let timeouts = trustswap::supply::registry::Timeouts {
+        connect: std::time::Duration::from_secs(1),
+        read: std::time::Duration::from_secs(1),
+        attempts: 3,
+    };
+    let registry = Registry::connect_with(&host, timeouts).expect("client");
+    let start = std::time::Instant::now();
+    let err = registry
+        .resolve("acme/app", "latest")
+        .expect_err("a trickle is cut off");
+    let took = start.elapsed();
+    assert!(err.is_fault(), "{err:?}");
+    assert!(err.to_string().contains("not finished within 5 s"), "{err}");
+    assert!(
+        took >= std::time::Duration::from_secs(4) && took < std::time::Duration::from_secs(12),
+        "{took:?}"
+    );
+}
