@@ -173,6 +173,9 @@ pub struct RunArgs {
     /// they do not fail the run, and an entry no longer seen does
     #[arg(long, value_name = "FILE", requires = "compare")]
     pub known_disagreements: Option<PathBuf>,
+    /// Registry timeouts of --backend kind or cluster (the fixture push)
+    #[command(flatten)]
+    pub net: crate::lab_cli::NetArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -233,6 +236,8 @@ pub enum LabCommand {
         /// host:port (plain HTTP on loopback only)
         #[arg(long, value_name = "HOST")]
         registry: String,
+        #[command(flatten)]
+        net: crate::lab_cli::NetArgs,
     },
 }
 
@@ -284,6 +289,9 @@ pub struct VerifyArgs {
     /// default without --layout/--registry is .trustswap/lab)
     #[arg(long, value_name = "DIR")]
     pub lab: Option<PathBuf>,
+    /// Timeouts of --registry
+    #[command(flatten)]
+    pub net: crate::lab_cli::NetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -469,9 +477,9 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             Ok(exit::HOLDS)
         }
         Command::Lab {
-            command: LabCommand::Push { dir, registry },
+            command: LabCommand::Push { dir, registry, net },
         } => {
-            println!("{}", crate::lab_cli::push(dir, registry)?);
+            println!("{}", crate::lab_cli::push(dir, registry, net.timeouts())?);
             Ok(exit::HOLDS)
         }
         Command::Verify(args) => verify_image(&cli.inputs, args),
@@ -785,10 +793,7 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
     let layout;
     let registry;
     let store: &dyn crate::supply::store::Store = if let Some(host) = &args.registry {
-        registry =
-            crate::supply::registry::Registry::connect(host).map_err(|e| Error::Internal {
-                message: e.to_string(),
-            })?;
+        registry = crate::lab_cli::connect_registry(host, args.net.timeouts())?;
         &registry
     } else {
         layout = crate::lab_cli::open_layout(
@@ -950,7 +955,13 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     let (outcome, real) = match target {
         None => (crate::experiment::run(plan)?, None),
         Some(target) => {
-            let r = crate::experiment::real::run(plan, target, args.compare.is_some(), &known)?;
+            let r = crate::experiment::real::run(
+                plan,
+                target,
+                args.compare.is_some(),
+                &known,
+                args.net.timeouts(),
+            )?;
             let extra = RealExtras {
                 backend: r.backend,
                 verdict: r.verdict(),
@@ -1071,7 +1082,19 @@ struct RealExtras {
 
 fn audit_drift(input: &Path, now: Option<&str>, all: bool, format: Format) -> Result<u8> {
     use crate::audit::drift::{self, AuditInput, DriftOptions, TableFilter, Verdict};
-    let data: AuditInput = crate::yaml::parse_file(input)?;
+    // JSON as JSON (a million pods is ~1.3 GB); YAML with a budget for its size.
+    let data: AuditInput = crate::yaml::parse_data_file(input)?;
+    // No container audited is not "compliant": it would overstate.
+    if data.state.pods.iter().all(|p| p.containers.is_empty()) {
+        return Err(Error::Input {
+            path: input.to_path_buf(),
+            message: match data.state.pods.len() {
+                0 => "the state lists no pods: there is nothing to audit".into(),
+                n => format!("none of the state's {n} pods lists a container: there is nothing to audit"),
+            },
+            hint: "export the running state (state.pods with their containers) from the cluster; an empty audit decides nothing".into(),
+        });
+    }
     let now = match now {
         Some(t) => chrono::DateTime::parse_from_rfc3339(t)
             .map(|t| t.with_timezone(&chrono::Utc))

@@ -1,15 +1,18 @@
 //! The supply-chain commands: `lab init`, `lab push` and `verify`. Glue between
 //! the CLI, the lab, the stores and the image verifier.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::profile::{Identity, Matcher, Requirement, Vendor};
 use crate::supply::lab::folder::{self, Access, LabLock};
 use crate::supply::lab::{Catalogue, Lab, LabConfig, build_all};
 use crate::supply::oci::Layout;
-use crate::supply::registry::Registry;
-use crate::supply::store::Store;
+use crate::supply::oci::{Descriptor, Digest, LayoutError};
+use crate::supply::registry::{Registry, Timeouts};
+use crate::supply::store::{Store, StoreError};
 use crate::verify::identity::{IdentityRule, Pattern};
 use crate::verify::image::{Evidence, ImageVerifier, SignerPolicy};
 use crate::verify::refusal::RefusalKind;
@@ -25,6 +28,37 @@ pub const TUF_DIR: &str = "tuf";
 /// Placeholder mirror in the lab's ImageValidatingPolicies until a backend
 /// serves the repository (the embedded engine reads the lab's root directly).
 pub const TUF_MIRROR_UNSERVED: &str = "http://127.0.0.1:1/trustswap-lab-tuf-not-served";
+
+/// How long trustswap waits for a registry (`lab push`, `verify --registry`,
+/// `run --backend kind|cluster`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct NetArgs {
+    /// Seconds to wait for a registry connection
+    #[arg(long, value_name = "SECS", default_value_t = Timeouts::DEFAULT_CONNECT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub connect_timeout: u64,
+    /// Seconds a registry may stay silent before a request fails (one
+    /// operation gets at most connect + 4 x read); refused or reset
+    /// connections and 5xx are retried twice
+    #[arg(long, value_name = "SECS", default_value_t = Timeouts::DEFAULT_READ_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_timeout: u64,
+}
+
+impl NetArgs {
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(self.connect_timeout),
+            read: Duration::from_secs(self.read_timeout),
+            ..Timeouts::default()
+        }
+    }
+}
+
+/// A registry client, or the reason there is none (exit 3).
+pub fn connect_registry(host: &str, timeouts: Timeouts) -> Result<Registry> {
+    Registry::connect_with(host, timeouts).map_err(|e| Error::Internal {
+        message: e.to_string(),
+    })
+}
 
 pub fn layout_dir(lab: &Path) -> PathBuf {
     lab.join("layout")
@@ -57,19 +91,40 @@ pub fn init(dir: &Path, seed: u64) -> Result<(Catalogue, LabLock)> {
     Ok((catalogue, lock))
 }
 
+/// Hint for a layout file that cannot be read.
+const LAYOUT_FAULT_HINT: &str = "every file of an OCI layout must be a regular file within its size limit (no FIFOs, devices or links to them); re-create the layout (`trustswap lab init`, `skopeo copy`)";
+
 pub fn open_layout(dir: &Path) -> Result<Layout> {
-    Layout::open(dir).map_err(|e| Error::Usage {
-        message: format!("cannot open the OCI layout {}: {e}", dir.display()),
-        hint: "run `trustswap lab init` first, or pass --layout DIR of an OCI image layout".into(),
+    let fault = |path: &Path, message: String| Error::Input {
+        path: path.to_path_buf(),
+        message,
+        hint: LAYOUT_FAULT_HINT.into(),
+    };
+    Layout::open(dir).map_err(|e| match &e {
+        LayoutError::Unreadable {
+            what,
+            path,
+            message,
+        } => fault(
+            path,
+            format!("{what} of the OCI layout {}: {message}", dir.display()),
+        ),
+        LayoutError::Io { op, path, source } => fault(
+            path,
+            format!("cannot {op} (OCI layout {}): {source}", dir.display()),
+        ),
+        _ => Error::Usage {
+            message: format!("cannot open the OCI layout {}: {e}", dir.display()),
+            hint: "run `trustswap lab init` first, or pass --layout DIR of an OCI image layout"
+                .into(),
+        },
     })
 }
 
-pub fn push(lab: &Path, host: &str) -> Result<String> {
+pub fn push(lab: &Path, host: &str, timeouts: Timeouts) -> Result<String> {
     let _lock = folder::lock(lab, Access::Shared)?;
     let layout = open_layout(&layout_dir(lab))?;
-    let registry = Registry::connect(host).map_err(|e| Error::Internal {
-        message: e.to_string(),
-    })?;
+    let registry = connect_registry(host, timeouts)?;
     let s = registry.push_layout(&layout).map_err(|e| Error::Internal {
         message: format!("failed to push: {e}"),
     })?;
@@ -157,7 +212,8 @@ pub fn verify(
         message: format!("not an image reference: {}", r.reason),
         hint: "give REGISTRY/REPOSITORY[:TAG] or REGISTRY/REPOSITORY@sha256:<64 hex digits>, lowercase repository".into(),
     })?;
-    let verifier = ImageVerifier::new(store, trust, now).map_err(|r| Error::Internal {
+    let guarded = FaultGuard::new(store);
+    let verifier = ImageVerifier::new(&guarded, trust, now).map_err(|r| Error::Internal {
         message: r.to_string(),
     })?;
     let mut lines = Vec::new();
@@ -183,8 +239,124 @@ pub fn verify(
             verifier.attestation(image, repository, t, policy),
         );
     }
+    drop(verifier);
+    // A store that failed decided nothing: not a refusal of the image.
+    if let Some(fault) = guarded.fault.into_inner() {
+        return Err(fault.into_error());
+    }
     // Every check must hold: a refusal is a finding even when another check
     // could not be decided.
     let code = RefusalKind::combined_exit_code(kinds);
     Ok(VerifyOutcome { lines, code })
+}
+
+/// A store fault seen during verification (see [`StoreError::is_fault`]).
+#[derive(Debug, Clone)]
+enum Fault {
+    /// The registry was unreachable, timed out or kept failing.
+    Registry(String),
+    /// A layout file could not be read.
+    Layout { path: PathBuf, message: String },
+}
+
+impl Fault {
+    fn of(e: &StoreError) -> Option<Fault> {
+        if !e.is_fault() {
+            return None;
+        }
+        Some(match e {
+            StoreError::Layout(LayoutError::Unreadable {
+                what,
+                path,
+                message,
+            }) => Fault::Layout {
+                path: path.clone(),
+                message: format!("{what} of the OCI layout: {message}"),
+            },
+            StoreError::Layout(LayoutError::Io { op, path, source }) => Fault::Layout {
+                path: path.clone(),
+                message: format!("cannot {op} this file of the OCI layout: {source}"),
+            },
+            other => Fault::Registry(other.to_string()),
+        })
+    }
+
+    /// What a later call returns without touching the store again.
+    fn repeat(&self) -> StoreError {
+        match self {
+            Fault::Registry(m) | Fault::Layout { message: m, .. } => StoreError::Skipped(m.clone()),
+        }
+    }
+
+    fn into_error(self) -> Error {
+        match self {
+            Fault::Registry(message) => Error::Internal {
+                message: format!("could not verify: {message}"),
+            },
+            Fault::Layout { path, message } => Error::Input {
+                path,
+                message,
+                hint: LAYOUT_FAULT_HINT.into(),
+            },
+        }
+    }
+}
+
+/// Passes every call to `store`, remembers the first fault, and from then on
+/// fails at once: one unreachable registry costs one timeout, not one per
+/// lookup.
+struct FaultGuard<'a> {
+    store: &'a dyn Store,
+    fault: RefCell<Option<Fault>>,
+}
+
+impl<'a> FaultGuard<'a> {
+    fn new(store: &'a dyn Store) -> Self {
+        FaultGuard {
+            store,
+            fault: RefCell::new(None),
+        }
+    }
+
+    fn guard<T>(
+        &self,
+        call: impl FnOnce() -> std::result::Result<T, StoreError>,
+    ) -> std::result::Result<T, StoreError> {
+        if let Some(fault) = self.fault.borrow().as_ref() {
+            return Err(fault.repeat());
+        }
+        let result = call();
+        if let Err(e) = &result
+            && let Some(fault) = Fault::of(e)
+        {
+            *self.fault.borrow_mut() = Some(fault);
+        }
+        result
+    }
+}
+
+impl Store for FaultGuard<'_> {
+    fn resolve(
+        &self,
+        repo: &str,
+        tag: &str,
+    ) -> std::result::Result<Option<(Descriptor, Vec<u8>)>, StoreError> {
+        self.guard(|| self.store.resolve(repo, tag))
+    }
+    fn manifest(&self, repo: &str, digest: &Digest) -> std::result::Result<Vec<u8>, StoreError> {
+        self.guard(|| self.store.manifest(repo, digest))
+    }
+    fn blob(&self, repo: &str, digest: &Digest) -> std::result::Result<Vec<u8>, StoreError> {
+        self.guard(|| self.store.blob(repo, digest))
+    }
+    fn referrers(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> std::result::Result<Vec<Descriptor>, StoreError> {
+        self.guard(|| self.store.referrers(repo, digest))
+    }
+    fn describe(&self) -> String {
+        self.store.describe()
+    }
 }

@@ -1,5 +1,12 @@
 //! YAML and file input. Every parse error names the file, line and column
 //! (serde-saphyr renders a snippet); nothing here interprets content.
+//!
+//! serde-saphyr's default budget (250,000 nodes, 1,000,000 events, 64 MiB of
+//! scalars) would refuse any file past a few MB. The file is already in
+//! memory and under the input cap (`--max-input-size`), and without aliases
+//! a document cannot hold more nodes than it has bytes, so the budget grows
+//! with the text ([`options_for`]); the alias and anchor limits, which guard
+//! against expansion ("billion laughs"), keep their defaults.
 
 use std::path::{Path, PathBuf};
 
@@ -18,8 +25,22 @@ pub fn parse_file<T: DeserializeOwned>(path: &Path) -> Result<T> {
     parse_str(path, &text)
 }
 
+/// Parser options for a text of `len` bytes: the default budget, raised to
+/// what `len` bytes can hold (a node takes at least two bytes, an event at
+/// most one node's start or end, a scalar at most its own bytes).
+pub fn options_for(len: usize) -> serde_saphyr::Options {
+    let defaults = serde_saphyr::Budget::default();
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: defaults.max_nodes.max(len / 2 + 1),
+            max_events: defaults.max_events.max(len.saturating_add(1024)),
+            max_total_scalar_bytes: defaults.max_total_scalar_bytes.max(len),
+        },
+    }
+}
+
 pub fn parse_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
-    serde_saphyr::from_str(text).map_err(|e| Error::Parse {
+    serde_saphyr::from_str_with_options(text, options_for(text.len())).map_err(|e| Error::Parse {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
@@ -30,11 +51,40 @@ pub fn parse_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
 pub fn parse_documents(path: &Path) -> Result<Vec<serde_json::Value>> {
     let text = read_to_string(path)?;
     let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_str_multiple(&text).map_err(|e| Error::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        serde_saphyr::from_str_multiple_with_options(&text, options_for(text.len())).map_err(
+            |e| Error::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            },
+        )?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Parse a data file that may be large (a drift-audit state): JSON when the
+/// file is named `*.json`, or starts with `{` or `[` and parses as JSON
+/// (a YAML flow mapping starts the same way, so a JSON syntax error there
+/// falls back to YAML); YAML otherwise.
+pub fn parse_data_file<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = read_to_string(path)?;
+    let named_json = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let body = text.trim_start_matches('\u{feff}');
+    let looks_json = body.trim_start().starts_with(['{', '[']);
+    if named_json || looks_json {
+        match serde_json::from_str(body) {
+            Ok(v) => return Ok(v),
+            Err(e) if named_json || e.classify() == serde_json::error::Category::Data => {
+                return Err(Error::Parse {
+                    path: path.to_path_buf(),
+                    message: format!("invalid JSON: {e}"),
+                });
+            }
+            Err(_) => {} // not JSON: YAML in flow style
+        }
+    }
+    parse_str(path, &text)
 }
 
 /// The YAML files directly inside `dir` (or `dir` itself if it is a file), sorted

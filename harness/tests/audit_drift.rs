@@ -1317,3 +1317,175 @@ fn table_has_fixed_columns() {
     assert!(only.lines().count() < t.lines().count());
     assert!(!only.lines().skip(1).any(|l| l.starts_with("compliant ")));
 }
+
+// ---------------------------------------------------------------- the CLI at scale
+
+/// Runs `trustswap audit drift --input FILE` (bounded: a hang fails).
+fn audit_cli(input: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trustswap"))
+        .args(["audit", "drift", "--input"])
+        .arg(input)
+        .args(["--now", "2026-06-01T00:00:00Z"])
+        .args(extra)
+        .env("HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    // Drain stdout while waiting: a full pipe would stall the child.
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut { stdout }, &mut out).unwrap();
+        out
+    });
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(300) {
+            let _ = child.kill();
+            panic!("audit drift {} still running after 300 s", input.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut out = child.wait_with_output().unwrap();
+    out.stdout = reader.join().unwrap();
+    out
+}
+
+/// YAML nodes of a document (scalars, keys included, plus sequences and
+/// mappings), counted on its JSON form: the same tree.
+fn nodes(v: &serde_json::Value) -> usize {
+    1 + match v {
+        serde_json::Value::Array(a) => a.iter().map(nodes).sum(),
+        serde_json::Value::Object(o) => o.values().map(|v| 1 + nodes(v)).sum(),
+        _ => 0,
+    }
+}
+
+/// 9,000 pods: over 300,000 YAML nodes, past serde-saphyr's default budget of
+/// 250,000 nodes, which refused states of a few thousand pods (JSON too: it
+/// went through the YAML parser). Loads from YAML and from JSON, through the
+/// CLI, to the library's report.
+#[test]
+fn a_state_past_the_default_yaml_budget_loads_from_yaml_and_json() {
+    const PODS: usize = 9_000;
+    let i = synth::generate(PODS, 200, 100, 10);
+    let yaml = serde_saphyr::to_string(&i).unwrap();
+
+    let n = nodes(&serde_json::to_value(&i).unwrap());
+    assert!(
+        n > 300_000 && n > serde_saphyr::Budget::default().max_nodes,
+        "{n} nodes"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let as_yaml = dir.path().join("state.yaml");
+    let as_json = dir.path().join("state.json");
+    // JSON without the extension is recognised by its first byte.
+    let sniffed = dir.path().join("state.txt");
+    std::fs::write(&as_yaml, &yaml).unwrap();
+    let json = serde_json::to_vec(&i).unwrap();
+    std::fs::write(&as_json, &json).unwrap();
+    std::fs::write(&sniffed, &json).unwrap();
+    let want = drift(&i, &DriftOptions::default(), synth::now()).unwrap();
+    let want = format!(
+        "{} pods, {} containers: {} non-compliant",
+        PODS,
+        PODS * 3,
+        want.findings
+            .iter()
+            .filter(|f| f.status != Status::Compliant && !f.waived)
+            .count()
+    );
+    for path in [&as_yaml, &as_json, &sniffed] {
+        let o = audit_cli(path, &[]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{}: {err}", path.display());
+        assert!(
+            out.contains(&want),
+            "{}: want `{want}` in {out}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn json_errors_are_json_errors_and_flow_yaml_still_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    // A `.json` file with an unknown field: serde_json's message, with line and column.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        "{\"state\": {\"pods\": []},\n \"manifest\": {\"entries\": []},\n \"trustPolicy\": {\"rules\": []}, \"revocation\": []}",
+    )
+    .unwrap();
+    let o = audit_cli(&bad, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.json: invalid JSON: unknown field `revocation`")
+            && err.contains("line 3"),
+        "{err}"
+    );
+    // YAML in flow style also starts with `{`: not JSON, parsed as YAML.
+    let flow = dir.path().join("flow.yaml");
+    let i = synth::generate(3, 20, 2, 2);
+    let json = serde_json::to_string(&i).unwrap();
+    // Unquote one key: valid YAML, invalid JSON.
+    let yaml = json.replacen("\"state\":", "state: ", 1);
+    assert!(serde_json::from_str::<serde_json::Value>(&yaml).is_err());
+    std::fs::write(&flow, yaml).unwrap();
+    let o = audit_cli(&flow, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// No pods (or pods without containers) audit nothing: an input error, not
+/// a "compliant" verdict.
+#[test]
+fn an_empty_state_is_an_input_error_not_compliant() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = synth::generate(3, 20, 2, 2);
+    let mut empty = i.clone();
+    empty.state.pods.clear();
+    let mut hollow = i.clone();
+    for p in &mut hollow.state.pods {
+        p.containers.clear();
+    }
+    for (name, input, says) in [
+        ("empty.yaml", empty, "the state lists no pods"),
+        (
+            "hollow.json",
+            hollow,
+            "none of the state's 3 pods lists a container",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        if name.ends_with(".json") {
+            std::fs::write(&path, serde_json::to_vec(&input).unwrap()).unwrap();
+        } else {
+            std::fs::write(&path, serde_saphyr::to_string(&input).unwrap()).unwrap();
+        }
+        for format in ["table", "json"] {
+            let o = audit_cli(&path, &["--format", format]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+            assert!(
+                err.contains(name) && err.contains(says) && err.contains("nothing to audit"),
+                "{name}: {err}"
+            );
+            assert!(o.stdout.is_empty(), "no verdict is printed");
+        }
+    }
+    // The same fleet with its pods audits as usual.
+    let path = dir.path().join("fleet.yaml");
+    std::fs::write(&path, serde_saphyr::to_string(&i).unwrap()).unwrap();
+    assert_ne!(audit_cli(&path, &[]).status.code(), Some(2));
+}

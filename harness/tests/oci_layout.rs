@@ -451,3 +451,221 @@ fn referrers_lookup() {
         2
     );
 }
+
+/// Runs `f` on a thread and fails the test if it has not returned within
+/// `secs` (a hang fails instead of blocking the suite).
+fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("{what}: still running after {secs} s"))
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// What a hostile layout can put where a file should be.
+#[derive(Clone, Copy, Debug)]
+enum Trap {
+    Fifo,
+    DevZero,
+}
+
+impl Trap {
+    fn plant(self, path: &std::path::Path) {
+        let _ = fs::remove_file(path);
+        match self {
+            Trap::Fifo => mkfifo(path),
+            Trap::DevZero => std::os::unix::fs::symlink("/dev/zero", path).unwrap(),
+        }
+    }
+}
+
+#[test]
+fn fifo_and_dev_zero_layout_files_are_refused_promptly() {
+    let (dir, layout) = populated();
+    let blob = layout.blob_path(&layout.resolve(STATIC).unwrap().digest);
+    let files = [
+        blob,
+        dir.path().join("index.json"),
+        dir.path().join("oci-layout"),
+    ];
+    for path in files {
+        let saved = fs::read(&path).unwrap();
+        for trap in [Trap::Fifo, Trap::DevZero] {
+            trap.plant(&path);
+            let root = dir.path().to_path_buf();
+            let err = within(
+                10,
+                &format!("open with {trap:?} at {}", path.display()),
+                move || Layout::open(root),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(err, LayoutError::Unreadable { .. }) && err.is_fault(),
+                "{trap:?}: {err:?}"
+            );
+            let msg = err.to_string();
+            assert!(msg.contains(&path.display().to_string()), "{msg}");
+            assert!(msg.contains("not a regular file"), "{msg}");
+        }
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, saved).unwrap();
+    }
+    Layout::open(dir.path()).unwrap();
+
+    // An already open layout refuses too, when the file is swapped later.
+    let desc = layout.resolve(STATIC).unwrap();
+    let path = layout.blob_path(&desc.digest);
+    Trap::DevZero.plant(&path);
+    let err = within(10, "get_blob_checked of /dev/zero", move || {
+        layout.get_blob_checked(&desc)
+    })
+    .unwrap_err();
+    assert!(matches!(err, LayoutError::Unreadable { .. }), "{err:?}");
+}
+
+#[test]
+fn a_manifest_over_its_size_limit_is_refused() {
+    use trustswap::supply::oci::layout::MAX_MANIFEST_BYTES;
+    let (dir, mut layout) = populated();
+    let config = layout.resolve(STATIC).unwrap();
+    let trustswap::supply::oci::Document::Manifest(m) = layout.get_manifest(&config).unwrap()
+    else {
+        panic!("not a manifest")
+    };
+    // A valid manifest, padded past the limit with an annotation.
+    let padding = "x".repeat(MAX_MANIFEST_BYTES as usize);
+    let big = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_TYPE_IMAGE_MANIFEST,
+        "config": m.config,
+        "layers": m.layers,
+        "annotations": {"padding": padding},
+    });
+    let bytes = serde_json::to_vec(&big).unwrap();
+    let desc = layout
+        .put_manifest(MEDIA_TYPE_IMAGE_MANIFEST, &bytes)
+        .unwrap();
+    layout.tag("big.example/padded:1", &desc).unwrap_err();
+    // `tag` reads the manifest back and refuses it; so does `open` once it is listed.
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    let mut entry = serde_json::to_value(&desc).unwrap();
+    entry["annotations"] =
+        serde_json::json!({"org.opencontainers.image.ref.name": "big.example/padded:1"});
+    index["manifests"].as_array_mut().unwrap().push(entry);
+    fs::write(
+        dir.path().join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    let err = Layout::open(dir.path()).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, LayoutError::Unreadable { .. }), "{err:?}");
+    assert!(
+        msg.contains(desc.digest.hex()) && msg.contains("over the limit for a manifest"),
+        "{msg}"
+    );
+}
+
+fn lab_with_trap(trap: Trap) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let catalogue = trustswap::lab_cli::init(&lab, 0).unwrap();
+    let image = catalogue.fixtures[0].image_ref.clone();
+    let layout = Layout::open(trustswap::lab_cli::layout_dir(&lab)).unwrap();
+    let blob = layout.blob_path(&layout.resolve(&image).unwrap().digest);
+    trap.plant(&blob);
+    (dir, blob, image)
+}
+
+#[test]
+fn verify_exits_2_naming_a_fifo_or_dev_zero_blob() {
+    for trap in [Trap::Fifo, Trap::DevZero] {
+        let (dir, blob, image) = lab_with_trap(trap);
+        let lab = dir.path().join("lab").display().to_string();
+        let home = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trustswap"))
+            .args([
+                "verify",
+                &image,
+                "--lab",
+                &lab,
+                "--certificate-identity",
+                "https://example.com/ci",
+                "--certificate-oidc-issuer",
+                "https://example.com",
+            ])
+            .env("HOME", home.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{trap:?}: verify still running after 20 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{trap:?}: {err}");
+        assert!(
+            err.contains(&blob.display().to_string()) && err.contains("not a regular file"),
+            "{trap:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_blob_swapped_for_a_fifo_after_open_is_an_input_error_not_a_refusal() {
+    use trustswap::verify::identity::{IdentityRule, Pattern};
+    use trustswap::verify::image::SignerPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let catalogue = trustswap::lab_cli::init(&lab, 0).unwrap();
+    let image = catalogue.fixtures[0].image_ref.clone();
+    let trust =
+        trustswap::verify::trust::TrustMaterial::from_file(&lab.join("trusted_root.json")).unwrap();
+    let layout = Layout::open(trustswap::lab_cli::layout_dir(&lab)).unwrap();
+    let blob = layout.blob_path(&layout.resolve(&image).unwrap().digest);
+    Trap::Fifo.plant(&blob);
+    let policy = SignerPolicy::Keyless {
+        rule: IdentityRule {
+            subject: Pattern::Wildcard("*".into()),
+            issuer: Some(Pattern::Wildcard("*".into())),
+        },
+        require_sct: true,
+    };
+    let result = within(20, "verify over a FIFO blob", move || {
+        trustswap::lab_cli::verify(
+            &layout,
+            &trust,
+            trustswap::lab_cli::LAB_NOW,
+            &image,
+            None,
+            &policy,
+            &["https://spdx.dev/Document".to_owned()],
+        )
+        .map(|o| (o.code, o.lines))
+    });
+    let err = result.expect_err("a layout fault decides nothing");
+    assert_eq!(err.exit_code(), trustswap::exit::USAGE, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&blob.display().to_string()) && msg.contains("FIFO"),
+        "{msg}"
+    );
+}

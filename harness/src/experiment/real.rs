@@ -20,7 +20,7 @@ use crate::backend::relocate::Relocation;
 use crate::error::{Error, Result};
 use crate::lab_cli::layout_dir;
 use crate::supply::oci::Layout;
-use crate::supply::registry::Registry;
+use crate::supply::registry::{Registry, Timeouts};
 
 /// Where the run happens.
 pub enum Target {
@@ -121,11 +121,13 @@ fn cluster_error(what: &str, e: ClusterError) -> Error {
 /// Kyverno answers, pushes the fixtures, runs every scenario, compares with
 /// the embedded engine when asked, and cleans up.
 /// `known`: disagreements real Kyverno's source explains (`--known-disagreements`).
+/// `timeouts` bound every request to the registry the fixtures are pushed to.
 pub fn run(
     plan: RunPlan<'_>,
     target: Target,
     compare_embedded: bool,
     known: &[super::compare::Known],
+    timeouts: Timeouts,
 ) -> Result<RealRun> {
     // Bad input fails before anything is created.
     if let Target::Kind { .. } = target {
@@ -268,7 +270,7 @@ pub fn run(
     };
 
     let bar = step(&format!("pushing the lab fixtures to {push_host}"));
-    let pushed = push_fixtures(&lab.dir, &push_host);
+    let pushed = push_fixtures(&lab.dir, &push_host, timeouts);
     bar.finish_and_clear();
     let tags = match pushed {
         Ok(t) => t,
@@ -354,19 +356,32 @@ pub fn kubeconfig_path() -> Result<PathBuf> {
         })
 }
 
-/// Pushes the lab layout to `host` and returns the tag mover over it.
-pub fn push_fixtures(lab_dir: &std::path::Path, host: &str) -> Result<Box<dyn FixtureTags>> {
+/// Pushes the lab layout to `host` and returns the tag mover over it. A
+/// registry that cannot be reached or times out is exit 3 (the harness could
+/// not decide), one that refuses the push a usage error.
+pub fn push_fixtures(
+    lab_dir: &std::path::Path,
+    host: &str,
+    timeouts: Timeouts,
+) -> Result<Box<dyn FixtureTags>> {
     let layout = Layout::open(layout_dir(lab_dir)).map_err(|e| Error::Internal {
         message: format!("failed to open the lab layout: {e}"),
     })?;
-    let registry = Registry::connect(host).map_err(|e| Error::Internal {
+    let registry = Registry::connect_with(host, timeouts).map_err(|e| Error::Internal {
         message: e.to_string(),
     })?;
-    registry.push_layout(&layout).map_err(|e| Error::Usage {
-        message: format!("cannot push the lab fixtures to {host}: {e}"),
-        hint:
-            "the registry must accept anonymous pushes from this machine (--registry HOST[:PORT])"
-                .into(),
+    registry.push_layout(&layout).map_err(|e| {
+        if e.is_fault() {
+            Error::Internal {
+                message: format!("cannot push the lab fixtures to {host}: {e}"),
+            }
+        } else {
+            Error::Usage {
+                message: format!("cannot push the lab fixtures to {host}: {e}"),
+                hint: "the registry must accept anonymous pushes from this machine (--registry HOST[:PORT])"
+                    .into(),
+            }
+        }
     })?;
     Ok(Box::new(RegistryTags { registry, layout }))
 }

@@ -2,6 +2,12 @@
 //! HTTP, behind one trait so the verifier reaches the same verdict from both.
 //! Every manifest and blob is checked against its digest on the way in; a
 //! mismatch is an error (and so a refusal), never content.
+//!
+//! Errors come in two kinds: about the evidence (missing, wrong digest, a
+//! registry's 4xx), which verification turns into a refusal, and faults of
+//! the store itself ([`StoreError::is_fault`]: a registry that cannot be
+//! reached or times out, a layout file that cannot be read), which decide
+//! nothing and are reported as such.
 
 use super::oci::{Descriptor, Digest, Layout, LayoutError};
 
@@ -16,8 +22,33 @@ pub enum StoreError {
         target: String,
         message: String,
     },
+    /// The registry could not be reached, timed out, or kept failing (5xx):
+    /// nothing was learned about the evidence.
+    #[error("registry {registry}: {operation} {target}: {message}")]
+    Transport {
+        registry: String,
+        operation: &'static str,
+        target: String,
+        message: String,
+    },
+    /// Not attempted: the store already failed with this fault.
+    #[error("not attempted after an earlier failure: {0}")]
+    Skipped(String),
     #[error("{target}: content hashes to {actual}, not the requested digest")]
     DigestMismatch { target: String, actual: Digest },
+}
+
+impl StoreError {
+    /// A fault of the store rather than a fact about the evidence: the
+    /// registry was unreachable or timed out, or a layout file could not be
+    /// read (not a regular file, over its size limit, an I/O error).
+    pub fn is_fault(&self) -> bool {
+        match self {
+            StoreError::Transport { .. } | StoreError::Skipped(_) => true,
+            StoreError::Layout(e) => e.is_fault(),
+            StoreError::Registry { .. } | StoreError::DigestMismatch { .. } => false,
+        }
+    }
 }
 
 /// Read access to repositories of images, signatures and attestations. A
@@ -61,7 +92,11 @@ impl Store for Layout {
     }
 
     fn manifest(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>, StoreError> {
-        check_digest(format!("{repo}@{digest}"), digest, self.get_blob(digest)?)
+        check_digest(
+            format!("{repo}@{digest}"),
+            digest,
+            self.get_manifest_blob(digest)?,
+        )
     }
 
     fn blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>, StoreError> {

@@ -311,15 +311,16 @@ struct Manifest {
     layers: Vec<Desc>,
 }
 
-fn blob(layout: &Path, digest: &str) -> Result<Vec<u8>, Refusal> {
+fn blob(layout: &Path, digest: &str, cap: u64) -> Result<Vec<u8>, Refusal> {
     let hexd = digest
         .strip_prefix("sha256:")
         .refuse_ctx("layout", "digest must be sha256")?;
     if hexd.len() != 64 || !hexd.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Refusal::new("layout", "bad digest"));
     }
-    let data =
-        std::fs::read(layout.join("blobs/sha256").join(hexd)).refuse_ctx("layout", digest)?;
+    // Regular files only, and capped: a FIFO or a link to /dev/zero is refused.
+    let data = crate::input::read_capped(&layout.join("blobs/sha256").join(hexd), cap)
+        .refuse_ctx("layout", digest)?;
     if hex::encode(Sha256::digest(&data)) != hexd {
         return Err(Refusal::new(
             "layout",
@@ -337,7 +338,11 @@ pub fn verify_layout(
     now: i64,
 ) -> Result<(String, AttVerified), Refusal> {
     let index: Index = serde_json::from_slice(
-        &std::fs::read(layout.join("index.json")).refuse_ctx("layout", "index.json")?,
+        &crate::input::read_capped(
+            &layout.join("index.json"),
+            crate::supply::oci::layout::MAX_INDEX_BYTES,
+        )
+        .refuse_ctx("layout", "index.json")?,
     )
     .refuse_ctx("layout", "index.json")?;
     let subject = index
@@ -357,15 +362,24 @@ pub fn verify_layout(
             m.annotations.get("kind").map(String::as_str) == Some("dev.cosignproject.cosign/atts")
         })
         .refuse_ctx("layout", "no attestations manifest")?;
-    let manifest: Manifest = serde_json::from_slice(&blob(layout, &att.digest)?)
-        .refuse_ctx("layout", "attestation manifest")?;
+    let manifest: Manifest = serde_json::from_slice(&blob(
+        layout,
+        &att.digest,
+        crate::supply::oci::layout::MAX_MANIFEST_BYTES,
+    )?)
+    .refuse_ctx("layout", "attestation manifest")?;
     let mut reasons = Alternatives::default();
     for (i, l) in manifest.layers.iter().enumerate() {
         if l.media_type != DSSE_LAYER_MEDIA_TYPE {
             reasons.refused(format!("layer {i}: media type {}", l.media_type));
             continue;
         }
-        let r = blob(layout, &l.digest).and_then(|env| {
+        let r = blob(
+            layout,
+            &l.digest,
+            crate::supply::oci::layout::MAX_BLOB_BYTES,
+        )
+        .and_then(|env| {
             verify_attestation_layer(trust, &env, &l.annotations, &subject.digest, policy, now)
         });
         match r {

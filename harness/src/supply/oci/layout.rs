@@ -23,6 +23,13 @@
 //! content always produces the same bytes.
 //!
 //! A `Layout` value caches `index.json`; use one writer per directory.
+//!
+//! Every file is read through [`crate::input`]: it must be a regular file (a
+//! FIFO, a device or a link to one is refused before anything is read, so a
+//! hostile layout can neither hang a reader nor grow its memory) and files
+//! read into memory have a limit per kind ([`MAX_MANIFEST_BYTES`] ...).
+//! Blobs are only hashed as a stream when the layout is verified, so image
+//! layers of any size are fine there.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -43,6 +50,18 @@ pub const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
 const TMP_PREFIX: &str = ".ocilab-tmp-";
 /// Maximum nesting of image indexes followed during verification.
 const MAX_INDEX_DEPTH: usize = 8;
+/// Largest `oci-layout` marker read (it holds one short field).
+pub const MAX_MARKER_BYTES: u64 = 64 * 1024;
+/// Largest `index.json` read: every tag and referrer of the layout is listed
+/// there (the lab's is about 35 KB).
+pub const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest manifest or image index read: registries accept up to 4 MiB (the
+/// OCI distribution spec's minimum), and real ones are a few KB.
+pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest other blob read into memory: configs, signature payloads,
+/// attestations and Sigstore bundles (an SBOM attestation can be tens of MB;
+/// cosign's default cap on an attachment is the same).
+pub const MAX_BLOB_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Errors from layout operations. Messages read after "failed to ...".
 #[derive(Debug, thiserror::Error)]
@@ -114,11 +133,62 @@ pub enum LayoutError {
     },
     #[error("load manifest {digest}: image indexes nest deeper than {MAX_INDEX_DEPTH} levels")]
     IndexTooDeep { digest: Digest },
+    /// A layout file refused before it is read: not a regular file (a FIFO, a
+    /// device, a link to one), or over the limit for its kind.
+    #[error("read {what} {path}: {message}")]
+    Unreadable {
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
     #[error(transparent)]
     Reference(#[from] ReferenceError),
 }
 
+impl LayoutError {
+    /// A file of the layout could not be read (as opposed to content that
+    /// was read and is wrong or missing).
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            LayoutError::Io { .. } | LayoutError::Unreadable { .. }
+        )
+    }
+}
+
 pub type Result<T, E = LayoutError> = std::result::Result<T, E>;
+
+/// Read a layout file of at most `cap` bytes through [`crate::input`];
+/// `Ok(None)` when it does not exist.
+fn read_file(what: &'static str, path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
+    use crate::error::Error;
+    match crate::input::read_capped(path, cap) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(Error::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(Error::Read { source, .. }) => Err(io_err("read", path)(source)),
+        Err(Error::Input { message, .. }) => Err(LayoutError::Unreadable {
+            what,
+            path: path.to_owned(),
+            message: message.replace("the input limit", &format!("the limit for a {what}")),
+        }),
+        Err(other) => Err(LayoutError::Unreadable {
+            what,
+            path: path.to_owned(),
+            message: other.to_string(),
+        }),
+    }
+}
+
+/// Whether a descriptor's media type names a manifest or an image index.
+fn is_manifest_type(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        MEDIA_TYPE_IMAGE_MANIFEST
+            | MEDIA_TYPE_IMAGE_INDEX
+            | "application/vnd.docker.distribution.manifest.v2+json"
+            | "application/vnd.docker.distribution.manifest.list.v2+json"
+    )
+}
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LayoutError + 'a {
     move |source| LayoutError::Io {
@@ -249,12 +319,8 @@ impl Layout {
         let root = dir.as_ref().to_path_buf();
 
         let marker_path = root.join(OCI_LAYOUT_FILE);
-        let marker_bytes = match fs::read(&marker_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(LayoutError::MissingLayoutFile { path: marker_path });
-            }
-            Err(e) => return Err(io_err("read", &marker_path)(e)),
+        let Some(marker_bytes) = read_file("layout marker", &marker_path, MAX_MARKER_BYTES)? else {
+            return Err(LayoutError::MissingLayoutFile { path: marker_path });
         };
         let marker: OciLayoutFile =
             serde_json::from_slice(&marker_bytes).map_err(|source| LayoutError::InvalidJson {
@@ -270,12 +336,8 @@ impl Layout {
         }
 
         let index_path = root.join(INDEX_FILE);
-        let index_bytes = match fs::read(&index_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(LayoutError::MissingIndex { path: index_path });
-            }
-            Err(e) => return Err(io_err("read", &index_path)(e)),
+        let Some(index_bytes) = read_file("index", &index_path, MAX_INDEX_BYTES)? else {
+            return Err(LayoutError::MissingIndex { path: index_path });
         };
         let index: ImageIndex =
             serde_json::from_slice(&index_bytes).map_err(|source| LayoutError::InvalidJson {
@@ -425,18 +487,24 @@ impl Layout {
         Ok(digest)
     }
 
-    /// Read a blob and verify its digest.
+    /// Read a blob (at most [`MAX_BLOB_BYTES`]) and verify its digest.
     pub fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        self.read_blob(digest, "blob", MAX_BLOB_BYTES)
+    }
+
+    /// Read a manifest or index blob (at most [`MAX_MANIFEST_BYTES`]) and
+    /// verify its digest.
+    pub fn get_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        self.read_blob(digest, "manifest", MAX_MANIFEST_BYTES)
+    }
+
+    fn read_blob(&self, digest: &Digest, what: &'static str, cap: u64) -> Result<Vec<u8>> {
         let path = self.blob_path(digest);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(LayoutError::MissingBlob {
-                    digest: digest.clone(),
-                    path,
-                });
-            }
-            Err(e) => return Err(io_err("read", &path)(e)),
+        let Some(bytes) = read_file(what, &path, cap)? else {
+            return Err(LayoutError::MissingBlob {
+                digest: digest.clone(),
+                path,
+            });
         };
         let actual = Digest::of(&bytes);
         if &actual != digest {
@@ -449,9 +517,15 @@ impl Layout {
         Ok(bytes)
     }
 
-    /// Read the blob for `desc`, verifying digest and size.
+    /// Read the blob for `desc`, verifying digest and size; a manifest or
+    /// index (by the descriptor's media type) is limited to
+    /// [`MAX_MANIFEST_BYTES`], any other blob to [`MAX_BLOB_BYTES`].
     pub fn get_blob_checked(&self, desc: &Descriptor) -> Result<Vec<u8>> {
-        let bytes = self.get_blob(&desc.digest)?;
+        let bytes = if is_manifest_type(&desc.media_type) {
+            self.get_manifest_blob(&desc.digest)?
+        } else {
+            self.get_blob(&desc.digest)?
+        };
         if bytes.len() as u64 != desc.size {
             return Err(LayoutError::SizeMismatch {
                 digest: desc.digest.clone(),
@@ -825,8 +899,20 @@ pub(crate) fn to_json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
+/// Hash a file as a stream (no size limit: image layers may be large); a
+/// FIFO, a device or a link to one is refused before it is opened for reading.
 fn hash_file(path: &Path) -> Result<(Digest, u64)> {
-    let mut file = fs::File::open(path).map_err(io_err("open", path))?;
+    let (mut file, _) = crate::input::open_regular(path).map_err(|e| match e {
+        crate::error::Error::Read { source, .. } => io_err("open", path)(source),
+        other => LayoutError::Unreadable {
+            what: "blob",
+            path: path.to_owned(),
+            message: match other {
+                crate::error::Error::Input { message, .. } => message,
+                e => e.to_string(),
+            },
+        },
+    })?;
     let mut hasher = Hasher::default();
     let n = io::copy(&mut file, &mut hasher).map_err(io_err("read", path))?;
     Ok((hasher.finish(), n))
