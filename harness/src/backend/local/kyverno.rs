@@ -222,6 +222,39 @@ impl Chart {
     }
 }
 
+/// No controller manager runs, so nothing aggregates ClusterRoles: fill each
+/// aggregated ClusterRole's rules from the ClusterRoles its selectors match,
+/// as kube-controller-manager's clusterrole-aggregation controller would.
+pub fn aggregate(objects: &mut [Value]) {
+    let roles: Vec<(serde_json::Map<String, Value>, Value)> = objects
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRole")
+        .map(|o| {
+            (
+                o["metadata"]["labels"].as_object().cloned().unwrap_or_default(),
+                o["rules"].clone(),
+            )
+        })
+        .collect();
+    for o in objects.iter_mut().filter(|o| o["kind"] == "ClusterRole") {
+        let Some(selectors) = o["aggregationRule"]["clusterRoleSelectors"].as_array().cloned() else {
+            continue;
+        };
+        let mut rules = Vec::new();
+        for sel in &selectors {
+            let Some(want) = sel["matchLabels"].as_object() else {
+                continue;
+            };
+            for (labels, r) in &roles {
+                if want.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+                    rules.extend(r.as_array().cloned().unwrap_or_default());
+                }
+            }
+        }
+        o["rules"] = Value::Array(rules);
+    }
+}
+
 /// Kyverno's CRDs from the oracle folder, sorted by file name.
 pub fn crds(dir: &Path) -> Result<Vec<Value>, String> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -334,5 +367,19 @@ spec:
         );
         assert_eq!(c.changed.len(), 7, "{:?}", c.changed);
         assert_eq!(chart.config_maps()[0]["metadata"]["namespace"], "kyverno");
+    }
+
+    #[test]
+    fn aggregated_cluster_roles_get_the_rules_of_the_roles_they_select() {
+        let mut objs = vec![
+            json!({"kind": "ClusterRole", "metadata": {"name": "agg"},
+                   "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"rbac.kyverno.io/aggregate-to-reports-controller": "true"}}]}}),
+            json!({"kind": "ClusterRole", "metadata": {"name": "core", "labels": {"rbac.kyverno.io/aggregate-to-reports-controller": "true"}},
+                   "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]}),
+            json!({"kind": "ClusterRole", "metadata": {"name": "other", "labels": {"x": "y"}}, "rules": [{"verbs": ["*"]}]}),
+        ];
+        aggregate(&mut objs);
+        assert_eq!(objs[0]["rules"][0]["resources"][0], "pods");
+        assert_eq!(objs[0]["rules"].as_array().unwrap().len(), 1);
     }
 }

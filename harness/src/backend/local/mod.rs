@@ -313,6 +313,9 @@ impl LocalCluster {
             for obj in chart.objects() {
                 client.create(&obj)?;
             }
+            // The chart binds the reports controller to the bootstrap `view`
+            // role, which only the controller manager's aggregation fills.
+            client.aggregate_cluster_roles()?;
             Ok(())
         })?;
 
@@ -519,6 +522,40 @@ impl Api {
                 obj["metadata"]["name"].as_str().unwrap_or("?")
             )),
         }
+    }
+
+    /// Fill every aggregated ClusterRole's rules from the roles its selectors
+    /// match, as kube-controller-manager's aggregation controller would.
+    fn aggregate_cluster_roles(&self) -> Result<(), String> {
+        let gvk = kube::api::GroupVersionKind::gvk("rbac.authorization.k8s.io", "v1", "ClusterRole");
+        let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, "clusterroles");
+        let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(self.client.clone(), &ar);
+        let list = self
+            .rt
+            .block_on(api.list(&kube::api::ListParams::default()))
+            .map_err(|e| format!("list clusterroles: {e}"))?;
+        let mut roles: Vec<Value> = list
+            .items
+            .into_iter()
+            .map(|o| {
+                let mut v = serde_json::to_value(&o).unwrap_or_default();
+                v["kind"] = json!("ClusterRole");
+                v
+            })
+            .collect();
+        kyverno::aggregate(&mut roles);
+        for r in roles.iter().filter(|r| !r["aggregationRule"].is_null()) {
+            let name = r["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let patch = json!({ "rules": r["rules"] });
+            self.rt
+                .block_on(api.patch(
+                    &name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                ))
+                .map_err(|e| format!("aggregate clusterrole {name}: {e}"))?;
+        }
+        Ok(())
     }
 
     fn crds_not_established(&self, crds: &[Value]) -> Result<Vec<String>, String> {
