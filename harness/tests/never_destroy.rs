@@ -643,3 +643,49 @@ fn devices_fifos_and_huge_files_are_refused_quickly_for_every_file_input() {
         keep.extend([vendors, scenarios, cache]);
     }
 }
+
+#[test]
+fn ctrl_c_during_a_lab_build_leaves_no_private_keys_behind() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("lab");
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trustswap"))
+        .args(["lab", "init", "--dir", &s(&dir)])
+        .current_dir(root())
+        .env("HOME", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the build has begun writing its temporary folder.
+    let started = Instant::now();
+    let tmp_seen = loop {
+        let seen = std::fs::read_dir(t.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".tmp-"));
+        if seen || started.elapsed() > Duration::from_secs(20) {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let status = child.wait().unwrap();
+    assert!(tmp_seen, "the build never wrote its temporary folder");
+    // Interrupted mid-build: exit 3 and nothing half-built (or, had the build
+    // already finished, a whole lab); never a temporary folder with keys.
+    match status.code() {
+        Some(3) => assert!(!dir.exists(), "no half-built lab"),
+        Some(0) => assert!(dir.join(".trustswap-lab.json").is_file()),
+        other => panic!(
+            "exit {other:?}: {}",
+            text(&child.wait_with_output().unwrap().stderr)
+        ),
+    }
+    no_temp_left(t.path());
+}

@@ -231,13 +231,19 @@ pub fn aggregate(objects: &mut [Value]) {
         .filter(|o| o["kind"] == "ClusterRole")
         .map(|o| {
             (
-                o["metadata"]["labels"].as_object().cloned().unwrap_or_default(),
+                o["metadata"]["labels"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
                 o["rules"].clone(),
             )
         })
         .collect();
     for o in objects.iter_mut().filter(|o| o["kind"] == "ClusterRole") {
-        let Some(selectors) = o["aggregationRule"]["clusterRoleSelectors"].as_array().cloned() else {
+        let Some(selectors) = o["aggregationRule"]["clusterRoleSelectors"]
+            .as_array()
+            .cloned()
+        else {
             continue;
         };
         let mut rules = Vec::new();

@@ -527,9 +527,11 @@ impl Api {
     /// Fill every aggregated ClusterRole's rules from the roles its selectors
     /// match, as kube-controller-manager's aggregation controller would.
     fn aggregate_cluster_roles(&self) -> Result<(), String> {
-        let gvk = kube::api::GroupVersionKind::gvk("rbac.authorization.k8s.io", "v1", "ClusterRole");
+        let gvk =
+            kube::api::GroupVersionKind::gvk("rbac.authorization.k8s.io", "v1", "ClusterRole");
         let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, "clusterroles");
-        let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(self.client.clone(), &ar);
+        let api: kube::Api<kube::api::DynamicObject> =
+            kube::Api::all_with(self.client.clone(), &ar);
         let list = self
             .rt
             .block_on(api.list(&kube::api::ListParams::default()))
@@ -545,7 +547,10 @@ impl Api {
             .collect();
         kyverno::aggregate(&mut roles);
         for r in roles.iter().filter(|r| !r["aggregationRule"].is_null()) {
-            let name = r["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let name = r["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let patch = json!({ "rules": r["rules"] });
             self.rt
                 .block_on(api.patch(
