@@ -11,14 +11,14 @@ use trustswap::backend::local::{LocalCluster, LocalSettings, Oracle};
 /// An oracle folder whose binaries are shell scripts.
 fn fake_oracle(root: &Path, etcd: &str) -> Oracle {
     let bin = root.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::create_dir_all(root.join("crds")).unwrap();
+    std::fs::create_dir_all(&bin).expect("test step");
+    std::fs::create_dir_all(root.join("crds")).expect("test step");
     std::fs::write(
         root.join("kyverno-install.yaml"),
         "kind: Deployment\nmetadata: {name: x}\n",
     )
-    .unwrap();
-    std::fs::write(bin.join("VERSIONS"), "kyverno v1.19.1\n").unwrap();
+    .expect("test step");
+    std::fs::write(bin.join("VERSIONS"), "kyverno v1.19.1\n").expect("test step");
     for (name, body) in [
         ("etcd", etcd),
         ("kube-apiserver", "sleep 300"),
@@ -26,9 +26,9 @@ fn fake_oracle(root: &Path, etcd: &str) -> Oracle {
         ("reports-controller", "sleep 300"),
     ] {
         let p = bin.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("test step");
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("test step");
     }
     Oracle::open(&bin).expect("fake oracle opens")
 }
@@ -41,22 +41,22 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn an_oracle_folder_without_the_binaries_says_which_and_how_to_build() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let err = Oracle::open(t.path()).unwrap_err();
     assert!(
         err.contains("etcd") && err.contains("kube-apiserver") && err.contains("kyverno"),
         "{err}"
     );
-    std::fs::create_dir_all(t.path().join("bin")).unwrap();
+    std::fs::create_dir_all(t.path().join("bin")).expect("test step");
     let o = fake_oracle(t.path(), "exit 0");
-    std::fs::write(o.bin.join("VERSIONS"), "kyverno v1.18.0\n").unwrap();
+    std::fs::write(o.bin.join("VERSIONS"), "kyverno v1.18.0\n").expect("test step");
     let err = Oracle::open(&o.bin).unwrap_err();
     assert!(err.contains("not Kyverno 1.19"), "{err}");
 }
 
 #[test]
 fn etcd_failing_to_start_is_reported_with_its_last_log_lines() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let oracle = fake_oracle(
         t.path(),
         "echo 'etcdmain: listen tcp: address already in use' >&2; exit 1",
@@ -74,7 +74,7 @@ fn etcd_failing_to_start_is_reported_with_its_last_log_lines() {
 
 #[test]
 fn a_process_that_never_gets_ready_is_stopped_and_the_folder_removed() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     // An "etcd" that runs but never listens.
     let pid_file = t.path().join("pid");
     let oracle = fake_oracle(
@@ -91,10 +91,10 @@ fn a_process_that_never_gets_ready_is_stopped_and_the_folder_removed() {
         .expect("start fails");
     assert!(err.contains("etcd was not ready after 2 s"), "{err}");
     let pid: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
+        .expect("test step")
         .trim()
         .parse()
-        .unwrap();
+        .expect("test step");
     assert!(!alive(pid), "etcd (pid {pid}) outlived the failed start");
     let after: Vec<_> = private_dirs();
     let new: Vec<_> = after.iter().filter(|d| !before.contains(d)).collect();
@@ -104,7 +104,7 @@ fn a_process_that_never_gets_ready_is_stopped_and_the_folder_removed() {
 fn private_dirs() -> Vec<std::path::PathBuf> {
     let me = format!("trustswap-local-{}-", std::process::id());
     std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
+        .expect("test step")
         .flatten()
         .map(|e| e.path())
         .filter(|p| {

@@ -32,26 +32,31 @@ fn s(p: &Path) -> String {
 
 /// A folder of user files: `notes.txt` and `sub/keep.txt`.
 fn user_folder(at: &Path) {
-    std::fs::create_dir_all(at.join("sub")).unwrap();
-    std::fs::write(at.join("notes.txt"), "mine").unwrap();
-    std::fs::write(at.join("sub/keep.txt"), "mine too").unwrap();
+    std::fs::create_dir_all(at.join("sub")).expect("test step");
+    std::fs::write(at.join("notes.txt"), "mine").expect("test step");
+    std::fs::write(at.join("sub/keep.txt"), "mine too").expect("test step");
 }
 
 fn user_files_intact(at: &Path) {
     assert_eq!(
-        std::fs::read_to_string(at.join("notes.txt")).unwrap(),
+        std::fs::read_to_string(at.join("notes.txt")).expect("test step"),
         "mine"
     );
     assert_eq!(
-        std::fs::read_to_string(at.join("sub/keep.txt")).unwrap(),
+        std::fs::read_to_string(at.join("sub/keep.txt")).expect("test step"),
         "mine too"
     );
 }
 
 fn no_temp_left(dir: &Path) {
     let left: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .expect("test step")
+        .map(|e| {
+            e.expect("test step")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| n.contains(".tmp-") || n.contains(".old-"))
         .collect();
     assert!(left.is_empty(), "temporary folders left: {left:?}");
@@ -59,7 +64,7 @@ fn no_temp_left(dir: &Path) {
 
 #[test]
 fn lab_init_refuses_a_folder_of_user_files() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let dir = t.path().join("mine");
     user_folder(&dir);
     let o = run_in(&root(), &["lab", "init", "--dir", &s(&dir)], &[]);
@@ -72,11 +77,11 @@ fn lab_init_refuses_a_folder_of_user_files() {
 
 #[test]
 fn lab_init_refuses_the_current_folder_a_parent_and_a_repository_root() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let work = t.path().join("repo/work");
     user_folder(&work);
-    std::fs::create_dir_all(t.path().join("repo/.git")).unwrap();
-    std::fs::write(t.path().join("repo/README"), "mine").unwrap();
+    std::fs::create_dir_all(t.path().join("repo/.git")).expect("test step");
+    std::fs::write(t.path().join("repo/README"), "mine").expect("test step");
     for dir in [".", "..", "../..", "./"] {
         let o = run_in(&work, &["lab", "init", "--dir", dir], &[]);
         assert_eq!(o.status.code(), Some(2), "--dir {dir}: {}", text(&o.stderr));
@@ -84,7 +89,7 @@ fn lab_init_refuses_the_current_folder_a_parent_and_a_repository_root() {
     }
     // A repository root, even empty but for .git, named from elsewhere.
     let repo = t.path().join("other");
-    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::create_dir_all(repo.join(".git")).expect("test step");
     let o = run_in(t.path(), &["lab", "init", "--dir", &s(&repo)], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("repository root"));
@@ -94,7 +99,7 @@ fn lab_init_refuses_the_current_folder_a_parent_and_a_repository_root() {
 
 #[test]
 fn run_refuses_a_lab_folder_of_user_files_before_building_anything() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let dir = t.path().join("mine");
     user_folder(&dir);
     let started = Instant::now();
@@ -110,12 +115,12 @@ fn run_refuses_a_lab_folder_of_user_files_before_building_anything() {
 
 #[test]
 fn lab_init_replaces_its_own_lab_and_cleans_what_dead_runs_left() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let dir = t.path().join("lab");
     // What an interrupted earlier build left: a temporary folder with private keys.
     let stale = t.path().join(".lab.tmp-4000000");
-    std::fs::create_dir_all(stale.join("private")).unwrap();
-    std::fs::write(stale.join("private/ca-root.key"), "secret").unwrap();
+    std::fs::create_dir_all(stale.join("private")).expect("test step");
+    std::fs::write(stale.join("private/ca-root.key"), "secret").expect("test step");
     for _ in 0..2 {
         let o = run_in(&root(), &["lab", "init", "--dir", &s(&dir)], &[]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -125,7 +130,7 @@ fn lab_init_replaces_its_own_lab_and_cleans_what_dead_runs_left() {
     assert!(!stale.exists(), "stale private keys removed");
     no_temp_left(t.path());
     // A file dropped into the lab is not deleted by the next build either.
-    std::fs::write(dir.join("layout/mine.txt"), "mine").unwrap();
+    std::fs::write(dir.join("layout/mine.txt"), "mine").expect("test step");
     let o = run_in(&root(), &["lab", "init", "--dir", &s(&dir)], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("layout/mine.txt"));
@@ -139,9 +144,9 @@ fn lab_init_replaces_its_own_lab_and_cleans_what_dead_runs_left() {
 #[test]
 fn a_second_user_of_the_lab_waits_then_refuses_with_the_lock_named() {
     use trustswap::supply::lab::folder::{Access, lock};
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let dir = t.path().join("lab");
-    let _held = lock(&dir, Access::Exclusive).unwrap();
+    let _held = lock(&dir, Access::Exclusive).expect("test step");
     let o = run_in(
         &root(),
         &["lab", "init", "--dir", &s(&dir)],
@@ -178,7 +183,7 @@ fn lab_init_refuses_vendor_and_contract_flags_it_would_ignore() {
 fn lab() -> &'static Path {
     static LAB: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
     &LAB.get_or_init(|| {
-        let t = tempfile::tempdir().unwrap();
+        let t = tempfile::tempdir().expect("test step");
         let dir = t.path().join("lab");
         let o = run_in(&root(), &["lab", "init", "--dir", &s(&dir)], &[]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -317,7 +322,7 @@ fn verify_vendor_outside_the_lab_uses_the_vendors_real_key() {
 
 #[test]
 fn out_into_a_folder_of_other_files_needs_force_and_leaves_nothing_stale() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let out = t.path().join("out");
     user_folder(&out);
     let cache = s(&common::dhi_key_dir());
@@ -345,7 +350,7 @@ fn out_into_a_folder_of_other_files_needs_force_and_leaves_nothing_stale() {
 
 #[test]
 fn render_replaces_an_earlier_render_whole() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let out = t.path().join("policies");
     let render = |engine: &str| {
         run_in(
@@ -366,8 +371,13 @@ fn render_replaces_an_earlier_render_whole() {
     let o = render("cpol");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let yaml: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .expect("test step")
+        .map(|e| {
+            e.expect("test step")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| n.ends_with(".yaml"))
         .collect();
     let listed: Vec<String> = text(&o.stdout)
@@ -375,7 +385,7 @@ fn render_replaces_an_earlier_render_whole() {
         .map(|l| {
             Path::new(l)
                 .file_name()
-                .unwrap()
+                .expect("test step")
                 .to_string_lossy()
                 .into_owned()
         })
@@ -389,9 +399,9 @@ fn render_replaces_an_earlier_render_whole() {
 
 #[test]
 fn an_unusable_output_path_is_a_usage_error_and_leaves_no_verdict() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let file = t.path().join("a-file");
-    std::fs::write(&file, "x").unwrap();
+    std::fs::write(&file, "x").expect("test step");
     let cache = s(&common::dhi_key_dir());
     for out in [file.clone(), file.join("below")] {
         let o = run_in(
@@ -402,15 +412,15 @@ fn an_unusable_output_path_is_a_usage_error_and_leaves_no_verdict() {
         assert_eq!(o.status.code(), Some(2), "{}: {}", s(&out), text(&o.stderr));
         assert!(text(&o.stdout).is_empty(), "no verdict printed");
     }
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    assert_eq!(std::fs::read_to_string(&file).expect("test step"), "x");
 }
 
 #[test]
 fn diff_of_two_empty_sets_is_not_a_holding_claim() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let (a, b) = (t.path().join("a.yaml"), t.path().join("b.yaml"));
-    std::fs::write(&a, "").unwrap();
-    std::fs::write(&b, "---\n").unwrap();
+    std::fs::write(&a, "").expect("test step");
+    std::fs::write(&b, "---\n").expect("test step");
     let o = run_in(&root(), &["diff", &s(&a), &s(&b), "--no-report"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("holds no Kubernetes objects"));
@@ -462,7 +472,7 @@ fn a_vendor_named_twice_is_checked_once() {
 
 /// The largest resident set the child reached (sampled from /proc while it runs).
 fn run_measured(cwd: &Path, args: &[String]) -> (Option<i32>, String, u64, Duration) {
-    let home = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().expect("test step");
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_trustswap"))
         .args(args)
@@ -472,7 +482,7 @@ fn run_measured(cwd: &Path, args: &[String]) -> (Option<i32>, String, u64, Durat
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .expect("test step");
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak_kb = 0u64;
     let status = loop {
@@ -484,7 +494,7 @@ fn run_measured(cwd: &Path, args: &[String]) -> (Option<i32>, String, u64, Durat
         {
             peak_kb = peak_kb.max(kb);
         }
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.try_wait().expect("test step") {
             break status;
         }
         if started.elapsed() > Duration::from_secs(60) {
@@ -498,37 +508,41 @@ fn run_measured(cwd: &Path, args: &[String]) -> (Option<i32>, String, u64, Durat
     child
         .stderr
         .take()
-        .unwrap()
+        .expect("test step")
         .read_to_string(&mut err)
-        .unwrap();
+        .expect("test step");
     (status.code(), err, peak_kb * 1024, started.elapsed())
 }
 
 fn mkfifo(at: &Path) {
-    let ok = Command::new("mkfifo").arg(at).status().unwrap().success();
+    let ok = Command::new("mkfifo")
+        .arg(at)
+        .status()
+        .expect("test step")
+        .success();
     assert!(ok, "mkfifo {}", at.display());
 }
 
 #[test]
 fn devices_fifos_and_huge_files_are_refused_quickly_for_every_file_input() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let fifo = t.path().join("fifo");
     mkfifo(&fifo);
     let big = t.path().join("big");
     std::fs::File::create(&big)
-        .unwrap()
+        .expect("test step")
         .set_len(2 << 30)
-        .unwrap();
+        .expect("test step");
     let zero_link = t.path().join("zero-link");
-    std::os::unix::fs::symlink("/dev/zero", &zero_link).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &zero_link).expect("test step");
     let lab_root = s(&lab().join("trusted_root.json"));
     let good_bundle = t.path().join("b.json");
-    std::fs::write(&good_bundle, "{}").unwrap();
+    std::fs::write(&good_bundle, "{}").expect("test step");
 
     // A folder input holding `<name>` pointing at the bad file.
     let folder_with = |name: &str, bad: &Path| {
-        let d = tempfile::tempdir_in(t.path()).unwrap();
-        std::os::unix::fs::symlink(bad, d.path().join(name)).unwrap();
+        let d = tempfile::tempdir_in(t.path()).expect("test step");
+        std::os::unix::fs::symlink(bad, d.path().join(name)).expect("test step");
         d
     };
     let mut keep = Vec::new();
@@ -646,9 +660,9 @@ fn devices_fifos_and_huge_files_are_refused_quickly_for_every_file_input() {
 
 #[test]
 fn ctrl_c_during_a_lab_build_leaves_no_private_keys_behind() {
-    let t = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().expect("test step");
     let dir = t.path().join("lab");
-    let home = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().expect("test step");
     let mut child = Command::new(env!("CARGO_BIN_EXE_trustswap"))
         .args(["lab", "init", "--dir", &s(&dir)])
         .current_dir(root())
@@ -656,12 +670,12 @@ fn ctrl_c_during_a_lab_build_leaves_no_private_keys_behind() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .expect("test step");
     // Wait until the build has begun writing its temporary folder.
     let started = Instant::now();
     let tmp_seen = loop {
         let seen = std::fs::read_dir(t.path())
-            .unwrap()
+            .expect("test step")
             .flatten()
             .any(|e| e.file_name().to_string_lossy().contains(".tmp-"));
         if seen || started.elapsed() > Duration::from_secs(20) {
@@ -672,10 +686,10 @@ fn ctrl_c_during_a_lab_build_leaves_no_private_keys_behind() {
     let ok = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
-        .unwrap()
+        .expect("test step")
         .success();
     assert!(ok);
-    let status = child.wait().unwrap();
+    let status = child.wait().expect("test step");
     assert!(tmp_seen, "the build never wrote its temporary folder");
     // Interrupted mid-build: exit 3 and nothing half-built (or, had the build
     // already finished, a whole lab); never a temporary folder with keys.
@@ -684,7 +698,7 @@ fn ctrl_c_during_a_lab_build_leaves_no_private_keys_behind() {
         Some(0) => assert!(dir.join(".trustswap-lab.json").is_file()),
         other => panic!(
             "exit {other:?}: {}",
-            text(&child.wait_with_output().unwrap().stderr)
+            text(&child.wait_with_output().expect("test step").stderr)
         ),
     }
     no_temp_left(t.path());

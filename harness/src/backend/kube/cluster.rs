@@ -997,7 +997,11 @@ impl ClusterClient {
         let ns = &self.settings.kyverno_namespace;
         let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), ns);
         let mut kyverno_image = None;
-        while self.settings.kyverno_deployment {
+        loop {
+            // The local backend runs Kyverno as processes: no Deployment.
+            if !self.settings.kyverno_deployment {
+                break;
+            }
             let dep = self
                 .call(|| deployments.get_opt(KYVERNO_ADMISSION_DEPLOYMENT))
                 .await
