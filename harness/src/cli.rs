@@ -603,7 +603,7 @@ fn verify_bundle(
         None => crate::input::sha256_file(Path::new(artifact))?,
     };
     let json = crate::input::read(bundle)?;
-    let trust = TrustMaterial::from_file(trusted_root).map_err(|r| {
+    let bad_root = |r: crate::verify::refusal::Refusal| {
         Error::invalid(
             trusted_root,
             None,
@@ -611,7 +611,8 @@ fn verify_bundle(
             r.reason,
             "give a Sigstore trusted_root.json (TrustedRoot v0.1)",
         )
-    })?;
+    };
+    let trust = TrustMaterial::from_file(trusted_root).map_err(bad_root)?;
     if key.is_some() {
         println!(
             "undecided: public-key bundles are not supported by the sigstore crate trustswap verifies with"
@@ -634,15 +635,7 @@ fn verify_bundle(
         trusted_root.display()
     );
     println!("clock: {} (the system clock)", rfc3339(now));
-    let verifier = BundleVerifier::new(trust, now).map_err(|r| {
-        Error::invalid(
-            trusted_root,
-            None,
-            "trusted_root.json",
-            r.reason,
-            "give a Sigstore trusted_root.json (TrustedRoot v0.1)",
-        )
-    })?;
+    let verifier = BundleVerifier::new(trust, now).map_err(bad_root)?;
     let outcome = BundleVerifier::parse(&json)
         .and_then(|b| verifier.verify_strict(b, ArtifactDigest::Sha256(digest), &policy));
     match outcome {

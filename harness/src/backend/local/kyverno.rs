@@ -37,7 +37,8 @@ pub struct Controller {
     pub changed: Vec<String>,
 }
 
-/// The kinds trustswap takes from the chart.
+/// The kinds trustswap takes from the chart: the Deployments, then the
+/// objects created before the controllers start.
 const KINDS: [&str; 7] = [
     "Deployment",
     "ConfigMap",
@@ -85,17 +86,7 @@ impl Chart {
 
     /// ConfigMaps, service accounts and RBAC, in the order to create them.
     pub fn objects(&self) -> Vec<Value> {
-        let mut out: Vec<Value> = self
-            .of_kind(&[
-                "ConfigMap",
-                "ServiceAccount",
-                "ClusterRole",
-                "ClusterRoleBinding",
-                "Role",
-                "RoleBinding",
-            ])
-            .cloned()
-            .collect();
+        let mut out: Vec<Value> = self.of_kind(&KINDS[1..]).cloned().collect();
         for o in &mut out {
             // Namespaced objects of the chart live in Kyverno's namespace.
             let namespaced = !matches!(
