@@ -113,3 +113,18 @@ fn private_dirs() -> Vec<std::path::PathBuf> {
         })
         .collect()
 }
+
+#[test]
+fn the_shipped_known_disagreements_cite_kyverno_source_lines() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let list =
+        trustswap::experiment::compare::load_known(&root.join("fidelity/known-disagreements.yaml"))
+            .expect("the shipped list loads");
+    for k in &list {
+        assert!(
+            k.source.starts_with("pkg/") || k.source.starts_with("cmd/"),
+            "{k:?}"
+        );
+        assert!(!k.why.is_empty(), "{k:?}");
+    }
+}

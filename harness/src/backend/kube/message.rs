@@ -254,6 +254,17 @@ mod tests {
         assert_eq!(v[1].message, "no such key");
     }
 
+    /// As real Kyverno 1.19.1 answered on the local backend (fine-grained
+    /// webhook per ImageValidatingPolicy).
+    #[test]
+    fn real_kyverno_fine_grained_ivpol_denial() {
+        let msg = "admission webhook \"ivpol.validate.kyverno.svc-fail-finegrained-trustswap-verify-images\" denied the request: Policy trustswap-verify-images failed: failed to verify the SBOM attestation";
+        let v = parse_denial(msg);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].policy, "trustswap-verify-images");
+        assert_eq!(v[0].message, "failed to verify the SBOM attestation");
+    }
+
     #[test]
     fn unrelated_message_has_no_violations() {
         assert!(parse_denial("pods \"x\" is forbidden: exceeded quota").is_empty());
