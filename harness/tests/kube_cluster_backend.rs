@@ -369,4 +369,19 @@ fn the_report_shows_the_cluster_the_comparison_and_the_swaps() {
     assert_eq!(json["comparison"]["disagreements"], serde_json::json!([]));
     assert!(json["swaps"].as_array().is_some_and(|s| !s.is_empty()));
     assert_eq!(json["cluster"]["runId"], "t1");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
+    assert!(
+        html.contains("<h2>Cluster</h2>") && html.contains("&quot;runId&quot;: &quot;t1&quot;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<h2>Comparison with the embedded engine</h2>"),
+        "{html}"
+    );
+    assert!(html.contains("<b>0 disagreements</b>"), "{html}");
+    assert!(
+        html.contains("<h2>Policy swaps on the cluster</h2>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>cross-vendor-trust/cpol</td>"), "{html}");
 }

@@ -636,8 +636,88 @@ pub fn html(r: &RunReport<'_>) -> String {
             );
         }
     }
-    o.push_str("</table><p>Evidence: <code>evidence/</code>; machine form: <code>result.json</code>.</p></body></html>\n");
+    o.push_str("</table>");
+    html_real_cluster(&mut o, r);
+    o.push_str("<p>Evidence: <code>evidence/</code>; machine form: <code>result.json</code>.</p></body></html>\n");
     o
+}
+
+/// The cluster, the comparison with the embedded engine and the policy swaps
+/// of a real-cluster run (as `summary.md` shows them).
+fn html_real_cluster(o: &mut String, r: &RunReport<'_>) {
+    if let Some(c) = &r.cluster {
+        let text = serde_json::to_string_pretty(c).unwrap_or_default();
+        let _ = write!(o, "<h2>Cluster</h2><pre><code>{}</code></pre>", esc(&text));
+    }
+    if let Some(cmp) = r.comparison {
+        let _ = write!(
+            o,
+            "<h2>Comparison with the embedded engine</h2><p>{} observations compared, <b>{} disagreements</b>, {} known (explained by Kyverno's source), {} fixed entries to remove, {} runs not compared.</p>",
+            cmp.compared,
+            cmp.disagreements.len(),
+            cmp.known.len(),
+            cmp.stale.len(),
+            cmp.skipped.len()
+        );
+        if !cmp.disagreements.is_empty() {
+            let _ = write!(
+                o,
+                "<table><tr><th>scenario</th><th>engine</th><th>vendor</th><th>step</th><th>embedded</th><th>{}</th></tr>",
+                esc(&cmp.backend)
+            );
+            for d in &cmp.disagreements {
+                let _ = write!(
+                    o,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&d.scenario),
+                    esc(&d.engine),
+                    esc(&d.vendor),
+                    esc(&d.step),
+                    esc(&d.embedded),
+                    esc(&d.cluster)
+                );
+            }
+            o.push_str("</table>");
+        }
+        if !cmp.known.is_empty() {
+            o.push_str("<h3>Known disagreements</h3><table><tr><th>scenario</th><th>engine</th><th>vendor</th><th>step</th><th>embedded</th><th>Kyverno</th><th>source</th><th>why</th></tr>");
+            for k in &cmp.known {
+                let _ = write!(
+                    o,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                    esc(&k.scenario),
+                    esc(&k.engine),
+                    esc(&k.vendor),
+                    esc(&k.step),
+                    esc(&k.embedded),
+                    esc(&k.kyverno),
+                    esc(&k.source),
+                    esc(&k.why)
+                );
+            }
+            o.push_str("</table>");
+        }
+    }
+    if let Some(swaps) = r.swaps {
+        let _ = write!(
+            o,
+            "<h2>Policy swaps on the cluster</h2><table><tr><th>run</th><th>replaced</th><th>trust root</th><th>image scope</th><th>evidence</th><th>structural</th></tr>"
+        );
+        for w in swaps {
+            let n = |k: &str| w.classes.get(k).copied().unwrap_or(0);
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&w.case),
+                esc(w.previous.as_deref().unwrap_or("")),
+                n("trust-root"),
+                n("image-scope"),
+                n("evidence"),
+                n("structural")
+            );
+        }
+        o.push_str("</table>");
+    }
 }
 
 /// Write the whole report into `dir`.
