@@ -54,26 +54,39 @@ pub fn remove_registered() -> Vec<PathBuf> {
     list
 }
 
-/// Starts the one Ctrl-C listener of the process (idempotent).
+/// Starts the one Ctrl-C listener of the process (idempotent). Returns once the
+/// signal handler is registered (or after 2 s), so that an interrupt right
+/// after this call is never handled by the default disposition.
 fn listen() {
     LISTENING.get_or_init(|| {
+        let (ready, registered) = std::sync::mpsc::channel::<()>();
         let spawned = std::thread::Builder::new()
             .name("trustswap-interrupt".into())
-            .spawn(|| {
+            .spawn(move || {
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                 else {
                     return;
                 };
-                rt.block_on(async {
-                    while tokio::signal::ctrl_c().await.is_ok() {
+                rt.block_on(async move {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    let Ok(mut sigint) = signal(SignalKind::interrupt()) else {
+                        return;
+                    };
+                    let _ = ready.send(());
+                    while sigint.recv().await.is_some() {
                         on_interrupt();
                     }
                 });
             });
-        if let Err(e) = spawned {
-            eprintln!("warning: no Ctrl-C handler ({e}); an interrupt will skip cleanup");
+        match spawned {
+            Ok(_) => {
+                let _ = registered.recv_timeout(std::time::Duration::from_secs(2));
+            }
+            Err(e) => {
+                eprintln!("warning: no Ctrl-C handler ({e}); an interrupt will skip cleanup")
+            }
         }
     });
 }

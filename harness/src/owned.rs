@@ -186,9 +186,11 @@ impl Owner {
         if tmp_path.exists() {
             let _ = std::fs::remove_dir_all(&tmp_path);
         }
+        // Registered before it exists: an interrupt at any moment removes it.
+        let on_interrupt = crate::interrupt::remove_on_interrupt(tmp_path.clone());
         std::fs::create_dir(&tmp_path).map_err(|e| self.cannot_create(&tmp_path, &e))?;
         let mut tmp = TempDir {
-            _on_interrupt: crate::interrupt::remove_on_interrupt(tmp_path.clone()),
+            _on_interrupt: on_interrupt,
             path: tmp_path,
             armed: true,
         };
