@@ -133,12 +133,21 @@ impl Owner {
             })?,
             Err(_) => {
                 let sample: Vec<&str> = actual.keys().take(3).map(String::as_str).collect();
+                // A lab built before labs carried a marker: say so, never guess.
+                let older_lab = self.kind == "lab"
+                    && actual.contains_key("catalogue.json")
+                    && actual.contains_key("layout");
                 return Err(self.refuse(
                     dir,
                     format!(
-                        "is not empty and trustswap did not write it (no {}; it holds {})",
+                        "is not empty and trustswap did not write it (no {}; it holds {}){}",
                         self.marker,
-                        sample.join(", ")
+                        sample.join(", "),
+                        if older_lab {
+                            format!("; it looks like a lab from an older trustswap, which carried no marker: if it is, remove it once (rm -r {})", dir.display())
+                        } else {
+                            String::new()
+                        }
                     ),
                     self.kind != "lab",
                 ));
@@ -373,6 +382,19 @@ mod tests {
         assert!(err.to_string().contains("disk full"));
         assert!(!out.exists());
         assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_lab_from_before_the_marker_is_named_as_such_and_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let lab = t.path().join("lab");
+        std::fs::create_dir_all(lab.join("layout")).unwrap();
+        std::fs::write(lab.join("catalogue.json"), "{}").unwrap();
+        let err = Owner::lab(0)
+            .replace_with(&lab, false, |_| Ok(()))
+            .unwrap_err();
+        assert!(err.to_string().contains("older trustswap"), "{err}");
+        assert!(lab.join("catalogue.json").is_file());
     }
 
     #[test]
