@@ -173,9 +173,23 @@ pub struct RunArgs {
     /// they do not fail the run, and an entry no longer seen does
     #[arg(long, value_name = "FILE", requires = "compare")]
     pub known_disagreements: Option<PathBuf>,
+    /// What the exit code answers: `hypotheses` (0 when every hypothesis
+    /// holds and, with --compare, the engines agree) or `agreement` (with
+    /// --compare: 0 when the embedded engine agrees with the cluster, known
+    /// disagreements aside, whatever the hypotheses found; the fidelity gate)
+    #[arg(long, value_enum, default_value = "hypotheses", value_name = "CLAIM")]
+    pub claim: Claim,
     /// Registry timeouts of --backend kind or cluster (the fixture push)
     #[command(flatten)]
     pub net: crate::lab_cli::NetArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Claim {
+    /// Every hypothesis holds (and, with --compare, the engines agree)
+    Hypotheses,
+    /// The embedded engine agrees with the cluster (needs --compare)
+    Agreement,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -876,6 +890,14 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     use crate::experiment::runner::Status;
     use crate::report::experiment::{Counts, RunReport};
 
+    if args.claim == Claim::Agreement && args.compare.is_none() {
+        return Err(Error::Usage {
+            message:
+                "--claim agreement needs --compare embedded (and a --backend other than embedded)"
+                    .into(),
+            hint: "add --compare embedded, or drop --claim".into(),
+        });
+    }
     if args.backend == BackendKind::Embedded && (args.compare.is_some() || args.keep) {
         return Err(Error::Usage {
             message: "--compare and --keep apply to --backend local, kind or cluster".into(),
@@ -958,6 +980,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
             let extra = RealExtras {
                 backend: r.backend,
                 verdict: r.verdict(),
+                agreement: r.agreement(),
                 cluster: r.cluster,
                 swaps: r.swaps,
                 comparison: r.comparison,
@@ -965,9 +988,20 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
             (r.outcome, Some(extra))
         }
     };
-    let (verdict, code) = match &real {
+    let (verdict, mut code) = match &real {
         Some(r) => r.verdict,
         None => outcome.verdict(),
+    };
+    let claim = match (&real, args.claim) {
+        (Some(r), Claim::Agreement) => {
+            code = r.agreement.1;
+            Some(serde_json::json!({
+                "claim": "agreement",
+                "verdict": r.agreement.0,
+                "exit_code": r.agreement.1,
+            }))
+        }
+        _ => None,
     };
     let report = RunReport {
         schema_version: crate::report::SCHEMA_VERSION,
@@ -991,6 +1025,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         cluster: real.as_ref().map(|r| r.cluster.clone()),
         swaps: real.as_ref().map(|r| r.swaps.as_slice()),
         comparison: real.as_ref().and_then(|r| r.comparison.as_ref()),
+        claim: claim.clone(),
     };
     let out = &args.check.output;
     let json = serde_json::to_value(&report).unwrap_or_default();
@@ -1056,6 +1091,14 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
             c.not_applicable,
             verdict
         ));
+        if let Some(c) = &claim {
+            t.push_str(&format!(
+                "claim: the embedded engine agrees with {}: {} (exit {})\n",
+                report.backend,
+                c["verdict"].as_str().unwrap_or_default(),
+                code
+            ));
+        }
         let _ = stdout.write_all(t.as_bytes());
     }
     if let Some(dir) = report_dir {
@@ -1068,6 +1111,8 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
 struct RealExtras {
     backend: &'static str,
     verdict: (&'static str, u8),
+    /// The verdict of `--claim agreement`.
+    agreement: (&'static str, u8),
     cluster: serde_json::Value,
     swaps: Vec<crate::backend::kube::Swap>,
     comparison: Option<crate::experiment::compare::Comparison>,

@@ -27,7 +27,6 @@ fn rendered_snapshot_cel_compiles_and_evaluates_exactly() {
 
 #[rstest]
 #[case("ivpol_chainguard", &["cgr.dev/chainguard/nginx:1", "cgr.dev/chainguard/python:3", "cgr.dev/chainguard/busybox"])]
-#[case("ivpol_dhi", &["dhi.io/python:3.12"])]
 #[case("ivpol_distroless", &["gcr.io/distroless/static:nonroot"])]
 #[case("ivpol_selfbuilt", &["ghcr.io/example-org/platform/api:1"])]
 fn rendered_ivp_admits_signed_images(#[case] snap: &str, #[case] images: &[&str]) {
@@ -40,6 +39,28 @@ fn rendered_ivp_admits_signed_images(#[case] snap: &str, #[case] images: &[&str]
     assert_eq!(d.patches.len(), images.len());
     assert_eq!(d.status_of(IVP, IVP), Some(RuleStatus::Pass));
     assert_eq!(d.status_of(VP, VP), Some(RuleStatus::Pass));
+}
+
+/// Kyverno 1.19's IVP refuses a legacy `.att` attestation verified with
+/// `insecureIgnoreTlog` (cosign reports `bundleVerified=false`;
+/// pkg/image/verifiers/ivpol/cosign/verifier.go:161, kyverno/kyverno#17109):
+/// DHI's key-signed SBOM never verifies, so the signed DHI image is denied.
+#[test]
+fn rendered_ivp_denies_dhi_because_its_attestation_ignores_the_tlog() {
+    let docs = snapshot("ivpol_dhi");
+    assert!(
+        serde_json::to_string(&docs)
+            .unwrap()
+            .contains("\"insecureIgnoreTlog\":true"),
+        "the DHI policy ignores the tlog"
+    );
+    let d = eval(
+        &docs,
+        &req("default", pod("p", &["dhi.io/python:3.12"], &[], &[])),
+        vendor_verifier(),
+    );
+    assert!(!d.allowed, "{:#?}", d.results);
+    assert_eq!(d.status_of(IVP, IVP), Some(RuleStatus::Fail));
 }
 
 #[test]

@@ -699,3 +699,113 @@ fn malformed_policies_are_typed_errors(#[case] doc: Value, #[case] field: &str) 
     let e = CompiledPolicySet::compile(&[doc]).unwrap_err();
     assert_eq!(e.field, field, "{e}");
 }
+
+/// Kyverno's verification cache (pkg/engine/internal/imageverifier.go:83-125,
+/// key pkg/image/verification/cache/client.go:91): a passed verification of a
+/// tag is reused for the TTL, so the tag re-pushed to an unsigned digest is
+/// admitted "verified from cache" and pinned to the unsigned digest.
+#[test]
+fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
+    use std::sync::Arc;
+    let docs = cg();
+    let cache = Arc::new(VerificationCache::kyverno_default());
+    let set = CompiledPolicySet::compile_with(
+        &docs,
+        EngineOptions {
+            verification_cache: Some(cache.clone()),
+            ..EngineOptions::default()
+        },
+    )
+    .unwrap();
+    let r = req(
+        "default",
+        pod("p", &["cgr.dev/chainguard/nginx:1"], &[], &[]),
+    );
+    assert!(
+        set.evaluate(&r, now(), &verifier(vendor_verifier()))
+            .allowed
+    );
+    assert_eq!(cache.len(), 1);
+
+    // The vendor re-pushes the tag to an unsigned digest.
+    let repushed = || {
+        verifier(FakeVerifier::new().with_image(
+            "cgr.dev/chainguard/nginx",
+            FakeImage {
+                digest: DIGEST_C.into(),
+                ..Default::default()
+            },
+        ))
+    };
+    let d = set.evaluate(&r, now(), &repushed());
+    assert!(d.allowed, "{}", failures(&d));
+    assert!(
+        d.results.iter().any(|x| x.message == "verified from cache"),
+        "{:#?}",
+        d.results
+    );
+    let pinned = d.patches[0]["value"].as_str().unwrap_or_default();
+    assert!(
+        pinned.ends_with(DIGEST_C),
+        "pinned to the unsigned digest: {pinned}"
+    );
+
+    // The digest reference is another key, and so is a new policy revision.
+    let by_digest = req(
+        "default",
+        pod(
+            "p",
+            &[&format!("cgr.dev/chainguard/nginx@{DIGEST_C}")],
+            &[],
+            &[],
+        ),
+    );
+    assert!(!set.evaluate(&by_digest, now(), &repushed()).allowed);
+    // After the TTL (60 min) the tag is verified again: denied.
+    let later = now() + chrono::Duration::seconds(3600);
+    assert!(!set.evaluate(&r, later, &repushed()).allowed);
+    // Without the cache (--imageVerifyCacheEnabled=false) it is denied at once.
+    let plain = CompiledPolicySet::compile(&docs).unwrap();
+    assert!(
+        plain
+            .evaluate(&r, now(), &verifier(vendor_verifier()))
+            .allowed
+    );
+    assert!(!plain.evaluate(&r, now(), &repushed()).allowed);
+}
+
+/// `useCache: false` opts a verifyImages entry out of the cache.
+#[test]
+fn use_cache_false_verifies_every_time() {
+    use std::sync::Arc;
+    let mut docs = cg();
+    for d in docs.iter_mut() {
+        if let Some(rules) = d.pointer_mut("/spec/rules").and_then(Value::as_array_mut) {
+            for r in rules {
+                if let Some(ivs) = r.get_mut("verifyImages").and_then(Value::as_array_mut) {
+                    for iv in ivs {
+                        iv["useCache"] = json!(false);
+                    }
+                }
+            }
+        }
+    }
+    let cache = Arc::new(VerificationCache::kyverno_default());
+    let set = CompiledPolicySet::compile_with(
+        &docs,
+        EngineOptions {
+            verification_cache: Some(cache.clone()),
+            ..EngineOptions::default()
+        },
+    )
+    .unwrap();
+    let r = req(
+        "default",
+        pod("p", &["cgr.dev/chainguard/nginx:1"], &[], &[]),
+    );
+    assert!(
+        set.evaluate(&r, now(), &verifier(vendor_verifier()))
+            .allowed
+    );
+    assert!(cache.is_empty());
+}

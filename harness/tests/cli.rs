@@ -102,7 +102,8 @@ fn reports_are_byte_identical_between_runs() {
             "--out",
             &dir.path().join(name).display().to_string(),
         ]);
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        // 1: the shipped matrix does not hold for DHI under ImageValidatingPolicy.
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     }
     for file in [
         "result.json",

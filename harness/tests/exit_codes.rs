@@ -123,6 +123,11 @@ fn every_command_ends_with_its_documented_code() {
             v(&["run", "--compare", "embedded", "--no-report"]),
         ),
         (
+            "claim agreement without compare",
+            2,
+            v(&["run", "--claim", "agreement", "--no-report"]),
+        ),
+        (
             "cluster without registry",
             2,
             v(&["run", "--backend", "cluster", "--no-report"]),

@@ -117,6 +117,9 @@ fn every_scenario_runs_on_the_cluster_backend_and_agrees_with_the_embedded_engin
                     "{reason}"
                 );
             }
+            id if common::KYVERNO_17109.contains(&id) => {
+                assert_eq!(s.status, Status::Deviated, "{}: {:?}", s.id, s.reason)
+            }
             _ => assert_eq!(s.status, Status::Held, "{}: {:?}", s.id, s.reason),
         }
     }
@@ -167,6 +170,11 @@ fn the_audit_reads_real_pods_and_audit_mode_reads_policy_reports() {
     let s = scenario(run, "tag-repush");
     for r in &s.runs {
         let audit = r.steps.last().expect("audit step");
+        if r.engine == Engine::Ivpol && r.vendor == "dhi" {
+            // kyverno/kyverno#17109: the first pod was never admitted.
+            assert_eq!(audit.observed, "api=absent", "{audit:?}");
+            continue;
+        }
         assert_eq!(audit.ok, Some(true), "{}/{}: {audit:?}", r.engine, r.vendor);
         assert!(audit.observed.contains("=drifted"), "{}", audit.observed);
     }
@@ -347,6 +355,7 @@ fn the_report_shows_the_cluster_the_comparison_and_the_swaps() {
         })),
         swaps: Some(&run.swaps),
         comparison: Some(&comparison),
+        claim: None,
     };
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), &report).expect("report written");

@@ -1340,6 +1340,17 @@ fn attestor_names(list: &[CelValue], fname: &str) -> Result<Vec<String>, Executi
         .collect()
 }
 
+/// `insecureIgnoreTlog` on the attestor (IVP `cosign.ctlog`).
+fn ignores_tlog(spec: &AttestorSpec) -> bool {
+    let rekor = match spec {
+        AttestorSpec::Keys { rekor, .. }
+        | AttestorSpec::Keyless { rekor, .. }
+        | AttestorSpec::Certificates { rekor, .. } => rekor,
+        AttestorSpec::Notary { .. } => return false,
+    };
+    rekor.as_ref().is_some_and(|r| r.ignore_tlog)
+}
+
 /// Verifies `image` against each attestor; returns the number that verified.
 fn count_verified(
     data: &IvpData,
@@ -1378,6 +1389,14 @@ fn count_verified(
             }
         };
         match v {
+            // Kyverno's IVP cosign verifier refuses an attestation cosign
+            // reports as `bundleVerified=false` ("cosign bundle verification
+            // failed", pkg/image/verifiers/ivpol/cosign/verifier.go:161-164):
+            // a legacy `.att` attestation verified with `insecureIgnoreTlog`
+            // (cosign v3 pkg/cosign/verify.go:831 skips the tlog, so nothing
+            // is "bundle verified"). Signatures tolerate it (:105-111).
+            Verification::Verified { bundle: false, .. }
+                if predicate.is_some() && ignores_tlog(&att.spec) => {}
             Verification::Verified {
                 identities,
                 payloads,

@@ -5,6 +5,7 @@ use crate::admission::conditions::AnyAll;
 use crate::admission::decision::{Action, Phase, PolicyKind, RuleResult, RuleStatus};
 use crate::admission::error::PolicyError;
 use crate::admission::image::{ImageRef, PodImage, pod_images};
+use crate::admission::ivcache;
 use crate::admission::pattern::{PatternOutcome, validate_pattern};
 use crate::admission::request::{AdmissionRequest, Operation};
 use crate::admission::selector::{LabelSelector, labels_of};
@@ -364,6 +365,8 @@ struct ImageVerification {
     mutate_digest: bool,
     verify_digest: bool,
     required: bool,
+    /// `useCache` (default true): passed verifications are cached ([`super::ivcache`]).
+    use_cache: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -392,6 +395,9 @@ pub struct ClusterPolicy {
     pub name: String,
     pub failure_policy: FailurePolicy,
     rules: Vec<Rule>,
+    /// A hash of the policy document: the verification cache's stand-in for
+    /// Kyverno's UID and resourceVersion.
+    revision: String,
 }
 
 fn compile_rekor(
@@ -659,6 +665,7 @@ fn compile_image_verification(
         mutate_digest,
         verify_digest: doc.opt_bool(v, "verifyDigest", field)?.unwrap_or(true),
         required: doc.opt_bool(v, "required", field)?.unwrap_or(true),
+        use_cache: doc.opt_bool(v, "useCache", field)?.unwrap_or(true),
     })
 }
 
@@ -791,10 +798,21 @@ impl ClusterPolicy {
                 body,
             });
         }
+        // Kyverno keys its verification cache by the policy's UID and
+        // resourceVersion; without them (a policy file), a hash of the content.
+        let meta = |k: &str| v.pointer(&format!("/metadata/{k}")).and_then(Value::as_str);
+        let revision = match (meta("uid"), meta("resourceVersion")) {
+            (Some(uid), Some(rv)) => format!("{uid};{rv}"),
+            _ => {
+                use sha2::Digest as _;
+                hex::encode(sha2::Sha256::digest(v.to_string().as_bytes()))
+            }
+        };
         Ok(ClusterPolicy {
             name,
             failure_policy,
             rules,
+            revision,
         })
     }
 }
@@ -885,6 +903,8 @@ pub(crate) struct CpolCtx<'a> {
     pub verifier: &'a dyn EvidenceVerifier,
     pub exceptions: &'a [PolicyExceptionV2],
     pub json_ctx: &'a Value,
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub cache: Option<&'a super::ivcache::VerificationCache>,
 }
 
 fn result(
@@ -1049,7 +1069,23 @@ impl ClusterPolicy {
         out: &mut Vec<RuleResult>,
     ) {
         let mut image = info.normalized();
-        let (resp, digest) = self.verify_image(iv, info, cx);
+        // Kyverno's verification cache (imageverifier.go:83-113): a passed
+        // verification of this image string (the tag for a tag reference)
+        // passes the rule without verifying, for the cache TTL.
+        let cache = cx.cache.filter(|_| iv.use_cache);
+        let key = ivcache::VerificationCache::key(&self.name, &self.revision, &rule.name, &image);
+        let (resp, digest) = if cache.is_some_and(|c| c.get(&key, cx.now)) {
+            (
+                Some((RuleStatus::Pass, "verified from cache".to_string())),
+                info.digest.clone(),
+            )
+        } else {
+            let (resp, digest) = self.verify_image(iv, info, cx);
+            if let (Some(c), Some((RuleStatus::Pass, _))) = (cache, &resp) {
+                c.set(key, cx.now);
+            }
+            (resp, digest)
+        };
         let mut resp = resp.map(|(s, m)| {
             result(
                 self,
@@ -1270,6 +1306,7 @@ impl ClusterPolicy {
                                 digest,
                                 identities,
                                 payloads,
+                                ..
                             } => (digest, identities, payloads),
                             Verification::Refused { reason } => {
                                 return (

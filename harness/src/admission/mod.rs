@@ -12,6 +12,7 @@ pub mod cpol;
 pub mod decision;
 pub mod error;
 pub mod image;
+pub mod ivcache;
 pub mod pattern;
 pub mod request;
 pub mod selector;
@@ -28,6 +29,7 @@ pub use decision::{
 };
 pub use error::{PolicyError, RequestError};
 pub use image::{ContainerKind, ImageRef};
+pub use ivcache::VerificationCache;
 pub use request::{AdmissionRequest, Operation, UserInfo};
 pub use verifier::{
     AttestorSpec, CtlogSpec, EvidenceVerifier, FakeAttestation, FakeImage, FakeSigner,
@@ -48,6 +50,10 @@ pub struct EngineOptions {
     /// Namespaces never admitted to policy evaluation (Kyverno's `resourceFilters` /
     /// webhook namespaceSelector configuration). Empty by default.
     pub excluded_namespaces: Vec<String>,
+    /// Kyverno's ClusterPolicy image verification cache, shared across
+    /// evaluations ([`ivcache`]). `None`: every evaluation verifies afresh
+    /// (Kyverno with `--imageVerifyCacheEnabled=false`).
+    pub verification_cache: Option<Arc<VerificationCache>>,
 }
 
 /// A compiled set of policies and exceptions.
@@ -203,6 +209,8 @@ impl CompiledPolicySet {
             verifier: verifier.as_ref(),
             exceptions: &self.exceptions_v2,
             json_ctx: &json_ctx,
+            now,
+            cache: self.options.verification_cache.as_deref(),
         };
 
         // ---- mutating webhook: ClusterPolicy verifyImages

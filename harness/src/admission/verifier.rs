@@ -117,6 +117,12 @@ pub enum Verification {
         digest: String,
         identities: Vec<SignerIdentity>,
         payloads: Vec<Value>,
+        /// The evidence came from a Sigstore bundle (cosign's new bundle
+        /// format, OCI referrers), not from a legacy `.sig`/`.att` tag.
+        /// Cosign reports a legacy attestation verified with the tlog
+        /// ignored as `bundleVerified=false`, which Kyverno's
+        /// ImageValidatingPolicy refuses.
+        bundle: bool,
     },
     /// The evidence is missing or does not verify (a policy failure).
     Refused { reason: String },
@@ -399,6 +405,7 @@ impl EvidenceVerifier for FakeVerifier {
             digest: img.digest.clone(),
             identities,
             payloads: vec![],
+            bundle: false,
         }
     }
 
@@ -439,6 +446,7 @@ impl EvidenceVerifier for FakeVerifier {
             digest: img.digest.clone(),
             identities,
             payloads,
+            bundle: false,
         }
     }
 

@@ -293,6 +293,7 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
                     digest: e.digest.to_string(),
                     identities: vec![identity(&e, &policy)],
                     payloads: vec![],
+                    bundle: e.via == "bundle",
                 },
                 Err(r) => outcome(r),
             }
@@ -324,6 +325,7 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
                     digest: e.digest.to_string(),
                     identities: vec![identity(&e, &policy)],
                     payloads: e.statement.clone().into_iter().collect(),
+                    bundle: e.via == "bundle",
                 },
                 Err(r) => outcome(r),
             }

@@ -68,6 +68,23 @@ impl RealRun {
         }
         (v, code)
     }
+
+    /// `--claim agreement`: the embedded engine agrees with the cluster
+    /// (known disagreements aside). An interrupted or errored run decides
+    /// nothing: its missing observations cannot be compared.
+    pub fn agreement(&self) -> (&'static str, u8) {
+        let errored = self
+            .outcome
+            .scenarios
+            .iter()
+            .any(|s| s.status == crate::experiment::runner::Status::Errored);
+        match &self.comparison {
+            _ if self.interrupted || errored => ("undecided", crate::exit::UNDECIDED),
+            None => ("undecided", crate::exit::UNDECIDED),
+            Some(c) if c.agrees() => ("holds", crate::exit::HOLDS),
+            Some(_) => ("does-not-hold", crate::exit::FINDING),
+        }
+    }
 }
 
 fn spinner(message: &str) -> ProgressBar {

@@ -445,9 +445,10 @@ impl<B: Backend> Runner<'_, B> {
                 result.reason = Some(format!("{}: interrupted", step.label));
                 break;
             }
-            match self.step(&mut st, &step.action, step.expect.as_ref(), live) {
+            let expect = step.expect.as_ref().map(|e| e.for_engine(engine));
+            match self.step(&mut st, &step.action, expect.as_ref(), live) {
                 Ok((observed, observation, detail, evidence)) => {
-                    let (expected, ok) = match &step.expect {
+                    let (expected, ok) = match &expect {
                         Some(e) => {
                             let ok = meets(e, &observed, detail.as_deref());
                             (Some(describe(e)), Some(ok))
@@ -478,7 +479,7 @@ impl<B: Backend> Runner<'_, B> {
                     result.reason = Some(format!("{}: {e}", step.label));
                     result.steps.push(StepOutcome {
                         label: step.label.clone(),
-                        expected: step.expect.as_ref().map(describe),
+                        expected: expect.as_ref().map(describe),
                         observed: "errored".into(),
                         ok: None,
                         detail: Some(e),

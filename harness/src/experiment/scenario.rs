@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::policy::Engine;
 use crate::policy::kyverno::FailurePolicy;
 use crate::policy::kyverno::cpol::FailureAction;
 
@@ -209,6 +210,13 @@ struct RawExpect {
     message: Option<String>,
     #[serde(default)]
     findings: Option<BTreeMap<String, String>>,
+    /// What the ClusterPolicy engine is expected to do instead (its fields
+    /// replace the step's; findings are merged).
+    #[serde(default)]
+    cpol: Option<Box<RawExpect>>,
+    /// The same for the ImageValidatingPolicy engine.
+    #[serde(default)]
+    ivpol: Option<Box<RawExpect>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,6 +297,31 @@ pub struct Expect {
     pub reported: Option<bool>,
     pub message: Option<String>,
     pub findings: BTreeMap<String, String>,
+    /// Per-engine overrides (`expect.cpol`, `expect.ivpol`): where the
+    /// engines really decide differently (a Kyverno behaviour of one policy
+    /// kind), the scenario says so rather than hiding it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub engines: BTreeMap<Engine, Expect>,
+}
+
+impl Expect {
+    /// The expectation for `engine`: its override's fields over the step's.
+    pub fn for_engine(&self, engine: Engine) -> Expect {
+        let mut e = Expect {
+            engines: BTreeMap::new(),
+            ..self.clone()
+        };
+        if let Some(o) = self.engines.get(&engine) {
+            e.decision = o.decision.or(e.decision);
+            e.reported = o.reported.or(e.reported);
+            if o.message.is_some() {
+                e.message = o.message.clone();
+            }
+            e.findings
+                .extend(o.findings.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        e
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -343,6 +376,95 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A step's expectation, with its per-engine overrides, checked against
+    /// what the step (`kind`) can produce.
+    fn expect(&self, e: RawExpect, kind: &str, f: &dyn Fn(&str) -> String) -> Result<Expect> {
+        let mut engines = BTreeMap::new();
+        for (engine, raw) in [(Engine::Cpol, e.cpol), (Engine::Ivpol, e.ivpol)] {
+            let Some(raw) = raw else { continue };
+            let field = f(&format!("expect.{}", engine.id()));
+            if raw.cpol.is_some() || raw.ivpol.is_some() {
+                return Err(self.err(
+                    field,
+                    "an engine's expectation cannot name engines again".into(),
+                    "put `cpol:` / `ivpol:` directly under `expect`",
+                ));
+            }
+            let sub = |s: &str| format!("{field}.{}", s.trim_start_matches("expect."));
+            engines.insert(engine, self.expect_fields(*raw, kind, &sub, false)?);
+        }
+        let mut base = self.expect_fields(
+            RawExpect {
+                cpol: None,
+                ivpol: None,
+                ..e
+            },
+            kind,
+            f,
+            engines.len() < Engine::ALL.len(),
+        )?;
+        if matches!(kind, "admit" | "outage")
+            && base.decision.is_none()
+            && let Some((engine, _)) = engines.iter().find(|(_, o)| o.decision.is_none())
+        {
+            return Err(self.err(
+                f(&format!("expect.{}.decision", engine.id())),
+                "missing (the step names no decision for every engine)".into(),
+                "say `decision: admitted` or `decision: denied`",
+            ));
+        }
+        base.engines = engines;
+        Ok(base)
+    }
+
+    fn expect_fields(
+        &self,
+        e: RawExpect,
+        kind: &str,
+        f: &dyn Fn(&str) -> String,
+        needs_decision: bool,
+    ) -> Result<Expect> {
+        let decides = matches!(kind, "admit" | "outage");
+        if (e.decision.is_some() || e.reported.is_some() || e.message.is_some()) && !decides {
+            return Err(self.err(
+                f("expect"),
+                format!("a `{kind}` step has no admission decision to expect"),
+                "expect `decision`/`reported`/`message` on admit or outage steps",
+            ));
+        }
+        if e.findings.is_some() && kind != "audit" {
+            return Err(self.err(
+                f("expect.findings"),
+                format!("a `{kind}` step produces no audit findings"),
+                "expect `findings` on an audit step",
+            ));
+        }
+        if decides && needs_decision && e.decision.is_none() {
+            return Err(self.err(
+                f("expect.decision"),
+                "missing".into(),
+                "say `decision: admitted` or `decision: denied`",
+            ));
+        }
+        let findings = e.findings.unwrap_or_default();
+        for (pod, status) in &findings {
+            if !STATUSES.contains(&status.as_str()) {
+                return Err(self.err(
+                    f(&format!("expect.findings.{pod}")),
+                    format!("unknown audit status `{status}`"),
+                    &format!("use one of: {}", STATUSES.join(", ")),
+                ));
+            }
+        }
+        Ok(Expect {
+            decision: e.decision,
+            reported: e.reported,
+            message: e.message,
+            findings,
+            engines: BTreeMap::new(),
+        })
+    }
+
     fn err(&self, field: String, message: String, hint: &str) -> Error {
         Error::invalid(self.path, None, field, message, hint)
     }
@@ -520,48 +642,7 @@ impl RawScenario {
             };
             let expect = match raw.expect {
                 None => None,
-                Some(e) => {
-                    let decides = matches!(kind, "admit" | "outage");
-                    if (e.decision.is_some() || e.reported.is_some() || e.message.is_some())
-                        && !decides
-                    {
-                        return Err(cx.err(
-                            f("expect"),
-                            format!("a `{kind}` step has no admission decision to expect"),
-                            "expect `decision`/`reported`/`message` on admit or outage steps",
-                        ));
-                    }
-                    if e.findings.is_some() && kind != "audit" {
-                        return Err(cx.err(
-                            f("expect.findings"),
-                            format!("a `{kind}` step produces no audit findings"),
-                            "expect `findings` on an audit step",
-                        ));
-                    }
-                    if decides && e.decision.is_none() {
-                        return Err(cx.err(
-                            f("expect.decision"),
-                            "missing".into(),
-                            "say `decision: admitted` or `decision: denied`",
-                        ));
-                    }
-                    let findings = e.findings.unwrap_or_default();
-                    for (pod, status) in &findings {
-                        if !STATUSES.contains(&status.as_str()) {
-                            return Err(cx.err(
-                                f(&format!("expect.findings.{pod}")),
-                                format!("unknown audit status `{status}`"),
-                                &format!("use one of: {}", STATUSES.join(", ")),
-                            ));
-                        }
-                    }
-                    Some(Expect {
-                        decision: e.decision,
-                        reported: e.reported,
-                        message: e.message,
-                        findings,
-                    })
-                }
+                Some(e) => Some(cx.expect(e, kind, &f)?),
             };
             if expect.is_none() && kind == "audit" {
                 return Err(cx.err(

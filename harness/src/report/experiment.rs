@@ -40,6 +40,10 @@ pub struct RunReport<'a> {
     /// `--compare embedded`: where the engines disagree.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<&'a crate::experiment::compare::Comparison>,
+    /// `--claim agreement`: the claim the exit code answers instead of the
+    /// hypotheses (`verdict` and `exit_code` stay the hypotheses').
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Value>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]

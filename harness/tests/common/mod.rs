@@ -74,3 +74,12 @@ pub fn trustswap(args: &[&str]) -> std::process::Output {
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// Where the shipped matrix does not hold, on the embedded engine as on real
+/// Kyverno 1.19: an ImageValidatingPolicy never verifies DHI's key-signed SBOM
+/// attestation (a legacy `.att` verified with `insecureIgnoreTlog`, which
+/// cosign reports as not bundle-verified; kyverno/kyverno#17109), so every
+/// DHI image these scenarios expect admitted under `ivpol` is denied, and the
+/// `ivpol` cross-vendor matrix loses its DHI cell.
+#[allow(dead_code)]
+pub const KYVERNO_17109: [&str; 3] = ["cross-vendor-trust", "tag-repush", "unsigned-image"];

@@ -804,8 +804,11 @@ fn build_one(
                     &label,
                     Some(AttSigner::Keyless(id.clone())),
                 )?);
+                // In the vendor's own format too: a Sigstore-bundle vendor's
+                // look-alike publishes bundle attestations (DSSE), which is
+                // what Kyverno's ImageValidatingPolicy reads as signatures.
                 if spec.bundles {
-                    published.extend(cx.bundles(spec, &t, &id, &label, false)?);
+                    published.extend(cx.bundles(spec, &t, &id, &label, true)?);
                     expect_bundle = Some(Refuse(Reason::IdentityMismatch));
                 }
                 (
