@@ -12,11 +12,30 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+const SETPRIV: &str = "/usr/bin/setpriv";
+
+/// A command for a helper process that must not outlive trustswap: started
+/// under `setpriv --pdeathsig KILL` (util-linux), the kernel kills it when
+/// trustswap dies, by Ctrl-C, by a panic, even by SIGKILL. Without setpriv
+/// the process is only stopped by its owner's `Drop`. The kernel's
+/// parent-death signal follows the *thread* that spawned the child: spawn
+/// from a thread that lives as long as the process is needed.
+pub fn command_dying_with_us(program: &std::path::Path) -> std::process::Command {
+    if std::path::Path::new(SETPRIV).is_file() {
+        let mut c = std::process::Command::new(SETPRIV);
+        c.arg("--pdeathsig").arg("KILL").arg("--").arg(program);
+        c
+    } else {
+        std::process::Command::new(program)
+    }
+}
+
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 static LEFT_BEHIND: OnceLock<String> = OnceLock::new();
 /// Whether the real-run handler (finish the step, clean up) is installed.
 static STEPWISE: AtomicBool = AtomicBool::new(false);
 static CLEANUP: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
+static PROCESSES: Mutex<Vec<(u64, u32)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 static LISTENING: OnceLock<()> = OnceLock::new();
 
@@ -29,6 +48,51 @@ impl Drop for CleanupGuard {
         if let Ok(mut list) = CLEANUP.lock() {
             list.retain(|(id, _)| *id != self.0);
         }
+        if let Ok(mut list) = PROCESSES.lock() {
+            list.retain(|(id, _)| *id != self.0);
+        }
+    }
+}
+
+/// Kill process `pid` (SIGKILL) if trustswap is interrupted while the guard
+/// lives, before the registered folders are removed: a control-plane process
+/// still writing into its folder would otherwise leave files behind.
+pub fn kill_on_interrupt(pid: u32) -> CleanupGuard {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut list) = PROCESSES.lock() {
+        list.push((id, pid));
+    }
+    listen();
+    CleanupGuard(id)
+}
+
+/// Whether `pid` is gone or a zombie (its files closed).
+fn ended(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.contains(") Z ") || s.contains(") X "))
+        .unwrap_or(true)
+}
+
+/// SIGKILL every registered process and wait (at most 5 s) until they end.
+fn kill_registered() {
+    let pids: Vec<String> = PROCESSES
+        .lock()
+        .map(|l| l.iter().map(|(_, p)| p.to_string()).collect())
+        .unwrap_or_default();
+    if pids.is_empty() {
+        return;
+    }
+    let _ = std::process::Command::new("kill")
+        .arg("-KILL")
+        .args(&pids)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline
+        && !pids.iter().all(|p| p.parse().map(ended).unwrap_or(true))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
@@ -42,8 +106,10 @@ pub fn remove_on_interrupt(path: PathBuf) -> CleanupGuard {
     CleanupGuard(id)
 }
 
-/// Remove every registered folder (the interrupt path; tests call it directly).
+/// Kill every registered process, then remove every registered folder (the
+/// interrupt path; tests call it directly).
 pub fn remove_registered() -> Vec<PathBuf> {
+    kill_registered();
     let list = CLEANUP
         .lock()
         .map(|l| l.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>())

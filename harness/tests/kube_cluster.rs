@@ -31,6 +31,7 @@ fn settings() -> Settings {
     s.poll_interval = Duration::from_millis(20);
     s.pod_timeout = Duration::from_millis(300);
     s.kyverno_timeout = Duration::from_millis(300);
+    s.settle = Duration::ZERO;
     s
 }
 

@@ -28,6 +28,7 @@ fn sync_admit_runs_on_the_owned_runtime() {
     };
     let mut settings = Settings::new("r1");
     settings.request_timeout = Duration::from_millis(500);
+    settings.settle = Duration::ZERO;
     let backend = ClusterBackend::with_client(runtime, client, settings);
     let pod = json!({ "metadata": { "name": "web" }, "spec": { "containers": [{ "name": "app", "image": "cgr.dev/chainguard/nginx:latest" }] } });
     let d = backend.admit("apps", &pod).expect("decision");

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use oci_client::client::{ClientConfig, ClientProtocol};
@@ -644,6 +644,7 @@ pub struct LocalRegistry {
     child: Child,
     pub host: String,
     _dir: PathBuf,
+    _on_interrupt: crate::interrupt::CleanupGuard,
 }
 
 pub const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
@@ -671,17 +672,20 @@ impl LocalRegistry {
             storage.display()
         );
         std::fs::write(&config, yaml).map_err(|e| format!("{}: {e}", config.display()))?;
-        let child = Command::new(&binary)
+        // Never outlives trustswap, even on Ctrl-C (which exits without drops).
+        let child = crate::interrupt::command_dying_with_us(Path::new(&binary))
             .arg("serve")
             .arg(&config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {binary}: {e}"))?;
+        let guard = crate::interrupt::kill_on_interrupt(child.id());
         let mut registry = LocalRegistry {
             child,
             host,
             _dir: dir.to_path_buf(),
+            _on_interrupt: guard,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {

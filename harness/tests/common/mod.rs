@@ -66,6 +66,7 @@ pub fn trustswap(args: &[&str]) -> std::process::Output {
         .current_dir(root())
         .env("HOME", home.path())
         .env_remove("TRUSTSWAP_KEY_CACHE")
+        .env_remove("TRUSTSWAP_ORACLE")
         .env_remove("KUBECONFIG")
         .output()
         .expect("binary runs")

@@ -588,6 +588,7 @@ pub fn kube_backend(
     settings.ready_timeout = Duration::from_secs(5);
     settings.request_timeout = Duration::from_secs(10);
     settings.retry_backoff = Duration::from_millis(5);
+    settings.settle = Duration::ZERO;
     let backend = KubeBackend::new(
         name,
         ClusterBackend::with_client(runtime, client, settings),

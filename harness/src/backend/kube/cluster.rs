@@ -63,6 +63,14 @@ pub struct Settings {
     /// Whether Kyverno runs as the Helm chart's Deployment (`preflight` waits
     /// for its ready replicas); false for the local backend's processes.
     pub kyverno_deployment: bool,
+    /// Pause after an `apply` that created, changed or deleted a policy, once
+    /// every policy reads Ready. Kyverno's Ready carries no observedGeneration
+    /// (pkg/controllers/policystatus/controller.go sets only
+    /// WebhookConfigured and RBACPermissionsGranted), and its engines load a
+    /// changed spec through their own informers: a swapped policy reads Ready
+    /// at once while the next decision may still be the old spec's (seen on
+    /// real Kyverno 1.19.1: tests/local_real.rs).
+    pub settle: Duration,
 }
 
 impl Settings {
@@ -81,6 +89,7 @@ impl Settings {
             probe_namespace: "default".to_string(),
             probe_image: "registry.k8s.io/pause:3.10".to_string(),
             kyverno_deployment: true,
+            settle: Duration::from_secs(1),
         }
     }
 }
@@ -236,6 +245,8 @@ pub struct ClusterClient {
     client: Client,
     settings: Settings,
     applied: Vec<AppliedObject>,
+    /// Server generation of each applied object, after its last apply.
+    generations: std::collections::HashMap<String, Option<i64>>,
 }
 
 impl ClusterClient {
@@ -245,6 +256,7 @@ impl ClusterClient {
             client,
             settings,
             applied: Vec::new(),
+            generations: std::collections::HashMap::new(),
         }
     }
 
@@ -388,10 +400,14 @@ impl ClusterClient {
     pub async fn apply(&mut self, documents: &[Value]) -> Result<ApplyOutcome, ClusterError> {
         let mut outcome = ApplyOutcome::default();
         let mut new_set: Vec<AppliedObject> = Vec::new();
+        let mut changed = false;
         for (index, doc) in documents.iter().enumerate() {
             let (target, obj) = self.prepare(index, doc).await?;
             self.ensure_ours_or_absent(&target).await?;
             let generation = self.server_side_apply(&target, &obj).await?;
+            if self.generations.insert(target.describe(), generation) != Some(generation) {
+                changed = true;
+            }
             outcome.applied.push((target.describe(), generation));
             if !self.applied.contains(&target) {
                 self.applied.push(target.clone());
@@ -407,13 +423,18 @@ impl ClusterClient {
         for o in &stale {
             self.delete_applied(o).await?;
             self.applied.retain(|a| a != o);
+            self.generations.remove(&o.describe());
             outcome.deleted.push(o.describe());
+            changed = true;
         }
         let deadline = Instant::now() + self.settings.ready_timeout;
         for o in &new_set {
             if let Some(readiness) = o.kind.readiness() {
                 self.wait_ready(o, readiness, deadline).await?;
             }
+        }
+        if changed && !self.settings.settle.is_zero() {
+            tokio::time::sleep(self.settings.settle).await;
         }
         Ok(outcome)
     }

@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A started process.
@@ -14,9 +14,9 @@ pub struct Proc {
     pub name: &'static str,
     child: Option<Child>,
     pub log: PathBuf,
+    /// Killed first if trustswap is interrupted (its folder is removed next).
+    _on_interrupt: Option<crate::interrupt::CleanupGuard>,
 }
-
-const SETPRIV: &str = "/usr/bin/setpriv";
 
 impl Proc {
     /// Start `program` with `args` and `env` (added to a clean base: PATH and
@@ -38,13 +38,7 @@ impl Proc {
             .map_err(|e| format!("{name}: {}: {e}", log.display()))?;
         // With setpriv the kernel kills the process when trustswap dies, even by
         // SIGKILL: no control plane outlives the run.
-        let mut cmd = if Path::new(SETPRIV).is_file() {
-            let mut c = Command::new(SETPRIV);
-            c.arg("--pdeathsig").arg("KILL").arg("--").arg(program);
-            c
-        } else {
-            Command::new(program)
-        };
+        let mut cmd = crate::interrupt::command_dying_with_us(program);
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -59,10 +53,12 @@ impl Proc {
         let child = cmd
             .spawn()
             .map_err(|e| format!("{name}: cannot start {}: {e}", program.display()))?;
+        let guard = crate::interrupt::kill_on_interrupt(child.id());
         Ok(Proc {
             name,
             child: Some(child),
             log,
+            _on_interrupt: Some(guard),
         })
     }
 
