@@ -157,6 +157,11 @@ pub struct RunArgs {
     /// Kyverno reach it (default: --registry)
     #[arg(long, value_name = "HOST[:PORT]", requires = "registry")]
     pub registry_in_cluster: Option<String>,
+    /// --backend cluster: where Kyverno reaches the lab's TUF repository
+    /// (serve `<lab>/tuf` there, e.g. `http://tuf.lab.svc:8080`); without it
+    /// keyless ImageValidatingPolicies cannot fetch the lab's trust root
+    #[arg(long, value_name = "URL", requires = "registry")]
+    pub tuf_mirror: Option<String>,
     /// --backend kind or local: keep the cluster after the run (default: deleted)
     #[arg(long)]
     pub keep: bool,
@@ -876,6 +881,7 @@ fn real_target(args: &RunArgs) -> Result<crate::experiment::real::Target> {
             })?;
             Target::Cluster {
                 context: args.context.clone(),
+                tuf_mirror: args.tuf_mirror.clone(),
                 registry_in_cluster: args
                     .registry_in_cluster
                     .clone()
@@ -984,6 +990,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
                 cluster: r.cluster,
                 swaps: r.swaps,
                 comparison: r.comparison,
+                logs: r.logs,
             };
             (r.outcome, Some(extra))
         }
@@ -1026,6 +1033,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         swaps: real.as_ref().map(|r| r.swaps.as_slice()),
         comparison: real.as_ref().and_then(|r| r.comparison.as_ref()),
         claim: claim.clone(),
+        logs: real.as_ref().map_or(&[][..], |r| r.logs.as_slice()),
     };
     let out = &args.check.output;
     let json = serde_json::to_value(&report).unwrap_or_default();
@@ -1079,6 +1087,12 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
                     k.scenario, k.engine, k.vendor, k.step, k.source
                 ));
             }
+            for d in &cmp.unconfirmed {
+                t.push_str(&format!(
+                    "  did not reproduce when run again: {} {}/{} `{}`: embedded {}, {} {} once\n",
+                    d.scenario, d.engine, d.vendor, d.step, d.embedded, cmp.backend, d.cluster
+                ));
+            }
         }
         let c = report.counts;
         t.push_str(&format!(
@@ -1113,6 +1127,8 @@ struct RealExtras {
     verdict: (&'static str, u8),
     /// The verdict of `--claim agreement`.
     agreement: (&'static str, u8),
+    /// `--backend local`: the control plane's logs.
+    logs: Vec<(String, Vec<u8>)>,
     cluster: serde_json::Value,
     swaps: Vec<crate::backend::kube::Swap>,
     comparison: Option<crate::experiment::compare::Comparison>,

@@ -54,13 +54,23 @@ impl Drop for CleanupGuard {
     }
 }
 
+/// Remove `path` if the process is interrupted while the guard lives.
+pub fn remove_on_interrupt(path: PathBuf) -> CleanupGuard {
+    register(&CLEANUP, path)
+}
+
 /// Kill process `pid` (SIGKILL) if trustswap is interrupted while the guard
 /// lives, before the registered folders are removed: a control-plane process
 /// still writing into its folder would otherwise leave files behind.
 pub fn kill_on_interrupt(pid: u32) -> CleanupGuard {
+    register(&PROCESSES, pid)
+}
+
+/// Adds `item` to `list` under a new guard id, and makes sure Ctrl-C is heard.
+fn register<T>(list: &Mutex<Vec<(u64, T)>>, item: T) -> CleanupGuard {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    if let Ok(mut list) = PROCESSES.lock() {
-        list.push((id, pid));
+    if let Ok(mut l) = list.lock() {
+        l.push((id, item));
     }
     listen();
     CleanupGuard(id)
@@ -74,40 +84,32 @@ fn ended(pid: u32) -> bool {
 }
 
 /// SIGKILL every registered process and wait (at most 5 s) until they end.
+/// The owners unregister a process before they reap it, so a registered pid
+/// is still the child trustswap started (never a recycled one).
 fn kill_registered() {
-    let pids: Vec<String> = PROCESSES
+    let pids: Vec<u32> = PROCESSES
         .lock()
-        .map(|l| l.iter().map(|(_, p)| p.to_string()).collect())
+        .map(|l| l.iter().map(|(_, p)| *p).collect())
         .unwrap_or_default();
-    if pids.is_empty() {
-        return;
+    for pid in &pids {
+        let target = i32::try_from(*pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(target) = target
+            && let Err(e) = rustix::process::kill_process(target, rustix::process::Signal::KILL)
+            && e != rustix::io::Errno::SRCH
+        {
+            eprintln!("trustswap: cannot stop process {pid}: {e}");
+        }
     }
-    let _ = std::process::Command::new("kill")
-        .arg("-KILL")
-        .args(&pids)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::time::Instant::now() < deadline
-        && !pids.iter().all(|p| p.parse().map(ended).unwrap_or(true))
-    {
+    while std::time::Instant::now() < deadline && !pids.iter().all(|p| ended(*p)) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
-/// Remove `path` if the process is interrupted while the guard lives.
-pub fn remove_on_interrupt(path: PathBuf) -> CleanupGuard {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    if let Ok(mut list) = CLEANUP.lock() {
-        list.push((id, path));
-    }
-    listen();
-    CleanupGuard(id)
-}
-
 /// Kill every registered process, then remove every registered folder (the
-/// interrupt path; tests call it directly).
+/// interrupt path).
 pub fn remove_registered() -> Vec<PathBuf> {
     kill_registered();
     let list = CLEANUP

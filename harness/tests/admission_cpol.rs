@@ -700,23 +700,28 @@ fn malformed_policies_are_typed_errors(#[case] doc: Value, #[case] field: &str) 
     assert_eq!(e.field, field, "{e}");
 }
 
-/// Kyverno's verification cache (pkg/engine/internal/imageverifier.go:83-125,
-/// key pkg/image/verification/cache/client.go:91): a passed verification of a
-/// tag is reused for the TTL, so the tag re-pushed to an unsigned digest is
-/// admitted "verified from cache" and pinned to the unsigned digest.
-#[test]
-fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
-    use std::sync::Arc;
-    let docs = cg();
-    let cache = Arc::new(VerificationCache::kyverno_default());
+/// A policy set with Kyverno's verification cache (default TTL), and the cache.
+fn with_cache(docs: &[Value]) -> (CompiledPolicySet, std::sync::Arc<VerificationCache>) {
+    let cache = std::sync::Arc::new(VerificationCache::kyverno_default());
     let set = CompiledPolicySet::compile_with(
-        &docs,
+        docs,
         EngineOptions {
             verification_cache: Some(cache.clone()),
             ..EngineOptions::default()
         },
     )
     .unwrap();
+    (set, cache)
+}
+
+/// Kyverno's verification cache (pkg/engine/internal/imageverifier.go:83-125,
+/// key pkg/image/verification/cache/client.go:91): a passed verification of a
+/// tag is reused for the TTL, so the tag re-pushed to an unsigned digest is
+/// admitted "verified from cache" and pinned to the unsigned digest.
+#[test]
+fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
+    let docs = cg();
+    let (set, cache) = with_cache(&docs);
     let r = req(
         "default",
         pod("p", &["cgr.dev/chainguard/nginx:1"], &[], &[]),
@@ -750,7 +755,7 @@ fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
         "pinned to the unsigned digest: {pinned}"
     );
 
-    // The digest reference is another key, and so is a new policy revision.
+    // The digest reference is another key.
     let by_digest = req(
         "default",
         pod(
@@ -761,9 +766,40 @@ fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
         ),
     );
     assert!(!set.evaluate(&by_digest, now(), &repushed()).allowed);
-    // After the TTL (60 min) the tag is verified again: denied.
-    let later = now() + chrono::Duration::seconds(3600);
+    // At the TTL (60 min) still cached; after it the tag is verified again: denied.
+    let at_ttl = now() + chrono::Duration::seconds(3600);
+    assert!(set.evaluate(&r, at_ttl, &repushed()).allowed);
+    let later = now() + chrono::Duration::seconds(3601);
     assert!(!set.evaluate(&r, later, &repushed()).allowed);
+    // The key holds the policy's uid and resourceVersion: one cache, three
+    // compiled revisions.
+    let shared = std::sync::Arc::new(VerificationCache::kyverno_default());
+    let revision = |rv: &str| {
+        let mut d = docs.clone();
+        d[0]["metadata"]["uid"] = json!("u1");
+        d[0]["metadata"]["resourceVersion"] = json!(rv);
+        CompiledPolicySet::compile_with(
+            &d,
+            EngineOptions {
+                verification_cache: Some(shared.clone()),
+                ..EngineOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    assert!(
+        revision("2")
+            .evaluate(&r, now(), &verifier(vendor_verifier()))
+            .allowed
+    );
+    assert!(
+        revision("2").evaluate(&r, now(), &repushed()).allowed,
+        "same uid and rv: a hit"
+    );
+    assert!(
+        !revision("3").evaluate(&r, now(), &repushed()).allowed,
+        "new rv: verified again"
+    );
     // Without the cache (--imageVerifyCacheEnabled=false) it is denied at once.
     let plain = CompiledPolicySet::compile(&docs).unwrap();
     assert!(
@@ -777,7 +813,6 @@ fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
 /// `useCache: false` opts a verifyImages entry out of the cache.
 #[test]
 fn use_cache_false_verifies_every_time() {
-    use std::sync::Arc;
     let mut docs = cg();
     for d in docs.iter_mut() {
         if let Some(rules) = d.pointer_mut("/spec/rules").and_then(Value::as_array_mut) {
@@ -790,15 +825,7 @@ fn use_cache_false_verifies_every_time() {
             }
         }
     }
-    let cache = Arc::new(VerificationCache::kyverno_default());
-    let set = CompiledPolicySet::compile_with(
-        &docs,
-        EngineOptions {
-            verification_cache: Some(cache.clone()),
-            ..EngineOptions::default()
-        },
-    )
-    .unwrap();
+    let (set, cache) = with_cache(&docs);
     let r = req(
         "default",
         pod("p", &["cgr.dev/chainguard/nginx:1"], &[], &[]),
@@ -808,4 +835,13 @@ fn use_cache_false_verifies_every_time() {
             .allowed
     );
     assert!(cache.is_empty());
+    // So the re-pushed tag is verified, and denied.
+    let repushed = verifier(FakeVerifier::new().with_image(
+        "cgr.dev/chainguard/nginx",
+        FakeImage {
+            digest: DIGEST_C.into(),
+            ..Default::default()
+        },
+    ));
+    assert!(!set.evaluate(&r, now(), &repushed).allowed);
 }

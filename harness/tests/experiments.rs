@@ -82,7 +82,7 @@ fn every_vendor_behaves_alike(
 }
 
 #[test]
-fn the_cross_vendor_matrix_is_diagonal_on_both_engines() {
+fn the_cross_vendor_matrix_is_diagonal_but_for_dhi_on_ivpol() {
     let s = results()
         .iter()
         .find(|s| s.id == "cross-vendor-trust")

@@ -356,6 +356,7 @@ fn the_report_shows_the_cluster_the_comparison_and_the_swaps() {
         swaps: Some(&run.swaps),
         comparison: Some(&comparison),
         claim: None,
+        logs: &[],
     };
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), &report).expect("report written");

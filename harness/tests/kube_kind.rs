@@ -196,6 +196,10 @@ fn kind_up_runs_every_step_and_deletes_the_cluster_when_install_fails() {
         ("kind create cluster --name trustswap-t2 --config", ok("")),
         ("docker network connect kind trustswap-registry", ok("")),
         (
+            "docker network inspect kind --format",
+            ok("fc00:f853:ccd:e793::1 172.18.0.1 \n"),
+        ),
+        (
             "kind get nodes --name trustswap-t2",
             ok("trustswap-t2-control-plane\n"),
         ),
@@ -229,6 +233,60 @@ fn kind_up_runs_every_step_and_deletes_the_cluster_when_install_fails() {
     let written = std::fs::read_to_string(dir.join("kind-cluster.yaml")).expect("config written");
     assert!(written.contains("config_path"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The kind network's IPv4 gateway is where the lab's TUF repository is
+/// served (Kyverno's ImageValidatingPolicy fetches the lab's trust root
+/// through TUF); a network without one stops the set-up and deletes the
+/// cluster.
+#[test]
+fn the_lab_tuf_repository_is_served_on_the_kind_network_gateway() {
+    assert_eq!(
+        kind::kind_gateway_command().to_string(),
+        "docker network inspect kind --format '{{range .IPAM.Config}}{{.Gateway}} {{end}}'"
+    );
+    assert_eq!(
+        kind::parse_gateway("fc00:f853:ccd:e793::1 172.18.0.1 \n").as_deref(),
+        Some("172.18.0.1")
+    );
+    assert_eq!(kind::parse_gateway("fc00::1 \n"), None);
+
+    let dir = std::env::temp_dir().join(format!("kubebackend-kind-gw-{}", std::process::id()));
+    let runner = FakeRunner::new(vec![
+        ("docker info --format", ok("28.3.0\n")),
+        ("kind version", ok("kind v0.31.0 go1.25.5 linux/amd64\n")),
+        (
+            "kubectl version --client",
+            ok("clientVersion:\n  gitVersion: v1.35.0\n"),
+        ),
+        ("docker inspect --format", ok("true\n")),
+        ("kind create cluster --name trustswap-t3 --config", ok("")),
+        ("docker network connect kind trustswap-registry", ok("")),
+        ("docker network inspect kind --format", ok("fc00::1 \n")),
+        ("kind delete cluster --name trustswap-t3", ok("")),
+    ]);
+    let err = kind::kind_up(&runner, "t3", &dir, &mut |_| {}).expect_err("no IPv4 gateway");
+    assert!(
+        err.to_string()
+            .contains("no IPv4 gateway on the kind network"),
+        "{err}"
+    );
+    assert!(runner.answers.borrow().is_empty(), "cluster deleted");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The server listens on that address only, and its URL names it.
+    let tuf = tempfile::tempdir().expect("tmp");
+    std::fs::write(tuf.path().join("1.root.json"), "{}").expect("write");
+    let server = trustswap::backend::local::tuf_server::TufServer::start_on(
+        tuf.path(),
+        std::net::Ipv4Addr::LOCALHOST,
+    )
+    .expect("serves");
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
 }
 
 /// The real Docker path: only detection here (a cluster is created only with

@@ -51,15 +51,16 @@ impl VerificationCache {
         format!("{policy};{revision};{rule};{image}")
     }
 
-    /// Whether `key` was set less than the TTL before `now`. A poisoned lock
-    /// is a miss: the image is verified again (fail closed).
+    /// Whether `key` was set at most the TTL before `now` (ristretto expires
+    /// an entry only once the clock is *after* its expiry). A poisoned lock is
+    /// a miss: the image is verified again (fail closed).
     pub(crate) fn get(&self, key: &str, now: DateTime<Utc>) -> bool {
         let Ok(entries) = self.entries.lock() else {
             return false;
         };
         entries
             .get(key)
-            .is_some_and(|set| (now - *set).num_seconds() < self.ttl_seconds && *set <= now)
+            .is_some_and(|set| *set <= now && (now - *set).num_seconds() <= self.ttl_seconds)
     }
 
     pub(crate) fn set(&self, key: String, now: DateTime<Utc>) {
@@ -93,8 +94,8 @@ mod tests {
         assert!(!c.get(&k, at(0)));
         c.set(k.clone(), at(100));
         assert!(c.get(&k, at(100)));
-        assert!(c.get(&k, at(159)));
-        assert!(!c.get(&k, at(160)), "expired at the TTL");
+        assert!(c.get(&k, at(160)), "still there at exactly the TTL");
+        assert!(!c.get(&k, at(161)), "expired after the TTL");
         assert!(!c.get(&k, at(99)), "a clock before the entry never hits");
         let other = VerificationCache::key("p", "r2", "rule", "reg/app:1");
         assert!(!c.get(&other, at(120)), "a new revision is a new key");

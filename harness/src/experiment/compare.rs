@@ -39,12 +39,81 @@ pub struct Comparison {
     /// Listed but not seen: fixed, so the entry must go (the list only shrinks).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stale: Vec<Known>,
+    /// Disagreements seen once that did not reproduce when their case ran
+    /// again on the cluster (or seen only in that second run): real Kyverno
+    /// decided the same inputs both ways. Reported, never hidden; they do not
+    /// count against agreement.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unconfirmed: Vec<Disagreement>,
 }
+
+/// One (scenario, engine, vendor) run, or a matrix of one engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub scenario: String,
+    pub engine: String,
+    /// The vendor; for a matrix, empty (every vendor runs again).
+    pub vendor: String,
+}
+
+impl Case {
+    fn of(d: &Disagreement) -> Case {
+        Case {
+            scenario: d.scenario.clone(),
+            engine: d.engine.clone(),
+            vendor: if d.step == MATRIX_STEP {
+                String::new()
+            } else {
+                d.vendor.clone()
+            },
+        }
+    }
+}
+
+const MATRIX_STEP: &str = "matrix";
 
 impl Comparison {
     /// No unexplained disagreement and no stale entry in the known list.
     pub fn agrees(&self) -> bool {
         self.disagreements.is_empty() && self.stale.is_empty()
+    }
+
+    /// The cases of the unexplained disagreements, each once, in order.
+    pub fn cases_to_confirm(&self) -> Vec<Case> {
+        let mut cases: Vec<Case> = Vec::new();
+        for d in &self.disagreements {
+            let c = Case::of(d);
+            if !cases.contains(&c) {
+                cases.push(c);
+            }
+        }
+        cases
+    }
+
+    /// `rerun`: the comparison of `case` run again. The case's disagreements
+    /// seen again stay; the others, and any seen only in the rerun, move to
+    /// `unconfirmed`.
+    pub fn confirm(&mut self, case: &Case, rerun: &Comparison) {
+        let (mine, others): (Vec<_>, Vec<_>) = self
+            .disagreements
+            .drain(..)
+            .partition(|d| Case::of(d) == *case);
+        self.disagreements = others;
+        for d in mine {
+            if rerun.disagreements.contains(&d) {
+                self.disagreements.push(d);
+            } else {
+                self.unconfirmed.push(d);
+            }
+        }
+        for d in &rerun.disagreements {
+            if Case::of(d) == *case
+                && !self.disagreements.contains(d)
+                && !self.unconfirmed.contains(d)
+            {
+                self.unconfirmed.push(d.clone());
+            }
+        }
     }
 
     /// Moves each disagreement the list explains to `known`, and records the
@@ -191,7 +260,7 @@ pub fn compare(
                             scenario: cs.id.clone(),
                             engine: cm.engine.id().to_owned(),
                             vendor: format!("{policy}→{signer}"),
-                            step: "matrix".into(),
+                            step: MATRIX_STEP.into(),
                             embedded: word(*b).into(),
                             cluster: word(*a).into(),
                         });
@@ -253,6 +322,33 @@ mod tests {
         c.apply_known(&[k("after re-push")]);
         assert!(!c.agrees(), "a listed disagreement no longer seen is stale");
         assert_eq!(c.stale.len(), 1);
+    }
+
+    #[test]
+    fn a_disagreement_must_reproduce_to_count() {
+        let mut c = Comparison {
+            disagreements: vec![d("signed"), d("unsigned")],
+            ..Comparison::default()
+        };
+        let cases = c.cases_to_confirm();
+        assert_eq!(cases.len(), 1, "one case for both steps");
+        // The rerun repeats one step's disagreement and shows a new one.
+        let rerun = Comparison {
+            disagreements: vec![d("unsigned"), d("audit")],
+            ..Comparison::default()
+        };
+        c.confirm(&cases[0], &rerun);
+        assert_eq!(c.disagreements, vec![d("unsigned")]);
+        assert_eq!(c.unconfirmed, vec![d("signed"), d("audit")]);
+        assert!(!c.agrees());
+        // A rerun that agrees leaves nothing to fail on, and says so.
+        let mut c = Comparison {
+            disagreements: vec![d("signed")],
+            ..Comparison::default()
+        };
+        c.confirm(&c.cases_to_confirm()[0], &Comparison::default());
+        assert!(c.agrees());
+        assert_eq!(c.unconfirmed, vec![d("signed")]);
     }
 
     #[test]

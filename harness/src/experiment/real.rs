@@ -39,6 +39,8 @@ pub enum Target {
         registry: String,
         /// The same registry as the cluster's nodes and Kyverno reach it.
         registry_in_cluster: String,
+        /// Where Kyverno reaches the lab's TUF repository (`--tuf-mirror`).
+        tuf_mirror: Option<String>,
     },
 }
 
@@ -52,6 +54,8 @@ pub struct RealRun {
     pub comparison: Option<Comparison>,
     /// What cleanup could not delete.
     pub leftovers: Vec<Leftover>,
+    /// `--backend local`: the control plane's logs (name, last 4 MiB).
+    pub logs: Vec<(String, Vec<u8>)>,
     pub interrupted: bool,
 }
 
@@ -70,8 +74,10 @@ impl RealRun {
     }
 
     /// `--claim agreement`: the embedded engine agrees with the cluster
-    /// (known disagreements aside). An interrupted or errored run decides
-    /// nothing: its missing observations cannot be compared.
+    /// (known disagreements aside). A disagreement is a finding even when a
+    /// run errored (a finding outranks an error, as for hypotheses); short of
+    /// one, an interrupted or errored run decides nothing: its missing
+    /// observations cannot be compared.
     pub fn agreement(&self) -> (&'static str, u8) {
         let errored = self
             .outcome
@@ -79,10 +85,10 @@ impl RealRun {
             .iter()
             .any(|s| s.status == crate::experiment::runner::Status::Errored);
         match &self.comparison {
+            Some(c) if !c.agrees() => ("does-not-hold", crate::exit::FINDING),
             _ if self.interrupted || errored => ("undecided", crate::exit::UNDECIDED),
             None => ("undecided", crate::exit::UNDECIDED),
-            Some(c) if c.agrees() => ("holds", crate::exit::HOLDS),
-            Some(_) => ("does-not-hold", crate::exit::FINDING),
+            Some(_) => ("holds", crate::exit::HOLDS),
         }
     }
 }
@@ -172,6 +178,8 @@ pub fn run(
     };
     let (mut lab, check) = prepare(&plan)?;
     let mut local_cluster: Option<crate::backend::local::LocalCluster> = None;
+    // kind: the lab's TUF repository, served on the host's address on the kind network.
+    let mut kind_tuf: Option<crate::backend::local::tuf_server::TufServer> = None;
 
     let mut settings = settings;
     if let Target::Local { .. } = target {
@@ -227,6 +235,35 @@ pub fn run(
                     return Err(cluster_error("the kind cluster does not answer", e));
                 }
             };
+            // Kyverno's ImageValidatingPolicy fetches the lab's trust root through
+            // TUF: serve it where the cluster's pods reach the host.
+            let served = up
+                .host_gateway
+                .parse::<std::net::Ipv4Addr>()
+                .map_err(|e| e.to_string())
+                .and_then(|ip| {
+                    crate::backend::local::tuf_server::TufServer::start_on(
+                        &lab.dir.join(crate::lab_cli::TUF_DIR),
+                        ip,
+                    )
+                });
+            match served {
+                Ok(server) => {
+                    if let Some(tuf) = lab.trust.tuf.as_mut() {
+                        tuf.mirror = Some(server.url.clone());
+                    }
+                    kind_tuf = Some(server);
+                }
+                Err(e) => {
+                    let _ = kind::kind_down(&SystemRunner, &up.cluster);
+                    return Err(Error::Internal {
+                        message: format!(
+                            "cannot serve the lab's TUF repository on the kind network ({}): {e}",
+                            up.host_gateway
+                        ),
+                    });
+                }
+            }
             (
                 backend,
                 format!("localhost:{}", kind::REGISTRY_HOST_PORT),
@@ -239,6 +276,7 @@ pub fn run(
             Target::Cluster {
                 registry,
                 registry_in_cluster,
+                tuf_mirror,
                 ..
             },
             existing,
@@ -246,6 +284,14 @@ pub fn run(
             let backend = existing.ok_or_else(|| Error::Internal {
                 message: "the cluster connection was lost before the run".into(),
             })?;
+            match (lab.trust.tuf.as_mut(), tuf_mirror) {
+                (Some(tuf), Some(url)) => tuf.mirror = Some(url.clone()),
+                _ => eprintln!(
+                    "trustswap: warning: no --tuf-mirror: keyless ImageValidatingPolicies name {} and Kyverno cannot fetch the lab's trust root (serve {} and pass its URL)",
+                    crate::lab_cli::TUF_MIRROR_UNSERVED,
+                    lab.dir.join(crate::lab_cli::TUF_DIR).display()
+                ),
+            }
             (
                 backend,
                 registry.clone(),
@@ -313,7 +359,50 @@ pub fn run(
         backend.selector()
     ));
     let results = scenarios(&plan, &lab, &mut backend);
-    let interrupted = crate::interrupt::requested();
+    let mut interrupted = crate::interrupt::requested();
+
+    // --compare: the embedded engine on the same inputs, then each case with a
+    // disagreement once more on the cluster, before it goes away: a decision
+    // real Kyverno does not repeat is reported as such, not as a disagreement.
+    let mut comparison = None;
+    let mut embedded_error = None;
+    if let (true, false, Ok(found)) = (compare_embedded, interrupted, &results) {
+        let bar = step("running the embedded engine on the same inputs");
+        let embedded_results = scenarios(&plan, &lab, embedded(&lab));
+        bar.finish_and_clear();
+        match embedded_results {
+            Ok(embedded_results) => {
+                let mut c = compare(name, &embedded_results, found);
+                c.apply_known(known);
+                for case in c.cases_to_confirm() {
+                    if crate::interrupt::requested() {
+                        break;
+                    }
+                    let bar = step(&format!(
+                        "running {} {}/{} again on {name} (a disagreement must reproduce)",
+                        case.scenario, case.engine, case.vendor
+                    ));
+                    let again = confirm_case(&plan, &lab, &mut backend, &case);
+                    bar.finish_and_clear();
+                    match again {
+                        Ok(rerun) => {
+                            let mut c2 = compare(name, &embedded_results, &rerun);
+                            c2.apply_known(known);
+                            c.confirm(&case, &c2);
+                        }
+                        Err(e) => eprintln!(
+                            "trustswap: could not run {} {}/{} again: {e}",
+                            case.scenario, case.engine, case.vendor
+                        ),
+                    }
+                }
+                comparison = Some(c);
+            }
+            Err(e) => embedded_error = Some(e),
+        }
+        interrupted = crate::interrupt::requested();
+    }
+
     let bar = step("cleaning up");
     let leftovers = backend.cleanup();
     bar.finish_and_clear();
@@ -324,19 +413,18 @@ pub fn run(
     drop(backend);
     teardown(&kind_up, keep);
     let local = local_cluster.as_ref().map(|c| c.describe());
+    let logs = local_cluster
+        .as_ref()
+        .map(crate::backend::local::LocalCluster::log_tails)
+        .unwrap_or_default();
     drop(local_cluster);
+    // Served for the whole run; stopped with the cluster.
+    drop(kind_tuf);
     let results = results?;
-
-    let comparison = if compare_embedded && !interrupted {
-        let bar = step("running the embedded engine on the same inputs");
-        let embedded_results = scenarios(&plan, &lab, embedded(&lab))?;
-        bar.finish_and_clear();
-        let mut c = compare(name, &embedded_results, &results);
-        c.apply_known(known);
-        Some(c)
-    } else {
-        None
-    };
+    if let Some(e) = embedded_error {
+        return Err(e);
+    }
+    let comparison = comparison.filter(|_| !interrupted);
     Ok(RealRun {
         cluster: json!({
             "runId": id,
@@ -359,7 +447,43 @@ pub fn run(
         comparison,
         leftovers,
         interrupted,
+        logs,
     })
+}
+
+/// Runs one case of a disagreement again on the cluster: the scenario for
+/// that engine, and for that vendor (every vendor for a matrix).
+fn confirm_case(
+    plan: &RunPlan<'_>,
+    lab: &super::lab::LabContext,
+    backend: &mut KubeBackend,
+    case: &super::compare::Case,
+) -> Result<Vec<super::runner::ScenarioResult>> {
+    let Some(scenario) = plan.scenarios.iter().find(|s| s.id == case.scenario) else {
+        return Ok(Vec::new());
+    };
+    let Some(engine) = plan.engines.iter().find(|e| e.id() == case.engine) else {
+        return Ok(Vec::new());
+    };
+    let vendors: Vec<_> = if scenario.kind == super::scenario::Kind::Matrix {
+        plan.vendors.to_vec()
+    } else {
+        plan.vendors
+            .iter()
+            .filter(|v| v.name == case.vendor)
+            .cloned()
+            .collect()
+    };
+    let again = RunPlan {
+        contract: plan.contract,
+        vendors: &vendors,
+        engines: std::slice::from_ref(engine),
+        baseline: None,
+        scenarios: vec![scenario.clone()],
+        lab_dir: plan.lab_dir.clone(),
+        seed: plan.seed,
+    };
+    scenarios(&again, lab, &mut *backend)
 }
 
 /// `$KUBECONFIG` (first entry) or `~/.kube/config`.

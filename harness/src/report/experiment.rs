@@ -44,6 +44,10 @@ pub struct RunReport<'a> {
     /// hypotheses (`verdict` and `exit_code` stay the hypotheses').
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claim: Option<Value>,
+    /// `--backend local`: the control plane's logs (name, last bytes), written
+    /// to `logs/` for diagnosis (timestamps: not deterministic).
+    #[serde(skip)]
+    pub logs: &'a [(String, Vec<u8>)],
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -334,6 +338,20 @@ fn real_sections(o: &mut String, r: &RunReport<'_>) {
                 o,
                 "\n**Fixed, remove from the known list:** {} {}/{} `{}` ({}).",
                 k.scenario, k.engine, k.vendor, k.step, k.source
+            );
+        }
+        for d in &cmp.unconfirmed {
+            let _ = writeln!(
+                o,
+                "\n**Did not reproduce** (run again, {} decided otherwise): {} {}/{} `{}`: embedded {}, {} {} once.",
+                cmp.backend,
+                d.scenario,
+                d.engine,
+                d.vendor,
+                cell(&d.step),
+                cell(&d.embedded),
+                cmp.backend,
+                cell(&d.cluster)
             );
         }
         for s in &cmp.skipped {
@@ -656,13 +674,28 @@ fn html_real_cluster(o: &mut String, r: &RunReport<'_>) {
     if let Some(cmp) = r.comparison {
         let _ = write!(
             o,
-            "<h2>Comparison with the embedded engine</h2><p>{} observations compared, <b>{} disagreements</b>, {} known (explained by Kyverno's source), {} fixed entries to remove, {} runs not compared.</p>",
+            "<h2>Comparison with the embedded engine</h2><p>{} observations compared, <b>{} disagreements</b>, {} known (explained by Kyverno's source), {} fixed entries to remove, {} not reproduced when run again, {} runs not compared.</p>",
             cmp.compared,
             cmp.disagreements.len(),
             cmp.known.len(),
             cmp.stale.len(),
+            cmp.unconfirmed.len(),
             cmp.skipped.len()
         );
+        for d in &cmp.unconfirmed {
+            let _ = write!(
+                o,
+                "<p><b>Did not reproduce</b> (run again, {} decided otherwise): {} {}/{} <code>{}</code>: embedded {}, {} {} once.</p>",
+                esc(&cmp.backend),
+                esc(&d.scenario),
+                esc(&d.engine),
+                esc(&d.vendor),
+                esc(&d.step),
+                esc(&d.embedded),
+                esc(&cmp.backend),
+                esc(&d.cluster)
+            );
+        }
         if !cmp.disagreements.is_empty() {
             let _ = write!(
                 o,
@@ -733,6 +766,9 @@ pub fn write(dir: &Path, r: &RunReport<'_>) -> Result<()> {
     write_atomic(&dir.join("summary.md"), markdown(r).as_bytes())?;
     write_atomic(&dir.join("junit.xml"), junit(r)?.as_bytes())?;
     write_atomic(&dir.join("report.html"), html(r).as_bytes())?;
+    for (name, bytes) in r.logs {
+        write_atomic(&dir.join("logs").join(name), bytes)?;
+    }
     for s in r.scenarios {
         for run in &s.runs {
             let file = dir

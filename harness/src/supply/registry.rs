@@ -644,7 +644,7 @@ pub struct LocalRegistry {
     child: Child,
     pub host: String,
     _dir: PathBuf,
-    _on_interrupt: crate::interrupt::CleanupGuard,
+    on_interrupt: Option<crate::interrupt::CleanupGuard>,
 }
 
 pub const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
@@ -685,7 +685,7 @@ impl LocalRegistry {
             child,
             host,
             _dir: dir.to_path_buf(),
-            _on_interrupt: guard,
+            on_interrupt: Some(guard),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -710,6 +710,8 @@ impl LocalRegistry {
 
 impl Drop for LocalRegistry {
     fn drop(&mut self) {
+        // Unregistered before it is reaped: an interrupt never signals a reused pid.
+        self.on_interrupt = None;
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -65,8 +65,9 @@ pub struct Settings {
     pub kyverno_deployment: bool,
     /// Pause after an `apply` that created, changed or deleted a policy, once
     /// every policy reads Ready. Kyverno's Ready carries no observedGeneration
-    /// (pkg/controllers/policystatus/controller.go sets only
-    /// WebhookConfigured and RBACPermissionsGranted), and its engines load a
+    /// (CEL policies: pkg/controllers/policystatus/controller.go sets only
+    /// WebhookConfigured and RBACPermissionsGranted; ClusterPolicy:
+    /// pkg/controllers/webhook/controller.go:650-659), and its engines load a
     /// changed spec through their own informers: a swapped policy reads Ready
     /// at once while the next decision may still be the old spec's (seen on
     /// real Kyverno 1.19.1: tests/local_real.rs).
@@ -245,8 +246,8 @@ pub struct ClusterClient {
     client: Client,
     settings: Settings,
     applied: Vec<AppliedObject>,
-    /// Server generation of each applied object, after its last apply.
-    generations: std::collections::HashMap<String, Option<i64>>,
+    /// Server resourceVersion of each applied object, after its last apply.
+    versions: std::collections::HashMap<String, Option<String>>,
 }
 
 impl ClusterClient {
@@ -256,7 +257,7 @@ impl ClusterClient {
             client,
             settings,
             applied: Vec::new(),
-            generations: std::collections::HashMap::new(),
+            versions: std::collections::HashMap::new(),
         }
     }
 
@@ -404,8 +405,13 @@ impl ClusterClient {
         for (index, doc) in documents.iter().enumerate() {
             let (target, obj) = self.prepare(index, doc).await?;
             self.ensure_ours_or_absent(&target).await?;
-            let generation = self.server_side_apply(&target, &obj).await?;
-            if self.generations.insert(target.describe(), generation) != Some(generation) {
+            let (generation, version) = self.server_side_apply(&target, &obj).await?;
+            // Any write (spec, labels, annotations) moves the resourceVersion;
+            // so do Kyverno's status writes, which only makes us settle once
+            // more than needed, never less.
+            if version.is_none()
+                || self.versions.insert(target.describe(), version.clone()) != Some(version)
+            {
                 changed = true;
             }
             outcome.applied.push((target.describe(), generation));
@@ -423,7 +429,7 @@ impl ClusterClient {
         for o in &stale {
             self.delete_applied(o).await?;
             self.applied.retain(|a| a != o);
-            self.generations.remove(&o.describe());
+            self.versions.remove(&o.describe());
             outcome.deleted.push(o.describe());
             changed = true;
         }
@@ -510,12 +516,12 @@ impl ClusterClient {
         &self,
         target: &AppliedObject,
         obj: &DynamicObject,
-    ) -> Result<Option<i64>, ClusterError> {
+    ) -> Result<(Option<i64>, Option<String>), ClusterError> {
         let api = self.dynamic_api(&target.kind, target.namespace.as_deref());
         let pp = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(obj);
         match self.call(|| api.patch(&target.name, &pp, &patch)).await {
-            Ok(o) => Ok(o.metadata.generation),
+            Ok(o) => Ok((o.metadata.generation, o.metadata.resource_version)),
             Err(CallError::Status(s)) if is_rejection(&s) => Err(ClusterError::PolicyRejected {
                 kind: target.kind.kind.clone(),
                 name: target.name.clone(),

@@ -332,6 +332,29 @@ pub fn registry_connect_command() -> Cmd {
     Cmd::new("docker", ["network", "connect", "kind", REGISTRY_CONTAINER])
 }
 
+/// The gateways of the `kind` network: the host's addresses on it, where the
+/// nodes and Kyverno reach a server trustswap runs on the host (the lab's TUF
+/// repository).
+pub fn kind_gateway_command() -> Cmd {
+    Cmd::new(
+        "docker",
+        [
+            "network",
+            "inspect",
+            "kind",
+            "--format",
+            "{{range .IPAM.Config}}{{.Gateway}} {{end}}",
+        ],
+    )
+}
+
+/// The first IPv4 gateway in `kind_gateway_command`'s output.
+pub fn parse_gateway(out: &str) -> Option<String> {
+    out.split_whitespace()
+        .find(|s| s.parse::<std::net::Ipv4Addr>().is_ok())
+        .map(str::to_owned)
+}
+
 /// Installs Kyverno from the pinned release manifest.
 pub fn kyverno_install_command(kubeconfig: &Path) -> Cmd {
     Cmd::new(
@@ -395,6 +418,8 @@ pub struct KindUp {
     pub kubeconfig: String,
     pub kubeconfig_path: PathBuf,
     pub tools: Tools,
+    /// The host's IPv4 address on the `kind` network (see [`kind_gateway_command`]).
+    pub host_gateway: String,
 }
 
 fn run_ok(runner: &dyn CommandRunner, cmd: &Cmd) -> Result<CmdOutput, KindError> {
@@ -453,7 +478,7 @@ pub fn kind_up(
     progress(KindStep::CreateCluster);
     run_ok(runner, &cluster.create_command())?;
 
-    let mut rest = || -> Result<(String, PathBuf), KindError> {
+    let mut rest = || -> Result<(String, PathBuf, String), KindError> {
         progress(KindStep::Mirror);
         if let Err(e) = run_ok(runner, &registry_connect_command()) {
             // Already connected from an earlier run is fine.
@@ -461,6 +486,16 @@ pub fn kind_up(
                 return Err(e);
             }
         }
+        let gateway_cmd = kind_gateway_command();
+        let gateways = run_ok(runner, &gateway_cmd)?.stdout;
+        let gateway = parse_gateway(&gateways).ok_or_else(|| KindError::CommandFailed {
+            command: gateway_cmd.to_string(),
+            code: "0".into(),
+            stderr: format!(
+                "no IPv4 gateway on the kind network in {:?}",
+                gateways.trim()
+            ),
+        })?;
         let nodes = run_ok(runner, &cluster.nodes_command())?;
         for node in nodes
             .stdout
@@ -478,14 +513,15 @@ pub fn kind_up(
         progress(KindStep::InstallKyverno);
         run_ok(runner, &kyverno_install_command(&kubeconfig_path))?;
         run_ok(runner, &kyverno_insecure_registry_command(&kubeconfig_path))?;
-        Ok((kubeconfig, kubeconfig_path))
+        Ok((kubeconfig, kubeconfig_path, gateway))
     };
     match rest() {
-        Ok((kubeconfig, kubeconfig_path)) => Ok(KindUp {
+        Ok((kubeconfig, kubeconfig_path, host_gateway)) => Ok(KindUp {
             cluster,
             kubeconfig,
             kubeconfig_path,
             tools,
+            host_gateway,
         }),
         Err(e) => {
             let _ = runner.run(&cluster.delete_command());

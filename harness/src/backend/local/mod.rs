@@ -232,7 +232,7 @@ impl LocalCluster {
                 "--unsafe-no-fsync=true".into(),
                 "--log-level=warn".into(),
             ];
-            let mut p = Proc::spawn("etcd", &oracle.bin.join("etcd"), &args, &[], &dir)?;
+            let mut p = Proc::spawn("etcd", &oracle.bin.join("etcd"), &args, &[], &dir, c.keep)?;
             wait_ready(&mut p, "its client port", settings.etcd, || {
                 Ok(listening(etcd_port))
             })?;
@@ -279,6 +279,7 @@ impl LocalCluster {
                 &args,
                 &[],
                 &dir,
+                c.keep,
             )?;
             let client = Api::new(&c.kubeconfig)?;
             wait_ready(&mut p, "GET /readyz", settings.apiserver, || client.ready())?;
@@ -341,7 +342,11 @@ impl LocalCluster {
                     webhook_port: Some(webhook_port),
                     metrics_port: free_port()?,
                     runtime_metrics_port: free_port()?,
-                    tuf_root: &dir.join("sigstore"),
+                    // One TUF cache per process, as each pod has its own: two
+                    // processes sharing one get EAGAIN on its lock ("creating
+                    // cached local store: resource temporarily unavailable")
+                    // and Kyverno then denies signed images.
+                    tuf_root: &dir.join("sigstore-kyverno"),
                 },
                 &settings.kyverno_overrides,
             )?;
@@ -352,7 +357,7 @@ impl LocalCluster {
                     webhook_port: None,
                     metrics_port: free_port()?,
                     runtime_metrics_port: free_port()?,
-                    tuf_root: &dir.join("sigstore"),
+                    tuf_root: &dir.join("sigstore-reports-controller"),
                 },
                 &settings.kyverno_overrides,
             )?;
@@ -363,6 +368,7 @@ impl LocalCluster {
                 &admission.args,
                 &admission.env,
                 &dir,
+                c.keep,
             )?;
             let r = Proc::spawn(
                 "reports-controller",
@@ -370,6 +376,7 @@ impl LocalCluster {
                 &reports.args,
                 &reports.env,
                 &dir,
+                c.keep,
             )?;
             c.procs.push(r);
             wait_ready(
@@ -406,6 +413,26 @@ impl LocalCluster {
     }
 
     /// Process ids still running (for the no-leftover test).
+    /// The last 4 MiB of each process's log (`<name>.log`), for the report.
+    pub fn log_tails(&self) -> Vec<(String, Vec<u8>)> {
+        const TAIL: u64 = 4 << 20;
+        let mut out = Vec::new();
+        for name in ["etcd", "kube-apiserver", "kyverno", "reports-controller"] {
+            let path = self.dir.join(format!("{name}.log"));
+            let Ok(mut f) = std::fs::File::open(&path) else {
+                continue;
+            };
+            use std::io::{Read as _, Seek as _};
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let _ = f.seek(std::io::SeekFrom::Start(len.saturating_sub(TAIL)));
+            let mut bytes = Vec::new();
+            if f.take(TAIL).read_to_end(&mut bytes).is_ok() {
+                out.push((format!("{name}.log"), bytes));
+            }
+        }
+        out
+    }
+
     pub fn pids(&self) -> Vec<u32> {
         self.procs.iter().filter_map(Proc::pid).collect()
     }

@@ -20,13 +20,15 @@ pub struct Proc {
 
 impl Proc {
     /// Start `program` with `args` and `env` (added to a clean base: PATH and
-    /// HOME only), its output appended to `<dir>/<name>.log`.
+    /// HOME only), its output appended to `<dir>/<name>.log`. Unless it must
+    /// `outlive` trustswap (`--keep`), the kernel kills it when trustswap dies.
     pub fn spawn(
         name: &'static str,
         program: &Path,
         args: &[String],
         env: &[(String, String)],
         dir: &Path,
+        outlive: bool,
     ) -> Result<Proc, String> {
         if !program.is_file() {
             return Err(format!("{name}: {} does not exist", program.display()));
@@ -38,11 +40,19 @@ impl Proc {
             .map_err(|e| format!("{name}: {}: {e}", log.display()))?;
         // With setpriv the kernel kills the process when trustswap dies, even by
         // SIGKILL: no control plane outlives the run.
-        let mut cmd = crate::interrupt::command_dying_with_us(program);
+        let mut cmd = if outlive {
+            std::process::Command::new(program)
+        } else {
+            crate::interrupt::command_dying_with_us(program)
+        };
+        // Each process its own HOME, as each pod has its own filesystem: no
+        // cache (TUF, registry credentials) is shared between two processes.
+        let home = dir.join(format!("home-{name}"));
+        std::fs::create_dir_all(&home).map_err(|e| format!("{name}: {}: {e}", home.display()))?;
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", dir)
+            .env("HOME", &home)
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
@@ -70,7 +80,11 @@ impl Proc {
     pub fn check_alive(&mut self) -> Result<(), String> {
         match self.child.as_mut().map(Child::try_wait) {
             Some(Ok(None)) => Ok(()),
-            Some(Ok(Some(status))) => Err(format!("{} exited ({status})", self.name)),
+            Some(Ok(Some(status))) => {
+                // Reaped: its pid may be reused, never signal it again.
+                self._on_interrupt = None;
+                Err(format!("{} exited ({status})", self.name))
+            }
             Some(Err(e)) => Err(format!("{}: {e}", self.name)),
             None => Err(format!("{} was stopped", self.name)),
         }
@@ -83,6 +97,8 @@ impl Proc {
 
     /// Kill and reap.
     pub fn stop(&mut self) {
+        // Unregistered before it is reaped: an interrupt never signals a reused pid.
+        self._on_interrupt = None;
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -172,6 +188,37 @@ pub fn listening(port: u16) -> bool {
 mod tests {
     use super::*;
 
+    /// Two processes never share a HOME (nor the caches under it): Kyverno's
+    /// two controllers sharing one TUF cache failed on its lock.
+    #[test]
+    fn each_process_has_its_own_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut homes = Vec::new();
+        for name in ["one", "two"] {
+            let mut p = Proc::spawn(
+                name,
+                Path::new("/bin/sh"),
+                &["-c".into(), "echo \"$HOME\"".into()],
+                &[],
+                dir.path(),
+                false,
+            )
+            .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while p.check_alive().is_ok() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            homes.push(std::fs::read_to_string(&p.log).unwrap().trim().to_owned());
+        }
+        assert_eq!(
+            homes,
+            [
+                dir.path().join("home-one").display().to_string(),
+                dir.path().join("home-two").display().to_string()
+            ]
+        );
+    }
+
     #[test]
     fn a_process_that_dies_is_reported_with_its_log() {
         let dir = tempfile::tempdir().unwrap();
@@ -184,6 +231,7 @@ mod tests {
             ],
             &[],
             dir.path(),
+            false,
         )
         .unwrap();
         let err =
@@ -201,6 +249,7 @@ mod tests {
             &["30".into()],
             &[],
             dir.path(),
+            false,
         )
         .unwrap();
         let pid = p.pid().unwrap();

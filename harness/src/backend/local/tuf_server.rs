@@ -14,8 +14,14 @@ pub struct TufServer {
 impl TufServer {
     /// Serve `dir` on a free port of 127.0.0.1.
     pub fn start(dir: &Path) -> Result<TufServer, String> {
+        Self::start_on(dir, std::net::Ipv4Addr::LOCALHOST)
+    }
+
+    /// Serve `dir` on a free port of `address` only (the host's address on
+    /// the kind network for `--backend kind`; never every interface).
+    pub fn start_on(dir: &Path, address: std::net::Ipv4Addr) -> Result<TufServer, String> {
         let server = Arc::new(
-            tiny_http::Server::http("127.0.0.1:0")
+            tiny_http::Server::http((address, 0))
                 .map_err(|e| format!("the TUF server cannot listen: {e}"))?,
         );
         let port = server
@@ -37,7 +43,7 @@ impl TufServer {
         Ok(TufServer {
             server,
             thread: Some(thread),
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("http://{address}:{port}"),
         })
     }
 }
