@@ -312,6 +312,12 @@ impl Expect {
             ..self.clone()
         };
         if let Some(o) = self.engines.get(&engine) {
+            // A different decision makes the step's message (a denial's text)
+            // and report expectation meaningless: only the override's hold.
+            if o.decision.is_some() && o.decision != self.decision {
+                e.message = None;
+                e.reported = None;
+            }
             e.decision = o.decision.or(e.decision);
             e.reported = o.reported.or(e.reported);
             if o.message.is_some() {
@@ -693,7 +699,41 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{Engine, Expect, Outcome, parse_duration};
+    use std::collections::BTreeMap;
+
+    fn expect(decision: Outcome, message: Option<&str>) -> Expect {
+        Expect {
+            decision: Some(decision),
+            reported: None,
+            message: message.map(str::to_owned),
+            findings: BTreeMap::new(),
+            engines: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn an_engine_override_replaces_the_step_s_expectation_for_that_engine_only() {
+        let mut step = expect(Outcome::Denied, Some("failed to verify"));
+        step.engines
+            .insert(Engine::Cpol, expect(Outcome::Admitted, None));
+        // The denial's message does not follow the decision the override flips.
+        assert_eq!(
+            step.for_engine(Engine::Cpol),
+            expect(Outcome::Admitted, None)
+        );
+        assert_eq!(
+            step.for_engine(Engine::Ivpol),
+            expect(Outcome::Denied, Some("failed to verify"))
+        );
+        // An override that keeps the decision keeps the message too.
+        step.engines
+            .insert(Engine::Cpol, expect(Outcome::Denied, None));
+        assert_eq!(
+            step.for_engine(Engine::Cpol),
+            expect(Outcome::Denied, Some("failed to verify"))
+        );
+    }
 
     #[test]
     fn durations() {
