@@ -714,6 +714,25 @@ fn with_cache(docs: &[Value]) -> (CompiledPolicySet, std::sync::Arc<Verification
     (set, cache)
 }
 
+/// A pod on `cgr.dev/chainguard/nginx:1` (a tag reference).
+fn nginx_by_tag() -> AdmissionRequest {
+    req(
+        "default",
+        pod("p", &["cgr.dev/chainguard/nginx:1"], &[], &[]),
+    )
+}
+
+/// The verifier after the vendor re-pushed nginx's tag to an unsigned digest.
+fn repushed_nginx() -> std::sync::Arc<dyn EvidenceVerifier> {
+    verifier(FakeVerifier::new().with_image(
+        "cgr.dev/chainguard/nginx",
+        FakeImage {
+            digest: DIGEST_C.into(),
+            ..Default::default()
+        },
+    ))
+}
+
 /// Kyverno's verification cache (pkg/engine/internal/imageverifier.go:83-125,
 /// key pkg/image/verification/cache/client.go:91): a passed verification of a
 /// tag is reused for the TTL, so the tag re-pushed to an unsigned digest is
@@ -722,10 +741,7 @@ fn with_cache(docs: &[Value]) -> (CompiledPolicySet, std::sync::Arc<Verification
 fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
     let docs = cg();
     let (set, cache) = with_cache(&docs);
-    let r = req(
-        "default",
-        pod("p", &["cgr.dev/chainguard/nginx:1"], &[], &[]),
-    );
+    let r = nginx_by_tag();
     assert!(
         set.evaluate(&r, now(), &verifier(vendor_verifier()))
             .allowed
@@ -733,16 +749,7 @@ fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
     assert_eq!(cache.len(), 1);
 
     // The vendor re-pushes the tag to an unsigned digest.
-    let repushed = || {
-        verifier(FakeVerifier::new().with_image(
-            "cgr.dev/chainguard/nginx",
-            FakeImage {
-                digest: DIGEST_C.into(),
-                ..Default::default()
-            },
-        ))
-    };
-    let d = set.evaluate(&r, now(), &repushed());
+    let d = set.evaluate(&r, now(), &repushed_nginx());
     assert!(d.allowed, "{}", failures(&d));
     assert!(
         d.results.iter().any(|x| x.message == "verified from cache"),
@@ -765,12 +772,12 @@ fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
             &[],
         ),
     );
-    assert!(!set.evaluate(&by_digest, now(), &repushed()).allowed);
+    assert!(!set.evaluate(&by_digest, now(), &repushed_nginx()).allowed);
     // At the TTL (60 min) still cached; after it the tag is verified again: denied.
     let at_ttl = now() + chrono::Duration::seconds(3600);
-    assert!(set.evaluate(&r, at_ttl, &repushed()).allowed);
+    assert!(set.evaluate(&r, at_ttl, &repushed_nginx()).allowed);
     let later = now() + chrono::Duration::seconds(3601);
-    assert!(!set.evaluate(&r, later, &repushed()).allowed);
+    assert!(!set.evaluate(&r, later, &repushed_nginx()).allowed);
     // The key holds the policy's uid and resourceVersion: one cache, three
     // compiled revisions.
     let shared = std::sync::Arc::new(VerificationCache::kyverno_default());
@@ -793,11 +800,11 @@ fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
             .allowed
     );
     assert!(
-        revision("2").evaluate(&r, now(), &repushed()).allowed,
+        revision("2").evaluate(&r, now(), &repushed_nginx()).allowed,
         "same uid and rv: a hit"
     );
     assert!(
-        !revision("3").evaluate(&r, now(), &repushed()).allowed,
+        !revision("3").evaluate(&r, now(), &repushed_nginx()).allowed,
         "new rv: verified again"
     );
     // Without the cache (--imageVerifyCacheEnabled=false) it is denied at once.
@@ -807,7 +814,7 @@ fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
             .evaluate(&r, now(), &verifier(vendor_verifier()))
             .allowed
     );
-    assert!(!plain.evaluate(&r, now(), &repushed()).allowed);
+    assert!(!plain.evaluate(&r, now(), &repushed_nginx()).allowed);
 }
 
 /// `useCache: false` opts a verifyImages entry out of the cache.
@@ -826,22 +833,12 @@ fn use_cache_false_verifies_every_time() {
         }
     }
     let (set, cache) = with_cache(&docs);
-    let r = req(
-        "default",
-        pod("p", &["cgr.dev/chainguard/nginx:1"], &[], &[]),
-    );
+    let r = nginx_by_tag();
     assert!(
         set.evaluate(&r, now(), &verifier(vendor_verifier()))
             .allowed
     );
     assert!(cache.is_empty());
     // So the re-pushed tag is verified, and denied.
-    let repushed = verifier(FakeVerifier::new().with_image(
-        "cgr.dev/chainguard/nginx",
-        FakeImage {
-            digest: DIGEST_C.into(),
-            ..Default::default()
-        },
-    ));
-    assert!(!set.evaluate(&r, now(), &repushed).allowed);
+    assert!(!set.evaluate(&r, now(), &repushed_nginx()).allowed);
 }
