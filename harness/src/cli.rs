@@ -270,13 +270,13 @@ pub struct VerifyArgs {
     /// Public key (PEM) the signature must verify with
     #[arg(long, value_name = "FILE", conflicts_with = "vendor")]
     pub key: Option<PathBuf>,
-    /// Expected certificate identity (Kyverno `subject`: `*`/`?` wildcards)
+    /// Expected certificate identity, exact (as cosign and `verify-bundle` read it; a SAN: URI or email)
     #[arg(long, conflicts_with_all = ["vendor", "key"])]
     pub certificate_identity: Option<String>,
     /// Expected certificate identity as a regular expression
     #[arg(long, conflicts_with_all = ["vendor", "key", "certificate_identity"])]
     pub certificate_identity_regexp: Option<String>,
-    /// Expected OIDC issuer (wildcards allowed)
+    /// Expected OIDC issuer, exact (as cosign reads it)
     #[arg(long, conflicts_with_all = ["vendor", "key"])]
     pub certificate_oidc_issuer: Option<String>,
     /// Expected OIDC issuer as a regular expression
@@ -731,8 +731,10 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
             &args.certificate_identity,
             &args.certificate_identity_regexp,
         ) {
-            (Some(s), _) => Pattern::Wildcard(s.clone()),
-            (_, Some(r)) => Pattern::regexp(r).map_err(bad)?,
+            // cosign's semantics: --certificate-identity is literal, the
+            // regexp is unanchored (as `verify-bundle` reads them too).
+            (Some(s), _) => Pattern::cosign(s),
+            (_, Some(r)) => crate::verify::identity::regexp(r).map_err(bad)?,
             _ => {
                 return Err(Error::Usage {
                     message: "no verification policy".into(),
@@ -744,8 +746,8 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
             &args.certificate_oidc_issuer,
             &args.certificate_oidc_issuer_regexp,
         ) {
-            (Some(s), _) => Pattern::Wildcard(s.clone()),
-            (_, Some(r)) => Pattern::regexp(r).map_err(bad)?,
+            (Some(s), _) => Pattern::cosign(s),
+            (_, Some(r)) => crate::verify::identity::regexp(r).map_err(bad)?,
             _ => {
                 return Err(Error::Usage {
                     message: "a certificate identity needs its OIDC issuer".into(),

@@ -139,8 +139,9 @@ pub fn push(lab: &Path, host: &str, timeouts: Timeouts) -> Result<String> {
 
 fn pattern(m: &Matcher) -> std::result::Result<Pattern, String> {
     match m {
-        Matcher::Exact(s) => Ok(Pattern::Wildcard(s.clone())),
-        Matcher::RegExp(r) => Pattern::regexp(r).map_err(|e| e.reason),
+        // A profile's matchers are Kyverno's (what the rendered policies say).
+        Matcher::Exact(s) => Ok(Pattern::kyverno(s)),
+        Matcher::RegExp(r) => crate::verify::identity::regexp(r).map_err(|e| e.reason),
     }
 }
 

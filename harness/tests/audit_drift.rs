@@ -854,30 +854,38 @@ fn image_id_forms() {
 fn image_ref_normalisation() {
     let r = parse_image_ref("nginx").unwrap();
     assert_eq!(
-        (r.repository.as_ref(), r.tag, r.digest),
+        (
+            r.repository().as_str(),
+            r.tag.as_deref(),
+            r.digest.as_deref()
+        ),
         ("docker.io/library/nginx", Some("latest"), None)
     );
     let r = parse_image_ref("bitnami/redis:7").unwrap();
     assert_eq!(
-        (r.repository.as_ref(), r.tag),
+        (r.repository().as_str(), r.tag.as_deref()),
         ("docker.io/bitnami/redis", Some("7"))
     );
     let r = parse_image_ref("localhost:5000/app:v1").unwrap();
     assert_eq!(
-        (r.repository.as_ref(), r.tag),
+        (r.repository().as_str(), r.tag.as_deref()),
         ("localhost:5000/app", Some("v1"))
     );
     let dg = d(3);
     let s = format!("dhi.io/python:3.13@{dg}");
     let r = parse_image_ref(&s).unwrap();
     assert_eq!(
-        (r.repository.as_ref(), r.tag, r.digest),
+        (
+            r.repository().as_str(),
+            r.tag.as_deref(),
+            r.digest.as_deref()
+        ),
         ("dhi.io/python", Some("3.13"), Some(dg.as_str()))
     );
     let s = format!("docker.io/nginx@{dg}");
     let r = parse_image_ref(&s).unwrap();
     assert_eq!(
-        (r.repository.as_ref(), r.tag),
+        (r.repository().as_str(), r.tag.as_deref()),
         ("docker.io/library/nginx", None)
     );
     assert!(parse_image_ref("").is_err());
@@ -1488,4 +1496,91 @@ fn an_empty_state_is_an_input_error_not_compliant() {
     let path = dir.path().join("fleet.yaml");
     std::fs::write(&path, serde_saphyr::to_string(&i).unwrap()).unwrap();
     assert_ne!(audit_cli(&path, &[]).status.code(), Some(2));
+}
+
+// ---------------------------------------------------------------- regressions
+
+/// Regression (issue 13): registry tags of Docker Hub official images were
+/// stored as written (`docker.io/nginx:1.25`, the form Kyverno and the
+/// experiment step use) but looked up in the runtime form
+/// (`docker.io/library/nginx:1.25`), so a moved tag was never reported.
+/// Every spelling of the key now finds the tag.
+#[test]
+fn regression_docker_hub_official_image_tag_drift_is_found_for_every_key_spelling() {
+    for key in [
+        "nginx:1.25",
+        "docker.io/nginx:1.25",
+        "docker.io/library/nginx:1.25",
+        "index.docker.io/library/nginx:1.25",
+    ] {
+        let e = vec![entry(1, "nginx", &[], keyless(CG_SUBJECT), true)];
+        let c = container(
+            "c",
+            "nginx:1.25",
+            Some(format!(
+                "docker-pullable://docker.io/library/nginx@{}",
+                d(1)
+            )),
+            Some(d(1)),
+        );
+        let mut i = input(e, vec![pod("web", "p", vec![c])]);
+        i.registry_tags.insert(key.to_owned(), d(2));
+        let f = one(&i);
+        assert!(f.flags.contains(Flag::TagMoved), "{key}: {:?}", f.flags);
+        assert_eq!(f.status, Status::Drifted, "{key}");
+    }
+}
+
+/// The registry serving the running digest is not drift, whatever the spelling.
+#[test]
+fn docker_hub_tag_on_the_running_digest_is_not_drift() {
+    let e = vec![entry(1, "nginx", &[], keyless(CG_SUBJECT), true)];
+    let c = container(
+        "c",
+        "docker.io/nginx:1.25",
+        Some(format!("docker.io/library/nginx@{}", d(1))),
+        Some(d(1)),
+    );
+    let mut i = input(e, vec![pod("web", "p", vec![c])]);
+    i.registry_tags.insert("nginx:1.25".to_owned(), d(1));
+    let f = one(&i);
+    assert!(!f.flags.contains(Flag::TagMoved), "{:?}", f.flags);
+}
+
+/// Regression (issue 13): the experiment step ranked pod statuses with its own
+/// list, which put `exception-expired` after everything else, against the
+/// drift audit's precedence (DRIFT.md: it comes first). There is one ranking
+/// now, `Status`'s order.
+#[test]
+fn regression_one_drift_ranking_exception_expired_wins_a_pod() {
+    use trustswap::experiment::audit_step::{PodFinding, pod_status};
+    let finding = |container: &str, status| PodFinding {
+        namespace: "apps".into(),
+        pod: "p".into(),
+        team: "payments".into(),
+        container: container.into(),
+        digest: d(1),
+        status,
+        hint: String::new(),
+    };
+    for order in [
+        [Status::Drifted, Status::ExceptionExpired],
+        [Status::ExceptionExpired, Status::Drifted],
+    ] {
+        let findings = [finding("a", order[0]), finding("b", order[1])];
+        assert_eq!(
+            pod_status(findings.iter()).get("p"),
+            Some(&Status::ExceptionExpired)
+        );
+    }
+    // And the ranking is the audit's precedence, end to end.
+    let mut all = Status::ALL.to_vec();
+    all.sort();
+    assert_eq!(all, Status::ALL.to_vec());
+    let findings: Vec<PodFinding> = Status::ALL
+        .iter()
+        .rev()
+        .map(|s| finding(s.as_str(), *s))
+        .collect();
+    assert_eq!(pod_status(findings.iter()).get("p"), Some(&Status::ALL[0]));
 }

@@ -8,8 +8,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use sha2::{Digest as _, Sha256};
-
 use crate::admission::image::ImageRef;
 use crate::admission::verifier::{AttestorSpec, EvidenceVerifier, SignerIdentity, Verification};
 use crate::supply::oci::{Descriptor, Digest};
@@ -97,14 +95,13 @@ pub struct StoreEvidence<S: Store> {
 
 fn any_identity() -> IdentityRule {
     IdentityRule {
-        subject: Pattern::Wildcard("*".into()),
+        subject: Pattern::kyverno("*"),
         issuer: None,
     }
 }
 
 fn fingerprint(pem: &str) -> Option<String> {
-    let block = pem::parse(pem.trim()).ok()?;
-    Some(hex::encode(Sha256::digest(block.contents())))
+    trustswap_model::fingerprint::KeyFingerprint::of_pem(pem).map(|f| f.into_string())
 }
 
 /// The crypto-only policy for an attestor: identity constraints are the
@@ -407,7 +404,7 @@ mod tests {
             tsas: 0,
         };
         let evidence = StoreEvidence::new(OneSignature { layer }, &trust, 0).expect("verifier");
-        let image = ImageRef::parse(IMAGE).expect("image");
+        let image = ImageRef::kyverno(IMAGE).expect("image");
         let attestor = AttestorSpec::Keyless {
             identities: Vec::new(),
             roots: None,

@@ -50,7 +50,7 @@ impl Relocation {
     /// are returned unchanged.
     pub fn original_ref(&self, image: &ImageRef) -> ImageRef {
         self.original(&image.raw)
-            .and_then(|o| ImageRef::parse(o).ok())
+            .and_then(|o| ImageRef::kyverno(o).ok())
             .unwrap_or_else(|| image.clone())
     }
 }
@@ -111,7 +111,7 @@ mod tests {
         assert_eq!(r.original(&img), Some("cgr.dev/chainguard/static:latest"));
         assert_eq!(r.original("cgr.dev/chainguard/static:latest"), None);
         assert_eq!(r.original("trustswap-registry:50000/x"), None);
-        let parsed = ImageRef::parse(&img).expect("parse");
+        let parsed = ImageRef::kyverno(&img).expect("parse");
         assert_eq!(parsed.registry, "trustswap-registry:5000");
         let o = r.original_ref(&parsed);
         assert_eq!(o.registry, "cgr.dev");

@@ -8,8 +8,10 @@
 
 use serde_json::{Map, Value, json};
 
-pub const DEFAULT_REKOR_URL: &str = "https://rekor.sigstore.dev";
-const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
+use trustswap_model::kyverno::defaults;
+
+pub const DEFAULT_REKOR_URL: &str = defaults::REKOR_URL;
+const DEFAULT_TIMEOUT_SECONDS: i64 = defaults::WEBHOOK_TIMEOUT_SECONDS;
 
 pub fn canonicalise(doc: &Value) -> Value {
     let mut v = strip(doc);
@@ -117,15 +119,10 @@ fn cluster_policy(spec: &mut Map<String, Value>) {
                 .map(action)
                 .unwrap_or(spec_action.clone());
             iv.insert("failureAction".into(), a);
-            for (k, d) in [
-                ("mutateDigest", true),
-                ("verifyDigest", true),
-                ("required", true),
-                ("useCache", true),
-            ] {
+            for (k, d) in defaults::VERIFY_IMAGES_FLAGS {
                 default(iv, k, json!(d));
             }
-            default(iv, "type", json!("Cosign"));
+            default(iv, "type", json!(defaults::VERIFY_IMAGES_TYPE));
             if let Some(sets) = iv.get_mut("attestors").and_then(Value::as_array_mut) {
                 attestor_sets(sets);
             }
@@ -187,8 +184,9 @@ fn cel_policy(spec: &mut Map<String, Value>) {
 
 fn image_validating_policy(spec: &mut Map<String, Value>) {
     let vc = obj(spec, "validationConfigurations");
-    for k in ["mutateDigest", "verifyDigest", "required"] {
-        default(vc, k, json!(true));
+    // IVP's validationConfigurations has no useCache.
+    for (k, d) in &defaults::VERIFY_IMAGES_FLAGS[..3] {
+        default(vc, k, json!(d));
     }
     let Some(attestors) = spec.get_mut("attestors").and_then(Value::as_array_mut) else {
         return;

@@ -42,6 +42,11 @@ fn lab_name(id: &impl serde::Serialize) -> String {
 }
 
 impl LabContext {
+    /// The key DHI rotated to (`<lab>/dhi-1.pub`), read once when the lab opens.
+    pub fn rotated_key(&self) -> &str {
+        &self.rotated_key
+    }
+
     /// Build (or rebuild) the lab for `seed` in `dir`, and load it.
     pub fn build(dir: &Path, seed: u64) -> Result<LabContext> {
         let (catalogue, lock) = crate::lab_cli::init(dir, seed)?;

@@ -1,6 +1,7 @@
 //! Hypothesis experiments: scenario files (`scenario`), the lab as they see it
 //! (`lab`), the simulated cluster (`cluster`) and the runner (`runner`).
 
+pub mod audit_step;
 pub mod cluster;
 pub mod compare;
 pub mod lab;

@@ -541,7 +541,7 @@ impl<B: Backend> Runner<'_, B> {
     ) -> Result<RunningPod, String> {
         let mut containers = Vec::new();
         for (name, kind, image) in images {
-            let r = ImageRef::parse(image)?;
+            let r = ImageRef::kyverno(image)?;
             let digest = match live {
                 Some(l) => l
                     .containers
@@ -739,9 +739,8 @@ impl<B: Backend> Runner<'_, B> {
             }
             Action::Revoke { revocation } => {
                 let Revocation::RotatedKey = revocation;
-                let pem = std::fs::read_to_string(self.lab.dir.join("dhi-1.pub"))
-                    .map_err(|e| e.to_string())?;
-                let fp = crate::profile::keys::parse_public_key(&pem).map(|(_, fp)| fp)?;
+                let fp = crate::profile::keys::parse_public_key(self.lab.rotated_key())
+                    .map(|(_, fp)| fp)?;
                 st.cluster
                     .revoked
                     .push((format!("key:{fp}"), st.cluster.now));
@@ -754,19 +753,14 @@ impl<B: Backend> Runner<'_, B> {
                 };
                 let cluster = view.as_ref().unwrap_or(&st.cluster);
                 let findings =
-                    crate::audit::audit_cluster(self.lab, &st.vendor, st.identity, cluster)?;
+                    super::audit_step::audit_cluster(self.lab, &st.vendor, st.identity, cluster)?;
                 let wanted: Vec<&String> = expect
                     .map(|e| e.findings.keys().collect())
                     .unwrap_or_default();
-                let statuses = crate::audit::pod_status(findings.iter());
+                let statuses = super::audit_step::pod_status(findings.iter());
                 let observed: Vec<String> = wanted
                     .iter()
-                    .map(|p| {
-                        format!(
-                            "{p}={}",
-                            statuses.get(*p).map(String::as_str).unwrap_or("absent")
-                        )
-                    })
+                    .map(|p| format!("{p}={}", statuses.get(*p).map_or("absent", |s| s.as_str())))
                     .collect();
                 let detail = findings
                     .iter()
@@ -884,7 +878,7 @@ fn live_view(cluster: &Cluster, pods: &[LivePod]) -> Result<Cluster, String> {
                 kind,
                 image: image.clone(),
                 digest: digest.clone(),
-                repository: ImageRef::parse(image)?.repository(),
+                repository: ImageRef::kyverno(image)?.repository(),
             });
         }
         view.pods.push(RunningPod {
@@ -989,14 +983,14 @@ fn exception_document(
     namespace: &str,
     expires_at: i64,
 ) -> Value {
-    let policy = format!("{}-verify-images", st.contract.name);
+    let policy = trustswap_model::kyverno::names::verify_images_policy(&st.contract.name);
     match st.engine {
         Engine::Cpol => json!({
             "apiVersion": "kyverno.io/v2",
             "kind": "PolicyException",
             "metadata": { "name": e.name, "namespace": namespace, "labels": { "cleanup.kyverno.io/ttl": format!("{}s", e.expires_in_seconds) } },
             "spec": {
-                "exceptions": [{ "policyName": policy, "ruleNames": ["verify-signature-and-sbom"] }],
+                "exceptions": [{ "policyName": policy, "ruleNames": [trustswap_model::kyverno::names::VERIFY_RULE] }],
                 "match": { "any": [{ "resources": { "kinds": ["Pod"], "namespaces": [namespace], "names": [e.pod] } }] }
             }
         }),

@@ -28,18 +28,9 @@ pub const VARIANTS: [&str; 11] = [
     "look-alike",
 ];
 
-/// Drift-audit statuses an expectation may name.
-pub const STATUSES: [&str; 9] = [
-    "compliant",
-    "unknown",
-    "drifted",
-    "unsigned",
-    "untrusted-identity",
-    "signer-revoked",
-    "no-sbom",
-    "bypassed-admission",
-    "exception-expired",
-];
+/// Drift-audit statuses an expectation may name: the drift audit's own
+/// (`trustswap_drift::Status`), in its precedence order.
+pub use crate::audit::drift::Status as AuditStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -296,7 +287,7 @@ pub struct Expect {
     pub decision: Option<Outcome>,
     pub reported: Option<bool>,
     pub message: Option<String>,
-    pub findings: BTreeMap<String, String>,
+    pub findings: BTreeMap<String, AuditStatus>,
     /// Per-engine overrides (`expect.cpol`, `expect.ivpol`): where the
     /// engines really decide differently (a Kyverno behaviour of one policy
     /// kind), the scenario says so rather than hiding it.
@@ -324,7 +315,7 @@ impl Expect {
                 e.message = o.message.clone();
             }
             e.findings
-                .extend(o.findings.iter().map(|(k, v)| (k.clone(), v.clone())));
+                .extend(o.findings.iter().map(|(k, v)| (k.clone(), *v)));
         }
         e
     }
@@ -452,15 +443,17 @@ impl Ctx<'_> {
                 "say `decision: admitted` or `decision: denied`",
             ));
         }
-        let findings = e.findings.unwrap_or_default();
-        for (pod, status) in &findings {
-            if !STATUSES.contains(&status.as_str()) {
+        let mut findings = BTreeMap::new();
+        for (pod, status) in e.findings.unwrap_or_default() {
+            let Some(s) = AuditStatus::ALL.into_iter().find(|s| s.as_str() == status) else {
+                let all: Vec<&str> = AuditStatus::ALL.iter().map(|s| s.as_str()).collect();
                 return Err(self.err(
                     f(&format!("expect.findings.{pod}")),
                     format!("unknown audit status `{status}`"),
-                    &format!("use one of: {}", STATUSES.join(", ")),
+                    &format!("use one of: {}", all.join(", ")),
                 ));
-            }
+            };
+            findings.insert(pod, s);
         }
         Ok(Expect {
             decision: e.decision,

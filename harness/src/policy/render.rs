@@ -13,15 +13,15 @@ use super::kyverno::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 use super::{Contract, Document, Engine, PolicySet};
 use crate::error::Result;
 use crate::profile::{Identity, Matcher, Requirement, Vendor};
+use trustswap_model::kyverno::names;
 
 /// The public-good Rekor, Kyverno's default transparency log.
-pub const REKOR_URL: &str = "https://rekor.sigstore.dev";
-/// The attestor name every vendor uses, so CEL validations never name a vendor.
-pub const ATTESTOR: &str = "trusted";
-/// The attestation name the SBOM requirement uses.
-pub const SBOM: &str = "sbom";
-/// The CEL variable holding the registry allow-list (classified as image scope).
-pub const ALLOWED_IMAGES: &str = "allowedImages";
+pub use trustswap_model::kyverno::defaults::REKOR_URL;
+/// The names every rendered policy uses (`trustswap_model::kyverno::names`).
+pub use trustswap_model::kyverno::names::{
+    ALLOWED_IMAGES, ATTESTOR, SBOM, VERIFY_IMAGES, VERIFY_RULE,
+};
+pub use trustswap_model::wildcard::glob_to_regex;
 
 /// Overrides a caller may put into the trust root, for example the lab's own CA
 /// and Rekor key when running against the lab supply chain.
@@ -92,33 +92,13 @@ fn push<T: Serialize>(set: &mut PolicySet, object: &T) -> Result<()> {
 
 fn metadata(contract: &Contract, suffix: &str) -> ObjectMeta {
     ObjectMeta {
-        name: format!("{}-{suffix}", contract.name),
+        name: names::policy(&contract.name, suffix),
         labels: BTreeMap::from([(
             "app.kubernetes.io/managed-by".to_owned(),
             "trustswap".to_owned(),
         )]),
         annotations: BTreeMap::new(),
     }
-}
-
-/// Convert a Kyverno wildcard (`*` any run, `?` one character) to an anchored RE2
-/// pattern, for CEL `matches()`.
-pub fn glob_to_regex(glob: &str) -> String {
-    let mut out = String::from("^");
-    let mut literal = String::new();
-    for c in glob.chars() {
-        match c {
-            '*' | '?' => {
-                out.push_str(&regex::escape(&literal));
-                literal.clear();
-                out.push_str(if c == '*' { ".*" } else { "." });
-            }
-            _ => literal.push(c),
-        }
-    }
-    out.push_str(&regex::escape(&literal));
-    out.push('$');
-    out
 }
 
 // ---------------------------------------------------------------- ClusterPolicy
@@ -173,7 +153,7 @@ fn cluster_policy(
             _ => vec![],
         };
         rules.push(cpol::Rule {
-            name: "verify-signature-and-sbom".into(),
+            name: VERIFY_RULE.into(),
             match_: matches.clone(),
             exclude: exclude.clone(),
             validate: None,
@@ -221,7 +201,7 @@ fn cluster_policy(
     cpol::ClusterPolicy {
         api_version: cpol::API_VERSION.into(),
         kind: cpol::KIND.into(),
-        metadata: metadata(contract, "verify-images"),
+        metadata: metadata(contract, VERIFY_IMAGES),
         spec: cpol::Spec {
             admission: Some(true),
             // Image verification runs at admission only; background scans would
@@ -417,7 +397,7 @@ fn image_validating_policy(
     ivpol::ImageValidatingPolicy {
         api_version: ivpol::API_VERSION.into(),
         kind: ivpol::KIND_IVPOL.into(),
-        metadata: metadata(contract, "verify-images"),
+        metadata: metadata(contract, VERIFY_IMAGES),
         spec: ivpol::IvpolSpec {
             validation_actions: actions(contract),
             failure_policy: Some(contract.failure_policy),

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::RawKey;
 use crate::error::{Error, Result};
@@ -30,23 +29,10 @@ pub struct KeyMaterial {
     pub origin: String,
 }
 
-/// Parse a PEM public key. Errors are plain sentences for the caller to place.
+/// Parse a PEM public key: its LF-encoded PEM and fingerprint. Errors are
+/// plain sentences for the caller to place.
 pub fn parse_public_key(text: &str) -> std::result::Result<(String, String), String> {
-    let block = pem::parse(text.trim()).map_err(|e| format!("not a PEM block: {e}"))?;
-    if block.tag() != "PUBLIC KEY" {
-        return Err(format!(
-            "PEM block is `{}`, expected `PUBLIC KEY` (a SubjectPublicKeyInfo)",
-            block.tag()
-        ));
-    }
-    spki::SubjectPublicKeyInfoRef::try_from(block.contents())
-        .map_err(|e| format!("PEM does not hold a SubjectPublicKeyInfo: {e}"))?;
-    let fingerprint = hex::encode(Sha256::digest(block.contents()));
-    let pem = pem::encode_config(
-        &block,
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    );
-    Ok((pem, fingerprint))
+    trustswap_model::fingerprint::parse_public_key(text).map(|(pem, fp)| (pem, fp.into_string()))
 }
 
 /// Resolves `key` sections of vendor profiles.

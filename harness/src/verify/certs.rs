@@ -1,6 +1,7 @@
 //! Certificate helpers on top of x509-cert and rustls-webpki (no hand-rolled X.509).
 
 use std::time::Duration;
+use trustswap_model::identity::{Identity, Pattern};
 
 use const_oid::ObjectIdentifier;
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -181,13 +182,15 @@ impl sigstore::bundle::verify::VerificationPolicy for IdentityPolicy {
         };
         if let Some(want) = &self.issuer {
             match oidc_issuer(cert) {
-                Ok(Some(got)) if &got == want => {}
+                Ok(Some(got)) if Pattern::cosign(want).matches(&got) => {}
                 Ok(Some(got)) => return Err(mismatch("issuer", got)),
                 _ => return Err(PolicyError::ExtensionNotFound),
             }
         }
         let names = san_identities(cert).map_err(|_| PolicyError::ExtensionNotFound)?;
-        if names.iter().any(|n| n == &self.identity) {
+        // cosign's `--certificate-identity`: literal, any SAN.
+        let rule = Identity::new(Pattern::cosign(&self.identity), None);
+        if rule.first_matching_san(&names, None).is_ok() {
             Ok(())
         } else {
             Err(mismatch("SubjectAltName", names.join(", ")))

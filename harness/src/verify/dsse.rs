@@ -18,21 +18,11 @@ use crate::verify::legacy::{ANN_BUNDLE, ANN_CERT, ANN_CHAIN, verify_set};
 use crate::verify::refusal::{Alternatives, Refusal, RefuseExt};
 use crate::verify::trust::TrustMaterial;
 
-pub const DSSE_LAYER_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
-pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub use trustswap_model::wire::{
+    DSSE_MEDIA_TYPE as DSSE_LAYER_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE as IN_TOTO_PAYLOAD_TYPE,
+};
 
-/// DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {} {} ",
-        payload_type.len(),
-        payload_type,
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
+pub use trustswap_model::wire::pae;
 
 #[derive(Deserialize)]
 pub struct Envelope {

@@ -22,9 +22,11 @@ use crate::supply::store::{Store, StoreError};
 /// Layers of a manifest: descriptor and content.
 type Layers = Vec<(Descriptor, Vec<u8>)>;
 
-pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-pub const ANN_PREDICATE_TYPE: &str = "predicateType";
-pub const ANN_BUNDLE_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
+pub use trustswap_model::wire::BUNDLE_V03_MEDIA_TYPE as BUNDLE_ARTIFACT_TYPE;
+pub use trustswap_model::wire::{
+    BUNDLE_CONTENT_ANNOTATION, BUNDLE_PREDICATE_TYPE_ANNOTATION as ANN_BUNDLE_PREDICATE_TYPE,
+    PREDICATE_TYPE_ANNOTATION as ANN_PREDICATE_TYPE, cosign_tag,
+};
 
 /// Who must have signed.
 #[derive(Debug, Clone)]
@@ -187,7 +189,7 @@ impl<S: Store> ImageVerifier<S> {
                 continue;
             }
             if r.annotations
-                .get("dev.sigstore.bundle.content")
+                .get(BUNDLE_CONTENT_ANNOTATION)
                 .is_some_and(|c| c != content)
             {
                 continue;
@@ -223,7 +225,7 @@ impl<S: Store> ImageVerifier<S> {
         let (repo, digest) = self.resolve(image)?;
         let sig_repo = Self::sig_repo(&repo, repository);
         let mut reasons = Alternatives::default();
-        let tag = format!("{}-{}.sig", digest.algorithm(), digest.hex());
+        let tag = cosign_tag(&digest.to_string(), "sig");
         if let Some(layers) = self.layers(&sig_repo, &tag)? {
             let layers: Vec<LegacyLayer> = layers
                 .into_iter()
@@ -335,7 +337,7 @@ impl<S: Store> ImageVerifier<S> {
         let sig_repo = Self::sig_repo(&repo, repository);
         let mut reasons = Alternatives::default();
         let mut seen_types = Vec::new();
-        let tag = format!("{}-{}.att", digest.algorithm(), digest.hex());
+        let tag = cosign_tag(&digest.to_string(), "att");
         for (desc, envelope) in self.layers(&sig_repo, &tag)?.unwrap_or_default() {
             let annotated = desc.annotations.get(ANN_PREDICATE_TYPE).cloned();
             if let Some(t) = &annotated {

@@ -38,10 +38,12 @@ use crate::verify::certs::{self, IdentityPolicy};
 use crate::verify::refusal::{Alternatives, Refusal, RefuseExt};
 use crate::verify::trust::TrustMaterial;
 
-pub const ANN_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
-pub const ANN_BUNDLE: &str = "dev.sigstore.cosign/bundle";
-pub const ANN_CERT: &str = "dev.sigstore.cosign/certificate";
-pub const ANN_CHAIN: &str = "dev.sigstore.cosign/chain";
+pub use trustswap_model::wire::{
+    COSIGN_BUNDLE_ANNOTATION as ANN_BUNDLE, COSIGN_SIGNATURE_ANNOTATION as ANN_SIGNATURE,
+};
+pub use trustswap_model::wire::{
+    COSIGN_CERTIFICATE_ANNOTATION as ANN_CERT, COSIGN_CHAIN_ANNOTATION as ANN_CHAIN,
+};
 const SIMPLESIGNING_TYPE: &str = "cosign container image signature";
 
 /// One layer of a `.sig` manifest: the exact payload bytes and the descriptor annotations.

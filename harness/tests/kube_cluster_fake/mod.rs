@@ -533,7 +533,7 @@ impl Server {
             .flatten()
         {
             let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
-            let parsed = ImageRef::parse(image).expect("pod image");
+            let parsed = ImageRef::kyverno(image).expect("pod image");
             let digest = self.evidence.resolve_digest(&parsed).expect("digest");
             statuses.push(json!({ "name": c["name"], "image": image, "imageID": format!("{}@{digest}", parsed.repository()), "ready": false, "restartCount": 1, "state": { "waiting": { "reason": "CrashLoopBackOff" } } }));
         }

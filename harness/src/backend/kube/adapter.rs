@@ -146,7 +146,7 @@ impl KubeBackend {
                 let image = c["image"].as_str().unwrap_or_default().to_owned();
                 // Relocated: the registry is the one the fixtures were pushed
                 // to, and the path is the lab reference's repository.
-                let parsed = crate::admission::image::ImageRef::parse(&image)
+                let parsed = crate::admission::image::ImageRef::kyverno(&image)
                     .map_err(|e| format!("container {name}: {e}"))?;
                 let digest = match &parsed.digest {
                     Some(d) => d.clone(),

@@ -15,17 +15,15 @@ use crate::supply::lab::error::{LabError, Result, json_err, layout_err};
 use crate::supply::lab::keys::LabKey;
 use crate::supply::lab::rekor::{LabRekor, LogEntry};
 
-pub const SIMPLESIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
-pub const BUNDLE_V03_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-pub const ANN_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
-pub const ANN_CERT: &str = "dev.sigstore.cosign/certificate";
-pub const ANN_CHAIN: &str = "dev.sigstore.cosign/chain";
-pub const ANN_BUNDLE: &str = "dev.sigstore.cosign/bundle";
-pub const ANN_PREDICATE_TYPE: &str = "predicateType";
-pub const ANN_BUNDLE_CONTENT: &str = "dev.sigstore.bundle.content";
-pub const ANN_BUNDLE_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
+// The wire names are shared with the verifier (`trustswap_model::wire`).
+pub use trustswap_model::wire::{
+    BUNDLE_CONTENT_ANNOTATION as ANN_BUNDLE_CONTENT,
+    BUNDLE_PREDICATE_TYPE_ANNOTATION as ANN_BUNDLE_PREDICATE_TYPE, BUNDLE_V03_MEDIA_TYPE,
+    COSIGN_BUNDLE_ANNOTATION as ANN_BUNDLE, COSIGN_CERTIFICATE_ANNOTATION as ANN_CERT,
+    COSIGN_CHAIN_ANNOTATION as ANN_CHAIN, COSIGN_SIGNATURE_ANNOTATION as ANN_SIGNATURE,
+    DSSE_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE as IN_TOTO_PAYLOAD_TYPE,
+    PREDICATE_TYPE_ANNOTATION as ANN_PREDICATE_TYPE, SIMPLESIGNING_MEDIA_TYPE, cosign_tag,
+};
 
 /// The image being signed and where its signatures go.
 #[derive(Clone, Debug)]
@@ -44,16 +42,16 @@ impl Target {
     }
     pub fn sig_tag(&self) -> String {
         format!(
-            "{}:sha256-{}.sig",
+            "{}:{}",
             self.signature_repository,
-            self.manifest.digest.hex()
+            cosign_tag(&self.manifest.digest.to_string(), "sig")
         )
     }
     pub fn att_tag(&self) -> String {
         format!(
-            "{}:sha256-{}.att",
+            "{}:{}",
             self.signature_repository,
-            self.manifest.digest.hex()
+            cosign_tag(&self.manifest.digest.to_string(), "att")
         )
     }
 }
@@ -296,18 +294,7 @@ pub fn statement(
     serde_json::to_vec(&st).map_err(json_err("in-toto statement"))
 }
 
-/// DSSE pre-authentication encoding.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {} {} ",
-        payload_type.len(),
-        payload_type,
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
+pub use trustswap_model::wire::pae;
 
 /// cosign `attest` (legacy storage): one DSSE layer on `sha256-<hex>.att`, logged as intoto/0.0.2.
 pub fn attest_legacy(

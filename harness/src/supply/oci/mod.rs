@@ -8,7 +8,7 @@
 //!   database of a stored image.
 //! * [`recipe`]: serde recipe types for the builder.
 
-pub mod digest;
+pub use trustswap_model::digest;
 pub mod image;
 pub mod layout;
 pub mod recipe;

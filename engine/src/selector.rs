@@ -1,6 +1,6 @@
 //! Kubernetes `LabelSelector` (matchLabels / matchExpressions).
 
-use crate::admission::error::PolicyError;
+use crate::error::PolicyError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -124,12 +124,12 @@ impl LabelSelector {
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         for (k, v) in &self.match_labels {
             let ok = if self.wildcards
-                && (crate::admission::wildcard::contains_wildcard(k)
-                    || crate::admission::wildcard::contains_wildcard(v))
+                && (trustswap_model::wildcard::contains_wildcard(k)
+                    || trustswap_model::wildcard::contains_wildcard(v))
             {
                 labels.iter().any(|(lk, lv)| {
-                    crate::admission::wildcard::wildcard_match(k, lk)
-                        && crate::admission::wildcard::wildcard_match(v, lv)
+                    trustswap_model::wildcard::wildcard_match(k, lk)
+                        && trustswap_model::wildcard::wildcard_match(v, lv)
                 })
             } else {
                 labels.get(k) == Some(v)

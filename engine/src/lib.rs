@@ -17,8 +17,8 @@ pub mod pattern;
 pub mod request;
 pub mod selector;
 mod util;
+pub use trustswap_model::wildcard;
 pub mod verifier;
-pub mod wildcard;
 
 pub use celpol::{
     CelPolicyException, ImageValidatingPolicy, IvpVerifierErrorMode, ValidatingPolicy,
@@ -185,7 +185,7 @@ impl CompiledPolicySet {
             .options
             .excluded_namespaces
             .iter()
-            .any(|n| wildcard::wildcard_match(n, &req.namespace))
+            .any(|n| trustswap_model::wildcard::wildcard_match(n, &req.namespace))
         {
             return d;
         }

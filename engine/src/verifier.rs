@@ -2,11 +2,12 @@
 //! are delegated to an [`EvidenceVerifier`]; keyless identity matching is done by the engine
 //! (see [`match_identity`]) exactly as Kyverno's `matchCertificateData` does.
 
-use crate::admission::image::ImageRef;
-use crate::admission::wildcard::wildcard_match;
+use crate::image::ImageRef;
 use regex::Regex;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use trustswap_model::identity::{Identity, Pattern};
+use trustswap_model::wildcard::wildcard_match;
 
 /// `rekor` settings of an attestor (ClusterPolicy `rekor{url,pubkey,ignoreTlog}`, IVP
 /// `ctlog{url,rekorPubKey,insecureIgnoreTlog}`).
@@ -34,6 +35,32 @@ pub struct IdentitySpec {
     pub subject: Option<String>,
     pub issuer_regexp: Option<Regex>,
     pub subject_regexp: Option<Regex>,
+}
+
+impl IdentitySpec {
+    /// The spec as a `trustswap_model` identity with Kyverno's semantics:
+    /// `subject`/`issuer` are go-wildcards (empty means unset), the regexps
+    /// unanchored; Kyverno checks the subject fields first.
+    pub fn identity(&self) -> Identity {
+        let regex = |re: &Regex| Pattern::Regex {
+            source: re.as_str().to_owned(),
+            anchored: false,
+            re: re.clone(),
+        };
+        let pick = |exact: &Option<String>, re: &Option<Regex>| {
+            exact
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(Pattern::kyverno)
+                .into_iter()
+                .chain(re.as_ref().map(regex))
+                .collect()
+        };
+        Identity {
+            subject: pick(&self.subject, &self.subject_regexp),
+            issuer: pick(&self.issuer, &self.issuer_regexp),
+        }
+    }
 }
 
 impl PartialEq for IdentitySpec {
@@ -200,36 +227,12 @@ fn match_certificate_data(
     extensions: &BTreeMap<String, String>,
     id: &SignerIdentity,
 ) -> Result<(), String> {
-    let subject = id.subject.clone().unwrap_or_default();
-    if let Some(s) = spec.subject.as_deref().filter(|s| !s.is_empty())
-        && !wildcard_match(s, &subject)
-    {
-        return Err(format!(
-            "subject mismatch: expected {s}, received {subject}"
-        ));
-    }
-    if let Some(re) = &spec.subject_regexp
-        && !re.is_match(&subject)
-    {
-        return Err(format!(
-            "subject mismatch: expected {}, received {subject}",
-            re.as_str()
-        ));
-    }
-    let issuer = id.issuer.clone().unwrap_or_default();
-    if let Some(i) = spec.issuer.as_deref().filter(|s| !s.is_empty())
-        && !wildcard_match(i, &issuer)
-    {
-        return Err(format!("issuer mismatch: expected {i}, received {issuer}"));
-    }
-    if let Some(re) = &spec.issuer_regexp
-        && !re.is_match(&issuer)
-    {
-        return Err(format!(
-            "issuer mismatch: expected {}, received {issuer}",
-            re.as_str()
-        ));
-    }
+    spec.identity()
+        .check_subject(
+            id.subject.as_deref().unwrap_or_default(),
+            id.issuer.as_deref().unwrap_or_default(),
+        )
+        .map_err(|m| m.to_string())?;
     for (k, v) in extensions {
         let got = id.extensions.get(k).cloned().unwrap_or_default();
         if !wildcard_match(v, &got) {
@@ -293,7 +296,7 @@ impl FakeVerifier {
 
     /// Registers an image (`registry/path`, normalised like Kyverno: `nginx` is `docker.io/nginx`).
     pub fn with_image(mut self, repository: &str, image: FakeImage) -> Self {
-        let key = ImageRef::parse(repository)
+        let key = ImageRef::kyverno(repository)
             .map(|r| r.repository())
             .unwrap_or_else(|_| repository.to_string());
         self.images.insert(key, image);

@@ -1,24 +1,25 @@
 //! CEL policies: `ImageValidatingPolicy`, `ValidatingPolicy` and the CEL `PolicyException`
 //! (`policies.kyverno.io`), evaluated with the `cel` crate (cel-rust).
 
-use crate::admission::cpol::{FailurePolicy, compile_regex};
-use crate::admission::decision::{Action, Phase, PolicyKind, RuleResult, RuleStatus};
-use crate::admission::error::PolicyError;
-use crate::admission::image::{ContainerKind, ImageRef, pod_images};
-use crate::admission::request::AdmissionRequest;
-use crate::admission::selector::{LabelSelector, labels_of};
-use crate::admission::util::Doc;
-use crate::admission::verifier::{
+use crate::cpol::{FailurePolicy, compile_regex};
+use crate::decision::{Action, Phase, PolicyKind, RuleResult, RuleStatus};
+use crate::error::PolicyError;
+use crate::image::{ContainerKind, ImageRef, pod_images};
+use crate::request::AdmissionRequest;
+use crate::selector::{LabelSelector, labels_of};
+use crate::util::Doc;
+use crate::verifier::{
     AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, Verification,
     match_identity,
 };
-use crate::admission::wildcard::Glob;
 use cel::objects::{Key, Map};
 use cel::{Context, Env, ExecutionError, Program, Value as CelValue};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use trustswap_model::kyverno::defaults;
+use trustswap_model::wildcard::Glob;
 
 /// How an IVP treats a verifier `Error` inside `verifyImageSignatures` /
 /// `verifyAttestationSignatures`.
@@ -1046,9 +1047,15 @@ impl ImageValidatingPolicy {
                 "spec.failurePolicy",
             )?,
             actions: parse_actions(&doc, spec)?,
-            mutate_digest: doc.opt_bool(&vc, "mutateDigest", vcf)?.unwrap_or(true),
-            verify_digest: doc.opt_bool(&vc, "verifyDigest", vcf)?.unwrap_or(true),
-            required: doc.opt_bool(&vc, "required", vcf)?.unwrap_or(true),
+            mutate_digest: doc
+                .opt_bool(&vc, "mutateDigest", vcf)?
+                .unwrap_or(defaults::MUTATE_DIGEST),
+            verify_digest: doc
+                .opt_bool(&vc, "verifyDigest", vcf)?
+                .unwrap_or(defaults::VERIFY_DIGEST),
+            required: doc
+                .opt_bool(&vc, "required", vcf)?
+                .unwrap_or(defaults::REQUIRED),
             constraints: MatchConstraints::compile(
                 spec.get("matchConstraints"),
                 &doc,
@@ -1236,7 +1243,7 @@ impl ImageValidatingPolicy {
         }
         if self.verify_digest {
             for img in &matched {
-                match ImageRef::parse(img) {
+                match ImageRef::kyverno(img) {
                     Ok(r) if r.digest.is_some() => {}
                     Ok(_) => {
                         return Some((
@@ -1363,7 +1370,7 @@ fn count_verified(
     if !data.image_matches(image).map_err(|e| fn_err(fname, e))? {
         return Ok(0);
     }
-    let info = ImageRef::parse(image).map_err(|e| fn_err(fname, e))?;
+    let info = ImageRef::kyverno(image).map_err(|e| fn_err(fname, e))?;
     let (att_name, predicate) = match attestation {
         None => (None, None),
         Some(a) => match data.attestations.get(a) {

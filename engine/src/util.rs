@@ -1,6 +1,6 @@
 //! Small helpers to read policy JSON with typed errors.
 
-use crate::admission::error::PolicyError;
+use crate::error::PolicyError;
 use serde_json::Value;
 
 pub(crate) struct Doc<'a> {

@@ -28,14 +28,14 @@ impl Digest {
         Self::from_sha256_bytes(&Sha256::digest(bytes))
     }
 
-    pub(crate) fn from_sha256_bytes(raw: &[u8]) -> Self {
+    pub fn from_sha256_bytes(raw: &[u8]) -> Self {
         Digest {
             hex: hex::encode(raw),
         }
     }
 
     /// Caller guarantees `hex` passed [`is_sha256_hex`].
-    pub(crate) fn from_sha256_hex_unchecked(hex: &str) -> Self {
+    pub fn from_sha256_hex_unchecked(hex: &str) -> Self {
         Digest {
             hex: hex.to_owned(),
         }
@@ -54,13 +54,13 @@ impl Digest {
 
 /// Incremental sha256 hasher producing a [`Digest`].
 #[derive(Default)]
-pub(crate) struct Hasher(Sha256);
+pub struct Hasher(Sha256);
 
 impl Hasher {
-    pub(crate) fn update(&mut self, bytes: &[u8]) {
+    pub fn update(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
-    pub(crate) fn finish(self) -> Digest {
+    pub fn finish(self) -> Digest {
         Digest::from_sha256_bytes(&self.0.finalize())
     }
 }
@@ -101,7 +101,7 @@ impl FromStr for Digest {
 }
 
 /// True if `s` is exactly 64 lowercase hex characters.
-pub(crate) fn is_sha256_hex(s: &str) -> bool {
+pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 

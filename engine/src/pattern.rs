@@ -5,8 +5,8 @@
 //! (negation: must be absent) and `^(key)` (global, treated like a conditional anchor), and
 //! lists where every resource element must match the pattern's element.
 
-use crate::admission::wildcard::wildcard_match;
 use serde_json::Value;
+use trustswap_model::wildcard::wildcard_match;
 
 /// The outcome of matching a resource against a pattern.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::audit::drift::image::short_digest;
-use crate::audit::drift::output::{DriftReport, Finding, Verdict};
+use crate::image::short_digest;
+use crate::output::{DriftReport, Finding, Verdict};
 
 /// (header, width); the hint column follows, unbounded.
 const COLUMNS: [(&str, usize); 10] = [
@@ -90,8 +90,7 @@ pub fn render_table(report: &DriftReport<'_>, filter: TableFilter) -> String {
     let headers = COLUMNS.map(|(h, _)| h);
     row(&mut out, headers, "HINT");
     for f in &report.findings {
-        if filter == TableFilter::NotCompliant && f.status == crate::audit::drift::Status::Compliant
-        {
+        if filter == TableFilter::NotCompliant && f.status == crate::Status::Compliant {
             continue;
         }
         finding_row(&mut out, f);

@@ -11,7 +11,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::audit::drift::input::ContainerKind;
+use crate::input::ContainerKind;
 
 /// The one primary status of a container. The declaration order is the
 /// precedence order: the first that applies wins.

@@ -1,23 +1,24 @@
 //! `kyverno.io/v1` ClusterPolicy (verifyImages + validate.pattern) and `kyverno.io/v2`
 //! PolicyException.
 
-use crate::admission::conditions::AnyAll;
-use crate::admission::decision::{Action, Phase, PolicyKind, RuleResult, RuleStatus};
-use crate::admission::error::PolicyError;
-use crate::admission::image::{ImageRef, PodImage, pod_images};
-use crate::admission::ivcache;
-use crate::admission::pattern::{PatternOutcome, validate_pattern};
-use crate::admission::request::{AdmissionRequest, Operation};
-use crate::admission::selector::{LabelSelector, labels_of};
-use crate::admission::util::Doc;
-use crate::admission::verifier::{
+use crate::conditions::AnyAll;
+use crate::decision::{Action, Phase, PolicyKind, RuleResult, RuleStatus};
+use crate::error::PolicyError;
+use crate::image::{ImageRef, PodImage, pod_images};
+use crate::ivcache;
+use crate::pattern::{PatternOutcome, validate_pattern};
+use crate::request::{AdmissionRequest, Operation};
+use crate::selector::{LabelSelector, labels_of};
+use crate::util::Doc;
+use crate::verifier::{
     AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, Verification,
     match_identity,
 };
-use crate::admission::wildcard::wildcard_match;
 use regex::Regex;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
+use trustswap_model::kyverno::defaults;
+use trustswap_model::wildcard::wildcard_match;
 
 /// `failurePolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -646,7 +647,9 @@ fn compile_image_verification(
             conditions,
         });
     }
-    let mutate_digest = doc.opt_bool(v, "mutateDigest", field)?.unwrap_or(true);
+    let mutate_digest = doc
+        .opt_bool(v, "mutateDigest", field)?
+        .unwrap_or(defaults::MUTATE_DIGEST);
     if mutate_digest && action == Action::Audit {
         return Err(doc.err(
             format!("{field}.mutateDigest"),
@@ -663,9 +666,15 @@ fn compile_image_verification(
             .opt_str(v, "repository", field)?
             .filter(|s| !s.is_empty()),
         mutate_digest,
-        verify_digest: doc.opt_bool(v, "verifyDigest", field)?.unwrap_or(true),
-        required: doc.opt_bool(v, "required", field)?.unwrap_or(true),
-        use_cache: doc.opt_bool(v, "useCache", field)?.unwrap_or(true),
+        verify_digest: doc
+            .opt_bool(v, "verifyDigest", field)?
+            .unwrap_or(defaults::VERIFY_DIGEST),
+        required: doc
+            .opt_bool(v, "required", field)?
+            .unwrap_or(defaults::REQUIRED),
+        use_cache: doc
+            .opt_bool(v, "useCache", field)?
+            .unwrap_or(defaults::USE_CACHE),
     })
 }
 

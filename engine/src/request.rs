@@ -1,6 +1,6 @@
 //! Admission request input (AdmissionReview v1 shaped).
 
-use crate::admission::error::RequestError;
+use crate::error::RequestError;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

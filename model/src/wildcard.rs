@@ -1,4 +1,4 @@
-//! Wildcard matchers.
+//! Wildcard matchers: the one home of `*`/`?` matching in trustswap.
 //!
 //! * [`wildcard_match`] follows `github.com/IGLOU-EU/go-wildcard` v1.0.3 `Match`, which Kyverno's
 //!   `ext/wildcard` wraps: `*` matches any run of characters (including `/` and the empty run),
@@ -199,5 +199,119 @@ fn match_from(toks: &[GlobTok], t: &[char]) -> bool {
             joined.extend_from_slice(rest);
             match_from(&joined, t)
         }),
+    }
+}
+
+/// Converts a Kyverno wildcard (`*` any run, `?` one character) to an anchored
+/// RE2 pattern, for CEL `matches()`.
+pub fn glob_to_regex(glob: &str) -> String {
+    let mut out = String::from("^");
+    let mut literal = String::new();
+    for c in glob.chars() {
+        match c {
+            '*' | '?' => {
+                out.push_str(&regex::escape(&literal));
+                literal.clear();
+                out.push_str(if c == '*' { ".*" } else { "." });
+            }
+            _ => literal.push(c),
+        }
+    }
+    out.push_str(&regex::escape(&literal));
+    out.push('$');
+    out
+}
+
+/// A go-wildcard compiled once, for patterns matched many times (the drift
+/// audit's image globs and exceptions). Same semantics as [`wildcard_match`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wildcard {
+    pattern: String,
+    any: bool,
+    literal: bool,
+}
+
+impl Wildcard {
+    pub fn new(pattern: &str) -> Wildcard {
+        Wildcard {
+            pattern: pattern.to_owned(),
+            any: pattern == "*",
+            literal: !contains_wildcard(pattern),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    pub fn matches(&self, s: &str) -> bool {
+        if self.any {
+            true
+        } else if self.literal {
+            self.pattern == s
+        } else if self.pattern.is_ascii() && s.is_ascii() {
+            match_bytes(self.pattern.as_bytes(), s.as_bytes())
+        } else {
+            wildcard_match(&self.pattern, s)
+        }
+    }
+}
+
+/// [`wildcard_match`] over ASCII bytes, without allocating.
+fn match_bytes(p: &[u8], t: &[u8]) -> bool {
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || (p[pi] != b'*' && p[pi] == t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One table for every wildcard form: go-wildcard, its compiled form, the
+    /// gobwas glob (where the syntax overlaps) and the CEL regexp translation.
+    #[test]
+    fn one_table_for_every_form() {
+        let table = [
+            ("*", "x/y/z", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a?c", "abc", true),
+            ("a?c", "abbc", false),
+            ("ghcr.io/org/*", "ghcr.io/org/app:1", true),
+            ("ghcr.io/org/*", "ghcr.io/org-evil/app", false),
+            ("*.example.com", "registry.example.com", true),
+            ("é*", "été", true),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "aXXbYY", false),
+        ];
+        for (p, s, want) in table {
+            assert_eq!(wildcard_match(p, s), want, "wildcard_match {p:?} {s:?}");
+            assert_eq!(Wildcard::new(p).matches(s), want, "Wildcard {p:?} {s:?}");
+            let re = regex::Regex::new(&glob_to_regex(p)).expect("regex");
+            assert_eq!(re.is_match(s), want, "glob_to_regex {p:?} {s:?}");
+            if !p.is_empty() {
+                let g = Glob::compile(p).expect("glob");
+                assert_eq!(g.is_match(s), want, "Glob {p:?} {s:?}");
+            }
+        }
     }
 }

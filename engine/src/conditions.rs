@@ -1,9 +1,9 @@
 //! Kyverno `conditions` (any/all with operators) on a JSON context, with `{{ path }}` variables
 //! restricted to simple dotted paths (`a.b[0].c`).
 
-use crate::admission::error::PolicyError;
-use crate::admission::wildcard::wildcard_match;
+use crate::error::PolicyError;
 use serde_json::Value;
+use trustswap_model::wildcard::wildcard_match;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operator {

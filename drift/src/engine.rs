@@ -6,47 +6,30 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use rustc_hash::{FxHashMap, FxHashSet};
-use wildmatch::WildMatch;
+use trustswap_model::fingerprint::KeyFingerprint;
+use trustswap_model::identity::Pattern;
+use trustswap_model::wildcard::Wildcard as WildMatch;
 
-use crate::audit::drift::error::DriftError;
-use crate::audit::drift::image::{
-    check_digest, normalize_repository, parse_image_id, parse_image_ref,
-};
-use crate::audit::drift::input::{
+use crate::error::DriftError;
+use crate::image::{check_digest, parse_image_id, parse_image_ref, runtime_repository, tag_key};
+use crate::input::{
     Container, DriftOptions, Exception, Manifest, ManifestEntry, Namespace, Pod, Revocation,
     RunningState, TrustPolicy, TrustedIdentity,
 };
-use crate::audit::drift::output::{
-    DriftReport, Finding, Flag, Flags, GroupSummary, Status, Summary, Verdict,
-};
+use crate::output::{DriftReport, Finding, Flag, Flags, GroupSummary, Status, Summary, Verdict};
 
 const UNOWNED: &str = "unowned";
 const N_STATUS: usize = Status::ALL.len();
 
 /// Normalises a key fingerprint: lowercase, without a `sha256:` prefix.
 fn normalize_fingerprint(fp: &str) -> String {
-    let lower = fp.trim().to_ascii_lowercase();
-    match lower.strip_prefix("sha256:") {
-        Some(rest) => rest.to_owned(),
-        None => lower,
-    }
+    KeyFingerprint::normalise(fp).into_string()
 }
 
-enum Matcher {
-    Exact(String),
-    Regex(Regex),
-}
-
-impl Matcher {
-    fn matches(&self, value: &str) -> bool {
-        match self {
-            Matcher::Exact(s) => s == value,
-            Matcher::Regex(r) => r.is_match(value),
-        }
-    }
-}
+/// The trust policy's identity fields follow the audit's semantics
+/// (`trustswap_model::identity`): literal, or an anchored regexp.
+type Matcher = Pattern;
 
 struct CompiledIdentity {
     issuer: Matcher,
@@ -112,16 +95,14 @@ fn compile_matcher(
     rule_name: &str,
 ) -> Result<Matcher, DriftError> {
     match (exact, regexp) {
-        (Some(e), None) => Ok(Matcher::Exact(e.clone())),
-        (None, Some(r)) => Regex::new(&format!("^(?:{r})$"))
-            .map(Matcher::Regex)
-            .map_err(|source| DriftError::TrustRegex {
-                index: rule,
-                identity,
-                field: names.1,
-                pattern: r.clone(),
-                source: Box::new(source),
-            }),
+        (Some(e), None) => Ok(Pattern::audit(e)),
+        (None, Some(r)) => Pattern::audit_regexp(r).map_err(|source| DriftError::TrustRegex {
+            index: rule,
+            identity,
+            field: names.1,
+            pattern: r.clone(),
+            source: Box::new(source),
+        }),
         (Some(_), Some(_)) => Err(DriftError::TrustRule {
             index: rule,
             name: rule_name.to_owned(),
@@ -391,7 +372,8 @@ impl<'m> CompiledAudit<'m> {
                     digest: entry.digest.clone(),
                 });
             }
-            let repository = normalize_repository(&entry.repository);
+            let repository =
+                runtime_repository(&entry.repository).unwrap_or_else(|| entry.repository.clone());
             for tag in &entry.tags {
                 if tag.is_empty() || tag.contains([':', '@', '/']) {
                     return Err(bad(
@@ -456,9 +438,16 @@ impl<'m> CompiledAudit<'m> {
         })
     }
 
-    /// Tell the audit which digest each `repository:tag` points at now.
+    /// Tell the audit which digest each `repository:tag` points at now. Keys
+    /// are normalised as a runtime reads them (`nginx:1.25` is
+    /// `docker.io/library/nginx:1.25`), so every spelling of a Docker Hub
+    /// image finds its tag; a key that is not a tagged reference is kept as
+    /// written (and can only match itself).
     pub fn with_registry_tags(mut self, tags: &std::collections::BTreeMap<String, String>) -> Self {
-        self.registry_tags = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.registry_tags = tags
+            .iter()
+            .map(|(k, v)| (tag_key(k).unwrap_or_else(|| k.clone()), v.clone()))
+            .collect();
         self
     }
 
@@ -542,7 +531,7 @@ impl<'m> CompiledAudit<'m> {
             ))
         });
 
-        let mut images: FxHashMap<&'a str, ImageInfo<'a>> = FxHashMap::default();
+        let mut images: FxHashMap<&'a str, ImageInfo> = FxHashMap::default();
         let mut findings: Vec<Finding<'a>> = Vec::with_capacity(n_containers);
         let mut order: Vec<&'a Container> = Vec::new();
         let mut acc = Accumulator::default();
@@ -604,8 +593,8 @@ impl<'m> CompiledAudit<'m> {
         &self,
         ctx: &Ctx<'a>,
         c: &'a Container,
-        cache: &'c mut FxHashMap<&'a str, ImageInfo<'a>>,
-    ) -> Result<&'c ImageInfo<'a>, DriftError> {
+        cache: &'c mut FxHashMap<&'a str, ImageInfo>,
+    ) -> Result<&'c ImageInfo, DriftError> {
         use std::collections::hash_map::Entry;
         match cache.entry(c.image.as_str()) {
             Entry::Occupied(o) => Ok(o.into_mut()),
@@ -620,7 +609,7 @@ impl<'m> CompiledAudit<'m> {
         &self,
         ctx: &Ctx<'a>,
         c: &'a Container,
-    ) -> Result<ImageInfo<'a>, DriftError> {
+    ) -> Result<ImageInfo, DriftError> {
         let r = parse_image_ref(&c.image).map_err(|reason| DriftError::ImageRef {
             namespace: ctx.pod.namespace.clone(),
             pod: ctx.pod.name.clone(),
@@ -628,20 +617,21 @@ impl<'m> CompiledAudit<'m> {
             value: c.image.clone(),
             reason,
         })?;
+        let repository = r.repository();
         let mut full = String::with_capacity(c.image.len() + 20);
-        full.push_str(&r.repository);
+        full.push_str(&repository);
         let mut registry_digest = None;
-        let tag_digest = match r.tag {
+        let tag_digest = match r.tag.as_deref() {
             Some(tag) => {
                 full.push(':');
                 full.push_str(tag);
-                let key = format!("{}:{}", r.repository, tag);
+                let key = format!("{repository}:{tag}");
                 registry_digest = self.registry_tags.get(&key).cloned();
                 self.by_tag.get(&key).copied()
             }
             None => None,
         };
-        if let Some(d) = r.digest {
+        if let Some(d) = r.digest.as_deref() {
             full.push('@');
             full.push_str(d);
         }
@@ -651,7 +641,7 @@ impl<'m> CompiledAudit<'m> {
             let hit = rule
                 .globs
                 .iter()
-                .any(|g| g.matches(&full) || g.matches(&r.repository) || g.matches(&c.image));
+                .any(|g| g.matches(&full) || g.matches(&repository) || g.matches(&c.image));
             if hit {
                 if i < 64 {
                     rules |= 1 << i;
@@ -675,7 +665,7 @@ impl<'m> CompiledAudit<'m> {
         ctx: &Ctx<'a>,
         c: &'a Container,
         now: DateTime<Utc>,
-        cache: &mut FxHashMap<&'a str, ImageInfo<'a>>,
+        cache: &mut FxHashMap<&'a str, ImageInfo>,
     ) -> Result<Finding<'a>, DriftError>
     where
         'm: 'a,
@@ -811,9 +801,9 @@ impl<'m> CompiledAudit<'m> {
             exception: exception.map(|e| Cow::Borrowed(e.name.as_str())),
             hint: Cow::Borrowed(""),
         };
-        finding.hint = crate::audit::drift::hint::hint(
+        finding.hint = crate::hint::hint(
             &finding,
-            info.tag,
+            info.tag.as_deref(),
             entry.and_then(|e| e.revocation),
             exception,
         );
@@ -826,7 +816,7 @@ impl<'m> CompiledAudit<'m> {
         &self,
         pod: &Pod,
         c: &Container,
-        info: &ImageInfo<'_>,
+        info: &ImageInfo,
         now: DateTime<Utc>,
     ) -> (Option<&'m Exception>, Option<&'m Exception>) {
         if self.exceptions.is_empty() {
@@ -917,8 +907,8 @@ struct Ctx<'a> {
     pod_age_days: i64,
 }
 
-struct ImageInfo<'a> {
-    tag: Option<&'a str>,
+struct ImageInfo {
+    tag: Option<String>,
     tag_digest: Option<u32>,
     /// The digest the registry serves for the tag now, when known.
     registry_digest: Option<String>,
@@ -930,7 +920,7 @@ struct ImageInfo<'a> {
     normalized: String,
 }
 
-impl ImageInfo<'_> {
+impl ImageInfo {
     fn any_rule(&self) -> bool {
         self.rules != 0 || !self.overflow_rules.is_empty()
     }

@@ -4,9 +4,9 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::audit::drift::engine::primary_status;
-use crate::audit::drift::input::{Exception, Revocation};
-use crate::audit::drift::output::{Finding, Flag, Status};
+use crate::engine::primary_status;
+use crate::input::{Exception, Revocation};
+use crate::output::{Finding, Flag, Status};
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
