@@ -6,7 +6,7 @@
 //! runs against the same manifest, compile once with [`CompiledAudit::new`]
 //! and call [`CompiledAudit::audit`] per snapshot.
 //!
-//! See `harness/src/audit/DRIFT.md` for the statuses, their precedence and the decisions taken.
+//! See `DRIFT.md` beside this crate for the statuses, their precedence and the decisions taken.
 
 mod engine;
 mod error;

@@ -16,6 +16,8 @@ pub mod ivcache;
 pub mod pattern;
 pub mod request;
 pub mod selector;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod util;
 pub use trustswap_model::wildcard;
 pub mod verifier;
@@ -31,9 +33,11 @@ pub use error::{PolicyError, RequestError};
 pub use image::{ContainerKind, ImageRef};
 pub use ivcache::VerificationCache;
 pub use request::{AdmissionRequest, Operation, UserInfo};
+#[cfg(any(test, feature = "testing"))]
+pub use testing::{FakeAttestation, FakeImage, FakeSigner, FakeVerifier};
 pub use verifier::{
-    AttestorSpec, CtlogSpec, EvidenceVerifier, FakeAttestation, FakeImage, FakeSigner,
-    FakeVerifier, IdentitySpec, RekorSpec, SignerIdentity, Verification,
+    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, SignerIdentity,
+    Verification,
 };
 
 use celpol::{CelInputs, IvpShared, cel_result};

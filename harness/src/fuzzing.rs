@@ -674,8 +674,9 @@ impl BundleBench {
         })
     }
 
-    /// `trustswap verify bundle`'s verdict on `json` for an artifact of
-    /// `digest`: 0 only when verified, else 1 (refused) or 3 (unsupported).
+    /// `trustswap verify-bundle`'s verdict on `json` for an artifact of
+    /// `digest`: 0 only when verified, else the refusal kind's exit code:
+    /// 1 refused, 2 not a bundle, 3 undecided.
     pub fn verdict(&self, json: &[u8], digest: [u8; 32]) -> u8 {
         let outcome = BundleVerifier::parse(json).and_then(|b| {
             self.verifier
@@ -683,8 +684,8 @@ impl BundleBench {
         });
         match outcome {
             Ok(()) => exit::HOLDS,
-            Err(r) if r.reason.contains("unsupported") => exit::UNDECIDED,
-            Err(_) => exit::FINDING,
+            // The refusal's kind decides, as in `verify-bundle` (never its text).
+            Err(r) => r.kind.exit_code(),
         }
     }
 

@@ -386,6 +386,51 @@ fn every_command_ends_with_its_documented_code() {
             ]),
         ),
         (
+            "verify exact certificate identity",
+            0,
+            v(&[
+                "verify",
+                "cgr.dev/chainguard/static:latest",
+                "--certificate-identity",
+                CG_SAN,
+                "--certificate-oidc-issuer",
+                GITHUB_ISSUER,
+                "--lab",
+                &lab,
+            ]),
+        ),
+        // Regression (issue 13): `--certificate-identity` was a Kyverno
+        // wildcard in `verify` and exact in `verify-bundle`; it is exact in
+        // both, as in cosign, so a `*` is a literal character.
+        (
+            "verify certificate identity is not a wildcard",
+            1,
+            v(&[
+                "verify",
+                "cgr.dev/chainguard/static:latest",
+                "--certificate-identity",
+                "https://github.com/chainguard-images/*",
+                "--certificate-oidc-issuer",
+                GITHUB_ISSUER,
+                "--lab",
+                &lab,
+            ]),
+        ),
+        (
+            "verify certificate identity regexp is unanchored",
+            0,
+            v(&[
+                "verify",
+                "cgr.dev/chainguard/static:latest",
+                "--certificate-identity-regexp",
+                "github\\.com/chainguard-images/",
+                "--certificate-oidc-issuer",
+                GITHUB_ISSUER,
+                "--lab",
+                &lab,
+            ]),
+        ),
+        (
             "verify unreachable registry",
             3,
             v(&[
@@ -539,6 +584,10 @@ fn every_command_ends_with_its_documented_code() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+const CG_SAN: &str =
+    "https://github.com/chainguard-images/images/.github/workflows/release.yaml@refs/heads/main";
+const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 fn v(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()

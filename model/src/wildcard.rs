@@ -16,16 +16,24 @@ pub fn wildcard_match(pattern: &str, s: &str) -> bool {
     if pattern == "*" {
         return true;
     }
+    if pattern.is_ascii() && s.is_ascii() {
+        return star_match(pattern.as_bytes(), s.as_bytes(), b'*', b'?');
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = s.chars().collect();
-    // Iterative matcher with single backtrack point (classic greedy star algorithm).
+    star_match(&p, &t, '*', '?')
+}
+
+/// The classic greedy star algorithm with one backtrack point, over bytes
+/// (ASCII) or characters: `any` matches any run, `one` one element.
+fn star_match<T: Copy + PartialEq>(p: &[T], t: &[T], any: T, one: T) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+        if pi < p.len() && (p[pi] == one || (p[pi] != any && p[pi] == t[ti])) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == any {
             star = Some((pi, ti));
             pi += 1;
         } else if let Some((sp, st)) = star {
@@ -36,7 +44,7 @@ pub fn wildcard_match(pattern: &str, s: &str) -> bool {
             return false;
         }
     }
-    while pi < p.len() && p[pi] == '*' {
+    while pi < p.len() && p[pi] == any {
         pi += 1;
     }
     pi == p.len()
@@ -249,37 +257,10 @@ impl Wildcard {
             true
         } else if self.literal {
             self.pattern == s
-        } else if self.pattern.is_ascii() && s.is_ascii() {
-            match_bytes(self.pattern.as_bytes(), s.as_bytes())
         } else {
             wildcard_match(&self.pattern, s)
         }
     }
-}
-
-/// [`wildcard_match`] over ASCII bytes, without allocating.
-fn match_bytes(p: &[u8], t: &[u8]) -> bool {
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || (p[pi] != b'*' && p[pi] == t[ti])) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 #[cfg(test)]

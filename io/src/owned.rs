@@ -280,13 +280,13 @@ pub fn refuse_precious(dir: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn parent_of(dir: &Path) -> &Path {
+pub fn parent_of(dir: &Path) -> &Path {
     dir.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
 }
 
-pub(crate) fn name_of(dir: &Path, flag: &str) -> Result<String> {
+pub fn name_of(dir: &Path, flag: &str) -> Result<String> {
     match dir.components().next_back() {
         Some(Component::Normal(n)) => Ok(n.to_string_lossy().into_owned()),
         _ => Err(Error::Output {

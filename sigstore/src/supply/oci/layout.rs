@@ -893,7 +893,7 @@ fn strip_ref_name(mut d: Descriptor) -> Descriptor {
 
 /// Pretty JSON with a trailing newline. Serializing these plain structs
 /// (strings, numbers, BTreeMaps) cannot fail.
-pub(crate) fn to_json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
+pub fn to_json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     bytes.push(b'\n');
     bytes

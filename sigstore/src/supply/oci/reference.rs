@@ -9,7 +9,9 @@
 //! accepts satisfies that rule.
 
 use std::fmt;
+
 use std::str::FromStr;
+use trustswap_model::image;
 
 /// Errors from parsing a reference.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -80,29 +82,13 @@ impl FromStr for Reference {
     }
 }
 
-/// Distribution-spec tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+/// Distribution-spec tag (`trustswap_model::image` owns the grammar).
 fn validate_tag(tag: &str) -> Result<(), &'static str> {
-    let bytes = tag.as_bytes();
-    let Some(first) = bytes.first() else {
-        return Err("empty tag");
-    };
-    if bytes.len() > 128 {
-        return Err("tag longer than 128 characters");
-    }
-    if !(first.is_ascii_alphanumeric() || *first == b'_') {
-        return Err("tag must start with a letter, digit or `_`");
-    }
-    if !bytes
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        return Err("tag may only contain letters, digits, `.`, `_` and `-`");
-    }
-    Ok(())
+    image::check_tag(tag)
 }
 
 /// Repository: optional registry host (`example.com`, `localhost:5000`)
-/// followed by lowercase path components `[a-z0-9]+([._-][a-z0-9]+)*`.
+/// followed by lowercase path components (`trustswap_model::image`).
 fn validate_repository(repo: &str) -> Result<(), &'static str> {
     if repo.is_empty() {
         return Err("empty repository");
@@ -110,82 +96,14 @@ fn validate_repository(repo: &str) -> Result<(), &'static str> {
     if repo.len() > 255 {
         return Err("repository longer than 255 characters");
     }
-    let parts: Vec<&str> = repo.split('/').collect();
-    let first = parts[0];
+    let (first, rest) = repo.split_once('/').unwrap_or((repo, ""));
     let has_host =
-        parts.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost");
-    let path = if has_host {
-        validate_host(first)?;
-        &parts[1..]
+        !rest.is_empty() && (first.contains('.') || first.contains(':') || first == "localhost");
+    if has_host {
+        image::check_host(first)?;
+        image::check_path(rest)
     } else {
-        &parts[..]
-    };
-    for component in path {
-        if component.is_empty() {
-            return Err("empty repository path component");
-        }
-        if !component.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        }) {
-            return Err(
-                "repository path components must be lowercase letters, digits, `.`, `_`, `-`",
-            );
-        }
-        if !alnum_runs_joined(component, |sep| {
-            matches!(sep, "." | "_" | "__" | "-" | "--")
-        }) {
-            return Err(
-                "repository path components must start and end alphanumeric, with single separators",
-            );
-        }
-    }
-    Ok(())
-}
-
-fn validate_host(host: &str) -> Result<(), &'static str> {
-    let (name, port) = match host.split_once(':') {
-        Some((n, p)) => (n, Some(p)),
-        None => (host, None),
-    };
-    if let Some(port) = port
-        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err("registry port must be 1-5 digits");
-    }
-    for label in name.split('.') {
-        if !alnum_runs_joined(label, |sep| sep.bytes().all(|b| b == b'-')) {
-            return Err("registry host labels must be alphanumeric, may contain inner `-`");
-        }
-    }
-    Ok(())
-}
-
-/// `s` is alphanumeric runs joined by non-empty separator runs accepted by `sep_ok`.
-fn alnum_runs_joined(s: &str, sep_ok: impl Fn(&str) -> bool) -> bool {
-    if s.is_empty() {
-        return false;
-    }
-    let mut rest = s;
-    loop {
-        let alnum_len = rest
-            .bytes()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        if alnum_len == 0 {
-            return false;
-        }
-        rest = &rest[alnum_len..];
-        if rest.is_empty() {
-            return true;
-        }
-        let sep_len = rest
-            .bytes()
-            .take_while(|b| !b.is_ascii_alphanumeric())
-            .count();
-        if !sep_ok(&rest[..sep_len]) {
-            return false;
-        }
-        rest = &rest[sep_len..];
+        image::check_path(repo)
     }
 }
 
@@ -194,7 +112,7 @@ fn alnum_runs_joined(s: &str, sep_ok: impl Fn(&str) -> bool) -> bool {
 /// sep = `[-._:@+]|--`.
 pub fn matches_skopeo_ref_regexp(s: &str) -> bool {
     s.split('/').all(|c| {
-        alnum_runs_joined(c, |sep| {
+        image::alnum_runs_joined(c, |sep| {
             sep == "--" || (sep.len() == 1 && matches!(sep, "-" | "." | "_" | ":" | "@" | "+"))
         })
     })
