@@ -891,6 +891,8 @@ fn image_ref_normalisation() {
     assert!(parse_image_ref("").is_err());
     assert!(parse_image_ref("nginx:").is_err());
     assert!(parse_image_ref("nginx@sha256:zz").is_err());
+    assert!(parse_image_ref(" nginx").is_err());
+    assert!(parse_image_ref("nginx:1 ").is_err());
 }
 
 #[test]
