@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rustc_hash::{FxHashMap, FxHashSet};
 use trustswap_model::fingerprint::KeyFingerprint;
-use trustswap_model::identity::Pattern;
+use trustswap_model::identity::{Identity, Pattern};
 use trustswap_model::wildcard::Wildcard as WildMatch;
 
 use crate::error::DriftError;
@@ -22,23 +22,9 @@ use crate::output::{DriftReport, Finding, Flag, Flags, GroupSummary, Status, Sum
 const UNOWNED: &str = "unowned";
 const N_STATUS: usize = Status::ALL.len();
 
-/// Normalises a key fingerprint: lowercase, without a `sha256:` prefix.
-fn normalize_fingerprint(fp: &str) -> String {
-    KeyFingerprint::normalise(fp).into_string()
-}
-
-/// The trust policy's identity fields follow the audit's semantics
-/// (`trustswap_model::identity`): literal, or an anchored regexp.
-type Matcher = Pattern;
-
-struct CompiledIdentity {
-    issuer: Matcher,
-    subject: Matcher,
-}
-
 struct CompiledRule {
     globs: Vec<WildMatch>,
-    identities: Vec<CompiledIdentity>,
+    identities: Vec<Identity>,
     keys: FxHashSet<String>,
 }
 
@@ -93,7 +79,7 @@ fn compile_matcher(
     identity: usize,
     names: (&'static str, &'static str),
     rule_name: &str,
-) -> Result<Matcher, DriftError> {
+) -> Result<Pattern, DriftError> {
     match (exact, regexp) {
         (Some(e), None) => Ok(Pattern::audit(e)),
         (None, Some(r)) => Pattern::audit_regexp(r).map_err(|source| DriftError::TrustRegex {
@@ -124,25 +110,26 @@ fn compile_identity(
     rule: usize,
     identity: usize,
     rule_name: &str,
-) -> Result<CompiledIdentity, DriftError> {
-    Ok(CompiledIdentity {
-        issuer: compile_matcher(
-            id.issuer.as_ref(),
-            id.issuer_reg_exp.as_ref(),
-            rule,
-            identity,
-            ("issuer", "issuerRegExp"),
-            rule_name,
-        )?,
-        subject: compile_matcher(
-            id.subject.as_ref(),
-            id.subject_reg_exp.as_ref(),
-            rule,
-            identity,
-            ("subject", "subjectRegExp"),
-            rule_name,
-        )?,
-    })
+) -> Result<Identity, DriftError> {
+    // The trust policy's fields follow the audit's semantics: literal, or an
+    // anchored regexp (`trustswap_model::identity`).
+    let issuer = compile_matcher(
+        id.issuer.as_ref(),
+        id.issuer_reg_exp.as_ref(),
+        rule,
+        identity,
+        ("issuer", "issuerRegExp"),
+        rule_name,
+    )?;
+    let subject = compile_matcher(
+        id.subject.as_ref(),
+        id.subject_reg_exp.as_ref(),
+        rule,
+        identity,
+        ("subject", "subjectRegExp"),
+        rule_name,
+    )?;
+    Ok(Identity::new(subject, Some(issuer)))
 }
 
 fn compile_rules(policy: &TrustPolicy) -> Result<Vec<CompiledRule>, DriftError> {
@@ -170,7 +157,7 @@ fn compile_rules(policy: &TrustPolicy) -> Result<Vec<CompiledRule>, DriftError> 
             .collect::<Result<Vec<_>, _>>()?;
         let mut keys = FxHashSet::default();
         for fp in &rule.key_fingerprints {
-            let fp = normalize_fingerprint(fp);
+            let fp = KeyFingerprint::normalise(fp).into_string();
             if fp.is_empty() {
                 return Err(err("keyFingerprints: empty fingerprint"));
             }
@@ -198,7 +185,7 @@ fn signer_kind(entry: &ManifestEntry, index: usize) -> Result<SignerKind<'_>, Dr
             Ok(SignerKind::Keyless { subject, issuer })
         }
         (None, None, Some(fp)) => {
-            let fingerprint = normalize_fingerprint(fp);
+            let fingerprint = KeyFingerprint::normalise(fp).into_string();
             if fingerprint.is_empty() {
                 return Err(bad("empty keyFingerprint"));
             }
@@ -224,7 +211,7 @@ fn compile_revocations(revocations: &[Revocation]) -> Result<Vec<RevocationKey>,
         .enumerate()
         .map(|(index, r)| match (&r.subject, &r.issuer, &r.key_fingerprint) {
             (None, None, Some(fp)) => {
-                let fp = normalize_fingerprint(fp);
+                let fp = KeyFingerprint::normalise(fp).into_string();
                 if fp.is_empty() {
                     Err(DriftError::Revocation {
                         index,
@@ -297,7 +284,7 @@ fn rule_accepts(rule: &CompiledRule, signer: &SignerKind<'_>) -> bool {
         SignerKind::Keyless { subject, issuer } => rule
             .identities
             .iter()
-            .any(|id| id.issuer.matches(issuer) && id.subject.matches(subject)),
+            .any(|id| id.check_subject(subject, issuer).is_ok()),
         SignerKind::Key { fingerprint } => rule.keys.contains(fingerprint),
     }
 }
