@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use trustswap_model::kyverno::defaults;
+use trustswap_model::kyverno::ivpol as iv;
 use trustswap_model::wildcard::Glob;
 
 /// How an IVP treats a verifier `Error` inside `verifyImageSignatures` /
@@ -176,10 +177,40 @@ struct RuleWithOps {
     api_versions: Vec<String>,
     resources: Vec<String>,
     resource_names: Vec<String>,
+    /// `scope: Cluster`: only cluster-scoped resources match, never a Pod.
+    cluster_only: bool,
 }
 
 impl RuleWithOps {
+    fn compile(
+        r: &iv::NamedRuleWithOperations,
+        doc: &Doc,
+        field: &str,
+    ) -> Result<Self, PolicyError> {
+        let cluster_only = match r.scope.as_deref() {
+            None | Some("*") | Some("Namespaced") => false,
+            Some("Cluster") => true,
+            Some(o) => {
+                return Err(doc.err(
+                    format!("{field}.scope"),
+                    format!("must be Cluster, Namespaced or *, got {o:?}"),
+                ));
+            }
+        };
+        Ok(RuleWithOps {
+            operations: r.operations.clone(),
+            api_groups: r.api_groups.clone(),
+            api_versions: r.api_versions.clone(),
+            resources: r.resources.clone(),
+            resource_names: r.resource_names.clone(),
+            cluster_only,
+        })
+    }
+
     fn matches(&self, req: &AdmissionRequest) -> bool {
+        if self.cluster_only && !req.namespace.is_empty() {
+            return false;
+        }
         let any =
             |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == "*" || x == v);
         let res = if req.sub_resource.is_empty() {
@@ -217,49 +248,32 @@ pub(crate) struct MatchConstraints {
 }
 
 impl MatchConstraints {
-    fn compile(v: Option<&Value>, doc: &Doc, field: &str) -> Result<MatchConstraints, PolicyError> {
-        let Some(v) = v.filter(|x| !x.is_null()) else {
+    fn compile(
+        m: Option<&iv::MatchResources>,
+        doc: &Doc,
+        field: &str,
+    ) -> Result<MatchConstraints, PolicyError> {
+        let Some(m) = m else {
             return Ok(MatchConstraints::default());
         };
-        let mut mc = MatchConstraints {
-            present: true,
-            ..Default::default()
-        };
-        let rules = |key: &str| -> Result<Vec<RuleWithOps>, PolicyError> {
-            doc.list(v, key, field)?
-                .iter()
+        let rules = |list: &[iv::NamedRuleWithOperations], key: &str| {
+            list.iter()
                 .enumerate()
-                .map(|(i, r)| {
-                    let rf = format!("{field}.{key}[{i}]");
-                    Ok(RuleWithOps {
-                        operations: doc.str_list(r, "operations", &rf)?,
-                        api_groups: doc.str_list(r, "apiGroups", &rf)?,
-                        api_versions: doc.str_list(r, "apiVersions", &rf)?,
-                        resources: doc.str_list(r, "resources", &rf)?,
-                        resource_names: doc.str_list(r, "resourceNames", &rf)?,
-                    })
-                })
-                .collect()
+                .map(|(i, r)| RuleWithOps::compile(r, doc, &format!("{field}.{key}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()
         };
-        mc.rules = rules("resourceRules")?;
-        mc.exclude = rules("excludeResourceRules")?;
-        if let Some(s) = doc.obj(v, "namespaceSelector", field)? {
-            mc.namespace_selector = Some(LabelSelector::compile(
-                s,
-                doc.name,
-                &format!("{field}.namespaceSelector"),
-                false,
-            )?);
-        }
-        if let Some(s) = doc.obj(v, "objectSelector", field)? {
-            mc.object_selector = Some(LabelSelector::compile(
-                s,
-                doc.name,
-                &format!("{field}.objectSelector"),
-                false,
-            )?);
-        }
-        Ok(mc)
+        let selector = |s: &Option<trustswap_model::kyverno::LabelSelector>, key: &str| {
+            s.as_ref()
+                .map(|s| LabelSelector::from_model(s, doc.name, &format!("{field}.{key}"), false))
+                .transpose()
+        };
+        Ok(MatchConstraints {
+            rules: rules(&m.resource_rules, "resourceRules")?,
+            exclude: rules(&m.exclude_resource_rules, "excludeResourceRules")?,
+            namespace_selector: selector(&m.namespace_selector, "namespaceSelector")?,
+            object_selector: selector(&m.object_selector, "objectSelector")?,
+            present: true,
+        })
     }
 
     fn matches(&self, req: &AdmissionRequest) -> bool {
@@ -295,81 +309,98 @@ struct Validation {
     message_expr: Option<Expr>,
 }
 
-fn parse_actions(doc: &Doc, spec: &Value) -> Result<Vec<Action>, PolicyError> {
-    let list = doc.str_list(spec, "validationActions", "spec")?;
-    if list.is_empty() {
-        return Ok(vec![Action::Enforce]);
+fn parse_actions(actions: &[iv::ValidationAction]) -> Vec<Action> {
+    if actions.is_empty() {
+        return vec![Action::Enforce];
     }
-    list.iter()
-        .enumerate()
-        .map(|(i, a)| match a.as_str() {
-            "Deny" => Ok(Action::Enforce),
-            "Audit" => Ok(Action::Audit),
-            "Warn" => Ok(Action::Warn),
-            o => Err(doc.err(
-                format!("spec.validationActions[{i}]"),
-                format!("must be Deny, Audit or Warn, got {o:?}"),
-            )),
+    actions
+        .iter()
+        .map(|a| match a {
+            iv::ValidationAction::Deny => Action::Enforce,
+            iv::ValidationAction::Audit => Action::Audit,
+            iv::ValidationAction::Warn => Action::Warn,
         })
         .collect()
 }
 
-fn compile_validations(env: &Env, doc: &Doc, spec: &Value) -> Result<Vec<Validation>, PolicyError> {
-    doc.list(spec, "validations", "spec")?
-        .iter()
+fn compile_validations(
+    env: &Env,
+    doc: &Doc,
+    list: &[iv::Validation],
+) -> Result<Vec<Validation>, PolicyError> {
+    if list.is_empty() {
+        return Err(doc.err("spec.validations", "required non-empty list"));
+    }
+    list.iter()
         .enumerate()
         .map(|(i, v)| {
             let f = format!("spec.validations[{i}]");
-            let src = doc
-                .opt_str(v, "expression", &f)?
-                .ok_or_else(|| doc.err(format!("{f}.expression"), "required string"))?;
+            if v.expression.is_empty() {
+                return Err(doc.err(format!("{f}.expression"), "required string"));
+            }
             Ok(Validation {
-                expr: compile_expr(env, &src, doc, &format!("{f}.expression"))?,
-                message: doc.opt_str(v, "message", &f)?.unwrap_or_default(),
-                message_expr: doc
-                    .opt_str(v, "messageExpression", &f)?
-                    .map(|m| compile_expr(env, &m, doc, &format!("{f}.messageExpression")))
+                expr: compile_expr(env, &v.expression, doc, &format!("{f}.expression"))?,
+                message: v.message.clone().unwrap_or_default(),
+                message_expr: v
+                    .message_expression
+                    .as_deref()
+                    .map(|m| compile_expr(env, m, doc, &format!("{f}.messageExpression")))
                     .transpose()?,
             })
         })
         .collect()
 }
 
-fn compile_named(
+/// Named expressions: `variables` and `matchConditions`.
+fn compile_named<'a>(
     env: &Env,
     doc: &Doc,
-    spec: &Value,
     key: &str,
+    list: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Result<Vec<(String, Expr)>, PolicyError> {
-    doc.list(spec, key, "spec")?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
+    list.enumerate()
+        .map(|(i, (name, src))| {
             let f = format!("spec.{key}[{i}]");
-            let name = doc
-                .opt_str(v, "name", &f)?
-                .ok_or_else(|| doc.err(format!("{f}.name"), "required string"))?;
-            let src = doc
-                .opt_str(v, "expression", &f)?
-                .ok_or_else(|| doc.err(format!("{f}.expression"), "required string"))?;
+            if name.is_empty() {
+                return Err(doc.err(format!("{f}.name"), "required string"));
+            }
             Ok((
-                name,
-                compile_expr(env, &src, doc, &format!("{f}.expression"))?,
+                name.to_string(),
+                compile_expr(env, src, doc, &format!("{f}.expression"))?,
             ))
         })
         .collect()
 }
 
-fn policy_name(v: &Value, doc: &Doc) -> Result<String, PolicyError> {
-    v.get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| doc.err("metadata.name", "required string"))
+fn variables(list: &[iv::Variable]) -> impl Iterator<Item = (&str, &str)> {
+    list.iter()
+        .map(|v| (v.name.as_str(), v.expression.as_str()))
 }
 
-/// Per-request CEL inputs shared by all CEL policies.
+fn conditions(list: &[iv::MatchCondition]) -> impl Iterator<Item = (&str, &str)> {
+    list.iter()
+        .map(|v| (v.name.as_str(), v.expression.as_str()))
+}
+
+fn policy_name(
+    meta: &trustswap_model::kyverno::ObjectMeta,
+    doc: &Doc,
+) -> Result<String, PolicyError> {
+    if meta.name.is_empty() {
+        return Err(doc.err("metadata.name", "required string"));
+    }
+    Ok(meta.name.clone())
+}
+
+/// Refuses the first set field the engine does not model.
+fn refuse_unmodelled(doc: &Doc, fields: &[(bool, &str)]) -> Result<(), PolicyError> {
+    match fields.iter().find(|(set, _)| *set) {
+        Some((_, name)) => Err(doc.unsupported(*name)),
+        None => Ok(()),
+    }
+}
+
+/// Inputs shared by all CEL policies: per request.
 pub(crate) struct CelInputs {
     pub object: CelValue,
     pub old_object: CelValue,
@@ -460,33 +491,34 @@ impl CelPolicyException {
         label: &str,
     ) -> Result<CelPolicyException, PolicyError> {
         let doc = Doc { name: label };
-        let name = policy_name(v, &doc)?;
-        let ns = v
-            .get("metadata")
-            .and_then(|m| m.get("namespace"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let spec = doc
-            .obj(v, "spec", "")?
-            .ok_or_else(|| doc.err("spec", "required object"))?;
-        let refs_v = doc.list(spec, "policyRefs", "spec")?;
-        if refs_v.is_empty() {
+        let e: iv::PolicyException = doc.decode(v)?;
+        let name = policy_name(&e.metadata, &doc)?;
+        let spec = &e.spec;
+        refuse_unmodelled(
+            &doc,
+            &[
+                (!spec.images.is_empty(), "spec.images"),
+                (!spec.allowed_values.is_empty(), "spec.allowedValues"),
+                (spec.evaluation_mode.is_some(), "spec.evaluationMode"),
+            ],
+        )?;
+        if spec.policy_refs.is_empty() {
             return Err(doc.err("spec.policyRefs", "required non-empty list"));
         }
         let mut refs = Vec::new();
-        for (i, r) in refs_v.iter().enumerate() {
+        for (i, r) in spec.policy_refs.iter().enumerate() {
             let f = format!("spec.policyRefs[{i}]");
-            refs.push((
-                doc.opt_str(r, "name", &f)?
-                    .ok_or_else(|| doc.err(format!("{f}.name"), "required string"))?,
-                doc.opt_str(r, "kind", &f)?
-                    .ok_or_else(|| doc.err(format!("{f}.kind"), "required string"))?,
-            ));
+            for (value, key) in [(&r.name, "name"), (&r.kind, "kind")] {
+                if value.is_empty() {
+                    return Err(doc.err(format!("{f}.{key}"), "required string"));
+                }
+            }
+            refs.push((r.name.clone(), r.kind.clone()));
         }
-        let expires_at = match doc.opt_str(spec, "expiresAt", "spec")? {
+        let expires_at = match &spec.expires_at {
             None => None,
             Some(s) => Some(
-                DateTime::parse_from_rfc3339(&s)
+                DateTime::parse_from_rfc3339(s)
                     .map_err(|e| {
                         doc.err(
                             "spec.expiresAt",
@@ -496,6 +528,7 @@ impl CelPolicyException {
                     .with_timezone(&Utc),
             ),
         };
+        let ns = e.metadata.namespace.clone().unwrap_or_default();
         Ok(CelPolicyException {
             key: if ns.is_empty() {
                 name
@@ -503,7 +536,12 @@ impl CelPolicyException {
                 format!("{ns}/{name}")
             },
             refs,
-            match_conditions: compile_named(env, &doc, spec, "matchConditions")?,
+            match_conditions: compile_named(
+                env,
+                &doc,
+                "matchConditions",
+                conditions(&spec.match_conditions),
+            )?,
             expires_at,
         })
     }
@@ -567,30 +605,27 @@ impl ValidatingPolicy {
         label: &str,
     ) -> Result<ValidatingPolicy, PolicyError> {
         let doc = Doc { name: label };
-        let name = policy_name(v, &doc)?;
-        let spec = doc
-            .obj(v, "spec", "")?
-            .ok_or_else(|| doc.err("spec", "required object"))?;
-        let validations = compile_validations(env, &doc, spec)?;
-        if validations.is_empty() {
-            return Err(doc.err("spec.validations", "required non-empty list"));
-        }
+        let p: iv::ValidatingPolicy = doc.decode(v)?;
+        let name = policy_name(&p.metadata, &doc)?;
+        let spec = &p.spec;
+        refuse_unmodelled(&doc, &[(spec.evaluation.is_some(), "spec.evaluation")])?;
         Ok(ValidatingPolicy {
             name,
-            failure_policy: FailurePolicy::parse(
-                doc.opt_str(spec, "failurePolicy", "spec")?.as_deref(),
-                &doc,
-                "spec.failurePolicy",
-            )?,
-            actions: parse_actions(&doc, spec)?,
+            failure_policy: spec.failure_policy.unwrap_or(FailurePolicy::Fail),
+            actions: parse_actions(&spec.validation_actions),
             constraints: MatchConstraints::compile(
-                spec.get("matchConstraints"),
+                spec.match_constraints.as_ref(),
                 &doc,
                 "spec.matchConstraints",
             )?,
-            match_conditions: compile_named(env, &doc, spec, "matchConditions")?,
-            variables: compile_named(env, &doc, spec, "variables")?,
-            validations,
+            match_conditions: compile_named(
+                env,
+                &doc,
+                "matchConditions",
+                conditions(&spec.match_conditions),
+            )?,
+            variables: compile_named(env, &doc, "variables", variables(&spec.variables))?,
+            validations: compile_validations(env, &doc, &spec.validations)?,
         })
     }
 
@@ -799,146 +834,138 @@ pub struct ImageValidatingPolicy {
     data: Arc<IvpData>,
 }
 
-fn ivp_attestor(a: &Value, doc: &Doc, f: &str) -> Result<IvpAttestor, PolicyError> {
-    let sv = |v: Option<&Value>, key: &str, ff: &str| -> Result<Option<String>, PolicyError> {
-        match v {
-            Some(v) => doc.opt_str(v, key, ff),
-            None => Ok(None),
-        }
-    };
-    // StringOrExpression {value} | {expression}: expressions are not supported
-    let soe = |v: &Value, key: &str, ff: &str| -> Result<Option<String>, PolicyError> {
-        match v.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(o) if o.get("expression").is_some() => Err(doc.err(
-                format!("{ff}.{key}.expression"),
-                "CEL-valued attestor material is not supported by this engine",
-            )),
-            Some(o) => doc.opt_str(o, "value", &format!("{ff}.{key}")),
-        }
-    };
-    if let Some(c) = doc.obj(a, "cosign", f)? {
-        let cf = format!("{f}.cosign");
-        let ct = doc.obj(c, "ctlog", &cf)?;
-        let ctf = format!("{cf}.ctlog");
-        let rekor = ct
-            .map(|ct| -> Result<RekorSpec, PolicyError> {
-                Ok(RekorSpec {
-                    url: doc.opt_str(ct, "url", &ctf)?,
-                    pubkey: doc.opt_str(ct, "rekorPubKey", &ctf)?,
-                    ignore_tlog: doc
-                        .opt_bool(ct, "insecureIgnoreTlog", &ctf)?
-                        .unwrap_or(false),
-                })
-            })
-            .transpose()?;
-        let ctlog = ct
-            .map(|ct| -> Result<CtlogSpec, PolicyError> {
-                Ok(CtlogSpec {
-                    ignore_sct: doc
-                        .opt_bool(ct, "insecureIgnoreSCT", &ctf)?
-                        .unwrap_or(false),
-                    pubkey: doc.opt_str(ct, "ctLogPubKey", &ctf)?,
-                    tsa_cert_chain: doc.opt_str(ct, "tsaCertChain", &ctf)?,
-                })
-            })
-            .transpose()?;
-        let repository = sv(
-            doc.obj(c, "source", &cf)?,
-            "repository",
-            &format!("{cf}.source"),
-        )?
-        .filter(|s| !s.is_empty());
-        let present: Vec<&str> = ["key", "keyless", "certificate"]
-            .into_iter()
-            .filter(|k| c.get(*k).is_some_and(|x| !x.is_null()))
-            .collect();
-        if present.len() != 1 {
-            return Err(doc.err(
-                &cf,
-                "exactly one of key, keyless or certificate is required",
-            ));
-        }
-        let spec = match present[0] {
-            "key" => {
-                let k = &c["key"];
-                let kf = format!("{cf}.key");
-                if k.get("expression").is_some_and(|x| !x.is_null()) {
+/// A `StringOrExpression`: CEL-valued attestor material is not modelled.
+fn literal(
+    v: &Option<iv::StringOrExpression>,
+    doc: &Doc,
+    field: &str,
+) -> Result<Option<String>, PolicyError> {
+    match v {
+        None => Ok(None),
+        Some(iv::StringOrExpression {
+            expression: Some(_),
+            ..
+        }) => Err(doc.unsupported(format!("{field}.expression"))),
+        Some(s) => Ok(s.value.clone()),
+    }
+}
+
+fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, PolicyError> {
+    match (&a.cosign, &a.notary) {
+        (Some(c), None) => {
+            let cf = format!("{f}.cosign");
+            let tag_prefix = c
+                .source
+                .as_ref()
+                .is_some_and(|s| s.tag_prefix.as_deref().is_some_and(|t| !t.is_empty()));
+            refuse_unmodelled(
+                doc,
+                &[
+                    (!c.annotations.is_empty(), &format!("{cf}.annotations")),
+                    (c.trusted_root.is_some(), &format!("{cf}.trustedRoot")),
+                    (tag_prefix, &format!("{cf}.source.tagPrefix")),
+                ],
+            )?;
+            let ct = c.ctlog.as_ref();
+            let rekor = ct.map(|ct| RekorSpec {
+                url: ct.url.clone(),
+                pubkey: ct.rekor_pub_key.clone(),
+                ignore_tlog: ct.insecure_ignore_tlog.unwrap_or(false),
+            });
+            let ctlog = ct.map(|ct| CtlogSpec {
+                ignore_sct: ct.insecure_ignore_sct.unwrap_or(false),
+                pubkey: ct.ct_log_pub_key.clone(),
+                tsa_cert_chain: ct.tsa_cert_chain.clone(),
+            });
+            let repository = c
+                .source
+                .as_ref()
+                .map(|s| s.repository.clone())
+                .filter(|s| !s.is_empty());
+            let spec = match (&c.key, &c.keyless, &c.certificate) {
+                (Some(k), None, None) => {
+                    let kf = format!("{cf}.key");
+                    if k.expression.is_some() {
+                        return Err(doc.unsupported(format!("{kf}.expression")));
+                    }
+                    let data = k.data.clone().unwrap_or_default();
+                    if data.trim().is_empty() && k.kms.is_none() {
+                        return Err(doc.err(&kf, "one of data or kms is required"));
+                    }
+                    AttestorSpec::Keys {
+                        public_keys: data,
+                        kms: k.kms.clone(),
+                        secret: None,
+                        signature_algorithm: k.hash_algorithm.clone(),
+                        rekor,
+                        ctlog,
+                    }
+                }
+                (None, Some(k), None) => {
+                    let kf = format!("{cf}.keyless");
+                    if !k.additional_extensions.is_empty() {
+                        return Err(doc.unsupported(format!("{kf}.additionalExtensions")));
+                    }
+                    if k.identities.is_empty() {
+                        return Err(doc.err(format!("{kf}.identities"), "required non-empty list"));
+                    }
+                    let mut identities = Vec::new();
+                    for (i, id) in k.identities.iter().enumerate() {
+                        let idf = format!("{kf}.identities[{i}]");
+                        if id.subject_expression.is_some() {
+                            return Err(doc.unsupported(format!("{idf}.subjectExpression")));
+                        }
+                        let re = |v: &Option<String>, key: &str| {
+                            v.as_deref()
+                                .filter(|s| !s.is_empty())
+                                .map(|s| compile_regex(s, doc, &format!("{idf}.{key}")))
+                                .transpose()
+                        };
+                        identities.push(IdentitySpec {
+                            issuer: id.issuer.clone(),
+                            subject: id.subject.clone(),
+                            issuer_regexp: re(&id.issuer_reg_exp, "issuerRegExp")?,
+                            subject_regexp: re(&id.subject_reg_exp, "subjectRegExp")?,
+                        });
+                    }
+                    AttestorSpec::Keyless {
+                        identities,
+                        roots: k.roots.clone(),
+                        additional_extensions: BTreeMap::new(),
+                        rekor,
+                        ctlog,
+                    }
+                }
+                (None, None, Some(k)) => {
+                    let kf = format!("{cf}.certificate");
+                    AttestorSpec::Certificates {
+                        cert: literal(&k.cert, doc, &format!("{kf}.cert"))?,
+                        cert_chain: literal(&k.cert_chain, doc, &format!("{kf}.certChain"))?,
+                        rekor,
+                        ctlog,
+                    }
+                }
+                _ => {
                     return Err(doc.err(
-                        format!("{kf}.expression"),
-                        "CEL-valued keys are not supported by this engine",
+                        &cf,
+                        "exactly one of key, keyless or certificate is required",
                     ));
                 }
-                let data = doc.opt_str(k, "data", &kf)?.unwrap_or_default();
-                let kms = doc.opt_str(k, "kms", &kf)?;
-                if data.trim().is_empty() && kms.is_none() {
-                    return Err(doc.err(&kf, "one of data or kms is required"));
-                }
-                AttestorSpec::Keys {
-                    public_keys: data,
-                    kms,
-                    secret: None,
-                    signature_algorithm: doc.opt_str(k, "hashAlgorithm", &kf)?,
-                    rekor,
-                    ctlog,
-                }
-            }
-            "keyless" => {
-                let k = &c["keyless"];
-                let kf = format!("{cf}.keyless");
-                let ids = doc.list(k, "identities", &kf)?;
-                if ids.is_empty() {
-                    return Err(doc.err(format!("{kf}.identities"), "required non-empty list"));
-                }
-                let mut identities = Vec::new();
-                for (i, id) in ids.iter().enumerate() {
-                    let idf = format!("{kf}.identities[{i}]");
-                    let re = |key: &str| -> Result<Option<regex::Regex>, PolicyError> {
-                        doc.opt_str(id, key, &idf)?
-                            .filter(|s| !s.is_empty())
-                            .map(|s| compile_regex(&s, doc, &format!("{idf}.{key}")))
-                            .transpose()
-                    };
-                    identities.push(IdentitySpec {
-                        issuer: doc.opt_str(id, "issuer", &idf)?,
-                        subject: doc.opt_str(id, "subject", &idf)?,
-                        issuer_regexp: re("issuerRegExp")?,
-                        subject_regexp: re("subjectRegExp")?,
-                    });
-                }
-                AttestorSpec::Keyless {
-                    identities,
-                    roots: doc.opt_str(k, "roots", &kf)?,
-                    additional_extensions: BTreeMap::new(),
-                    rekor,
-                    ctlog,
-                }
-            }
-            _ => {
-                let k = &c["certificate"];
-                let kf = format!("{cf}.certificate");
-                AttestorSpec::Certificates {
-                    cert: soe(k, "cert", &kf)?,
-                    cert_chain: soe(k, "certChain", &kf)?,
-                    rekor,
-                    ctlog,
-                }
-            }
-        };
-        return Ok(IvpAttestor { spec, repository });
+            };
+            Ok(IvpAttestor { spec, repository })
+        }
+        (None, Some(n)) => {
+            let nf = format!("{f}.notary");
+            Ok(IvpAttestor {
+                spec: AttestorSpec::Notary {
+                    certs: literal(&n.certs, doc, &format!("{nf}.certs"))?,
+                    tsa_certs: literal(&n.tsa_certs, doc, &format!("{nf}.tsaCerts"))?,
+                },
+                repository: None,
+            })
+        }
+        _ => Err(doc.err(f, "exactly one of cosign or notary is required")),
     }
-    if let Some(n) = doc.obj(a, "notary", f)? {
-        let nf = format!("{f}.notary");
-        return Ok(IvpAttestor {
-            spec: AttestorSpec::Notary {
-                certs: soe(n, "certs", &nf)?,
-                tsa_certs: soe(n, "tsaCerts", &nf)?,
-            },
-            repository: None,
-        });
-    }
-    Err(doc.err(f, "exactly one of cosign or notary is required"))
 }
 
 impl ImageValidatingPolicy {
@@ -948,28 +975,28 @@ impl ImageValidatingPolicy {
         label: &str,
     ) -> Result<ImageValidatingPolicy, PolicyError> {
         let doc = Doc { name: label };
-        let name = policy_name(v, &doc)?;
-        let spec = doc
-            .obj(v, "spec", "")?
-            .ok_or_else(|| doc.err("spec", "required object"))?;
+        let p: iv::ImageValidatingPolicy = doc.decode(v)?;
+        let name = policy_name(&p.metadata, &doc)?;
+        let spec = &p.spec;
+        refuse_unmodelled(
+            &doc,
+            &[
+                (!spec.images.is_empty(), "spec.images"),
+                (spec.credentials.is_some(), "spec.credentials"),
+                (spec.evaluation.is_some(), "spec.evaluation"),
+            ],
+        )?;
         let mut matchers = Vec::new();
-        for (i, m) in doc
-            .list(spec, "matchImageReferences", "spec")?
-            .iter()
-            .enumerate()
-        {
+        for (i, m) in spec.match_image_references.iter().enumerate() {
             let f = format!("spec.matchImageReferences[{i}]");
-            match (
-                doc.opt_str(m, "glob", &f)?,
-                doc.opt_str(m, "expression", &f)?,
-            ) {
+            match (&m.glob, &m.expression) {
                 (Some(g), None) => matchers
-                    .push(ImageMatcher::Glob(Glob::compile(&g).map_err(|e| {
+                    .push(ImageMatcher::Glob(Glob::compile(g).map_err(|e| {
                         doc.err(format!("{f}.glob"), format!("invalid glob: {e}"))
                     })?)),
                 (None, Some(e)) => matchers.push(ImageMatcher::Expr(compile_expr(
                     env,
-                    &e,
+                    e,
                     &doc,
                     &format!("{f}.expression"),
                 )?)),
@@ -978,91 +1005,71 @@ impl ImageValidatingPolicy {
         }
         let mut attestors = HashMap::new();
         let mut attestor_vals = Vec::new();
-        let list = doc.list(spec, "attestors", "spec")?;
-        if list.is_empty() {
+        if spec.attestors.is_empty() {
             return Err(doc.err("spec.attestors", "required non-empty list"));
         }
-        for (i, a) in list.iter().enumerate() {
+        for (i, a) in spec.attestors.iter().enumerate() {
             let f = format!("spec.attestors[{i}]");
-            let aname = doc
-                .opt_str(a, "name", &f)?
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| doc.err(format!("{f}.name"), "required string"))?;
+            if a.name.is_empty() {
+                return Err(doc.err(format!("{f}.name"), "required string"));
+            }
             let att = ivp_attestor(a, &doc, &f)?;
-            if attestors.insert(aname.clone(), att).is_some() {
+            if attestors.insert(a.name.clone(), att).is_some() {
                 return Err(doc.err(
                     format!("{f}.name"),
-                    format!("duplicate attestor name {aname:?}"),
+                    format!("duplicate attestor name {:?}", a.name),
                 ));
             }
-            attestor_vals.push((aname, json_to_cel(a)));
+            // CEL sees the attestor as written
+            let raw = v
+                .pointer(&format!("/spec/attestors/{i}"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            attestor_vals.push((a.name.clone(), json_to_cel(&raw)));
         }
         let mut attestations = HashMap::new();
         let mut attestation_vals = Vec::new();
-        for (i, a) in doc.list(spec, "attestations", "spec")?.iter().enumerate() {
+        for (i, a) in spec.attestations.iter().enumerate() {
             let f = format!("spec.attestations[{i}]");
-            let aname = doc
-                .opt_str(a, "name", &f)?
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| doc.err(format!("{f}.name"), "required string"))?;
-            let typ = |k: &str| -> Result<Option<String>, PolicyError> {
-                match doc.obj(a, k, &f)? {
-                    Some(o) => Ok(Some(
-                        doc.opt_str(o, "type", &format!("{f}.{k}"))?
-                            .ok_or_else(|| doc.err(format!("{f}.{k}.type"), "required string"))?,
-                    )),
-                    None => Ok(None),
+            if a.name.is_empty() {
+                return Err(doc.err(format!("{f}.name"), "required string"));
+            }
+            let typ = |t: &str, key: &str| {
+                if t.is_empty() {
+                    Err(doc.err(format!("{f}.{key}.type"), "required string"))
+                } else {
+                    Ok(t.to_string())
                 }
             };
-            let att = match (typ("intoto")?, typ("referrer")?) {
-                (Some(t), None) => IvpAttestation::Intoto(t),
-                (None, Some(t)) => IvpAttestation::Referrer(t),
+            let att = match (&a.intoto, &a.referrer) {
+                (Some(t), None) => IvpAttestation::Intoto(typ(&t.type_, "intoto")?),
+                (None, Some(t)) => IvpAttestation::Referrer(typ(&t.type_, "referrer")?),
                 _ => return Err(doc.err(&f, "exactly one of intoto or referrer is required")),
             };
-            attestations.insert(aname.clone(), att);
-            attestation_vals.push((aname.clone(), CelValue::String(Arc::new(aname))));
+            attestations.insert(a.name.clone(), att);
+            attestation_vals.push((a.name.clone(), CelValue::String(Arc::new(a.name.clone()))));
         }
-        let vc = doc
-            .obj(spec, "validationConfigurations", "spec")?
-            .cloned()
-            .unwrap_or(json!({}));
-        let vcf = "spec.validationConfigurations";
-        let validations = compile_validations(env, &doc, spec)?;
-        if validations.is_empty() {
-            return Err(doc.err("spec.validations", "required non-empty list"));
-        }
-        for unsupported in ["images", "credentials"] {
-            if spec.get(unsupported).is_some_and(|x| !x.is_null()) {
-                return Err(doc.err(
-                    format!("spec.{unsupported}"),
-                    "not supported by this engine",
-                ));
-            }
-        }
+        let vc = spec.validation_configurations.clone().unwrap_or_default();
+        let validations = compile_validations(env, &doc, &spec.validations)?;
         Ok(ImageValidatingPolicy {
             name,
-            failure_policy: FailurePolicy::parse(
-                doc.opt_str(spec, "failurePolicy", "spec")?.as_deref(),
-                &doc,
-                "spec.failurePolicy",
-            )?,
-            actions: parse_actions(&doc, spec)?,
-            mutate_digest: doc
-                .opt_bool(&vc, "mutateDigest", vcf)?
-                .unwrap_or(defaults::MUTATE_DIGEST),
-            verify_digest: doc
-                .opt_bool(&vc, "verifyDigest", vcf)?
-                .unwrap_or(defaults::VERIFY_DIGEST),
-            required: doc
-                .opt_bool(&vc, "required", vcf)?
-                .unwrap_or(defaults::REQUIRED),
+            failure_policy: spec.failure_policy.unwrap_or(FailurePolicy::Fail),
+            actions: parse_actions(&spec.validation_actions),
+            mutate_digest: vc.mutate_digest.unwrap_or(defaults::MUTATE_DIGEST),
+            verify_digest: vc.verify_digest.unwrap_or(defaults::VERIFY_DIGEST),
+            required: vc.required.unwrap_or(defaults::REQUIRED),
             constraints: MatchConstraints::compile(
-                spec.get("matchConstraints"),
+                spec.match_constraints.as_ref(),
                 &doc,
                 "spec.matchConstraints",
             )?,
-            match_conditions: compile_named(env, &doc, spec, "matchConditions")?,
-            variables: compile_named(env, &doc, spec, "variables")?,
+            match_conditions: compile_named(
+                env,
+                &doc,
+                "matchConditions",
+                conditions(&spec.match_conditions),
+            )?,
+            variables: compile_named(env, &doc, "variables", variables(&spec.variables))?,
             validations,
             attestors_value: cel_map(attestor_vals),
             attestations_value: cel_map(attestation_vals),

@@ -17,35 +17,17 @@ use crate::verifier::{
 use regex::Regex;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
+use trustswap_model::kyverno::cpol as k;
 use trustswap_model::kyverno::defaults;
 use trustswap_model::wildcard::wildcard_match;
 
-/// `failurePolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailurePolicy {
-    Fail,
-    Ignore,
-}
+/// `failurePolicy`: the model's.
+pub use trustswap_model::kyverno::FailurePolicy;
 
-impl FailurePolicy {
-    pub(crate) fn parse(
-        s: Option<&str>,
-        doc: &Doc,
-        field: &str,
-    ) -> Result<FailurePolicy, PolicyError> {
-        match s {
-            None | Some("Fail") => Ok(FailurePolicy::Fail),
-            Some("Ignore") => Ok(FailurePolicy::Ignore),
-            Some(o) => Err(doc.err(field, format!("must be Fail or Ignore, got {o:?}"))),
-        }
-    }
-}
-
-fn parse_action(s: &str, doc: &Doc, field: &str) -> Result<Action, PolicyError> {
-    match s {
-        "Enforce" | "enforce" => Ok(Action::Enforce),
-        "Audit" | "audit" => Ok(Action::Audit),
-        o => Err(doc.err(field, format!("must be Audit or Enforce, got {o:?}"))),
+fn action(a: k::FailureAction) -> Action {
+    match a {
+        k::FailureAction::Enforce => Action::Enforce,
+        k::FailureAction::Audit => Action::Audit,
     }
 }
 
@@ -66,6 +48,20 @@ enum SubjectSpec {
     ServiceAccount { namespace: String, name: String },
 }
 
+/// The inline `UserInfo` of a `match` block or a `ResourceFilter`.
+#[derive(Clone, Copy)]
+struct UserInfoRef<'a> {
+    roles: &'a [String],
+    cluster_roles: &'a [String],
+    subjects: &'a [k::Subject],
+}
+
+impl UserInfoRef<'_> {
+    fn is_empty(&self) -> bool {
+        self.roles.is_empty() && self.cluster_roles.is_empty() && self.subjects.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct ResourceFilter {
     kinds: Vec<KindSpec>,
@@ -81,11 +77,16 @@ pub(crate) struct ResourceFilter {
 }
 
 impl ResourceFilter {
-    fn compile(v: &Value, doc: &Doc, field: &str) -> Result<ResourceFilter, PolicyError> {
+    fn compile(
+        resources: Option<&k::ResourceDescription>,
+        user: UserInfoRef,
+        doc: &Doc,
+        field: &str,
+    ) -> Result<ResourceFilter, PolicyError> {
         let mut f = ResourceFilter::default();
-        if let Some(r) = doc.obj(v, "resources", field)? {
+        if let Some(r) = resources {
             let rf = format!("{field}.resources");
-            for k in doc.str_list(r, "kinds", &rf)? {
+            for k in &r.kinds {
                 let parts: Vec<&str> = k.split('/').collect();
                 // Pod, v1/Pod, apps/v1/Deployment, Pod/status (subresource ignored)
                 let ks = match parts.as_slice() {
@@ -119,15 +120,15 @@ impl ResourceFilter {
                 };
                 f.kinds.push(ks);
             }
-            f.names = doc.str_list(r, "names", &rf)?;
-            if let Some(n) = doc.opt_str(r, "name", &rf)? {
+            f.names = r.names.clone();
+            if let Some(n) = &r.name {
                 if !f.names.is_empty() {
                     return Err(doc.err(format!("{rf}.name"), "name and names cannot both be set"));
                 }
-                f.names.push(n);
+                f.names.push(n.clone());
             }
-            f.namespaces = doc.str_list(r, "namespaces", &rf)?;
-            for (i, op) in doc.str_list(r, "operations", &rf)?.iter().enumerate() {
+            f.namespaces = r.namespaces.clone();
+            for (i, op) in r.operations.iter().enumerate() {
                 f.operations.push(Operation::parse(op).ok_or_else(|| {
                     doc.err(
                         format!("{rf}.operations[{i}]"),
@@ -135,22 +136,17 @@ impl ResourceFilter {
                     )
                 })?);
             }
-            if let Some(a) = doc.obj(r, "annotations", &rf)? {
-                for (k, v) in a.as_object().into_iter().flatten() {
-                    f.annotations
-                        .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
-                }
-            }
-            if let Some(s) = doc.obj(r, "selector", &rf)? {
-                f.selector = Some(LabelSelector::compile(
+            f.annotations = r.annotations.clone();
+            if let Some(s) = &r.selector {
+                f.selector = Some(LabelSelector::from_model(
                     s,
                     doc.name,
                     &format!("{rf}.selector"),
                     true,
                 )?);
             }
-            if let Some(s) = doc.obj(r, "namespaceSelector", &rf)? {
-                f.namespace_selector = Some(LabelSelector::compile(
+            if let Some(s) = &r.namespace_selector {
+                f.namespace_selector = Some(LabelSelector::from_model(
                     s,
                     doc.name,
                     &format!("{rf}.namespaceSelector"),
@@ -158,22 +154,25 @@ impl ResourceFilter {
                 )?);
             }
         }
-        for (i, s) in doc.list(v, "subjects", field)?.iter().enumerate() {
-            let sf = format!("{field}.subjects[{i}]");
-            let kind = doc.opt_str(s, "kind", &sf)?.unwrap_or_default();
-            let name = doc.opt_str(s, "name", &sf)?.unwrap_or_default();
-            f.subjects.push(match kind.as_str() {
+        for (i, s) in user.subjects.iter().enumerate() {
+            let name = s.name.clone();
+            f.subjects.push(match s.kind.as_str() {
                 "User" => SubjectSpec::User(name),
                 "Group" => SubjectSpec::Group(name),
                 "ServiceAccount" => SubjectSpec::ServiceAccount {
-                    namespace: doc.opt_str(s, "namespace", &sf)?.unwrap_or_default(),
+                    namespace: s.namespace.clone().unwrap_or_default(),
                     name,
                 },
-                o => return Err(doc.err(format!("{sf}.kind"), format!("unknown subject kind {o:?}"))),
+                o => {
+                    return Err(doc.err(
+                        format!("{field}.subjects[{i}].kind"),
+                        format!("unknown subject kind {o:?}"),
+                    ));
+                }
             });
         }
-        f.roles = doc.str_list(v, "roles", field)?;
-        f.cluster_roles = doc.str_list(v, "clusterRoles", field)?;
+        f.roles = user.roles.to_vec();
+        f.cluster_roles = user.cluster_roles.to_vec();
         Ok(f)
     }
 
@@ -278,40 +277,43 @@ pub(crate) struct MatchResources {
 
 impl MatchResources {
     pub(crate) fn compile(
-        v: &Value,
+        m: &k::MatchResources,
         doc: &Doc,
         field: &str,
     ) -> Result<MatchResources, PolicyError> {
-        if !v.is_object() {
-            return Err(doc.err(field, "must be an object"));
+        let filter = |f: &k::ResourceFilter, field: String| {
+            let user = UserInfoRef {
+                roles: &f.roles,
+                cluster_roles: &f.cluster_roles,
+                subjects: &f.subjects,
+            };
+            ResourceFilter::compile(Some(&f.resources), user, doc, &field)
+        };
+        let mut out = MatchResources::default();
+        for (i, f) in m.any.iter().enumerate() {
+            out.any.push(filter(f, format!("{field}.any[{i}]"))?);
         }
-        let mut m = MatchResources::default();
-        for (i, f) in doc.list(v, "any", field)?.iter().enumerate() {
-            m.any.push(ResourceFilter::compile(
-                f,
-                doc,
-                &format!("{field}.any[{i}]"),
-            )?);
+        for (i, f) in m.all.iter().enumerate() {
+            out.all.push(filter(f, format!("{field}.all[{i}]"))?);
         }
-        for (i, f) in doc.list(v, "all", field)?.iter().enumerate() {
-            m.all.push(ResourceFilter::compile(
-                f,
-                doc,
-                &format!("{field}.all[{i}]"),
-            )?);
-        }
-        if !m.any.is_empty() && !m.all.is_empty() {
+        if !out.any.is_empty() && !out.all.is_empty() {
             return Err(doc.err(field, "cannot set both any and all"));
         }
-        if m.any.is_empty() && m.all.is_empty() {
-            let legacy = ["resources", "subjects", "roles", "clusterRoles"]
-                .iter()
-                .any(|k| v.get(*k).is_some_and(|x| !x.is_null()));
-            if legacy {
-                m.all.push(ResourceFilter::compile(v, doc, field)?);
-            }
+        let user = UserInfoRef {
+            roles: &m.roles,
+            cluster_roles: &m.cluster_roles,
+            subjects: &m.subjects,
+        };
+        // the deprecated top-level form: `resources` and `UserInfo` inline
+        if out.any.is_empty() && out.all.is_empty() && (m.resources.is_some() || !user.is_empty()) {
+            out.all.push(ResourceFilter::compile(
+                m.resources.as_ref(),
+                user,
+                doc,
+                field,
+            )?);
         }
-        Ok(m)
+        Ok(out)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -378,6 +380,8 @@ enum RuleBody {
         any_pattern: bool,
         message: String,
         action: Action,
+        /// `validate.allowExistingViolations` (default true).
+        allow_existing_violations: bool,
     },
 }
 
@@ -395,40 +399,29 @@ struct Rule {
 pub struct ClusterPolicy {
     pub name: String,
     pub failure_policy: FailurePolicy,
+    /// `spec.admission` (default true): a policy with `admission: false` is
+    /// never evaluated at admission (Kyverno leaves it out of its policy cache).
+    pub admission: bool,
     rules: Vec<Rule>,
     /// A hash of the policy document: the verification cache's stand-in for
     /// Kyverno's UID and resourceVersion.
     revision: String,
 }
 
-fn compile_rekor(
-    v: Option<&Value>,
-    doc: &Doc,
-    field: &str,
-) -> Result<Option<RekorSpec>, PolicyError> {
-    let Some(v) = v.filter(|x| !x.is_null()) else {
-        return Ok(None);
-    };
-    Ok(Some(RekorSpec {
-        url: doc.opt_str(v, "url", field)?,
-        pubkey: doc.opt_str(v, "pubkey", field)?,
-        ignore_tlog: doc.opt_bool(v, "ignoreTlog", field)?.unwrap_or(false),
-    }))
+fn compile_rekor(v: Option<&k::Rekor>) -> Option<RekorSpec> {
+    v.map(|r| RekorSpec {
+        url: r.url.clone(),
+        pubkey: r.pubkey.clone(),
+        ignore_tlog: r.ignore_tlog.unwrap_or(false),
+    })
 }
 
-fn compile_ctlog(
-    v: Option<&Value>,
-    doc: &Doc,
-    field: &str,
-) -> Result<Option<CtlogSpec>, PolicyError> {
-    let Some(v) = v.filter(|x| !x.is_null()) else {
-        return Ok(None);
-    };
-    Ok(Some(CtlogSpec {
-        ignore_sct: doc.opt_bool(v, "ignoreSCT", field)?.unwrap_or(false),
-        pubkey: doc.opt_str(v, "pubkey", field)?,
-        tsa_cert_chain: doc.opt_str(v, "tsaCertChain", field)?,
-    }))
+fn compile_ctlog(v: Option<&k::Ctlog>) -> Option<CtlogSpec> {
+    v.map(|c| CtlogSpec {
+        ignore_sct: c.ignore_sct.unwrap_or(false),
+        pubkey: c.pubkey.clone(),
+        tsa_cert_chain: c.tsa_cert_chain.clone(),
+    })
 }
 
 pub(crate) fn compile_regex(s: &str, doc: &Doc, field: &str) -> Result<Regex, PolicyError> {
@@ -448,11 +441,12 @@ fn split_pem(keys: &str) -> Vec<String> {
         .collect()
 }
 
-fn compile_attestor_set(v: &Value, doc: &Doc, field: &str) -> Result<AttestorSet, PolicyError> {
-    if !v.is_object() {
-        return Err(doc.err(field, "must be an object"));
-    }
-    let count = match v.get("count") {
+fn compile_attestor_set(
+    set: &k::AttestorSet,
+    doc: &Doc,
+    field: &str,
+) -> Result<AttestorSet, PolicyError> {
+    let count = match &set.count {
         None | Some(Value::Null) => None,
         Some(c) => {
             let n = c
@@ -462,171 +456,188 @@ fn compile_attestor_set(v: &Value, doc: &Doc, field: &str) -> Result<AttestorSet
             Some(n as usize)
         }
     };
-    let list = doc.list(v, "entries", field)?;
-    if list.is_empty() {
+    if set.entries.is_empty() {
         return Err(doc.err(format!("{field}.entries"), "at least one entry is required"));
     }
     let mut entries = Vec::new();
-    for (i, e) in list.iter().enumerate() {
+    for (i, e) in set.entries.iter().enumerate() {
         let ef = format!("{field}.entries[{i}]");
-        let repository = doc.opt_str(e, "repository", &ef)?;
-        let present: Vec<&str> = ["keys", "keyless", "certificates", "attestor"]
-            .into_iter()
-            .filter(|k| e.get(*k).is_some_and(|x| !x.is_null()))
-            .collect();
-        if present.len() != 1 {
+        let repository = e.repository.clone();
+        let present = [
+            e.keys.is_some(),
+            e.keyless.is_some(),
+            e.certificates.is_some(),
+            e.attestor.is_some(),
+        ];
+        if present.iter().filter(|p| **p).count() != 1 {
             return Err(doc.err(
                 &ef,
                 "exactly one of keys, keyless, certificates or attestor is required",
             ));
         }
-        match present[0] {
-            "keys" => {
-                let k = &e["keys"];
-                let kf = format!("{ef}.keys");
-                let public_keys = doc.opt_str(k, "publicKeys", &kf)?.unwrap_or_default();
-                let kms = doc.opt_str(k, "kms", &kf)?;
-                let secret = match doc.obj(k, "secret", &kf)? {
-                    Some(s) => Some((
-                        doc.opt_str(s, "namespace", &kf)?.unwrap_or_default(),
-                        doc.opt_str(s, "name", &kf)?.unwrap_or_default(),
-                    )),
-                    None => None,
-                };
-                if public_keys.trim().is_empty() && kms.is_none() && secret.is_none() {
-                    return Err(doc.err(&kf, "one of publicKeys, kms or secret is required"));
-                }
-                let rekor = compile_rekor(k.get("rekor"), doc, &format!("{kf}.rekor"))?;
-                let ctlog = compile_ctlog(k.get("ctlog"), doc, &format!("{kf}.ctlog"))?;
-                let alg = doc.opt_str(e, "signatureAlgorithm", &ef)?.or(doc.opt_str(
-                    k,
-                    "signatureAlgorithm",
-                    &kf,
-                )?);
-                // ExpandStaticKeys: several PEM keys become several entries
-                for pk in split_pem(&public_keys) {
-                    entries.push(AttestorEntry::Spec {
-                        spec: AttestorSpec::Keys {
-                            public_keys: pk,
-                            kms: kms.clone(),
-                            secret: secret.clone(),
-                            signature_algorithm: alg.clone(),
-                            rekor: rekor.clone(),
-                            ctlog: ctlog.clone(),
-                        },
-                        repository: repository.clone(),
-                    });
-                }
+        if !e.annotations.is_empty() {
+            return Err(doc.unsupported(format!("{ef}.annotations")));
+        }
+        if let Some(k) = &e.keys {
+            let kf = format!("{ef}.keys");
+            let public_keys = k.public_keys.clone().unwrap_or_default();
+            let secret = k
+                .secret
+                .as_ref()
+                .map(|s| (s.namespace.clone(), s.name.clone()));
+            if public_keys.trim().is_empty() && k.kms.is_none() && secret.is_none() {
+                return Err(doc.err(&kf, "one of publicKeys, kms or secret is required"));
             }
-            "keyless" => {
-                let k = &e["keyless"];
-                let kf = format!("{ef}.keyless");
-                let re = |key: &str| -> Result<Option<Regex>, PolicyError> {
-                    doc.opt_str(k, key, &kf)?
-                        .filter(|s| !s.is_empty())
-                        .map(|s| compile_regex(&s, doc, &format!("{kf}.{key}")))
-                        .transpose()
-                };
-                let mut ext = BTreeMap::new();
-                if let Some(m) = doc.obj(k, "additionalExtensions", &kf)? {
-                    for (a, b) in m.as_object().into_iter().flatten() {
-                        ext.insert(a.clone(), b.as_str().unwrap_or_default().to_string());
-                    }
-                }
+            let rekor = compile_rekor(k.rekor.as_ref());
+            let ctlog = compile_ctlog(k.ctlog.as_ref());
+            let alg = e
+                .signature_algorithm
+                .clone()
+                .or(k.signature_algorithm.clone());
+            // ExpandStaticKeys: several PEM keys become several entries
+            for pk in split_pem(&public_keys) {
                 entries.push(AttestorEntry::Spec {
-                    spec: AttestorSpec::Keyless {
-                        identities: vec![IdentitySpec {
-                            issuer: doc.opt_str(k, "issuer", &kf)?,
-                            subject: doc.opt_str(k, "subject", &kf)?,
-                            issuer_regexp: re("issuerRegExp")?,
-                            subject_regexp: re("subjectRegExp")?,
-                        }],
-                        roots: doc.opt_str(k, "roots", &kf)?,
-                        additional_extensions: ext,
-                        rekor: compile_rekor(k.get("rekor"), doc, &format!("{kf}.rekor"))?,
-                        ctlog: compile_ctlog(k.get("ctlog"), doc, &format!("{kf}.ctlog"))?,
+                    spec: AttestorSpec::Keys {
+                        public_keys: pk,
+                        kms: k.kms.clone(),
+                        secret: secret.clone(),
+                        signature_algorithm: alg.clone(),
+                        rekor: rekor.clone(),
+                        ctlog: ctlog.clone(),
                     },
-                    repository,
+                    repository: repository.clone(),
                 });
             }
-            "certificates" => {
-                let k = &e["certificates"];
-                let kf = format!("{ef}.certificates");
-                entries.push(AttestorEntry::Spec {
-                    spec: AttestorSpec::Certificates {
-                        cert: doc.opt_str(k, "cert", &kf)?,
-                        cert_chain: doc.opt_str(k, "certChain", &kf)?,
-                        rekor: compile_rekor(k.get("rekor"), doc, &format!("{kf}.rekor"))?,
-                        ctlog: compile_ctlog(k.get("ctlog"), doc, &format!("{kf}.ctlog"))?,
-                    },
-                    repository,
-                });
-            }
-            _ => {
-                let nested = compile_attestor_set(&e["attestor"], doc, &format!("{ef}.attestor"))?;
-                entries.push(AttestorEntry::Nested(Box::new(nested)));
-            }
+        } else if let Some(k) = &e.keyless {
+            let kf = format!("{ef}.keyless");
+            let re = |value: &Option<String>, key: &str| -> Result<Option<Regex>, PolicyError> {
+                value
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| compile_regex(s, doc, &format!("{kf}.{key}")))
+                    .transpose()
+            };
+            entries.push(AttestorEntry::Spec {
+                spec: AttestorSpec::Keyless {
+                    identities: vec![IdentitySpec {
+                        issuer: k.issuer.clone(),
+                        subject: k.subject.clone(),
+                        issuer_regexp: re(&k.issuer_reg_exp, "issuerRegExp")?,
+                        subject_regexp: re(&k.subject_reg_exp, "subjectRegExp")?,
+                    }],
+                    roots: k.roots.clone(),
+                    additional_extensions: k.additional_extensions.clone(),
+                    rekor: compile_rekor(k.rekor.as_ref()),
+                    ctlog: compile_ctlog(k.ctlog.as_ref()),
+                },
+                repository,
+            });
+        } else if let Some(k) = &e.certificates {
+            entries.push(AttestorEntry::Spec {
+                spec: AttestorSpec::Certificates {
+                    cert: k.cert.clone(),
+                    cert_chain: k.cert_chain.clone(),
+                    rekor: compile_rekor(k.rekor.as_ref()),
+                    ctlog: compile_ctlog(k.ctlog.as_ref()),
+                },
+                repository,
+            });
+        } else if let Some(nested) = &e.attestor {
+            let nested = compile_attestor_set(nested, doc, &format!("{ef}.attestor"))?;
+            entries.push(AttestorEntry::Nested(Box::new(nested)));
         }
     }
     Ok(AttestorSet { count, entries })
 }
 
+/// Kyverno's `ImageVerification.Convert`: the deprecated top-level `image`,
+/// `key`, `issuer`/`subject`/`roots` and `annotations` become an
+/// `imageReferences` entry and one attestor set. As upstream, nothing happens
+/// unless `image`, `key` or `issuer` is set; a key wins over keyless; and with
+/// attestations the converted set is dropped (upstream appends it to a copy of
+/// the attestations, then restores the originals).
+fn convert_deprecated(iv: &k::ImageVerification) -> k::ImageVerification {
+    let mut copy = iv.clone();
+    let set = |s: &Option<String>| s.as_deref().is_some_and(|x| !x.is_empty());
+    if !set(&iv.image) && !set(&iv.key) && !set(&iv.issuer) {
+        return copy;
+    }
+    copy.image = None;
+    copy.issuer = None;
+    copy.subject = None;
+    copy.roots = None;
+    if let Some(image) = iv.image.clone().filter(|s| !s.is_empty()) {
+        copy.image_references.push(image);
+    }
+    if !iv.annotations.is_empty() || set(&iv.key) || set(&iv.issuer) {
+        let mut attestor = k::Attestor {
+            annotations: iv.annotations.clone(),
+            ..Default::default()
+        };
+        if set(&iv.key) {
+            attestor.keys = Some(k::StaticKeyAttestor {
+                public_keys: iv.key.clone(),
+                ..Default::default()
+            });
+        } else if set(&iv.issuer) {
+            attestor.keyless = Some(k::KeylessAttestor {
+                issuer: iv.issuer.clone(),
+                subject: iv.subject.clone(),
+                roots: iv.roots.clone(),
+                ..Default::default()
+            });
+        }
+        if iv.attestations.is_empty() {
+            copy.attestors.push(k::AttestorSet {
+                count: None,
+                entries: vec![attestor],
+            });
+        }
+    }
+    copy
+}
+
 fn compile_image_verification(
-    v: &Value,
+    iv: &k::ImageVerification,
     doc: &Doc,
     field: &str,
     spec_action: Action,
 ) -> Result<ImageVerification, PolicyError> {
-    if !v.is_object() {
-        return Err(doc.err(field, "must be an object"));
-    }
-    let action = match doc.opt_str(v, "failureAction", field)? {
-        Some(a) => parse_action(&a, doc, &format!("{field}.failureAction"))?,
-        None => spec_action,
-    };
-    match doc.opt_str(v, "type", field)?.as_deref() {
-        None | Some("Cosign") | Some("SigstoreBundle") | Some("Notary") => {}
+    let action = iv.failure_action.map(action).unwrap_or(spec_action);
+    match iv.type_.as_deref() {
+        None | Some("Cosign") | Some("SigstoreBundle") => {}
+        Some("Notary") => return Err(doc.unsupported(format!("{field}.type"))),
         Some(o) => return Err(doc.err(format!("{field}.type"), format!("unknown type {o:?}"))),
     }
-    let mut image_references = doc.str_list(v, "imageReferences", field)?;
-    if let Some(img) = doc.opt_str(v, "image", field)? {
-        image_references.push(img);
+    for (set, name) in [
+        (!iv.annotations.is_empty(), "annotations"),
+        (iv.cosign_oci11 == Some(true), "cosignOCI11"),
+        (iv.validate.is_some(), "validate"),
+    ] {
+        if set {
+            return Err(doc.unsupported(format!("{field}.{name}")));
+        }
     }
+    let iv = &convert_deprecated(iv);
     let mut attestors = Vec::new();
-    for (i, a) in doc.list(v, "attestors", field)?.iter().enumerate() {
+    for (i, a) in iv.attestors.iter().enumerate() {
         attestors.push(compile_attestor_set(
             a,
             doc,
             &format!("{field}.attestors[{i}]"),
         )?);
     }
-    // deprecated top-level key / keyless fields (ImageVerification.Convert)
-    if let Some(key) = doc.opt_str(v, "key", field)? {
-        attestors.push(compile_attestor_set(
-            &json!({"entries": [{"keys": {"publicKeys": key}}]}),
-            doc,
-            &format!("{field}.key"),
-        )?);
-    }
-    let subject = doc.opt_str(v, "subject", field)?;
-    let issuer = doc.opt_str(v, "issuer", field)?;
-    let roots = doc.opt_str(v, "roots", field)?;
-    if subject.is_some() || issuer.is_some() || roots.is_some() {
-        attestors.push(compile_attestor_set(
-            &json!({"entries": [{"keyless": {"subject": subject, "issuer": issuer, "roots": roots}}]}),
-            doc,
-            &format!("{field}.subject"),
-        )?);
-    }
     let mut attestations = Vec::new();
-    for (i, a) in doc.list(v, "attestations", field)?.iter().enumerate() {
+    for (i, a) in iv.attestations.iter().enumerate() {
         let af = format!("{field}.attestations[{i}]");
-        let mut predicate_type = doc.opt_str(a, "type", &af)?.unwrap_or_default();
-        if predicate_type.is_empty() {
-            predicate_type = doc.opt_str(a, "predicateType", &af)?.unwrap_or_default();
-        }
+        let predicate_type = a
+            .type_
+            .clone()
+            .filter(|t| !t.is_empty())
+            .or(a.predicate_type.clone())
+            .unwrap_or_default();
         let mut sets = Vec::new();
-        for (j, s) in doc.list(a, "attestors", &af)?.iter().enumerate() {
+        for (j, s) in a.attestors.iter().enumerate() {
             sets.push(compile_attestor_set(
                 s,
                 doc,
@@ -634,7 +645,7 @@ fn compile_image_verification(
             )?);
         }
         let mut conditions = Vec::new();
-        for (j, c) in doc.list(a, "conditions", &af)?.iter().enumerate() {
+        for (j, c) in a.conditions.iter().enumerate() {
             conditions.push(AnyAll::compile(
                 c,
                 doc.name,
@@ -647,9 +658,7 @@ fn compile_image_verification(
             conditions,
         });
     }
-    let mutate_digest = doc
-        .opt_bool(v, "mutateDigest", field)?
-        .unwrap_or(defaults::MUTATE_DIGEST);
+    let mutate_digest = iv.mutate_digest.unwrap_or(defaults::MUTATE_DIGEST);
     if mutate_digest && action == Action::Audit {
         return Err(doc.err(
             format!("{field}.mutateDigest"),
@@ -658,159 +667,180 @@ fn compile_image_verification(
     }
     Ok(ImageVerification {
         action,
-        image_references,
-        skip_image_references: doc.str_list(v, "skipImageReferences", field)?,
+        image_references: iv.image_references.clone(),
+        skip_image_references: iv.skip_image_references.clone(),
         attestors,
         attestations,
-        repository: doc
-            .opt_str(v, "repository", field)?
-            .filter(|s| !s.is_empty()),
+        repository: iv.repository.clone().filter(|s| !s.is_empty()),
         mutate_digest,
-        verify_digest: doc
-            .opt_bool(v, "verifyDigest", field)?
-            .unwrap_or(defaults::VERIFY_DIGEST),
-        required: doc
-            .opt_bool(v, "required", field)?
-            .unwrap_or(defaults::REQUIRED),
-        use_cache: doc
-            .opt_bool(v, "useCache", field)?
-            .unwrap_or(defaults::USE_CACHE),
+        verify_digest: iv.verify_digest.unwrap_or(defaults::VERIFY_DIGEST),
+        required: iv.required.unwrap_or(defaults::REQUIRED),
+        use_cache: iv.use_cache.unwrap_or(defaults::USE_CACHE),
+    })
+}
+
+fn compile_rule(
+    r: &k::Rule,
+    doc: &Doc,
+    rf: &str,
+    spec_action: Action,
+) -> Result<Rule, PolicyError> {
+    if r.name.is_empty() {
+        return Err(doc.err(format!("{rf}.name"), "required string"));
+    }
+    let matcher = MatchResources::compile(&r.match_, doc, &format!("{rf}.match"))?;
+    let exclude = match &r.exclude {
+        Some(e) => Some(MatchResources::compile(e, doc, &format!("{rf}.exclude"))?),
+        None => None,
+    };
+    let preconditions = match r.preconditions.as_ref().filter(|x| !x.is_null()) {
+        Some(p) => Some(AnyAll::compile(
+            p,
+            doc.name,
+            &format!("{rf}.preconditions"),
+        )?),
+        None => None,
+    };
+    for (set, name) in [
+        (r.mutate.is_some(), "mutate"),
+        (r.generate.is_some(), "generate"),
+        (!r.context.is_empty(), "context"),
+        (!r.cel_preconditions.is_empty(), "celPreconditions"),
+        (r.image_extractors.is_some(), "imageExtractors"),
+    ] {
+        if set {
+            return Err(doc.unsupported(format!("{rf}.{name}")));
+        }
+    }
+    let body = match (&r.verify_images[..], &r.validate) {
+        ([_, ..], None) => {
+            let mut ivs = Vec::new();
+            for (j, iv) in r.verify_images.iter().enumerate() {
+                ivs.push(compile_image_verification(
+                    iv,
+                    doc,
+                    &format!("{rf}.verifyImages[{j}]"),
+                    spec_action,
+                )?);
+            }
+            RuleBody::VerifyImages(ivs)
+        }
+        ([], Some(val)) => {
+            let vf = format!("{rf}.validate");
+            for (set, name) in [
+                (val.deny.is_some(), "deny"),
+                (val.foreach.is_some(), "foreach"),
+                (val.pod_security.is_some(), "podSecurity"),
+                (val.cel.is_some(), "cel"),
+                (val.manifests.is_some(), "manifests"),
+                (val.assert.is_some(), "assert"),
+                (
+                    !val.failure_action_overrides.is_empty(),
+                    "failureActionOverrides",
+                ),
+            ] {
+                if set {
+                    return Err(doc.unsupported(format!("{vf}.{name}")));
+                }
+            }
+            let (patterns, any_pattern) = match (&val.pattern, &val.any_pattern) {
+                (Some(p), None) if !p.is_null() => (vec![p.clone()], false),
+                (None, Some(Value::Array(a))) => (a.clone(), true),
+                _ => {
+                    return Err(doc.err(
+                        &vf,
+                        "exactly one of pattern or anyPattern (a list) is required",
+                    ));
+                }
+            };
+            RuleBody::Validate {
+                patterns,
+                any_pattern,
+                message: val.message.clone().unwrap_or_default(),
+                action: val.failure_action.map(action).unwrap_or(spec_action),
+                allow_existing_violations: val.allow_existing_violations.unwrap_or(true),
+            }
+        }
+        _ => {
+            return Err(doc.err(rf, "exactly one of verifyImages or validate is required"));
+        }
+    };
+    Ok(Rule {
+        name: r.name.clone(),
+        matcher,
+        exclude,
+        preconditions,
+        body,
     })
 }
 
 impl ClusterPolicy {
     pub(crate) fn compile(v: &Value, label: &str) -> Result<ClusterPolicy, PolicyError> {
         let doc = Doc { name: label };
-        let name = v
-            .get("metadata")
-            .and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| doc.err("metadata.name", "required string"))?
-            .to_string();
-        let spec = doc
-            .obj(v, "spec", "")?
-            .ok_or_else(|| doc.err("spec", "required object"))?;
-        let spec_action = match doc.opt_str(spec, "validationFailureAction", "spec")? {
-            Some(a) => parse_action(&a, &doc, "spec.validationFailureAction")?,
-            None => Action::Audit,
-        };
-        let fp = match doc.obj(spec, "webhookConfiguration", "spec")? {
-            Some(w) => doc.opt_str(w, "failurePolicy", "spec.webhookConfiguration")?,
-            None => None,
+        let p: k::ClusterPolicy = doc.decode(v)?;
+        if p.metadata.name.is_empty() {
+            return Err(doc.err("metadata.name", "required string"));
         }
-        .or(doc.opt_str(spec, "failurePolicy", "spec")?);
-        let failure_policy = FailurePolicy::parse(
-            fp.as_deref(),
-            &doc,
-            "spec.webhookConfiguration.failurePolicy",
-        )?;
-        let mut rules = Vec::new();
-        for (i, r) in doc.list(spec, "rules", "spec")?.iter().enumerate() {
-            let rf = format!("spec.rules[{i}]");
-            let rname = doc
-                .opt_str(r, "name", &rf)?
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| doc.err(format!("{rf}.name"), "required string"))?;
-            let matcher = MatchResources::compile(
-                r.get("match")
-                    .ok_or_else(|| doc.err(format!("{rf}.match"), "required"))?,
-                &doc,
-                &format!("{rf}.match"),
-            )?;
-            let exclude = match r.get("exclude").filter(|x| !x.is_null()) {
-                Some(e) => Some(MatchResources::compile(e, &doc, &format!("{rf}.exclude"))?),
-                None => None,
-            };
-            let preconditions = match r.get("preconditions").filter(|x| !x.is_null()) {
-                Some(p) => Some(AnyAll::compile(p, label, &format!("{rf}.preconditions"))?),
-                None => None,
-            };
-            for unsupported in [
-                "mutate",
-                "generate",
-                "context",
-                "celPreconditions",
-                "imageExtractors",
-            ] {
-                if r.get(unsupported).is_some_and(|x| !x.is_null()) {
-                    return Err(doc.err(
-                        format!("{rf}.{unsupported}"),
-                        "not supported by this engine",
-                    ));
-                }
+        let spec = &p.spec;
+        let spec_action = spec
+            .validation_failure_action
+            .map(action)
+            .unwrap_or(Action::Audit);
+        let webhook = spec.webhook_configuration.as_ref();
+        let failure_policy = webhook
+            .and_then(|w| w.failure_policy)
+            .or(spec.failure_policy)
+            .unwrap_or(FailurePolicy::Fail);
+        for (set, name) in [
+            (
+                spec.apply_rules == Some(k::ApplyRules::One),
+                "spec.applyRules",
+            ),
+            (
+                !spec.validation_failure_action_overrides.is_empty(),
+                "spec.validationFailureActionOverrides",
+            ),
+            (
+                webhook.is_some_and(|w| !w.match_conditions.is_empty()),
+                "spec.webhookConfiguration.matchConditions",
+            ),
+        ] {
+            if set {
+                return Err(doc.unsupported(name));
             }
-            let has_vi = r.get("verifyImages").is_some_and(|x| !x.is_null());
-            let has_val = r.get("validate").is_some_and(|x| !x.is_null());
-            let body = match (has_vi, has_val) {
-                (true, false) => {
-                    let mut ivs = Vec::new();
-                    for (j, iv) in doc.list(r, "verifyImages", &rf)?.iter().enumerate() {
-                        ivs.push(compile_image_verification(
-                            iv,
-                            &doc,
-                            &format!("{rf}.verifyImages[{j}]"),
-                            spec_action,
-                        )?);
-                    }
-                    RuleBody::VerifyImages(ivs)
-                }
-                (false, true) => {
-                    let val = &r["validate"];
-                    let vf = format!("{rf}.validate");
-                    for unsupported in [
-                        "deny",
-                        "foreach",
-                        "podSecurity",
-                        "cel",
-                        "manifests",
-                        "assert",
-                    ] {
-                        if val.get(unsupported).is_some_and(|x| !x.is_null()) {
-                            return Err(doc.err(
-                                format!("{vf}.{unsupported}"),
-                                "not supported by this engine",
-                            ));
-                        }
-                    }
-                    let action = match doc.opt_str(val, "failureAction", &vf)? {
-                        Some(a) => parse_action(&a, &doc, &format!("{vf}.failureAction"))?,
-                        None => spec_action,
-                    };
-                    let (patterns, any_pattern) = match (val.get("pattern"), val.get("anyPattern"))
-                    {
-                        (Some(p), None) if !p.is_null() => (vec![p.clone()], false),
-                        (None, Some(Value::Array(a))) => (a.clone(), true),
-                        _ => {
-                            return Err(doc.err(
-                                &vf,
-                                "exactly one of pattern or anyPattern (a list) is required",
-                            ));
-                        }
-                    };
-                    RuleBody::Validate {
-                        patterns,
-                        any_pattern,
-                        message: doc.opt_str(val, "message", &vf)?.unwrap_or_default(),
-                        action,
-                    }
-                }
-                _ => {
-                    return Err(doc.err(&rf, "exactly one of verifyImages or validate is required"));
-                }
-            };
-            rules.push(Rule {
-                name: rname,
-                matcher,
-                exclude,
-                preconditions,
-                body,
-            });
+        }
+        let mut rules = Vec::new();
+        for (i, r) in spec.rules.iter().enumerate() {
+            rules.push(compile_rule(
+                r,
+                &doc,
+                &format!("spec.rules[{i}]"),
+                spec_action,
+            )?);
+        }
+        // Kyverno's policy validation (pkg/validation/policy/validate.go): a
+        // policy that is not processed at admission may only validate.
+        let admission = spec.admission.unwrap_or(true);
+        if !admission {
+            if !spec.background.unwrap_or(true) {
+                return Err(doc.err(
+                    "spec.admission",
+                    "disabling both admission and background processing is not allowed",
+                ));
+            }
+            if rules
+                .iter()
+                .any(|r| matches!(r.body, RuleBody::VerifyImages(_)))
+            {
+                return Err(doc.err(
+                    "spec.admission",
+                    "disabling admission processing is only allowed with validation policies",
+                ));
+            }
         }
         // Kyverno keys its verification cache by the policy's UID and
         // resourceVersion; without them (a policy file), a hash of the content.
-        let meta = |k: &str| v.pointer(&format!("/metadata/{k}")).and_then(Value::as_str);
-        let revision = match (meta("uid"), meta("resourceVersion")) {
+        let revision = match (&p.metadata.uid, &p.metadata.resource_version) {
             (Some(uid), Some(rv)) => format!("{uid};{rv}"),
             _ => {
                 use sha2::Digest as _;
@@ -818,8 +848,9 @@ impl ClusterPolicy {
             }
         };
         Ok(ClusterPolicy {
-            name,
+            name: p.metadata.name,
             failure_policy,
+            admission,
             rules,
             revision,
         })
@@ -840,39 +871,31 @@ pub struct PolicyExceptionV2 {
 impl PolicyExceptionV2 {
     pub(crate) fn compile(v: &Value, label: &str) -> Result<PolicyExceptionV2, PolicyError> {
         let doc = Doc { name: label };
-        let meta = v.get("metadata").cloned().unwrap_or(Value::Null);
-        let name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
-        let ns = meta
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let key = if ns.is_empty() {
-            name.to_string()
-        } else {
-            format!("{ns}/{name}")
+        let e: k::PolicyException = doc.decode(v)?;
+        let key = match e.metadata.namespace.as_deref().filter(|n| !n.is_empty()) {
+            Some(ns) => format!("{ns}/{}", e.metadata.name),
+            None => e.metadata.name.clone(),
         };
-        let spec = doc
-            .obj(v, "spec", "")?
-            .ok_or_else(|| doc.err("spec", "required object"))?;
-        let list = doc.list(spec, "exceptions", "spec")?;
-        if list.is_empty() {
+        if e.spec.exceptions.is_empty() {
             return Err(doc.err("spec.exceptions", "required non-empty list"));
         }
         let mut exceptions = Vec::new();
-        for (i, e) in list.iter().enumerate() {
-            let ef = format!("spec.exceptions[{i}]");
-            let p = doc
-                .opt_str(e, "policyName", &ef)?
-                .ok_or_else(|| doc.err(format!("{ef}.policyName"), "required string"))?;
-            exceptions.push((p, doc.str_list(e, "ruleNames", &ef)?));
+        for (i, x) in e.spec.exceptions.iter().enumerate() {
+            if x.policy_name.is_empty() {
+                return Err(doc.err(
+                    format!("spec.exceptions[{i}].policyName"),
+                    "required string",
+                ));
+            }
+            exceptions.push((x.policy_name.clone(), x.rule_names.clone()));
         }
-        let matcher = MatchResources::compile(
-            spec.get("match")
-                .ok_or_else(|| doc.err("spec.match", "required"))?,
-            &doc,
-            "spec.match",
-        )?;
-        let conditions = match spec.get("conditions").filter(|x| !x.is_null()) {
+        let m = k::MatchResources {
+            any: e.spec.match_.any.clone(),
+            all: e.spec.match_.all.clone(),
+            ..Default::default()
+        };
+        let matcher = MatchResources::compile(&m, &doc, "spec.match")?;
+        let conditions = match e.spec.conditions.as_ref().filter(|x| !x.is_null()) {
             Some(c) => Some(AnyAll::compile(c, label, "spec.conditions")?),
             None => None,
         };
@@ -1470,6 +1493,7 @@ impl ClusterPolicy {
                     any_pattern,
                     message,
                     action,
+                    allow_existing_violations,
                 } => {
                     if cx.req.operation == Operation::Delete {
                         continue;
@@ -1482,14 +1506,29 @@ impl ClusterPolicy {
                         }
                         Ok(None) => {}
                     }
-                    out.push(self.validate_patterns(
+                    let mut res = self.validate_patterns(
                         rule,
                         patterns,
                         *any_pattern,
                         message,
                         *action,
                         object,
-                    ));
+                    );
+                    // validate_resource.go:164-180: an enforced rule that fails an
+                    // UPDATE is skipped when the old object, validated as if it
+                    // were created, fails it too.
+                    if res.status == RuleStatus::Fail
+                        && *action == Action::Enforce
+                        && *allow_existing_violations
+                        && cx.req.operation == Operation::Update
+                        && self.old_object_fails(rule, cx, patterns, *any_pattern, message, *action)
+                    {
+                        res.status = RuleStatus::Skip;
+                        res.message =
+                            "skipping the rule evaluation as pre-existing violations are allowed"
+                                .to_string();
+                    }
+                    out.push(res);
                 }
                 RuleBody::VerifyImages(ivs) => {
                     if cx.req.operation == Operation::Delete {
@@ -1583,6 +1622,39 @@ impl ClusterPolicy {
                 }
             }
         }
+    }
+
+    /// Kyverno's `validateOldObject`: the old object must match the rule as a
+    /// CREATE (`matchResource`), then fail the same patterns.
+    fn old_object_fails(
+        &self,
+        rule: &Rule,
+        cx: &CpolCtx,
+        patterns: &[Value],
+        any: bool,
+        message: &str,
+        action: Action,
+    ) -> bool {
+        let old = &cx.req.old_object;
+        if !old.is_object() {
+            return false;
+        }
+        let as_created = AdmissionRequest {
+            operation: Operation::Create,
+            object: old.clone(),
+            old_object: Value::Null,
+            ..cx.req.clone()
+        };
+        let matched = rule.matcher.matches(&as_created)
+            && !rule
+                .exclude
+                .as_ref()
+                .is_some_and(|e| !e.is_empty() && e.matches(&as_created));
+        matched
+            && self
+                .validate_patterns(rule, patterns, any, message, action, old)
+                .status
+                == RuleStatus::Fail
     }
 
     fn validate_patterns(

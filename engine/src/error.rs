@@ -2,6 +2,17 @@
 
 use thiserror::Error;
 
+/// Why a policy document could not be compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyErrorKind {
+    /// The document is not a valid Kyverno policy (Kyverno or the API server
+    /// would refuse it too): a usage or input error.
+    Invalid,
+    /// A valid Kyverno field the embedded engine does not model: it cannot
+    /// decide what Kyverno would, so it refuses rather than ignore the field.
+    Unsupported,
+}
+
 /// A policy (or exception) document could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{document}: field {field}: {message}")]
@@ -11,6 +22,7 @@ pub struct PolicyError {
     /// Dotted path of the offending field, e.g. `spec.rules[0].verifyImages[0].attestors[0].count`.
     pub field: String,
     pub message: String,
+    pub kind: PolicyErrorKind,
 }
 
 impl PolicyError {
@@ -19,6 +31,20 @@ impl PolicyError {
             document: document.to_string(),
             field: field.into(),
             message: message.into(),
+            kind: PolicyErrorKind::Invalid,
+        }
+    }
+
+    /// A Kyverno field the engine does not model.
+    pub fn unsupported(document: &str, field: impl Into<String>) -> Self {
+        Self {
+            document: document.to_string(),
+            field: field.into(),
+            message: "a Kyverno 1.19 field the embedded engine does not model; it refuses the \
+                      policy rather than decide without it (run against real Kyverno with \
+                      --backend local, kind or cluster)"
+                .to_string(),
+            kind: PolicyErrorKind::Unsupported,
         }
     }
 }

@@ -29,7 +29,7 @@ pub use cpol::{ClusterPolicy, FailurePolicy, PolicyExceptionV2};
 pub use decision::{
     Action, Decision, Denial, IgnoredError, Phase, PolicyKind, ReportEntry, RuleResult, RuleStatus,
 };
-pub use error::{PolicyError, RequestError};
+pub use error::{PolicyError, PolicyErrorKind, RequestError};
 pub use image::{ContainerKind, ImageRef};
 pub use ivcache::VerificationCache;
 pub use request::{AdmissionRequest, Operation, UserInfo};
@@ -128,8 +128,14 @@ impl CompiledPolicySet {
                 ("kyverno.io", "ClusterPolicy")
                     if api == "kyverno.io/v1" || api == "kyverno.io/v2beta1" =>
                 {
-                    set.cluster_policies
-                        .push(ClusterPolicy::compile(d, &label)?)
+                    // a policy with `spec.admission: false` is compiled (so
+                    // that errors show) but never evaluated at admission:
+                    // pkg/controllers/policycache/controller.go:121 leaves it
+                    // out of the policy cache
+                    let p = ClusterPolicy::compile(d, &label)?;
+                    if p.admission {
+                        set.cluster_policies.push(p)
+                    }
                 }
                 ("kyverno.io", "PolicyException")
                     if api == "kyverno.io/v2" || api == "kyverno.io/v2beta1" =>

@@ -29,96 +29,69 @@ pub struct LabelSelector {
 }
 
 impl LabelSelector {
+    /// Compiles the typed model's selector.
+    pub fn from_model(
+        m: &trustswap_model::kyverno::LabelSelector,
+        doc: &str,
+        field: &str,
+        wildcards: bool,
+    ) -> Result<LabelSelector, PolicyError> {
+        use trustswap_model::kyverno::SelectorOperator as O;
+        let mut sel = LabelSelector {
+            wildcards,
+            match_labels: m.match_labels.clone(),
+            ..Default::default()
+        };
+        for (i, e) in m.match_expressions.iter().enumerate() {
+            let f = format!("{field}.matchExpressions[{i}]");
+            let op = match e.operator {
+                O::In => SelectorOp::In,
+                O::NotIn => SelectorOp::NotIn,
+                O::Exists => SelectorOp::Exists,
+                O::DoesNotExist => SelectorOp::DoesNotExist,
+            };
+            match op {
+                SelectorOp::In | SelectorOp::NotIn if e.values.is_empty() => {
+                    return Err(PolicyError::new(
+                        doc,
+                        format!("{f}.values"),
+                        "must be non-empty for In/NotIn",
+                    ));
+                }
+                SelectorOp::Exists | SelectorOp::DoesNotExist if !e.values.is_empty() => {
+                    return Err(PolicyError::new(
+                        doc,
+                        format!("{f}.values"),
+                        "must be empty for Exists/DoesNotExist",
+                    ));
+                }
+                _ => {}
+            }
+            sel.requirements.push(Requirement {
+                key: e.key.clone(),
+                op,
+                values: e.values.clone(),
+            });
+        }
+        Ok(sel)
+    }
+
+    /// Compiles a selector given as JSON (the CEL policies' match constraints).
     pub fn compile(
         v: &Value,
         doc: &str,
         field: &str,
         wildcards: bool,
     ) -> Result<LabelSelector, PolicyError> {
-        let obj = v
-            .as_object()
-            .ok_or_else(|| PolicyError::new(doc, field, "must be an object"))?;
-        let mut sel = LabelSelector {
-            wildcards,
-            ..Default::default()
-        };
-        if let Some(ml) = obj.get("matchLabels").filter(|v| !v.is_null()) {
-            let m = ml.as_object().ok_or_else(|| {
-                PolicyError::new(doc, format!("{field}.matchLabels"), "must be a map")
-            })?;
-            for (k, v) in m {
-                let v = v.as_str().ok_or_else(|| {
-                    PolicyError::new(doc, format!("{field}.matchLabels.{k}"), "must be a string")
-                })?;
-                sel.match_labels.insert(k.clone(), v.to_string());
-            }
-        }
-        if let Some(me) = obj.get("matchExpressions").filter(|v| !v.is_null()) {
-            let list = me.as_array().ok_or_else(|| {
-                PolicyError::new(doc, format!("{field}.matchExpressions"), "must be a list")
-            })?;
-            for (i, e) in list.iter().enumerate() {
-                let f = format!("{field}.matchExpressions[{i}]");
-                let key = e
-                    .get("key")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| PolicyError::new(doc, format!("{f}.key"), "required string"))?;
-                let op = match e.get("operator").and_then(Value::as_str) {
-                    Some("In") => SelectorOp::In,
-                    Some("NotIn") => SelectorOp::NotIn,
-                    Some("Exists") => SelectorOp::Exists,
-                    Some("DoesNotExist") => SelectorOp::DoesNotExist,
-                    other => {
-                        return Err(PolicyError::new(
-                            doc,
-                            format!("{f}.operator"),
-                            format!("unknown operator {other:?}"),
-                        ));
-                    }
-                };
-                let values: Vec<String> = match e.get("values") {
-                    None | Some(Value::Null) => vec![],
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .map(|x| {
-                            x.as_str().map(str::to_string).ok_or_else(|| {
-                                PolicyError::new(doc, format!("{f}.values"), "must be strings")
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
-                    Some(_) => {
-                        return Err(PolicyError::new(
-                            doc,
-                            format!("{f}.values"),
-                            "must be a list",
-                        ));
-                    }
-                };
-                match op {
-                    SelectorOp::In | SelectorOp::NotIn if values.is_empty() => {
-                        return Err(PolicyError::new(
-                            doc,
-                            format!("{f}.values"),
-                            "must be non-empty for In/NotIn",
-                        ));
-                    }
-                    SelectorOp::Exists | SelectorOp::DoesNotExist if !values.is_empty() => {
-                        return Err(PolicyError::new(
-                            doc,
-                            format!("{f}.values"),
-                            "must be empty for Exists/DoesNotExist",
-                        ));
-                    }
-                    _ => {}
-                }
-                sel.requirements.push(Requirement {
-                    key: key.to_string(),
-                    op,
-                    values,
-                });
-            }
-        }
-        Ok(sel)
+        let m = crate::util::Doc { name: doc }.decode(v).map_err(|mut e| {
+            e.field = if e.field.is_empty() {
+                field.to_string()
+            } else {
+                format!("{field}.{}", e.field)
+            };
+            e
+        })?;
+        Self::from_model(&m, doc, field, wildcards)
     }
 
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {

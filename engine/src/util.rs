@@ -1,4 +1,5 @@
-//! Small helpers to read policy JSON with typed errors.
+//! Decoding policy documents into the typed Kyverno model
+//! (`trustswap_model::kyverno`), with errors that name the document and field.
 
 use crate::error::PolicyError;
 use serde_json::Value;
@@ -12,65 +13,32 @@ impl Doc<'_> {
         PolicyError::new(self.name, field, msg)
     }
 
-    /// Optional string field (null/absent → None).
-    pub fn opt_str(
-        &self,
-        v: &Value,
-        key: &str,
-        field: &str,
-    ) -> Result<Option<String>, PolicyError> {
-        match v.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(self.err(format!("{field}.{key}"), "must be a string")),
-        }
+    pub fn unsupported(&self, field: impl Into<String>) -> PolicyError {
+        PolicyError::unsupported(self.name, field)
     }
 
-    pub fn opt_bool(&self, v: &Value, key: &str, field: &str) -> Result<Option<bool>, PolicyError> {
-        match v.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(self.err(format!("{field}.{key}"), "must be a boolean")),
-        }
-    }
-
-    /// Optional list (null/absent → empty).
-    pub fn list<'v>(
-        &self,
-        v: &'v Value,
-        key: &str,
-        field: &str,
-    ) -> Result<&'v [Value], PolicyError> {
-        match v.get(key) {
-            None | Some(Value::Null) => Ok(&[]),
-            Some(Value::Array(a)) => Ok(a.as_slice()),
-            Some(_) => Err(self.err(format!("{field}.{key}"), "must be a list")),
-        }
-    }
-
-    pub fn str_list(&self, v: &Value, key: &str, field: &str) -> Result<Vec<String>, PolicyError> {
-        self.list(v, key, field)?
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| self.err(format!("{field}.{key}[{i}]"), "must be a string"))
-            })
-            .collect()
-    }
-
-    pub fn obj<'v>(
-        &self,
-        v: &'v Value,
-        key: &str,
-        field: &str,
-    ) -> Result<Option<&'v Value>, PolicyError> {
-        match v.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(o @ Value::Object(_)) => Ok(Some(o)),
-            Some(_) => Err(self.err(format!("{field}.{key}"), "must be an object")),
-        }
+    /// Decodes a document into the typed Kyverno model. An error names the
+    /// field as a dotted path (`spec.rules[0].verifyImages[0].attestors`),
+    /// including the field a "missing field" error is about.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self, v: &Value) -> Result<T, PolicyError> {
+        serde_path_to_error::deserialize::<_, T>(v).map_err(|e| {
+            let mut path = e.path().to_string();
+            if path == "." {
+                path.clear();
+            }
+            let message = e.inner().to_string();
+            if let Some(missing) = message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split('`').next())
+            {
+                path = if path.is_empty() {
+                    missing.to_string()
+                } else {
+                    format!("{path}.{missing}")
+                };
+            }
+            self.err(path, message)
+        })
     }
 }
 

@@ -562,3 +562,72 @@ fn invalid_regex_in_matches_is_a_policy_error() {
             .starts_with("Policy v error: failed to evaluate policy:")
     );
 }
+
+// ------------------------------------------------------------- the typed model
+
+#[rstest]
+#[case("/spec/credentials", json!({"allowInsecureRegistry": true}), "spec.credentials")]
+#[case("/spec/images", json!([{"name": "x", "expression": "[]"}]), "spec.images")]
+#[case("/spec/evaluation", json!({"admission": {"enabled": false}}), "spec.evaluation")]
+#[case("/spec/attestors/0/cosign/annotations", json!({"a": "b"}), "spec.attestors[0].cosign.annotations")]
+#[case("/spec/attestors/0/cosign/trustedRoot", json!("{}"), "spec.attestors[0].cosign.trustedRoot")]
+#[case("/spec/attestors/0/cosign/keyless/identities/0/subjectExpression", json!("'x'"), "spec.attestors[0].cosign.keyless.identities[0].subjectExpression")]
+#[case("/spec/attestors/0/cosign/keyless/additionalExtensions", json!({"githubWorkflowRepository": "x"}), "spec.attestors[0].cosign.keyless.additionalExtensions")]
+fn ivp_fields_the_engine_does_not_model_are_refused_by_name(
+    #[case] pointer: &str,
+    #[case] value: Value,
+    #[case] field: &str,
+) {
+    let mut docs = ivp_cg();
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    docs[0].pointer_mut(parent).unwrap()[key] = value;
+    let e = CompiledPolicySet::compile(&docs).unwrap_err();
+    assert_eq!(e.kind, PolicyErrorKind::Unsupported, "{e}");
+    assert_eq!(e.field, field, "{e}");
+}
+
+#[test]
+fn cel_policy_misspellings_and_unmodelled_exception_fields_are_named() {
+    let mut docs = ivp_cg();
+    docs[0]["spec"]["matchImageReference"] = json!([{"glob": "*"}]);
+    let e = CompiledPolicySet::compile(&docs).unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("spec.matchImageReference", PolicyErrorKind::Invalid)
+    );
+    assert!(
+        e.message.contains("unknown field `matchImageReference`"),
+        "{e}"
+    );
+    let mut exc = cel_polex(None);
+    exc["spec"]["images"] = json!(["cgr.dev/chainguard/*"]);
+    let e = CompiledPolicySet::compile(&[exc]).unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("spec.images", PolicyErrorKind::Unsupported)
+    );
+}
+
+#[test]
+fn cluster_scoped_resource_rules_never_match_a_pod() {
+    let mut docs = ivp_cg();
+    let vp = docs
+        .iter_mut()
+        .find(|d| d["kind"] == "ValidatingPolicy")
+        .unwrap();
+    let foreign = req("default", pod("p", &["quay.io/x:1"], &[], &[]));
+    let set = CompiledPolicySet::compile(&[vp.clone()]).unwrap();
+    assert!(
+        !set.evaluate(&foreign, now(), &verifier(vendor_verifier()))
+            .allowed
+    );
+    vp["spec"]["matchConstraints"]["resourceRules"][0]["scope"] = json!("Cluster");
+    let set = CompiledPolicySet::compile(&[vp.clone()]).unwrap();
+    assert!(
+        set.evaluate(&foreign, now(), &verifier(vendor_verifier()))
+            .allowed
+    );
+    vp["spec"]["matchConstraints"]["resourceRules"][0]["scope"] = json!("Global");
+    let e = CompiledPolicySet::compile(&[vp.clone()]).unwrap_err();
+    assert_eq!(e.field, "spec.matchConstraints.resourceRules[0].scope");
+}

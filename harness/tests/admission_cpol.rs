@@ -650,10 +650,11 @@ spec:
 #[case("dhi")]
 #[case("dhi-audit")]
 fn handwritten_policies_compile(#[case] dir: &str) {
-    let p = format!("/work/main/fixtures/policies/handwritten/{dir}/verify-images.yaml");
-    let Ok(text) = std::fs::read_to_string(&p) else {
-        return;
-    };
+    let p = format!(
+        "{}/../fixtures/policies/handwritten/{dir}/verify-images.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
     CompiledPolicySet::compile(&yaml_docs(&text)).unwrap();
 }
 
@@ -841,4 +842,219 @@ fn use_cache_false_verifies_every_time() {
     assert!(cache.is_empty());
     // So the re-pushed tag is verified, and denied.
     assert!(!set.evaluate(&r, now(), &repushed_nginx()).allowed);
+}
+
+// ------------------------------------------------------------- the typed model
+
+/// A registry allow-list ClusterPolicy (one validate rule), with `extra` merged
+/// into the rule's `validate`.
+fn allow_list(action: &str, extra: Value) -> Vec<Value> {
+    let mut validate = json!({
+        "failureAction": action,
+        "message": "bad registry",
+        "pattern": {"spec": {"containers": [{"image": "cgr.dev/*"}]}},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        validate[k] = v.clone();
+    }
+    vec![json!({
+        "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        "metadata": {"name": "registries"},
+        "spec": {"rules": [{"name": "allow",
+            "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+            "validate": validate}]},
+    })]
+}
+
+fn update(old: Value, new: Value) -> AdmissionRequest {
+    let mut r = AdmissionRequest::pod(Operation::Update, "default", Default::default(), new);
+    r.old_object = old;
+    r
+}
+
+#[rstest]
+// a misspelt field is an input error naming it, as the API server's strict
+// field validation (kubectl's default) refuses it
+#[case(json!({"imageReference": ["*"]}), "spec.rules[0].verifyImages[0].imageReference", "unknown field `imageReference`")]
+#[case(json!({"mutateDigest": "yes"}), "spec.rules[0].verifyImages[0].mutateDigest", "invalid type: string \"yes\", expected a boolean")]
+#[case(json!({"failureAction": "Block"}), "spec.rules[0].verifyImages[0].failureAction", "unknown variant `Block`")]
+fn unknown_and_mistyped_fields_are_invalid(
+    #[case] extra: Value,
+    #[case] field: &str,
+    #[case] message: &str,
+) {
+    let docs = policy("Enforce", None, None, json!([kl(CG_SUBJECT)]), extra);
+    let e = CompiledPolicySet::compile(&docs).unwrap_err();
+    assert_eq!(e.kind, PolicyErrorKind::Invalid, "{e}");
+    assert_eq!(e.field, field, "{e}");
+    assert!(e.message.contains(message), "{e}");
+}
+
+#[rstest]
+#[case("/spec/rules/0/verifyImages/0/annotations", json!({"a": "b"}), "spec.rules[0].verifyImages[0].annotations")]
+#[case("/spec/rules/0/verifyImages/0/type", json!("Notary"), "spec.rules[0].verifyImages[0].type")]
+#[case("/spec/rules/0/verifyImages/0/cosignOCI11", json!(true), "spec.rules[0].verifyImages[0].cosignOCI11")]
+#[case("/spec/rules/0/verifyImages/0/validate", json!({"deny": {}}), "spec.rules[0].verifyImages[0].validate")]
+#[case("/spec/rules/0/verifyImages/0/attestors/0/entries/0/annotations", json!({"a": "b"}), "spec.rules[0].verifyImages[0].attestors[0].entries[0].annotations")]
+#[case("/spec/rules/0/context", json!([{"name": "x", "variable": {"value": 1}}]), "spec.rules[0].context")]
+#[case("/spec/applyRules", json!("One"), "spec.applyRules")]
+#[case("/spec/validationFailureActionOverrides", json!([{"action": "Audit", "namespaces": ["x"]}]), "spec.validationFailureActionOverrides")]
+#[case("/spec/webhookConfiguration", json!({"matchConditions": [{"name": "x", "expression": "true"}]}), "spec.webhookConfiguration.matchConditions")]
+fn kyverno_fields_the_engine_does_not_model_are_refused_by_name(
+    #[case] pointer: &str,
+    #[case] value: Value,
+    #[case] field: &str,
+) {
+    let mut docs = policy("Enforce", None, None, json!([kl(CG_SUBJECT)]), json!({}));
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    docs[0].pointer_mut(parent).unwrap()[key] = value;
+    let e = CompiledPolicySet::compile(&docs).unwrap_err();
+    assert_eq!(e.kind, PolicyErrorKind::Unsupported, "{e}");
+    assert_eq!(e.field, field, "{e}");
+}
+
+#[test]
+fn kyverno_fields_without_admission_effect_are_accepted() {
+    // a policy as `kubectl get -o yaml` returns it: server-set metadata,
+    // status, and fields that do not change an admission decision
+    let mut docs = policy("Enforce", None, None, json!([kl(CG_SUBJECT)]), json!({}));
+    docs[0]["metadata"]["uid"] = json!("0b9c6c1e-0000-4000-8000-000000000001");
+    docs[0]["metadata"]["resourceVersion"] = json!("4242");
+    docs[0]["metadata"]["generation"] = json!(3);
+    docs[0]["metadata"]["creationTimestamp"] = json!("2026-12-01T00:00:00Z");
+    docs[0]["metadata"]["managedFields"] = json!([{"manager": "kubectl"}]);
+    docs[0]["status"] = json!({"conditions": [{"type": "Ready", "status": "True"}]});
+    for (k, v) in [
+        ("background", json!(true)),
+        ("emitWarning", json!(true)),
+        ("webhookTimeoutSeconds", json!(15)),
+        ("schemaValidation", json!(false)),
+        ("useServerSideApply", json!(false)),
+        ("applyRules", json!("All")),
+        ("validationFailureActionOverrides", Value::Null),
+    ] {
+        docs[0]["spec"][k] = v;
+    }
+    docs[0]["spec"]["rules"][0]["skipBackgroundRequests"] = json!(true);
+    docs[0]["spec"]["rules"][0]["reportProperties"] = json!({"team": "platform"});
+    docs[0]["spec"]["rules"][0]["match"]["all"] = Value::Null;
+    let d = eval(
+        &docs,
+        &req("default", pod("p", &[CG_NGINX], &[], &[])),
+        vendor_verifier(),
+    );
+    assert!(d.allowed, "{:?}", d.message);
+}
+
+#[test]
+fn admission_false_policies_are_not_evaluated_at_admission() {
+    let mut docs = allow_list("Enforce", json!({}));
+    let quay = req("default", pod("p", &["quay.io/x:1"], &[], &[]));
+    assert!(!eval(&docs, &quay, FakeVerifier::new()).allowed);
+    docs[0]["spec"]["admission"] = json!(false);
+    let d = eval(&docs, &quay, FakeVerifier::new());
+    assert!(d.allowed, "{:?}", d.message);
+    assert!(d.results.is_empty(), "{:?}", d.results);
+    // Kyverno's policy validation refuses the combinations it cannot run
+    docs[0]["spec"]["background"] = json!(false);
+    let e = CompiledPolicySet::compile(&docs).unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.kind),
+        ("spec.admission", PolicyErrorKind::Invalid)
+    );
+    let mut verify = policy("Enforce", None, None, json!([kl(CG_SUBJECT)]), json!({}));
+    verify[0]["spec"]["admission"] = json!(false);
+    let e = CompiledPolicySet::compile(&verify).unwrap_err();
+    assert!(
+        e.message.contains("only allowed with validation policies"),
+        "{e}"
+    );
+}
+
+#[rstest]
+// both the old and the new pod violate: an enforced rule is skipped (default)
+#[case(json!({}), "quay.io/old:1", RuleStatus::Skip)]
+#[case(json!({"allowExistingViolations": true}), "quay.io/old:1", RuleStatus::Skip)]
+#[case(json!({"allowExistingViolations": false}), "quay.io/old:1", RuleStatus::Fail)]
+// the old pod complied: the new violation is not pre-existing
+#[case(json!({}), "cgr.dev/chainguard/nginx:1", RuleStatus::Fail)]
+fn pre_existing_violations_are_allowed_on_update(
+    #[case] extra: Value,
+    #[case] old_image: &str,
+    #[case] status: RuleStatus,
+) {
+    let docs = allow_list("Enforce", extra);
+    let r = update(
+        pod("p", &[old_image], &[], &[]),
+        pod("p", &["quay.io/new:1"], &[], &[]),
+    );
+    let d = eval(&docs, &r, FakeVerifier::new());
+    assert_eq!(
+        d.status_of("registries", "allow"),
+        Some(status),
+        "{:?}",
+        d.results
+    );
+    assert_eq!(d.allowed, status != RuleStatus::Fail);
+    if status == RuleStatus::Skip {
+        assert_eq!(
+            d.results[0].message,
+            "skipping the rule evaluation as pre-existing violations are allowed"
+        );
+    }
+    // Audit rules are never skipped this way
+    let audit = eval(&allow_list("Audit", json!({})), &r, FakeVerifier::new());
+    assert_eq!(
+        audit.status_of("registries", "allow"),
+        Some(RuleStatus::Fail)
+    );
+}
+
+#[rstest]
+// key: converted to a static-key attestor
+#[case(json!({"key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"}), json!({}), true)]
+// issuer + subject: converted to a keyless attestor
+#[case(json!({"issuer": GH_ISSUER, "subject": CG_SUBJECT}), json!({}), true)]
+// subject alone: upstream converts nothing without image, key or issuer
+#[case(json!({"subject": CG_SUBJECT}), json!({}), false)]
+// with attestations, upstream drops the converted attestor
+#[case(json!({"issuer": GH_ISSUER, "subject": CG_SUBJECT}), json!({"attestations": [{"type": "https://spdx.dev/Document", "attestors": [{"entries": [{"keyless": {"subjectRegExp": ".*", "issuerRegExp": ".*"}}]}]}]}), false)]
+fn deprecated_top_level_attestors_convert_as_kyverno_does(
+    #[case] deprecated: Value,
+    #[case] extra: Value,
+    #[case] converted: bool,
+) {
+    let doc = |fields: &[&Value]| {
+        let mut vi = json!({"imageReferences": ["cgr.dev/chainguard/*"], "mutateDigest": false, "verifyDigest": false});
+        for f in fields {
+            for (k, v) in f.as_object().unwrap() {
+                vi[k] = v.clone();
+            }
+        }
+        vec![json!({
+            "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+            "metadata": {"name": "verify"},
+            "spec": {"validationFailureAction": "Enforce", "rules": [{"name": "r",
+                "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                "verifyImages": [vi]}]},
+        })]
+    };
+    // an image signed by another identity: any converted attestor refuses it
+    let evil = req(
+        "default",
+        pod("p", &["cgr.dev/chainguard/evil:1"], &[], &[]),
+    );
+    let with = eval(&doc(&[&deprecated, &extra]), &evil, vendor_verifier());
+    let without = eval(&doc(&[&extra]), &evil, vendor_verifier());
+    if converted {
+        assert!(!with.allowed, "{:?}", with.results);
+        assert!(
+            failures(&with).contains(".attestors[0].entries[0]"),
+            "{}",
+            failures(&with)
+        );
+    } else {
+        assert_eq!(with.allowed, without.allowed);
+        assert_eq!(with.results, without.results);
+    }
 }

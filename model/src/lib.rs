@@ -14,7 +14,7 @@
 //! - [`fingerprint`]: public key fingerprints;
 //! - [`wire`]: the DSSE, in-toto and cosign wire names shared by the lab's
 //!   signer and the verifier;
-//! - [`kyverno`]: Kyverno 1.19's defaults and the well-known names trustswap
+//! - [`kyverno`]: the typed Kyverno 1.19 CRD model, its defaults and the well-known names trustswap
 //!   renders.
 //!
 //! This crate does no IO, has no async runtime and reads no clock (its

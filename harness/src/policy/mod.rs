@@ -2,7 +2,7 @@
 //! Kyverno model, and rendered policy sets. No IO here except `PolicySet::load_dir`
 //! and `PolicySet::write` at the edges.
 
-pub mod kyverno;
+pub use trustswap_model::kyverno;
 pub mod render;
 
 use std::fmt;

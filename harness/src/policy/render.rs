@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::kyverno::cpol::{self, FailureAction};
 use super::kyverno::ivpol::{self, ValidationAction};
-use super::kyverno::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
+use super::kyverno::{LabelSelector, LabelSelectorRequirement, ObjectMeta, SelectorOperator};
 use super::{Contract, Document, Engine, PolicySet};
 use crate::error::Result;
 use crate::profile::{Identity, Matcher, Requirement, Vendor};
@@ -97,7 +97,7 @@ fn metadata(contract: &Contract, suffix: &str) -> ObjectMeta {
             "app.kubernetes.io/managed-by".to_owned(),
             "trustswap".to_owned(),
         )]),
-        annotations: BTreeMap::new(),
+        ..Default::default()
     }
 }
 
@@ -116,8 +116,9 @@ fn cluster_policy(
                 operations: vec!["CREATE".into(), "UPDATE".into()],
                 ..Default::default()
             },
+            ..Default::default()
         }],
-        all: vec![],
+        ..Default::default()
     };
     let exclude = (!contract.exclude_namespaces.is_empty()).then(|| cpol::MatchResources {
         any: vec![cpol::ResourceFilter {
@@ -125,30 +126,31 @@ fn cluster_policy(
                 namespaces: contract.exclude_namespaces.clone(),
                 ..Default::default()
             },
+            ..Default::default()
         }],
-        all: vec![],
+        ..Default::default()
     });
     let mut entries = vec![cpol_attestor(vendor, trust)];
     if matches!(vendor.identity, Identity::Key(_)) {
         for pem in &trust.extra_keys {
             let mut extra = entries[0].clone();
             if let Some(k) = extra.keys.as_mut() {
-                k.public_keys = pem.clone();
+                k.public_keys = Some(pem.clone());
             }
             entries.push(extra);
         }
     }
     // One of several keys must verify; a single entry keeps Kyverno's default (all).
-    let count = (entries.len() > 1).then_some(1);
+    let count = (entries.len() > 1).then_some(serde_json::Value::from(1));
     let attestors = vec![cpol::AttestorSet { count, entries }];
     let mut rules = Vec::new();
     if contract.require_signature || contract.require_sbom {
         let attestations = match (contract.require_sbom, vendor.sbom_type()) {
             (true, Some(t)) => vec![cpol::Attestation {
                 name: Some(SBOM.into()),
-                type_: t.to_owned(),
+                type_: Some(t.to_owned()),
                 attestors: attestors.clone(),
-                conditions: vec![],
+                ..Default::default()
             }],
             _ => vec![],
         };
@@ -173,8 +175,9 @@ fn cluster_policy(
                 mutate_digest: Some(contract.mutate_digest && action == FailureAction::Enforce),
                 verify_digest: Some(contract.verify_digest),
                 required: Some(true),
-                use_cache: None,
+                ..Default::default()
             }],
+            ..Default::default()
         });
     }
     if contract.restrict_registries {
@@ -194,8 +197,9 @@ fn cluster_policy(
                         "=(ephemeralContainers)": containers,
                     }
                 })),
+                ..Default::default()
             }),
-            verify_images: vec![],
+            ..Default::default()
         });
     }
     cpol::ClusterPolicy {
@@ -212,10 +216,13 @@ fn cluster_policy(
             webhook_configuration: Some(cpol::WebhookConfiguration {
                 failure_policy: Some(contract.failure_policy),
                 timeout_seconds: Some(contract.webhook_timeout_seconds),
+                ..Default::default()
             }),
             validation_failure_action: None,
             rules,
+            ..Default::default()
         },
+        ..Default::default()
     }
 }
 
@@ -228,14 +235,15 @@ fn cpol_attestor(vendor: &Vendor, trust: &TrustOverrides) -> cpol::Attestor {
     let ctlog = cpol::Ctlog {
         ignore_sct: Some(vendor.certificate_transparency == Requirement::Ignored),
         pubkey: trust.ctlog_pubkey.clone(),
+        ..Default::default()
     };
     match &vendor.identity {
         Identity::Key(key) => cpol::Attestor {
             keys: Some(cpol::StaticKeyAttestor {
-                public_keys: key.policy_text(),
-                signature_algorithm: None,
+                public_keys: Some(key.policy_text()),
                 rekor: Some(rekor),
                 ctlog: Some(ctlog),
+                ..Default::default()
             }),
             ..Default::default()
         },
@@ -270,7 +278,7 @@ fn match_pods(contract: &Contract) -> ivpol::MatchResources {
             match_labels: BTreeMap::new(),
             match_expressions: vec![LabelSelectorRequirement {
                 key: "kubernetes.io/metadata.name".into(),
-                operator: "NotIn".into(),
+                operator: SelectorOperator::NotIn,
                 values: contract.exclude_namespaces.clone(),
             }],
         }),
@@ -280,7 +288,9 @@ fn match_pods(contract: &Contract) -> ivpol::MatchResources {
             api_versions: vec!["v1".into()],
             operations: vec!["CREATE".into(), "UPDATE".into()],
             resources: vec!["pods".into()],
+            ..Default::default()
         }],
+        ..Default::default()
     }
 }
 
@@ -312,6 +322,7 @@ fn image_validating_policy(
         ct_log_pub_key: trust.ctlog_pubkey.clone(),
         insecure_ignore_tlog: Some(vendor.transparency_log == Requirement::Ignored),
         insecure_ignore_sct: Some(vendor.certificate_transparency == Requirement::Ignored),
+        ..Default::default()
     };
     let mut cosign = ivpol::Cosign {
         ctlog: Some(ctlog),
@@ -319,7 +330,10 @@ fn image_validating_policy(
             .signatures
             .repository
             .clone()
-            .map(|repository| ivpol::Source { repository }),
+            .map(|repository| ivpol::Source {
+                repository,
+                ..Default::default()
+            }),
         tuf: trust.tuf.clone(),
         ..Default::default()
     };
@@ -327,8 +341,7 @@ fn image_validating_policy(
         Identity::Key(key) => {
             cosign.key = Some(ivpol::Key {
                 data: Some(key.policy_text()),
-                kms: None,
-                hash_algorithm: None,
+                ..Default::default()
             })
         }
         Identity::Keyless { issuer, subject } => {
@@ -344,24 +357,26 @@ fn image_validating_policy(
             cosign.keyless = Some(ivpol::Keyless {
                 identities: vec![id],
                 roots: trust.fulcio_roots.clone(),
+                ..Default::default()
             })
         }
     }
     let mut attestors = vec![ivpol::Attestor {
         name: ATTESTOR.into(),
         cosign: Some(cosign.clone()),
+        ..Default::default()
     }];
     if matches!(vendor.identity, Identity::Key(_)) {
         for (i, pem) in trust.extra_keys.iter().enumerate() {
             let mut extra = cosign.clone();
             extra.key = Some(ivpol::Key {
                 data: Some(pem.clone()),
-                kms: None,
-                hash_algorithm: None,
+                ..Default::default()
             });
             attestors.push(ivpol::Attestor {
                 name: format!("{ATTESTOR}{}", i + 2),
                 cosign: Some(extra),
+                ..Default::default()
             });
         }
     }
@@ -375,6 +390,7 @@ fn image_validating_policy(
         validations.push(ivpol::Validation {
             expression: all_images(&format!("verifyImageSignatures(image, [{names}])")),
             message: Some("failed to verify image signatures".into()),
+            ..Default::default()
         });
     }
     let mut attestations = Vec::new();
@@ -391,6 +407,7 @@ fn image_validating_policy(
                 "verifyAttestationSignatures(image, attestations.{SBOM}, [{names}])"
             )),
             message: Some("failed to verify the SBOM attestation".into()),
+            ..Default::default()
         });
     }
     let enforce = contract.failure_action == FailureAction::Enforce;
@@ -402,9 +419,9 @@ fn image_validating_policy(
             validation_actions: actions(contract),
             failure_policy: Some(contract.failure_policy),
             webhook_configuration: Some(ivpol::WebhookConfiguration {
-                timeout_seconds: contract.webhook_timeout_seconds,
+                timeout_seconds: Some(contract.webhook_timeout_seconds),
             }),
-            match_constraints: match_pods(contract),
+            match_constraints: Some(match_pods(contract)),
             match_image_references: vendor
                 .images
                 .iter()
@@ -421,7 +438,9 @@ fn image_validating_policy(
                 required: Some(true),
             }),
             validations,
+            ..Default::default()
         },
+        ..Default::default()
     }
 }
 
@@ -444,9 +463,9 @@ fn registry_policy(contract: &Contract, vendor: &Vendor) -> ivpol::ValidatingPol
             validation_actions: actions(contract),
             failure_policy: Some(contract.failure_policy),
             webhook_configuration: Some(ivpol::WebhookConfiguration {
-                timeout_seconds: contract.webhook_timeout_seconds,
+                timeout_seconds: Some(contract.webhook_timeout_seconds),
             }),
-            match_constraints: match_pods(contract),
+            match_constraints: Some(match_pods(contract)),
             variables: vec![ivpol::Variable {
                 name: ALLOWED_IMAGES.into(),
                 expression: format!("[{}]", patterns.join(", ")),
@@ -456,8 +475,11 @@ fn registry_policy(contract: &Contract, vendor: &Vendor) -> ivpol::ValidatingPol
                     .map(check)
                     .join(" && "),
                 message: Some("every image must come from an approved vendor registry".into()),
+                ..Default::default()
             }],
+            ..Default::default()
         },
+        ..Default::default()
     }
 }
 

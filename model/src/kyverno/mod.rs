@@ -1,6 +1,17 @@
-//! Kyverno 1.19's defaults and the well-known names trustswap renders: one
-//! table read by the renderer, the canonicaliser (`diff`) and the embedded
-//! engine, so the three cannot disagree on what an omitted field means.
+//! Kyverno 1.19 as data: the typed CRD model ([`cpol`]: ClusterPolicy and
+//! PolicyException; [`ivpol`]: ImageValidatingPolicy and ValidatingPolicy;
+//! [`meta`]: the shared Kubernetes types), its defaults, and the well-known
+//! names trustswap renders. The renderer builds these types, the embedded
+//! engine compiles from them, and the canonicaliser (`diff`) reads the same
+//! defaults, so the three cannot disagree on what a field or its omission means.
+
+pub mod cpol;
+pub mod ivpol;
+pub mod meta;
+
+pub use meta::{
+    FailurePolicy, LabelSelector, LabelSelectorRequirement, ObjectMeta, SelectorOperator,
+};
 
 /// CRD defaults of Kyverno 1.19 (`api/kyverno/v1/image_verification_types.go`,
 /// `api/policies.kyverno.io/v1/image_validating_policy_types.go`).
