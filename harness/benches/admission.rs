@@ -116,6 +116,7 @@ fn bench(c: &mut Criterion) {
                             .expect("scenarios"),
                         lab_dir: d.path().join("lab"),
                         seed: 0,
+                        cancel: Default::default(),
                     })
                     .expect("run")
                 },

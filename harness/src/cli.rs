@@ -974,6 +974,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         scenarios,
         lab_dir: args.lab.clone(),
         seed: args.seed,
+        cancel: Default::default(),
     };
     let (outcome, real) = match target {
         None => (crate::experiment::run(plan)?, None),

@@ -12,6 +12,7 @@ mod kube_cluster_fake;
 use std::sync::{Arc, Mutex};
 
 use kube_cluster_fake::{Knobs, kube_backend, remaining};
+use trustswap::backend::BackendError;
 use trustswap::backend::kube::adapter::{FixtureTags, substitution_only};
 use trustswap::experiment::compare::compare;
 use trustswap::experiment::runner::{ScenarioResult, Status};
@@ -24,7 +25,7 @@ use trustswap::policy::Engine;
 struct Tags(Arc<Mutex<Vec<String>>>);
 
 impl FixtureTags for Tags {
-    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String> {
+    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), BackendError> {
         self.0
             .lock()
             .expect("tags")
@@ -65,6 +66,7 @@ fn run_on_fake(only: &[&str], knobs: Knobs, engines: &[Engine]) -> Run {
         scenarios: shipped(only),
         lab_dir: dir.path().join("lab"),
         seed: 0,
+        cancel: Default::default(),
     };
     let (lab, check) = prepare(&plan).expect("lab and static check");
     let tags = Tags::default();

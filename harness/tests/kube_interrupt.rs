@@ -6,52 +6,53 @@ mod common;
 mod kube_cluster_fake;
 
 use kube_cluster_fake::{Knobs, kube_backend, remaining};
-use trustswap::backend::Backend;
 use trustswap::backend::kube::KubeBackend;
 use trustswap::backend::kube::adapter::FixtureTags;
 use trustswap::backend::relocate::Relocation;
+use trustswap::backend::{Backend, BackendError};
 use trustswap::experiment::lab::LabContext;
 use trustswap::experiment::runner::Status;
 use trustswap::experiment::{RunPlan, scenario, scenarios};
+use trustswap::interrupt::CancelToken;
 use trustswap::policy::Engine;
 
 struct NoTags;
 
 impl FixtureTags for NoTags {
-    fn set_tag(&mut self, _: &str, _: &str, _: &str) -> Result<(), String> {
+    fn set_tag(&mut self, _: &str, _: &str, _: &str) -> Result<(), BackendError> {
         Ok(())
     }
 }
 
 /// Interrupts as soon as the first policy set is applied.
-struct InterruptAfterApply<'a>(&'a mut KubeBackend);
+struct InterruptAfterApply<'a>(&'a mut KubeBackend, CancelToken);
 
 impl Backend for InterruptAfterApply<'_> {
     fn name(&self) -> &'static str {
         self.0.name()
     }
-    fn apply(&mut self, documents: &[serde_json::Value]) -> Result<(), String> {
+    fn apply(&mut self, documents: &[serde_json::Value]) -> Result<(), BackendError> {
         let r = self.0.apply(documents);
-        trustswap::interrupt::request();
+        self.1.cancel();
         r
     }
     fn admit(
         &mut self,
         request: &trustswap::admission::request::AdmissionRequest,
         now: i64,
-    ) -> Result<trustswap::admission::decision::Decision, String> {
+    ) -> Result<trustswap::admission::decision::Decision, BackendError> {
         self.0.admit(request, now)
     }
     fn capabilities(&self) -> trustswap::backend::Capabilities {
         self.0.capabilities()
     }
-    fn begin_case(&mut self, label: &str) -> Result<(), String> {
+    fn begin_case(&mut self, label: &str) -> Result<(), BackendError> {
         self.0.begin_case(label)
     }
     fn end_case(&mut self) {
         self.0.end_case()
     }
-    fn namespace(&mut self, ns: &str) -> Result<String, String> {
+    fn namespace(&mut self, ns: &str) -> Result<String, BackendError> {
         self.0.namespace(ns)
     }
     fn relocation(&self) -> Option<&Relocation> {
@@ -75,11 +76,17 @@ fn an_interrupt_stops_the_run_and_cleanup_still_runs() {
         scenarios: all,
         lab_dir: dir.path().join("lab"),
         seed: 0,
+        cancel: CancelToken::new(),
     };
     let (mut backend, fake) = kube_backend(&lab, "kind", "int", Knobs::default(), Box::new(NoTags));
     let state = fake.state.clone();
-    let results = scenarios(&plan, &lab, InterruptAfterApply(&mut backend)).expect("scenarios");
-    assert!(trustswap::interrupt::requested());
+    let results = scenarios(
+        &plan,
+        &lab,
+        InterruptAfterApply(&mut backend, plan.cancel.clone()),
+    )
+    .expect("scenarios");
+    assert!(plan.cancel.is_cancelled());
     let runs: Vec<_> = results.iter().flat_map(|s| &s.runs).collect();
     assert_eq!(runs.len(), 8);
     assert!(

@@ -30,7 +30,30 @@ pub fn command_dying_with_us(program: &std::path::Path) -> std::process::Command
     }
 }
 
-static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// A cancellation handle: the code that can stop early (the experiment
+/// runner between steps, a report poll) holds a clone and asks it; whoever
+/// owns the run cancels it. [`install`] returns the one Ctrl-C cancels, so no
+/// code below the command reads a process global.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(std::sync::Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token nothing cancels until [`CancelToken::cancel`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The token of the installed real-run handler.
+static TOKEN: OnceLock<CancelToken> = OnceLock::new();
 static LEFT_BEHIND: OnceLock<String> = OnceLock::new();
 /// Whether the real-run handler (finish the step, clean up) is installed.
 static STEPWISE: AtomicBool = AtomicBool::new(false);
@@ -165,7 +188,8 @@ fn on_interrupt() {
         eprintln!("\ninterrupted");
         std::process::exit(i32::from(crate::exit::UNDECIDED));
     }
-    if REQUESTED.swap(true, Ordering::SeqCst) {
+    let token = TOKEN.get_or_init(CancelToken::new);
+    if token.is_cancelled() {
         remove_registered();
         eprintln!(
             "\ninterrupted twice: quitting without cleanup; left behind: {}",
@@ -173,26 +197,19 @@ fn on_interrupt() {
         );
         std::process::exit(i32::from(crate::exit::UNDECIDED));
     }
+    token.cancel();
     eprintln!(
         "\ninterrupted: finishing the current step, then cleaning up (Ctrl-C again quits at once)"
     );
 }
 
-/// Whether an interrupt was requested.
-pub fn requested() -> bool {
-    REQUESTED.load(Ordering::SeqCst)
-}
-
-/// Requests an interrupt (what the handler does; tests call it directly).
-pub fn request() {
-    REQUESTED.store(true, Ordering::SeqCst);
-}
-
-/// Installs the real-run handler: the first interrupt lets the current step
-/// finish. `left_behind` is printed if a second interrupt quits before cleanup
-/// (e.g. the label selector of the run's objects).
-pub fn install(left_behind: String) {
+/// Installs the real-run handler: the first interrupt cancels `token` and
+/// lets the current step finish. `left_behind` is printed if a second
+/// interrupt quits before cleanup (e.g. the label selector of the run's
+/// objects). One handler per process: a later call keeps the first token.
+pub fn install(left_behind: String, token: &CancelToken) {
     let _ = LEFT_BEHIND.set(left_behind);
+    let _ = TOKEN.set(token.clone());
     STEPWISE.store(true, Ordering::SeqCst);
     listen();
 }

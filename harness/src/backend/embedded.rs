@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::Backend;
+use super::{Backend, BackendError};
 use crate::admission::decision::Decision;
 use crate::admission::request::AdmissionRequest;
 use crate::admission::verifier::EvidenceVerifier;
@@ -86,7 +86,7 @@ impl Backend for Embedded {
         "embedded"
     }
 
-    fn apply(&mut self, documents: &[Value]) -> Result<(), String> {
+    fn apply(&mut self, documents: &[Value]) -> Result<(), BackendError> {
         let documents = self.stamp(documents);
         let set = CompiledPolicySet::compile_with(
             &documents,
@@ -94,15 +94,78 @@ impl Backend for Embedded {
                 verification_cache: Some(self.cache.clone()),
                 ..EngineOptions::default()
             },
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         self.set = Some(set);
         Ok(())
     }
 
-    fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, String> {
+    fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, BackendError> {
         let set = self.set.as_ref().ok_or("no policies applied")?;
         let now: DateTime<Utc> = DateTime::from_timestamp(now, 0).ok_or("clock out of range")?;
         Ok(set.evaluate(request, now, &self.evidence))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::PolicyErrorKind;
+    use crate::admission::testing::FakeVerifier;
+    use serde_json::json;
+
+    fn policy(rule_extra: Value) -> Value {
+        let mut rule = json!({
+            "name": "r",
+            "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+            "validate": {"pattern": {"spec": {"containers": [{"image": "cgr.dev/*"}]}}},
+        });
+        for (k, v) in rule_extra.as_object().into_iter().flatten() {
+            rule[k] = v.clone();
+        }
+        json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+               "metadata": {"name": "p"}, "spec": {"rules": [rule]}})
+    }
+
+    #[test]
+    fn a_refused_policy_keeps_its_kind_and_cause() {
+        let mut backend = Embedded::new(Arc::new(FakeVerifier::new()));
+        let e = backend
+            .apply(&[policy(
+                json!({"context": [{"name": "x", "variable": {"value": 1}}]}),
+            )])
+            .unwrap_err();
+        assert!(e.is_unsupported(), "{e:?}");
+        assert_eq!(
+            e.chain(),
+            "the embedded engine refused the policies: ClusterPolicy/p: field spec.rules[0].context: \
+             a Kyverno 1.19 field the embedded engine does not model; it refuses the policy rather \
+             than decide without it (run against real Kyverno with --backend local, kind or cluster)"
+        );
+        let e = backend
+            .apply(&[policy(json!({"mutateRules": true}))])
+            .unwrap_err();
+        assert!(!e.is_unsupported());
+        match &e {
+            BackendError::Policy(p) => assert_eq!(p.kind, PolicyErrorKind::Invalid),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            e.chain().contains("unknown field `mutateRules`"),
+            "{}",
+            e.chain()
+        );
+    }
+
+    #[test]
+    fn admitting_before_any_policy_is_an_error_not_a_decision() {
+        let mut backend = Embedded::new(Arc::new(FakeVerifier::new()));
+        let req = AdmissionRequest::pod(
+            crate::admission::Operation::Create,
+            "default",
+            BTreeMap::new(),
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+        );
+        let e = backend.admit(&req, 0).unwrap_err();
+        assert_eq!(e.chain(), "no policies applied");
     }
 }

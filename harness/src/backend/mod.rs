@@ -4,12 +4,15 @@
 //! reports and the snapshot checks are shared.
 
 pub mod embedded;
+pub mod error;
 pub mod evidence;
 pub mod kube;
 pub mod local;
 pub mod relocate;
 
 use serde_json::Value;
+
+pub use error::BackendError;
 
 use crate::admission::decision::{Decision, ReportEntry};
 use crate::admission::request::AdmissionRequest;
@@ -59,22 +62,22 @@ pub trait Backend {
     /// A short name for reports (`embedded`, `kind`, `cluster`).
     fn name(&self) -> &'static str;
     /// Replace the active policy set (and exceptions) with `documents`.
-    fn apply(&mut self, documents: &[Value]) -> Result<(), String>;
+    fn apply(&mut self, documents: &[Value]) -> Result<(), BackendError>;
     /// Decide an admission request at time `now` (unix seconds; a real
     /// cluster decides on its own clock).
-    fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, String>;
+    fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, BackendError>;
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::SIMULATED
     }
     /// Starts one (scenario, engine, vendor) run on a clean slate.
-    fn begin_case(&mut self, _label: &str) -> Result<(), String> {
+    fn begin_case(&mut self, _label: &str) -> Result<(), BackendError> {
         Ok(())
     }
     /// Ends the run started by `begin_case` (deletes what it created).
     fn end_case(&mut self) {}
     /// The backend's namespace for a scenario namespace (created on first use).
-    fn namespace(&mut self, scenario_namespace: &str) -> Result<String, String> {
+    fn namespace(&mut self, scenario_namespace: &str) -> Result<String, BackendError> {
         Ok(scenario_namespace.to_owned())
     }
     /// Where the lab fixtures are served from, when not under their own names.
@@ -83,12 +86,17 @@ pub trait Backend {
     }
     /// Points `repository:tag` at `digest` in the registry the backend pulls
     /// from (the lab pins tags itself for simulated backends).
-    fn set_tag(&mut self, _repository: &str, _tag: &str, _digest: &str) -> Result<(), String> {
+    fn set_tag(
+        &mut self,
+        _repository: &str,
+        _tag: &str,
+        _digest: &str,
+    ) -> Result<(), BackendError> {
         Ok(())
     }
     /// Really runs an admitted pod (`request.object`, already relocated) and
     /// returns what its containers pulled; `None`: the backend simulates.
-    fn run_pod(&mut self, _request: &AdmissionRequest) -> Result<Option<LivePod>, String> {
+    fn run_pod(&mut self, _request: &AdmissionRequest) -> Result<Option<LivePod>, BackendError> {
         Ok(None)
     }
     /// Policy report results about a pod run with `run_pod`, waiting for the
@@ -97,11 +105,11 @@ pub trait Backend {
         &mut self,
         _namespace: &str,
         _pod: &str,
-    ) -> Result<Option<Vec<ReportEntry>>, String> {
+    ) -> Result<Option<Vec<ReportEntry>>, BackendError> {
         Ok(None)
     }
     /// The pods running in this case's namespaces; `None`: simulated.
-    fn live_pods(&mut self) -> Result<Option<Vec<LivePod>>, String> {
+    fn live_pods(&mut self) -> Result<Option<Vec<LivePod>>, BackendError> {
         Ok(None)
     }
 }
@@ -111,37 +119,41 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     fn name(&self) -> &'static str {
         (**self).name()
     }
-    fn apply(&mut self, documents: &[Value]) -> Result<(), String> {
+    fn apply(&mut self, documents: &[Value]) -> Result<(), BackendError> {
         (**self).apply(documents)
     }
-    fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, String> {
+    fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, BackendError> {
         (**self).admit(request, now)
     }
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
     }
-    fn begin_case(&mut self, label: &str) -> Result<(), String> {
+    fn begin_case(&mut self, label: &str) -> Result<(), BackendError> {
         (**self).begin_case(label)
     }
     fn end_case(&mut self) {
         (**self).end_case()
     }
-    fn namespace(&mut self, scenario_namespace: &str) -> Result<String, String> {
+    fn namespace(&mut self, scenario_namespace: &str) -> Result<String, BackendError> {
         (**self).namespace(scenario_namespace)
     }
     fn relocation(&self) -> Option<&relocate::Relocation> {
         (**self).relocation()
     }
-    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String> {
+    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), BackendError> {
         (**self).set_tag(repository, tag, digest)
     }
-    fn run_pod(&mut self, request: &AdmissionRequest) -> Result<Option<LivePod>, String> {
+    fn run_pod(&mut self, request: &AdmissionRequest) -> Result<Option<LivePod>, BackendError> {
         (**self).run_pod(request)
     }
-    fn reports(&mut self, namespace: &str, pod: &str) -> Result<Option<Vec<ReportEntry>>, String> {
+    fn reports(
+        &mut self,
+        namespace: &str,
+        pod: &str,
+    ) -> Result<Option<Vec<ReportEntry>>, BackendError> {
         (**self).reports(namespace, pod)
     }
-    fn live_pods(&mut self) -> Result<Option<Vec<LivePod>>, String> {
+    fn live_pods(&mut self) -> Result<Option<Vec<LivePod>>, BackendError> {
         (**self).live_pods()
     }
 }

@@ -51,6 +51,9 @@ pub struct RunPlan<'a> {
     pub scenarios: Vec<Scenario>,
     pub lab_dir: PathBuf,
     pub seed: u64,
+    /// Stops the run between steps (Ctrl-C on a real cluster); runs not
+    /// started are errored "interrupted before this run".
+    pub cancel: crate::interrupt::CancelToken,
 }
 
 /// The lab and the static check on the lab-rendered policies: what every
@@ -87,6 +90,7 @@ pub fn scenarios<B: Backend>(
         contract: plan.contract,
         vendors: plan.vendors,
         engines: plan.engines,
+        cancel: plan.cancel.clone(),
     };
     let tty = std::io::stderr().is_terminal();
     let name = runner.backend.name();

@@ -350,16 +350,20 @@ pub fn run(
         tags,
         AdapterSettings {
             emulate_kubelet: local_cluster.is_some(),
+            cancel: plan.cancel.clone(),
             ..AdapterSettings::default()
         },
     );
-    crate::interrupt::install(format!(
-        "everything labelled {} (kubectl delete ns,clusterpolicies,imagevalidatingpolicies,validatingpolicies,policyexceptions -A -l {})",
-        backend.selector(),
-        backend.selector()
-    ));
+    crate::interrupt::install(
+        format!(
+            "everything labelled {} (kubectl delete ns,clusterpolicies,imagevalidatingpolicies,validatingpolicies,policyexceptions -A -l {})",
+            backend.selector(),
+            backend.selector()
+        ),
+        &plan.cancel,
+    );
     let results = scenarios(&plan, &lab, &mut backend);
-    let mut interrupted = crate::interrupt::requested();
+    let mut interrupted = plan.cancel.is_cancelled();
 
     // --compare: the embedded engine on the same inputs, then each case with a
     // disagreement once more on the cluster, before it goes away: a decision
@@ -375,7 +379,7 @@ pub fn run(
                 let mut c = compare(name, &embedded_results, found);
                 c.apply_known(known);
                 for case in c.cases_to_confirm() {
-                    if crate::interrupt::requested() {
+                    if plan.cancel.is_cancelled() {
                         break;
                     }
                     let bar = step(&format!(
@@ -400,7 +404,7 @@ pub fn run(
             }
             Err(e) => embedded_error = Some(e),
         }
-        interrupted = crate::interrupt::requested();
+        interrupted = plan.cancel.is_cancelled();
     }
 
     let bar = step("cleaning up");
@@ -482,6 +486,7 @@ fn confirm_case(
         scenarios: vec![scenario.clone()],
         lab_dir: plan.lab_dir.clone(),
         seed: plan.seed,
+        cancel: plan.cancel.clone(),
     };
     scenarios(&again, lab, &mut *backend)
 }

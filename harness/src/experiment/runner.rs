@@ -17,6 +17,7 @@ use crate::admission::decision::Decision;
 use crate::admission::image::ImageRef;
 use crate::admission::request::{AdmissionRequest, Operation};
 use crate::admission::verifier::EvidenceVerifier;
+use crate::backend::BackendError;
 use crate::backend::{Backend, Capabilities, LivePod};
 use crate::policy::render::render_with;
 use crate::policy::{Contract, Engine};
@@ -90,6 +91,71 @@ impl RunResult {
     }
 }
 
+/// Why a run could not be completed (it is then errored, never held or
+/// deviated). Typed so that a policy the embedded engine does not model, a
+/// backend that failed and a scenario the lab cannot serve stay apart, and
+/// so that every cause reaches the report ([`RunError::chain`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The backend could not apply, admit, or inspect.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The lab or the renderer failed.
+    #[error(transparent)]
+    Harness(#[from] crate::error::Error),
+    /// The scenario asks for something the lab does not hold (a fixture, a
+    /// well-formed reference).
+    #[error("{0}")]
+    Scenario(String),
+    /// A lab reference that does not parse.
+    #[error(transparent)]
+    Reference(#[from] trustswap_model::image::ImageRefError),
+    /// Ctrl-C: the run stopped before this point.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl RunError {
+    /// The error and its causes on one line, `a: b: c`.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        // `transparent` forwards Display to the wrapped error, so its own
+        // source comes next
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !out.ends_with(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            cause = c.source();
+        }
+        out
+    }
+}
+
+impl RunError {
+    /// The reason of a run that ended before its first step.
+    fn before_run(&self) -> String {
+        match self {
+            RunError::Interrupted => "interrupted before this run".to_owned(),
+            e => e.chain(),
+        }
+    }
+}
+
+impl From<String> for RunError {
+    fn from(s: String) -> Self {
+        RunError::Scenario(s)
+    }
+}
+
+impl From<&str> for RunError {
+    fn from(s: &str) -> Self {
+        RunError::Scenario(s.to_owned())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Matrix {
@@ -139,6 +205,8 @@ pub struct Runner<'a, B: Backend> {
     pub contract: &'a Contract,
     pub vendors: &'a [Vendor],
     pub engines: &'a [Engine],
+    /// Checked before each run and each step.
+    pub cancel: crate::interrupt::CancelToken,
 }
 
 fn patched(contract: &Contract, patch: &ContractPatch) -> Contract {
@@ -206,8 +274,8 @@ impl<B: Backend> Runner<'_, B> {
             let mut matrices = Vec::new();
             for &engine in self.engines {
                 if s.kind == Kind::Matrix {
-                    let m = if crate::interrupt::requested() {
-                        Err("interrupted before this run".to_owned())
+                    let m = if self.cancel.is_cancelled() {
+                        Err(RunError::Interrupted)
                     } else {
                         self.matrix(s, engine)
                     };
@@ -227,9 +295,12 @@ impl<B: Backend> Runner<'_, B> {
                     });
                     match m {
                         Ok(m) => matrices.push(m),
-                        Err(reason) => {
-                            runs.push(RunResult::without_steps(engine, "all", status, reason))
-                        }
+                        Err(e) => runs.push(RunResult::without_steps(
+                            engine,
+                            "all",
+                            status,
+                            e.before_run(),
+                        )),
                     }
                     continue;
                 }
@@ -241,7 +312,7 @@ impl<B: Backend> Runner<'_, B> {
                             Status::NotApplicable,
                             format!("applies to {:?} vendors only", s.applies_to).to_lowercase(),
                         )
-                    } else if crate::interrupt::requested() {
+                    } else if self.cancel.is_cancelled() {
                         RunResult::without_steps(
                             engine,
                             &vendor.name,
@@ -355,27 +426,21 @@ impl<B: Backend> Runner<'_, B> {
 
     /// Policy documents for the state: the contract rendered for the lab
     /// vendor, plus the live exceptions.
-    fn documents(&self, st: &RunState) -> Result<Vec<Value>, String> {
-        let (vendor, trust) = self
-            .lab
-            .vendor(&st.vendor, st.identity, st.engine)
-            .map_err(|e| e.to_string())?;
+    fn documents(&self, st: &RunState) -> Result<Vec<Value>, RunError> {
+        let (vendor, trust) = self.lab.vendor(&st.vendor, st.identity, st.engine)?;
         let vendor = match self.backend.relocation() {
             Some(r) => r.vendor(&vendor),
             None => vendor,
         };
-        let set =
-            render_with(&st.contract, &vendor, st.engine, &trust).map_err(|e| e.to_string())?;
+        let set = render_with(&st.contract, &vendor, st.engine, &trust)?;
         let mut docs: Vec<Value> = set.documents.into_iter().map(|d| d.value).collect();
         docs.extend(st.cluster.exceptions.iter().map(|e| e.document.clone()));
         Ok(docs)
     }
 
-    fn apply(&mut self, st: &RunState) -> Result<(), String> {
+    fn apply(&mut self, st: &RunState) -> Result<(), RunError> {
         let docs = self.documents(st)?;
-        self.backend
-            .apply(&docs)
-            .map_err(|e| format!("the backend refused the policies: {e}"))
+        Ok(self.backend.apply(&docs)?)
     }
 
     fn run_one(&mut self, s: &Scenario, engine: Engine, vendor: &Vendor) -> RunResult {
@@ -394,7 +459,12 @@ impl<B: Backend> Runner<'_, B> {
             .backend
             .begin_case(&format!("{}/{engine}/{}", s.id, vendor.name))
         {
-            return RunResult::without_steps(engine, &vendor.name, Status::Errored, e);
+            return RunResult::without_steps(
+                engine,
+                &vendor.name,
+                Status::Errored,
+                RunError::from(e).chain(),
+            );
         }
         let result = self.run_case(s, engine, vendor);
         self.backend.end_case();
@@ -436,11 +506,11 @@ impl<B: Backend> Runner<'_, B> {
         }
         if let Err(e) = self.apply(&st) {
             result.status = Status::Errored;
-            result.reason = Some(e);
+            result.reason = Some(e.chain());
             return result;
         }
         for step in &s.steps {
-            if crate::interrupt::requested() {
+            if self.cancel.is_cancelled() {
                 result.status = Status::Errored;
                 result.reason = Some(format!("{}: interrupted", step.label));
                 break;
@@ -475,6 +545,7 @@ impl<B: Backend> Runner<'_, B> {
                     });
                 }
                 Err(e) => {
+                    let e = e.chain();
                     result.status = Status::Errored;
                     result.reason = Some(format!("{}: {e}", step.label));
                     result.steps.push(StepOutcome {
@@ -499,7 +570,7 @@ impl<B: Backend> Runner<'_, B> {
 
     /// The pod as the backend sees it (its namespace, relocated images), and
     /// its containers with the lab's image references.
-    fn pod_json(&mut self, st: &RunState, pod: &Pod) -> Result<(Value, Vec<PodImage>), String> {
+    fn pod_json(&mut self, st: &RunState, pod: &Pod) -> Result<(Value, Vec<PodImage>), RunError> {
         let pick = |sel: &ImageSel| -> Result<String, String> {
             let f = self
                 .lab
@@ -538,7 +609,7 @@ impl<B: Backend> Runner<'_, B> {
         images: &[(String, &'static str, String)],
         admission: Option<AdmissionRecord>,
         live: Option<&LivePod>,
-    ) -> Result<RunningPod, String> {
+    ) -> Result<RunningPod, RunError> {
         let mut containers = Vec::new();
         for (name, kind, image) in images {
             let r = ImageRef::kyverno(image)?;
@@ -576,7 +647,7 @@ impl<B: Backend> Runner<'_, B> {
         action: &Action,
         expect: Option<&Expect>,
         live: bool,
-    ) -> Result<(Observed, String, Option<String>, Option<Value>), String> {
+    ) -> Result<(Observed, String, Option<String>, Option<Value>), RunError> {
         let quiet = |word: &str| {
             (
                 Observed {
@@ -783,14 +854,14 @@ impl<B: Backend> Runner<'_, B> {
     }
 
     /// The policy-vendor x signer-vendor matrix for one engine.
-    fn matrix(&mut self, s: &Scenario, engine: Engine) -> Result<Matrix, String> {
+    fn matrix(&mut self, s: &Scenario, engine: Engine) -> Result<Matrix, RunError> {
         self.backend.begin_case(&format!("{}/{engine}", s.id))?;
         let m = self.matrix_case(s, engine);
         self.backend.end_case();
         m
     }
 
-    fn matrix_case(&mut self, s: &Scenario, engine: Engine) -> Result<Matrix, String> {
+    fn matrix_case(&mut self, s: &Scenario, engine: Engine) -> Result<Matrix, RunError> {
         let vendors: Vec<&Vendor> = self
             .vendors
             .iter()
@@ -860,7 +931,7 @@ fn missing_capability(s: &Scenario, caps: Capabilities) -> Option<String> {
 
 /// The simulated cluster with its pods replaced by what the real cluster
 /// runs: digests from the nodes, admission records from the runner.
-fn live_view(cluster: &Cluster, pods: &[LivePod]) -> Result<Cluster, String> {
+fn live_view(cluster: &Cluster, pods: &[LivePod]) -> Result<Cluster, RunError> {
     let mut view = cluster.clone();
     view.pods = Vec::new();
     for p in pods {

@@ -445,7 +445,9 @@ impl Server {
                 })
                 .collect()
         };
-        self.engine.apply(&docs)
+        // the fake API server answers with the message, as Kyverno's policy
+        // validation webhook does
+        self.engine.apply(&docs).map_err(|e| e.chain())
     }
 
     fn create_pod(&mut self, ns: &str, pod: Value, dry_run: bool) -> (u16, Value, Vec<String>) {
@@ -597,7 +599,7 @@ pub fn kube_backend(
         AdapterSettings {
             report_timeout: Duration::from_secs(2),
             poll_interval: Duration::from_millis(5),
-            emulate_kubelet: false,
+            ..AdapterSettings::default()
         },
     );
     (backend, fake)

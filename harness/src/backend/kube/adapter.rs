@@ -19,6 +19,7 @@ use crate::admission::decision::{
 };
 use crate::admission::request::AdmissionRequest;
 use crate::audit::drift::image::parse_image_id;
+use crate::backend::BackendError;
 use crate::backend::relocate::Relocation;
 use crate::backend::{Backend, Capabilities, LivePod};
 use crate::diff::Class;
@@ -28,10 +29,12 @@ use crate::supply::registry::Registry;
 
 /// Moves tags in the registry the cluster pulls from.
 pub trait FixtureTags {
-    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String>;
+    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), BackendError>;
     /// The digest `repository:tag` resolves to now (the local backend's kubelet).
-    fn resolve(&self, repository: &str, tag: &str) -> Result<String, String> {
-        Err(format!("cannot resolve {repository}:{tag} here"))
+    fn resolve(&self, repository: &str, tag: &str) -> Result<String, BackendError> {
+        Err(BackendError::failed(format!(
+            "cannot resolve {repository}:{tag} here"
+        )))
     }
 }
 
@@ -42,21 +45,26 @@ pub struct RegistryTags {
 }
 
 impl FixtureTags for RegistryTags {
-    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String> {
+    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), BackendError> {
         let d = digest
             .parse()
-            .map_err(|e| format!("digest {digest}: {e:?}"))?;
+            .map_err(|e| BackendError::failed(format!("digest {digest}: {e:?}")))?;
         self.registry
             .push_tag(&self.layout, repository, tag, &d)
-            .map_err(|e| e.to_string())
+            .map_err(|e| BackendError::caused(format!("moving {repository}:{tag}"), e))
     }
 
-    fn resolve(&self, repository: &str, tag: &str) -> Result<String, String> {
+    fn resolve(&self, repository: &str, tag: &str) -> Result<String, BackendError> {
         use crate::supply::store::Store as _;
         match self.registry.resolve(repository, tag) {
             Ok(Some((descriptor, _))) => Ok(descriptor.digest.to_string()),
-            Ok(None) => Err(format!("{repository}:{tag} is not in the registry")),
-            Err(e) => Err(e.to_string()),
+            Ok(None) => Err(BackendError::failed(format!(
+                "{repository}:{tag} is not in the registry"
+            ))),
+            Err(e) => Err(BackendError::caused(
+                format!("resolving {repository}:{tag}"),
+                e,
+            )),
         }
     }
 }
@@ -88,6 +96,8 @@ pub struct AdapterSettings {
     /// No kubelet runs (the local backend): trustswap writes each created
     /// pod's container statuses, with the digest its tag resolved to.
     pub emulate_kubelet: bool,
+    /// Stops waiting for reports once cancelled (Ctrl-C).
+    pub cancel: crate::interrupt::CancelToken,
 }
 
 impl Default for AdapterSettings {
@@ -96,6 +106,7 @@ impl Default for AdapterSettings {
             report_timeout: Duration::from_secs(90),
             poll_interval: Duration::from_secs(2),
             emulate_kubelet: false,
+            cancel: crate::interrupt::CancelToken::new(),
         }
     }
 }
@@ -138,7 +149,7 @@ impl KubeBackend {
 
     /// What a kubelet would report for `pod`'s containers: the digest each
     /// image's tag resolves to in the registry now (or the digest it names).
-    fn kubelet_statuses(&self, pod: &Value) -> Result<Vec<ContainerImage>, String> {
+    fn kubelet_statuses(&self, pod: &Value) -> Result<Vec<ContainerImage>, BackendError> {
         let mut out = Vec::new();
         for key in ["initContainers", "containers"] {
             for c in pod["spec"][key].as_array().into_iter().flatten() {
@@ -147,7 +158,7 @@ impl KubeBackend {
                 // Relocated: the registry is the one the fixtures were pushed
                 // to, and the path is the lab reference's repository.
                 let parsed = crate::admission::image::ImageRef::kyverno(&image)
-                    .map_err(|e| format!("container {name}: {e}"))?;
+                    .map_err(|e| BackendError::caused(format!("container {name}"), e))?;
                 let digest = match &parsed.digest {
                     Some(d) => d.clone(),
                     None => self
@@ -364,24 +375,24 @@ impl Backend for KubeBackend {
         self.name
     }
 
-    fn apply(&mut self, documents: &[Value]) -> Result<(), String> {
-        let outcome = self.cluster.apply(documents).map_err(|e| e.to_string())?;
+    fn apply(&mut self, documents: &[Value]) -> Result<(), BackendError> {
+        let outcome = self.cluster.apply(documents)?;
         self.record_swap(documents, outcome);
         Ok(())
     }
 
-    fn admit(&mut self, request: &AdmissionRequest, _now: i64) -> Result<Decision, String> {
-        self.cluster
+    fn admit(&mut self, request: &AdmissionRequest, _now: i64) -> Result<Decision, BackendError> {
+        Ok(self
+            .cluster
             .admit(&request.namespace, &request.object)
-            .map(decision)
-            .map_err(|e| e.to_string())
+            .map(decision)?)
     }
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::REAL
     }
 
-    fn begin_case(&mut self, label: &str) -> Result<(), String> {
+    fn begin_case(&mut self, label: &str) -> Result<(), BackendError> {
         self.case += 1;
         self.label = label.to_owned();
         self.namespaces.clear();
@@ -395,7 +406,7 @@ impl Backend for KubeBackend {
         }
     }
 
-    fn namespace(&mut self, scenario_namespace: &str) -> Result<String, String> {
+    fn namespace(&mut self, scenario_namespace: &str) -> Result<String, BackendError> {
         if let Some(n) = self.namespaces.get(scenario_namespace) {
             return Ok(n.clone());
         }
@@ -403,9 +414,7 @@ impl Backend for KubeBackend {
         let mut name = format!("ts-{run}-{:03}-{scenario_namespace}", self.case);
         name.truncate(63);
         let name = name.trim_end_matches('-').to_owned();
-        self.cluster
-            .create_namespace(&name)
-            .map_err(|e| e.to_string())?;
+        self.cluster.create_namespace(&name)?;
         self.namespaces
             .insert(scenario_namespace.to_owned(), name.clone());
         Ok(name)
@@ -415,11 +424,11 @@ impl Backend for KubeBackend {
         Some(&self.relocation)
     }
 
-    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), String> {
+    fn set_tag(&mut self, repository: &str, tag: &str, digest: &str) -> Result<(), BackendError> {
         self.tags.set_tag(repository, tag, digest)
     }
 
-    fn run_pod(&mut self, request: &AdmissionRequest) -> Result<Option<LivePod>, String> {
+    fn run_pod(&mut self, request: &AdmissionRequest) -> Result<Option<LivePod>, BackendError> {
         let name = request
             .object
             .pointer("/metadata/name")
@@ -431,24 +440,24 @@ impl Backend for KubeBackend {
         } else {
             None
         };
-        let images = self
-            .cluster
-            .run_pod(&request.namespace, &request.object, kubelet.as_deref())
-            .map_err(|e| e.to_string())?;
+        let images =
+            self.cluster
+                .run_pod(&request.namespace, &request.object, kubelet.as_deref())?;
         Ok(Some(self.live(&request.namespace, &name, &images)))
     }
 
-    fn reports(&mut self, namespace: &str, pod: &str) -> Result<Option<Vec<ReportEntry>>, String> {
+    fn reports(
+        &mut self,
+        namespace: &str,
+        pod: &str,
+    ) -> Result<Option<Vec<ReportEntry>>, BackendError> {
         let deadline = Instant::now() + self.settings.report_timeout;
         loop {
-            let reports = self
-                .cluster
-                .policy_reports(namespace)
-                .map_err(|e| e.to_string())?;
+            let reports = self.cluster.policy_reports(namespace)?;
             let entries = report_entries(&reports, namespace, pod);
             if !entries.is_empty()
                 || Instant::now() + self.settings.poll_interval > deadline
-                || crate::interrupt::requested()
+                || self.settings.cancel.is_cancelled()
             {
                 return Ok(Some(entries));
             }
@@ -456,11 +465,11 @@ impl Backend for KubeBackend {
         }
     }
 
-    fn live_pods(&mut self) -> Result<Option<Vec<LivePod>>, String> {
+    fn live_pods(&mut self) -> Result<Option<Vec<LivePod>>, BackendError> {
         let mut out = Vec::new();
         let namespaces: Vec<String> = self.namespaces.values().cloned().collect();
         for real in namespaces {
-            for p in self.cluster.pods_in(&real).map_err(|e| e.to_string())? {
+            for p in self.cluster.pods_in(&real)? {
                 out.push(self.live(&real, &p.name, &p.containers));
             }
         }
