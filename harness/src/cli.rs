@@ -566,7 +566,7 @@ fn dedup(engines: &[Engine]) -> Vec<Engine> {
 /// Write the report folder, then print to the terminal: a report that cannot be
 /// written leaves no verdict behind, on disk or on the terminal.
 fn emit(subject: &Subject<'_>, code: u8, warnings: &[String], output: &OutputArgs) -> Result<()> {
-    let result = report::result_json(subject, code, warnings);
+    let result = report::result_json(subject, code, warnings)?;
     let dir = if output.no_report {
         None
     } else {
@@ -578,7 +578,7 @@ fn emit(subject: &Subject<'_>, code: u8, warnings: &[String], output: &OutputArg
     };
     let mut stdout = std::io::stdout().lock();
     let text = match output.format {
-        Format::Json => serde_json::to_string_pretty(&result).unwrap_or_default() + "\n",
+        Format::Json => report::pretty(&result)?,
         Format::Table => report::terminal::render(subject, warnings),
     };
     // A closed pipe (`| head`) is not an error worth a non-zero exit.
@@ -895,8 +895,7 @@ fn real_target(args: &RunArgs) -> Result<crate::experiment::real::Target> {
 }
 
 fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
-    use crate::experiment::runner::Status;
-    use crate::report::experiment::{Counts, RunReport};
+    use crate::report::experiment::RunReport;
 
     if args.claim == Claim::Agreement && args.compare.is_none() {
         return Err(Error::Usage {
@@ -976,8 +975,8 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         seed: args.seed,
         cancel: Default::default(),
     };
-    let (outcome, real) = match target {
-        None => (crate::experiment::run(plan)?, None),
+    let (embedded, real) = match target {
+        None => (Some(crate::experiment::run(plan)?), None),
         Some(target) => {
             let r = crate::experiment::real::run(
                 plan,
@@ -986,60 +985,23 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
                 &known,
                 args.net.timeouts(),
             )?;
-            let extra = RealExtras {
-                backend: r.backend,
-                verdict: r.verdict(),
-                agreement: r.agreement(),
-                cluster: r.cluster,
-                swaps: r.swaps,
-                comparison: r.comparison,
-                logs: r.logs,
-            };
-            (r.outcome, Some(extra))
+            (None, Some(r))
         }
     };
-    let (verdict, mut code) = match &real {
-        Some(r) => r.verdict,
-        None => outcome.verdict(),
+    let outcome = match (&embedded, &real) {
+        (Some(o), _) => o,
+        (None, Some(r)) => &r.outcome,
+        (None, None) => unreachable!("a run is embedded or real"),
     };
-    let claim = match (&real, args.claim) {
-        (Some(r), Claim::Agreement) => {
-            code = r.agreement.1;
-            Some(serde_json::json!({
-                "claim": "agreement",
-                "verdict": r.agreement.0,
-                "exit_code": r.agreement.1,
-            }))
-        }
-        _ => None,
-    };
-    let report = RunReport {
-        schema_version: crate::report::SCHEMA_VERSION,
-        tool: serde_json::json!({ "name": "trustswap", "version": env!("CARGO_PKG_VERSION") }),
-        command: "run",
-        backend: real.as_ref().map_or("embedded", |r| r.backend),
-        seed: args.seed,
-        verdict,
-        exit_code: code,
-        counts: Counts::of(&outcome.scenarios),
-        lab: serde_json::json!({
-            "sctRequired": outcome.lab.catalogue.trust.sct,
-            "fixtures": outcome.lab.catalogue.fixtures.len(),
-            "notApplicable": outcome.lab.catalogue.not_applicable.len(),
-            // The trust root and clock every signature of the run was verified with.
-            "trustRoot": "the lab's trusted_root.json (built from the seed)",
-            "clock": rfc3339(outcome.lab.now),
-        }),
-        static_check: &outcome.check,
-        scenarios: &outcome.scenarios,
-        cluster: real.as_ref().map(|r| r.cluster.clone()),
-        swaps: real.as_ref().map(|r| r.swaps.as_slice()),
-        comparison: real.as_ref().and_then(|r| r.comparison.as_ref()),
-        claim: claim.clone(),
-        logs: real.as_ref().map_or(&[][..], |r| r.logs.as_slice()),
-    };
+    let report = RunReport::new(
+        outcome,
+        real.as_ref(),
+        args.seed,
+        args.claim == Claim::Agreement,
+    );
+    let code = report.exit_code;
     let out = &args.check.output;
-    let json = serde_json::to_value(&report).unwrap_or_default();
+    let json = report.to_json()?;
     // The report is written (whole, or not at all) before any verdict is printed.
     let report_dir = if out.no_report {
         None
@@ -1051,90 +1013,15 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         Some(dir)
     };
     let mut stdout = std::io::stdout().lock();
-    if out.format == Format::Json {
-        let _ = writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        );
-    } else {
-        let mut t = format!("{:<24} {:<14} {}\n", "HYPOTHESIS", "RESULT", "WHY");
-        for s in &outcome.scenarios {
-            let why = match s.status {
-                Status::Held => String::new(),
-                _ => s.reason.clone().unwrap_or_default(),
-            };
-            t.push_str(&format!("{:<24} {:<14} {}\n", s.id, s.status.id(), why));
-        }
-        if let Some(cmp) = report.comparison {
-            t.push_str(&format!(
-                "\ncompared with the embedded engine: {} observations, {} disagreements\n",
-                cmp.compared,
-                cmp.disagreements.len()
-            ));
-            for d in &cmp.disagreements {
-                t.push_str(&format!(
-                    "  {} {}/{} `{}`: embedded {}, {} {}\n",
-                    d.scenario, d.engine, d.vendor, d.step, d.embedded, cmp.backend, d.cluster
-                ));
-            }
-            for k in &cmp.known {
-                t.push_str(&format!(
-                    "  known: {} {}/{} `{}`: embedded {}, Kyverno {} ({})\n",
-                    k.scenario, k.engine, k.vendor, k.step, k.embedded, k.kyverno, k.source
-                ));
-            }
-            for k in &cmp.stale {
-                t.push_str(&format!(
-                    "  fixed, remove from the known list: {} {}/{} `{}` ({})\n",
-                    k.scenario, k.engine, k.vendor, k.step, k.source
-                ));
-            }
-            for d in &cmp.unconfirmed {
-                t.push_str(&format!(
-                    "  did not reproduce when run again: {} {}/{} `{}`: embedded {}, {} {} once\n",
-                    d.scenario, d.engine, d.vendor, d.step, d.embedded, cmp.backend, d.cluster
-                ));
-            }
-        }
-        let c = report.counts;
-        t.push_str(&format!(
-            "\nsignatures verified with the lab's trust root at {} (lab material, never trust)\nstatic substitution check: {}\nhypotheses: {} held, {} deviated, {} errored, {} not applicable\nverdict: {}\n",
-            rfc3339(outcome.lab.now),
-            outcome.check.verdict.id(),
-            c.held,
-            c.deviated,
-            c.errored,
-            c.not_applicable,
-            verdict
-        ));
-        if let Some(c) = &claim {
-            t.push_str(&format!(
-                "claim: the embedded engine agrees with {}: {} (exit {})\n",
-                report.backend,
-                c["verdict"].as_str().unwrap_or_default(),
-                code
-            ));
-        }
-        let _ = stdout.write_all(t.as_bytes());
-    }
+    let text = match out.format {
+        Format::Json => report::pretty(&json)?,
+        _ => crate::report::terminal::run(&report),
+    };
+    let _ = stdout.write_all(text.as_bytes());
     if let Some(dir) = report_dir {
         let _ = writeln!(stdout, "report: {}", display(&dir));
     }
     Ok(code)
-}
-
-/// What a real-cluster run adds to the report.
-struct RealExtras {
-    backend: &'static str,
-    verdict: (&'static str, u8),
-    /// The verdict of `--claim agreement`.
-    agreement: (&'static str, u8),
-    /// `--backend local`: the control plane's logs.
-    logs: Vec<(String, Vec<u8>)>,
-    cluster: serde_json::Value,
-    swaps: Vec<crate::backend::kube::Swap>,
-    comparison: Option<crate::experiment::compare::Comparison>,
 }
 
 fn audit_drift(input: &Path, now: Option<&str>, all: bool, format: Format) -> Result<u8> {
@@ -1171,7 +1058,7 @@ fn audit_drift(input: &Path, now: Option<&str>, all: bool, format: Format) -> Re
         )
     })?;
     let text = match format {
-        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Format::Json => report::pretty(&report)?,
         Format::Table => drift::render_table(
             &report,
             if all {

@@ -341,7 +341,7 @@ fn the_report_shows_the_cluster_the_comparison_and_the_swaps() {
         command: "run",
         backend: "cluster",
         seed: 0,
-        verdict: "holds",
+        verdict: trustswap::exit::Verdict::Holds,
         exit_code: 0,
         counts: Counts::of(&run.results),
         lab: serde_json::json!({}),
@@ -359,6 +359,7 @@ fn the_report_shows_the_cluster_the_comparison_and_the_swaps() {
         comparison: Some(&comparison),
         claim: None,
         logs: &[],
+        clock: 0,
     };
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), &report).expect("report written");

@@ -1,6 +1,7 @@
 //! What a [`super::Backend`] reports when it cannot do what was asked, typed
 //! so that the runner tells a policy the engine cannot model from a cluster
 //! that stopped answering, and so that every cause prints (`Caused by:`).
+//! (Ctrl-C is not an error of the backend: the runner's `CancelToken`.)
 
 use crate::admission::{PolicyError, PolicyErrorKind};
 
@@ -25,9 +26,6 @@ pub enum BackendError {
         #[source]
         source: Option<Cause>,
     },
-    /// Ctrl-C: the run stops after this step.
-    #[error("interrupted")]
-    Interrupted,
 }
 
 impl BackendError {

@@ -9,6 +9,7 @@ pub mod real;
 pub mod runner;
 pub mod scenario;
 
+use crate::exit::Verdict;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -31,14 +32,14 @@ pub struct RunOutcome {
 
 impl RunOutcome {
     /// Deviated beats errored: a finding is a definite answer.
-    pub fn verdict(&self) -> (&'static str, u8) {
+    pub fn verdict(&self) -> Verdict {
         let statuses: Vec<Status> = self.scenarios.iter().map(|s| s.status).collect();
         if statuses.contains(&Status::Deviated) || !self.check.verdict.holds() {
-            ("does-not-hold", crate::exit::FINDING)
+            Verdict::DoesNotHold
         } else if statuses.contains(&Status::Errored) {
-            ("undecided", crate::exit::UNDECIDED)
+            Verdict::Undecided
         } else {
-            ("holds", crate::exit::HOLDS)
+            Verdict::Holds
         }
     }
 }

@@ -5,6 +5,7 @@
 //! are served from. Optionally the embedded engine runs the same inputs and
 //! every disagreement is reported (`--compare embedded`).
 
+use crate::exit::Verdict;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -62,15 +63,15 @@ pub struct RealRun {
 impl RealRun {
     /// As [`RunOutcome::verdict`], and a disagreement with the embedded
     /// engine is a finding; an interrupted run decides nothing.
-    pub fn verdict(&self) -> (&'static str, u8) {
-        let (v, code) = self.outcome.verdict();
+    pub fn verdict(&self) -> Verdict {
+        let v = self.outcome.verdict();
         if self.comparison.as_ref().is_some_and(|c| !c.agrees()) {
-            return ("does-not-hold", crate::exit::FINDING);
+            return Verdict::DoesNotHold;
         }
-        if self.interrupted && code == crate::exit::HOLDS {
-            return ("undecided", crate::exit::UNDECIDED);
+        if self.interrupted && v == Verdict::Holds {
+            return Verdict::Undecided;
         }
-        (v, code)
+        v
     }
 
     /// `--claim agreement`: the embedded engine agrees with the cluster
@@ -78,17 +79,17 @@ impl RealRun {
     /// run errored (a finding outranks an error, as for hypotheses); short of
     /// one, an interrupted or errored run decides nothing: its missing
     /// observations cannot be compared.
-    pub fn agreement(&self) -> (&'static str, u8) {
+    pub fn agreement(&self) -> Verdict {
         let errored = self
             .outcome
             .scenarios
             .iter()
             .any(|s| s.status == crate::experiment::runner::Status::Errored);
         match &self.comparison {
-            Some(c) if !c.agrees() => ("does-not-hold", crate::exit::FINDING),
-            _ if self.interrupted || errored => ("undecided", crate::exit::UNDECIDED),
-            None => ("undecided", crate::exit::UNDECIDED),
-            Some(_) => ("holds", crate::exit::HOLDS),
+            Some(c) if !c.agrees() => Verdict::DoesNotHold,
+            _ if self.interrupted || errored => Verdict::Undecided,
+            None => Verdict::Undecided,
+            Some(_) => Verdict::Holds,
         }
     }
 }

@@ -13,6 +13,9 @@ use serde_json::Value;
 
 use crate::check::CheckResult;
 use crate::error::{Error, Result};
+use crate::exit::Verdict;
+use crate::experiment::RunOutcome;
+use crate::experiment::real::RealRun;
 use crate::experiment::runner::{ScenarioResult, Status};
 use crate::yaml::write_atomic;
 
@@ -25,7 +28,9 @@ pub struct RunReport<'a> {
     pub command: &'static str,
     pub backend: &'a str,
     pub seed: u64,
-    pub verdict: &'static str,
+    pub verdict: Verdict,
+    /// The process's exit code: the claim's when there is one, else the
+    /// verdict's.
     pub exit_code: u8,
     pub counts: Counts,
     pub lab: Value,
@@ -41,13 +46,91 @@ pub struct RunReport<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<&'a crate::experiment::compare::Comparison>,
     /// `--claim agreement`: the claim the exit code answers instead of the
-    /// hypotheses (`verdict` and `exit_code` stay the hypotheses').
+    /// hypotheses (`verdict` stays the hypotheses').
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub claim: Option<Value>,
+    pub claim: Option<Claim>,
     /// `--backend local`: the control plane's logs (name, last bytes), written
     /// to `logs/` for diagnosis (timestamps: not deterministic).
     #[serde(skip)]
     pub logs: &'a [(String, Vec<u8>)],
+    /// The lab's clock (unix seconds), for the terminal summary.
+    #[serde(skip)]
+    pub clock: i64,
+}
+
+/// `--claim agreement` and its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Claim {
+    pub claim: &'static str,
+    pub verdict: Verdict,
+    pub exit_code: u8,
+}
+
+impl<'a> RunReport<'a> {
+    /// The report of a run, from what the runner produced and, on a real
+    /// cluster, what the real run added; `claim_agreement`: `--claim
+    /// agreement` (it only applies to a real run compared with the embedded
+    /// engine).
+    pub fn new(
+        outcome: &'a RunOutcome,
+        real: Option<&'a RealRun>,
+        seed: u64,
+        claim_agreement: bool,
+    ) -> RunReport<'a> {
+        let verdict = real.map_or_else(|| outcome.verdict(), RealRun::verdict);
+        let claim = match real {
+            Some(r) if claim_agreement => {
+                let v = r.agreement();
+                Some(Claim {
+                    claim: "agreement",
+                    verdict: v,
+                    exit_code: v.exit_code(),
+                })
+            }
+            _ => None,
+        };
+        RunReport {
+            schema_version: super::SCHEMA_VERSION,
+            tool: serde_json::json!({ "name": "trustswap", "version": env!("CARGO_PKG_VERSION") }),
+            command: "run",
+            backend: real.map_or("embedded", |r| r.backend),
+            seed,
+            verdict,
+            exit_code: claim.map_or(verdict.exit_code(), |c| c.exit_code),
+            counts: Counts::of(&outcome.scenarios),
+            lab: serde_json::json!({
+                "sctRequired": outcome.lab.catalogue.trust.sct,
+                "fixtures": outcome.lab.catalogue.fixtures.len(),
+                "notApplicable": outcome.lab.catalogue.not_applicable.len(),
+                // The trust root and clock every signature of the run was verified with.
+                "trustRoot": "the lab's trusted_root.json (built from the seed)",
+                "clock": rfc3339(outcome.lab.now),
+            }),
+            static_check: &outcome.check,
+            scenarios: &outcome.scenarios,
+            cluster: real.map(|r| r.cluster.clone()),
+            swaps: real.map(|r| r.swaps.as_slice()),
+            comparison: real.and_then(|r| r.comparison.as_ref()),
+            claim,
+            logs: real.map_or(&[][..], |r| r.logs.as_slice()),
+            clock: outcome.lab.now,
+        }
+    }
+
+    /// `result.json`'s content. Serialising cannot fail for these types; if
+    /// it ever does, the run is undecided rather than reported empty.
+    pub fn to_json(&self) -> Result<Value> {
+        serde_json::to_value(self).map_err(|e| Error::Internal {
+            message: format!("cannot serialise the run report: {e}"),
+        })
+    }
+}
+
+/// `2026-12-01T00:00:00Z`, or the number when out of range.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| unix.to_string())
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -102,7 +185,7 @@ fn columns(r: &RunReport<'_>) -> Vec<(String, String)> {
 
 pub fn markdown(r: &RunReport<'_>) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# trustswap run: {}\n", r.verdict.to_uppercase());
+    let _ = writeln!(o, "# trustswap run: {}\n", r.verdict.id().to_uppercase());
     let c = r.counts;
     let _ = writeln!(
         o,
@@ -586,7 +669,7 @@ fn matrix_svg(m: &crate::experiment::runner::Matrix) -> String {
 
 pub fn html(r: &RunReport<'_>) -> String {
     let c = r.counts;
-    let good = r.verdict == "holds";
+    let good = r.verdict == Verdict::Holds;
     let mut o = String::from(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>trustswap run</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#212121}h1{font-size:2em}.v{padding:.6em 1em;border-radius:6px;color:white;display:inline-block}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:left}code{font-size:12px}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}</style></head><body>",
     );
@@ -595,12 +678,12 @@ pub fn html(r: &RunReport<'_>) -> String {
         "<h1>trustswap run: <span class=\"v\" style=\"background:{}\">{}</span></h1><p><b>{}</b> held, <b>{}</b> deviated, <b>{}</b> errored, {} not applicable &middot; static substitution check: <b>{}</b> &middot; backend {} &middot; seed {}</p>",
         if good {
             HELD
-        } else if r.verdict == "does-not-hold" {
+        } else if r.verdict == Verdict::DoesNotHold {
             DEVIATED
         } else {
             ERRORED
         },
-        esc(&r.verdict.to_uppercase()),
+        esc(&r.verdict.id().to_uppercase()),
         c.held,
         c.deviated,
         c.errored,
@@ -759,10 +842,7 @@ fn html_real_cluster(o: &mut String, r: &RunReport<'_>) {
 
 /// Write the whole report into `dir`.
 pub fn write(dir: &Path, r: &RunReport<'_>) -> Result<()> {
-    let json = serde_json::to_string_pretty(r).map_err(|e| Error::Internal {
-        message: format!("failed to encode result.json: {e}"),
-    })? + "\n";
-    write_atomic(&dir.join("result.json"), json.as_bytes())?;
+    write_atomic(&dir.join("result.json"), super::pretty(r)?.as_bytes())?;
     write_atomic(&dir.join("summary.md"), markdown(r).as_bytes())?;
     write_atomic(&dir.join("junit.xml"), junit(r)?.as_bytes())?;
     write_atomic(&dir.join("report.html"), html(r).as_bytes())?;
@@ -775,18 +855,14 @@ pub fn write(dir: &Path, r: &RunReport<'_>) -> Result<()> {
                 .join("evidence")
                 .join(&s.id)
                 .join(format!("{}-{}.json", run.engine, run.vendor));
-            let body = serde_json::to_string_pretty(run).unwrap_or_default() + "\n";
-            write_atomic(&file, body.as_bytes())?;
+            write_atomic(&file, super::pretty(run)?.as_bytes())?;
         }
         for m in &s.matrices {
             let file = dir
                 .join("evidence")
                 .join(&s.id)
                 .join(format!("{}-matrix.json", m.engine));
-            write_atomic(
-                &file,
-                (serde_json::to_string_pretty(m).unwrap_or_default() + "\n").as_bytes(),
-            )?;
+            write_atomic(&file, super::pretty(m)?.as_bytes())?;
         }
     }
     for e in &r.static_check.engines {

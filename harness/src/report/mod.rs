@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::check::{CheckResult, Comparison, Verdict};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::yaml::write_atomic;
 
 /// Version of `result.json`'s layout; bump on any incompatible change.
@@ -45,18 +45,32 @@ impl Subject<'_> {
     }
 }
 
+/// Pretty JSON of `value` and a final newline. Serialising trustswap's
+/// report types cannot fail; if it ever does, the command is undecided
+/// (exit 3) rather than writing or printing an empty document.
+pub fn pretty(value: &impl Serialize) -> Result<String> {
+    serde_json::to_string_pretty(value)
+        .map(|t| t + "\n")
+        .map_err(|e| Error::Internal {
+            message: format!("cannot serialise a report: {e}"),
+        })
+}
+
 /// The `result.json` document.
-pub fn result_json(subject: &Subject<'_>, exit_code: u8, warnings: &[String]) -> Value {
+pub fn result_json(subject: &Subject<'_>, exit_code: u8, warnings: &[String]) -> Result<Value> {
     let mut v = json!({
         "schema_version": SCHEMA_VERSION,
         "tool": { "name": "trustswap", "version": env!("CARGO_PKG_VERSION") },
         "exit_code": exit_code,
         "warnings": warnings,
     });
-    if let (Value::Object(m), Ok(Value::Object(s))) = (&mut v, serde_json::to_value(subject)) {
+    let subject = serde_json::to_value(subject).map_err(|e| Error::Internal {
+        message: format!("cannot serialise the result: {e}"),
+    })?;
+    if let (Value::Object(m), Value::Object(s)) = (&mut v, subject) {
         m.extend(s);
     }
-    v
+    Ok(v)
 }
 
 /// Create the report folder: `out` if given, else `<root>/<UTC time>-<id>`
@@ -72,9 +86,8 @@ pub fn folder(out: Option<&Path>, root: &Path, result: &Value) -> PathBuf {
 
 /// Write a full report for a subject into `dir`.
 pub fn write(dir: &Path, subject: &Subject<'_>, exit_code: u8, warnings: &[String]) -> Result<()> {
-    let result = result_json(subject, exit_code, warnings);
-    let pretty = serde_json::to_string_pretty(&result).unwrap_or_default() + "\n";
-    write_atomic(&dir.join("result.json"), pretty.as_bytes())?;
+    let result = result_json(subject, exit_code, warnings)?;
+    write_atomic(&dir.join("result.json"), pretty(&result)?.as_bytes())?;
     write_atomic(
         &dir.join("summary.md"),
         markdown::summary(subject, warnings).as_bytes(),

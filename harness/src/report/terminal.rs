@@ -94,3 +94,66 @@ pub fn render(subject: &Subject<'_>, warnings: &[String]) -> String {
     ));
     out
 }
+
+/// The terminal summary of a `run`: one line per hypothesis, the comparison
+/// with the embedded engine, the counts and the verdict (and the claim).
+pub fn run(report: &super::experiment::RunReport<'_>) -> String {
+    use crate::experiment::runner::Status;
+    let mut t = format!("{:<24} {:<14} {}\n", "HYPOTHESIS", "RESULT", "WHY");
+    for s in report.scenarios {
+        let why = match s.status {
+            Status::Held => String::new(),
+            _ => s.reason.clone().unwrap_or_default(),
+        };
+        t.push_str(&format!("{:<24} {:<14} {}\n", s.id, s.status.id(), why));
+    }
+    if let Some(cmp) = report.comparison {
+        t.push_str(&format!(
+            "\ncompared with the embedded engine: {} observations, {} disagreements\n",
+            cmp.compared,
+            cmp.disagreements.len()
+        ));
+        for d in &cmp.disagreements {
+            t.push_str(&format!(
+                "  {} {}/{} `{}`: embedded {}, {} {}\n",
+                d.scenario, d.engine, d.vendor, d.step, d.embedded, cmp.backend, d.cluster
+            ));
+        }
+        for k in &cmp.known {
+            t.push_str(&format!(
+                "  known: {} {}/{} `{}`: embedded {}, Kyverno {} ({})\n",
+                k.scenario, k.engine, k.vendor, k.step, k.embedded, k.kyverno, k.source
+            ));
+        }
+        for k in &cmp.stale {
+            t.push_str(&format!(
+                "  fixed, remove from the known list: {} {}/{} `{}` ({})\n",
+                k.scenario, k.engine, k.vendor, k.step, k.source
+            ));
+        }
+        for d in &cmp.unconfirmed {
+            t.push_str(&format!(
+                "  did not reproduce when run again: {} {}/{} `{}`: embedded {}, {} {} once\n",
+                d.scenario, d.engine, d.vendor, d.step, d.embedded, cmp.backend, d.cluster
+            ));
+        }
+    }
+    let c = report.counts;
+    t.push_str(&format!(
+        "\nsignatures verified with the lab's trust root at {} (lab material, never trust)\nstatic substitution check: {}\nhypotheses: {} held, {} deviated, {} errored, {} not applicable\nverdict: {}\n",
+        super::experiment::rfc3339(report.clock),
+        report.static_check.verdict.id(),
+        c.held,
+        c.deviated,
+        c.errored,
+        c.not_applicable,
+        report.verdict
+    ));
+    if let Some(c) = &report.claim {
+        t.push_str(&format!(
+            "claim: the embedded engine agrees with {}: {} (exit {})\n",
+            report.backend, c.verdict, c.exit_code
+        ));
+    }
+    t
+}
