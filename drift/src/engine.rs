@@ -429,13 +429,33 @@ impl<'m> CompiledAudit<'m> {
     /// are normalised as a runtime reads them (`nginx:1.25` is
     /// `docker.io/library/nginx:1.25`), so every spelling of a Docker Hub
     /// image finds its tag; a key that is not a tagged reference is kept as
-    /// written (and can only match itself).
-    pub fn with_registry_tags(mut self, tags: &std::collections::BTreeMap<String, String>) -> Self {
-        self.registry_tags = tags
-            .iter()
-            .map(|(k, v)| (tag_key(k).unwrap_or_else(|| k.clone()), v.clone()))
+    /// written (and can only match itself). Two spellings of one tag that
+    /// name different digests are an input error, never a silent choice.
+    pub fn with_registry_tags(
+        mut self,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Self, DriftError> {
+        let mut normalised: FxHashMap<String, (&String, &String)> = FxHashMap::default();
+        for (k, v) in tags {
+            let key = tag_key(k).unwrap_or_else(|| k.clone());
+            if let Some((first_key, first)) = normalised.get(&key)
+                && *first != v
+            {
+                return Err(DriftError::ConflictingRegistryTag {
+                    tag: key,
+                    first_key: (*first_key).clone(),
+                    first: (*first).clone(),
+                    second_key: k.clone(),
+                    second: v.clone(),
+                });
+            }
+            normalised.entry(key).or_insert((k, v));
+        }
+        self.registry_tags = normalised
+            .into_iter()
+            .map(|(k, (_, v))| (k, v.clone()))
             .collect();
-        self
+        Ok(self)
     }
 
     /// Classifies every container of `state` at time `now`.

@@ -62,6 +62,16 @@ pub enum DriftError {
         first: String,
         second: String,
     },
+    #[error(
+        "registryTags: {first_key} and {second_key} are the same tag ({tag}) but name different digests ({first}, {second}); keep one"
+    )]
+    ConflictingRegistryTag {
+        tag: String,
+        first_key: String,
+        first: String,
+        second_key: String,
+        second: String,
+    },
     #[error("revocations[{index}]: {reason}")]
     Revocation { index: usize, reason: &'static str },
     #[error("exceptions[{index}] ({name}): {reason}")]

@@ -45,6 +45,6 @@ pub fn drift<'a>(
         &input.trust_policy,
         options,
     )?
-    .with_registry_tags(&input.registry_tags)
+    .with_registry_tags(&input.registry_tags)?
     .audit(&input.state, now)
 }

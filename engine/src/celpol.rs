@@ -392,14 +392,6 @@ fn policy_name(
     Ok(meta.name.clone())
 }
 
-/// Refuses the first set field the engine does not model.
-fn refuse_unmodelled(doc: &Doc, fields: &[(bool, &str)]) -> Result<(), PolicyError> {
-    match fields.iter().find(|(set, _)| *set) {
-        Some((_, name)) => Err(doc.unsupported(*name)),
-        None => Ok(()),
-    }
-}
-
 /// Inputs shared by all CEL policies: per request.
 pub(crate) struct CelInputs {
     pub object: CelValue,
@@ -494,14 +486,11 @@ impl CelPolicyException {
         let e: iv::PolicyException = doc.decode(v)?;
         let name = policy_name(&e.metadata, &doc)?;
         let spec = &e.spec;
-        refuse_unmodelled(
-            &doc,
-            &[
-                (!spec.images.is_empty(), "spec.images"),
-                (!spec.allowed_values.is_empty(), "spec.allowedValues"),
-                (spec.evaluation_mode.is_some(), "spec.evaluationMode"),
-            ],
-        )?;
+        doc.refuse_unmodelled(&[
+            (!spec.images.is_empty(), "spec.images"),
+            (!spec.allowed_values.is_empty(), "spec.allowedValues"),
+            (spec.evaluation_mode.is_some(), "spec.evaluationMode"),
+        ])?;
         if spec.policy_refs.is_empty() {
             return Err(doc.err("spec.policyRefs", "required non-empty list"));
         }
@@ -608,7 +597,7 @@ impl ValidatingPolicy {
         let p: iv::ValidatingPolicy = doc.decode(v)?;
         let name = policy_name(&p.metadata, &doc)?;
         let spec = &p.spec;
-        refuse_unmodelled(&doc, &[(spec.evaluation.is_some(), "spec.evaluation")])?;
+        doc.refuse_unmodelled(&[(spec.evaluation.is_some(), "spec.evaluation")])?;
         Ok(ValidatingPolicy {
             name,
             failure_policy: spec.failure_policy.unwrap_or(FailurePolicy::Fail),
@@ -858,14 +847,11 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                 .source
                 .as_ref()
                 .is_some_and(|s| s.tag_prefix.as_deref().is_some_and(|t| !t.is_empty()));
-            refuse_unmodelled(
-                doc,
-                &[
-                    (!c.annotations.is_empty(), &format!("{cf}.annotations")),
-                    (c.trusted_root.is_some(), &format!("{cf}.trustedRoot")),
-                    (tag_prefix, &format!("{cf}.source.tagPrefix")),
-                ],
-            )?;
+            doc.refuse_unmodelled(&[
+                (!c.annotations.is_empty(), &format!("{cf}.annotations")),
+                (c.trusted_root.is_some(), &format!("{cf}.trustedRoot")),
+                (tag_prefix, &format!("{cf}.source.tagPrefix")),
+            ])?;
             let ct = c.ctlog.as_ref();
             let rekor = ct.map(|ct| RekorSpec {
                 url: ct.url.clone(),
@@ -978,14 +964,11 @@ impl ImageValidatingPolicy {
         let p: iv::ImageValidatingPolicy = doc.decode(v)?;
         let name = policy_name(&p.metadata, &doc)?;
         let spec = &p.spec;
-        refuse_unmodelled(
-            &doc,
-            &[
-                (!spec.images.is_empty(), "spec.images"),
-                (spec.credentials.is_some(), "spec.credentials"),
-                (spec.evaluation.is_some(), "spec.evaluation"),
-            ],
-        )?;
+        doc.refuse_unmodelled(&[
+            (!spec.images.is_empty(), "spec.images"),
+            (spec.credentials.is_some(), "spec.credentials"),
+            (spec.evaluation.is_some(), "spec.evaluation"),
+        ])?;
         let mut matchers = Vec::new();
         for (i, m) in spec.match_image_references.iter().enumerate() {
             let f = format!("spec.matchImageReferences[{i}]");

@@ -609,15 +609,14 @@ fn compile_image_verification(
         Some("Notary") => return Err(doc.unsupported(format!("{field}.type"))),
         Some(o) => return Err(doc.err(format!("{field}.type"), format!("unknown type {o:?}"))),
     }
-    for (set, name) in [
-        (!iv.annotations.is_empty(), "annotations"),
-        (iv.cosign_oci11 == Some(true), "cosignOCI11"),
-        (iv.validate.is_some(), "validate"),
-    ] {
-        if set {
-            return Err(doc.unsupported(format!("{field}.{name}")));
-        }
-    }
+    doc.refuse_unmodelled(&[
+        (!iv.annotations.is_empty(), format!("{field}.annotations")),
+        (
+            iv.cosign_oci11 == Some(true),
+            format!("{field}.cosignOCI11"),
+        ),
+        (iv.validate.is_some(), format!("{field}.validate")),
+    ])?;
     let iv = &convert_deprecated(iv);
     let mut attestors = Vec::new();
     for (i, a) in iv.attestors.iter().enumerate() {
@@ -701,17 +700,19 @@ fn compile_rule(
         )?),
         None => None,
     };
-    for (set, name) in [
-        (r.mutate.is_some(), "mutate"),
-        (r.generate.is_some(), "generate"),
-        (!r.context.is_empty(), "context"),
-        (!r.cel_preconditions.is_empty(), "celPreconditions"),
-        (r.image_extractors.is_some(), "imageExtractors"),
-    ] {
-        if set {
-            return Err(doc.unsupported(format!("{rf}.{name}")));
-        }
-    }
+    doc.refuse_unmodelled(&[
+        (r.mutate.is_some(), format!("{rf}.mutate")),
+        (r.generate.is_some(), format!("{rf}.generate")),
+        (!r.context.is_empty(), format!("{rf}.context")),
+        (
+            !r.cel_preconditions.is_empty(),
+            format!("{rf}.celPreconditions"),
+        ),
+        (
+            r.image_extractors.is_some(),
+            format!("{rf}.imageExtractors"),
+        ),
+    ])?;
     let body = match (&r.verify_images[..], &r.validate) {
         ([_, ..], None) => {
             let mut ivs = Vec::new();
@@ -727,22 +728,18 @@ fn compile_rule(
         }
         ([], Some(val)) => {
             let vf = format!("{rf}.validate");
-            for (set, name) in [
-                (val.deny.is_some(), "deny"),
-                (val.foreach.is_some(), "foreach"),
-                (val.pod_security.is_some(), "podSecurity"),
-                (val.cel.is_some(), "cel"),
-                (val.manifests.is_some(), "manifests"),
-                (val.assert.is_some(), "assert"),
+            doc.refuse_unmodelled(&[
+                (val.deny.is_some(), format!("{vf}.deny")),
+                (val.foreach.is_some(), format!("{vf}.foreach")),
+                (val.pod_security.is_some(), format!("{vf}.podSecurity")),
+                (val.cel.is_some(), format!("{vf}.cel")),
+                (val.manifests.is_some(), format!("{vf}.manifests")),
+                (val.assert.is_some(), format!("{vf}.assert")),
                 (
                     !val.failure_action_overrides.is_empty(),
-                    "failureActionOverrides",
+                    format!("{vf}.failureActionOverrides"),
                 ),
-            ] {
-                if set {
-                    return Err(doc.unsupported(format!("{vf}.{name}")));
-                }
-            }
+            ])?;
             let (patterns, any_pattern) = match (&val.pattern, &val.any_pattern) {
                 (Some(p), None) if !p.is_null() => (vec![p.clone()], false),
                 (None, Some(Value::Array(a))) => (a.clone(), true),
@@ -791,7 +788,7 @@ impl ClusterPolicy {
             .and_then(|w| w.failure_policy)
             .or(spec.failure_policy)
             .unwrap_or(FailurePolicy::Fail);
-        for (set, name) in [
+        doc.refuse_unmodelled(&[
             (
                 spec.apply_rules == Some(k::ApplyRules::One),
                 "spec.applyRules",
@@ -804,11 +801,7 @@ impl ClusterPolicy {
                 webhook.is_some_and(|w| !w.match_conditions.is_empty()),
                 "spec.webhookConfiguration.matchConditions",
             ),
-        ] {
-            if set {
-                return Err(doc.unsupported(name));
-            }
-        }
+        ])?;
         let mut rules = Vec::new();
         for (i, r) in spec.rules.iter().enumerate() {
             rules.push(compile_rule(

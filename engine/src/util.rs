@@ -17,6 +17,18 @@ impl Doc<'_> {
         PolicyError::unsupported(self.name, field)
     }
 
+    /// Refuses the first field that is set (`(set, path)`) and that the
+    /// engine does not model.
+    pub fn refuse_unmodelled<F: AsRef<str>>(
+        &self,
+        fields: &[(bool, F)],
+    ) -> Result<(), PolicyError> {
+        match fields.iter().find(|(set, _)| *set) {
+            Some((_, name)) => Err(self.unsupported(name.as_ref())),
+            None => Ok(()),
+        }
+    }
+
     /// Decodes a document into the typed Kyverno model. An error names the
     /// field as a dotted path (`spec.rules[0].verifyImages[0].attestors`),
     /// including the field a "missing field" error is about.

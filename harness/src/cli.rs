@@ -242,15 +242,26 @@ pub enum LabCommand {
     /// Create the lab Sigstore (CA, CT log, Rekor, keys) and every vendor
     /// fixture and adversarial variant, deterministically for --seed
     Init {
-        /// Lab folder (replaced atomically)
-        #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
+        /// Lab folder (replaced atomically); `--dir` is the old spelling
+        #[arg(
+            long = "lab",
+            alias = "dir",
+            default_value = ".trustswap/lab",
+            value_name = "DIR"
+        )]
         dir: PathBuf,
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
     /// Push the lab's layout (images, signatures, attestations, bundles) to a registry
     Push {
-        #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
+        /// Lab folder; `--dir` is the old spelling
+        #[arg(
+            long = "lab",
+            alias = "dir",
+            default_value = ".trustswap/lab",
+            value_name = "DIR"
+        )]
         dir: PathBuf,
         /// host:port (plain HTTP on loopback only)
         #[arg(long, value_name = "HOST")]

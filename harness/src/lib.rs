@@ -16,5 +16,5 @@ pub mod report;
 // The workspace's library crates, under the module names the CLI, the tests
 // and the benches use (ARCHITECTURE.md maps them).
 pub use trustswap_engine as admission;
-pub use trustswap_io::{error, exit, input, interrupt, owned, yaml};
+pub use trustswap_io::{error, exit, input, interrupt, owned, runtime, yaml};
 pub use trustswap_sigstore::{supply, verify};

@@ -1533,6 +1533,31 @@ fn regression_docker_hub_official_image_tag_drift_is_found_for_every_key_spellin
     }
 }
 
+/// Two spellings of one Docker Hub tag that name different digests were
+/// resolved by map order (last wins); they are now an input error naming both.
+#[test]
+fn two_spellings_of_one_registry_tag_with_different_digests_are_refused() {
+    let e = vec![entry(1, "nginx", &[], keyless(CG_SUBJECT), true)];
+    let c = container("c", "nginx:1.25", None, Some(d(1)));
+    let mut i = input(e, vec![pod("web", "p", vec![c])]);
+    i.registry_tags.insert("nginx:1.25".to_owned(), d(1));
+    i.registry_tags
+        .insert("docker.io/library/nginx:1.25".to_owned(), d(2));
+    let err = drift(&i, &DriftOptions::default(), now()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "registryTags: docker.io/library/nginx:1.25 and nginx:1.25 are the same tag \
+             (docker.io/library/nginx:1.25) but name different digests ({}, {}); keep one",
+            d(2),
+            d(1)
+        )
+    );
+    // the same digest under both spellings is fine
+    i.registry_tags.insert("nginx:1.25".to_owned(), d(2));
+    drift(&i, &DriftOptions::default(), now()).expect("one digest, two spellings");
+}
+
 /// The registry serving the running digest is not drift, whatever the spelling.
 #[test]
 fn docker_hub_tag_on_the_running_digest_is_not_drift() {

@@ -262,12 +262,12 @@ fn every_command_ends_with_its_documented_code() {
         (
             "lab into a user folder",
             2,
-            v(&["lab", "init", "--dir", &e.p("user-folder")]),
+            v(&["lab", "init", "--lab", &e.p("user-folder")]),
         ),
         (
             "lab into a file",
             2,
-            v(&["lab", "init", "--dir", &e.p("a-file")]),
+            v(&["lab", "init", "--lab", &e.p("a-file")]),
         ),
         (
             "run lab into a user folder",
@@ -289,7 +289,7 @@ fn every_command_ends_with_its_documented_code() {
         (
             "push without a lab",
             2,
-            v(&["lab", "push", "--dir", &e.p("nolab"), "--registry", &closed]),
+            v(&["lab", "push", "--lab", &e.p("nolab"), "--registry", &closed]),
         ),
         // ---- verify
         (
@@ -447,7 +447,7 @@ fn every_command_ends_with_its_documented_code() {
         (
             "push unreachable registry",
             3,
-            v(&["lab", "push", "--dir", &lab, "--registry", &closed]),
+            v(&["lab", "push", "--lab", &lab, "--registry", &closed]),
         ),
         // ---- verify-bundle
         (

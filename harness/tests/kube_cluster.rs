@@ -948,3 +948,33 @@ async fn list_pods_and_policy_reports() {
     drop(cc);
     finish(task).await;
 }
+
+/// `--context` reads the kubeconfig as kubectl does: every `KUBECONFIG`
+/// entry merged (here two files; the context lives in the second).
+#[test]
+fn a_context_from_the_second_kubeconfig_file_is_found_after_merging() {
+    use trustswap::backend::kube::ClusterBackend;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, context: &str, server: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: {context}\n  cluster:\n    server: {server}\ncontexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: {context}\nusers:\n- name: {context}\n  user:\n    token: t\ncurrent-context: {context}\n"
+            ),
+        )
+        .expect("write");
+        kube::config::Kubeconfig::read_from(&path).expect("kubeconfig")
+    };
+    let first = file("a", "first", "https://127.0.0.1:1");
+    let second = file("b", "second", "https://127.0.0.1:2");
+    let merged = first.clone().merge(second).expect("merge");
+    let settings = Settings::new("t");
+    ClusterBackend::from_kubeconfig(merged, Some("second"), settings.clone())
+        .expect("the second file's context");
+    match ClusterBackend::from_kubeconfig(first, Some("second"), settings) {
+        Err(ClusterError::Config(m)) => assert!(m.contains("second"), "{m}"),
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("a context no file defines"),
+    }
+}

@@ -67,7 +67,7 @@ fn lab_init_refuses_a_folder_of_user_files() {
     let t = tempfile::tempdir().expect("test step");
     let dir = t.path().join("mine");
     user_folder(&dir);
-    let o = run_in(&root(), &["lab", "init", "--dir", &s(&dir)], &[]);
+    let o = run_in(&root(), &["lab", "init", "--lab", &s(&dir)], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(err.contains(&s(&dir)) && err.contains("notes.txt"), "{err}");
@@ -83,14 +83,14 @@ fn lab_init_refuses_the_current_folder_a_parent_and_a_repository_root() {
     std::fs::create_dir_all(t.path().join("repo/.git")).expect("test step");
     std::fs::write(t.path().join("repo/README"), "mine").expect("test step");
     for dir in [".", "..", "../..", "./"] {
-        let o = run_in(&work, &["lab", "init", "--dir", dir], &[]);
+        let o = run_in(&work, &["lab", "init", "--lab", dir], &[]);
         assert_eq!(o.status.code(), Some(2), "--dir {dir}: {}", text(&o.stderr));
         user_files_intact(&work);
     }
     // A repository root, even empty but for .git, named from elsewhere.
     let repo = t.path().join("other");
     std::fs::create_dir_all(repo.join(".git")).expect("test step");
-    let o = run_in(t.path(), &["lab", "init", "--dir", &s(&repo)], &[]);
+    let o = run_in(t.path(), &["lab", "init", "--lab", &s(&repo)], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("repository root"));
     assert!(repo.join(".git").is_dir());
@@ -122,7 +122,7 @@ fn lab_init_replaces_its_own_lab_and_cleans_what_dead_runs_left() {
     std::fs::create_dir_all(stale.join("private")).expect("test step");
     std::fs::write(stale.join("private/ca-root.key"), "secret").expect("test step");
     for _ in 0..2 {
-        let o = run_in(&root(), &["lab", "init", "--dir", &s(&dir)], &[]);
+        let o = run_in(&root(), &["lab", "init", "--lab", &s(&dir)], &[]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     }
     assert!(dir.join(".trustswap-lab.json").is_file());
@@ -131,7 +131,7 @@ fn lab_init_replaces_its_own_lab_and_cleans_what_dead_runs_left() {
     no_temp_left(t.path());
     // A file dropped into the lab is not deleted by the next build either.
     std::fs::write(dir.join("layout/mine.txt"), "mine").expect("test step");
-    let o = run_in(&root(), &["lab", "init", "--dir", &s(&dir)], &[]);
+    let o = run_in(&root(), &["lab", "init", "--lab", &s(&dir)], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("layout/mine.txt"));
     assert!(dir.join("layout/mine.txt").is_file());
@@ -149,7 +149,7 @@ fn a_second_user_of_the_lab_waits_then_refuses_with_the_lock_named() {
     let _held = lock(&dir, Access::Exclusive).expect("test step");
     let o = run_in(
         &root(),
-        &["lab", "init", "--dir", &s(&dir)],
+        &["lab", "init", "--lab", &s(&dir)],
         &[("TRUSTSWAP_LAB_LOCK_WAIT", "1")],
     );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
@@ -185,7 +185,7 @@ fn lab() -> &'static Path {
     &LAB.get_or_init(|| {
         let t = tempfile::tempdir().expect("test step");
         let dir = t.path().join("lab");
-        let o = run_in(&root(), &["lab", "init", "--dir", &s(&dir)], &[]);
+        let o = run_in(&root(), &["lab", "init", "--lab", &s(&dir)], &[]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         (t, dir)
     })
@@ -664,7 +664,7 @@ fn ctrl_c_during_a_lab_build_leaves_no_private_keys_behind() {
     let dir = t.path().join("lab");
     let home = tempfile::tempdir().expect("test step");
     let mut child = Command::new(env!("CARGO_BIN_EXE_trustswap"))
-        .args(["lab", "init", "--dir", &s(&dir)])
+        .args(["lab", "init", "--lab", &s(&dir)])
         .current_dir(root())
         .env("HOME", home.path())
         .stdout(Stdio::null())

@@ -151,16 +151,9 @@ pub fn remove_registered() -> Vec<PathBuf> {
 fn listen() {
     LISTENING.get_or_init(|| {
         let (ready, registered) = std::sync::mpsc::channel::<()>();
-        let spawned = std::thread::Builder::new()
-            .name("trustswap-interrupt".into())
-            .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
+        match crate::runtime::shared() {
+            Ok(rt) => {
+                rt.spawn(async move {
                     use tokio::signal::unix::{SignalKind, signal};
                     let Ok(mut sigint) = signal(SignalKind::interrupt()) else {
                         return;
@@ -170,9 +163,6 @@ fn listen() {
                         on_interrupt();
                     }
                 });
-            });
-        match spawned {
-            Ok(_) => {
                 let _ = registered.recv_timeout(std::time::Duration::from_secs(2));
             }
             Err(e) => {

@@ -166,11 +166,7 @@ pub fn run(
     let existing = match &target {
         Target::Cluster { context, .. } => Some(
             match context {
-                Some(ctx) => {
-                    let path = kubeconfig_path()?;
-                    let text = crate::input::read_to_string(&path)?;
-                    ClusterBackend::from_kubeconfig_yaml(&text, Some(ctx), settings.clone())
-                }
+                Some(ctx) => ClusterBackend::with_context(ctx, settings.clone()),
                 None => ClusterBackend::connect(settings.clone()),
             }
             .map_err(|e| cluster_error("cannot reach the cluster", e))?,
@@ -490,17 +486,6 @@ fn confirm_case(
         cancel: plan.cancel.clone(),
     };
     scenarios(&again, lab, &mut *backend)
-}
-
-/// `$KUBECONFIG` (first entry) or `~/.kube/config`.
-pub fn kubeconfig_path() -> Result<PathBuf> {
-    std::env::var_os("KUBECONFIG")
-        .and_then(|v| std::env::split_paths(&v).next())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")))
-        .ok_or_else(|| Error::Usage {
-            message: "no kubeconfig: neither KUBECONFIG nor HOME is set".into(),
-            hint: "set KUBECONFIG to the kubeconfig of the cluster".into(),
-        })
 }
 
 /// Pushes the lab layout to `host` and returns the tag mover over it. A

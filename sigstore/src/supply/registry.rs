@@ -83,7 +83,8 @@ const MANIFEST_TYPES: [&str; 4] = [
 pub struct Registry {
     host: String,
     client: Client,
-    rt: tokio::runtime::Runtime,
+    /// The process's runtime ([`trustswap_io::runtime::shared`]).
+    rt: &'static tokio::runtime::Runtime,
     timeouts: Timeouts,
 }
 
@@ -128,10 +129,7 @@ impl Registry {
             ..Default::default()
         })
         .map_err(|e| err(chain(&e)))?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| err(e.to_string()))?;
+        let rt = trustswap_io::runtime::shared().map_err(|e| err(e.to_string()))?;
         Ok(Registry {
             host: host.to_owned(),
             client,

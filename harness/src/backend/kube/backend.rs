@@ -1,4 +1,5 @@
-//! The synchronous boundary: owns a tokio runtime and a [`ClusterClient`], so
+//! The synchronous boundary: a [`ClusterClient`] and the runtime it blocks on
+//! (the process's shared one, or one a test built around its mock), so
 //! trustswap's (synchronous) `Backend` trait can wrap it.
 
 use serde_json::Value;
@@ -12,16 +13,31 @@ use crate::backend::kube::error::{ClusterError, Leftover};
 
 /// A real API server with Kyverno, driven synchronously.
 pub struct ClusterBackend {
-    runtime: Runtime,
+    runtime: BackendRuntime,
     inner: ClusterClient,
 }
 
-fn runtime() -> Result<Runtime, ClusterError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .thread_name("trustswap-kube")
-        .build()
+/// The runtime a [`ClusterBackend`] blocks on.
+pub enum BackendRuntime {
+    /// The process's one runtime ([`crate::runtime::shared`]).
+    Shared(&'static Runtime),
+    /// A runtime the caller built (tests drive a mocked service on it).
+    Owned(Runtime),
+}
+
+impl std::ops::Deref for BackendRuntime {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        match self {
+            BackendRuntime::Shared(r) => r,
+            BackendRuntime::Owned(r) => r,
+        }
+    }
+}
+
+fn runtime() -> Result<BackendRuntime, ClusterError> {
+    crate::runtime::shared()
+        .map(BackendRuntime::Shared)
         .map_err(|e| ClusterError::Runtime(e.to_string()))
 }
 
@@ -45,9 +61,27 @@ impl ClusterBackend {
         context: Option<&str>,
         settings: Settings,
     ) -> Result<ClusterBackend, ClusterError> {
-        let runtime = runtime()?;
         let kc = kube::config::Kubeconfig::from_yaml(kubeconfig)
             .map_err(|e| ClusterError::Config(e.to_string()))?;
+        Self::from_kubeconfig(kc, context, settings)
+    }
+
+    /// Connects to `context` of the user's kubeconfig as kubectl reads it:
+    /// every `KUBECONFIG` entry merged by Kubernetes' rules (the first file
+    /// to set a value wins), or `~/.kube/config`.
+    pub fn with_context(context: &str, settings: Settings) -> Result<ClusterBackend, ClusterError> {
+        let kc = kube::config::Kubeconfig::read()
+            .map_err(|e| ClusterError::Config(format!("cannot read the kubeconfig: {e}")))?;
+        Self::from_kubeconfig(kc, Some(context), settings)
+    }
+
+    /// Connects with a parsed (possibly merged) kubeconfig.
+    pub fn from_kubeconfig(
+        kc: kube::config::Kubeconfig,
+        context: Option<&str>,
+        settings: Settings,
+    ) -> Result<ClusterBackend, ClusterError> {
+        let runtime = runtime()?;
         let options = kube::config::KubeConfigOptions {
             context: context.map(str::to_string),
             ..Default::default()
@@ -73,7 +107,7 @@ impl ClusterBackend {
     ) -> ClusterBackend {
         ClusterBackend {
             inner: ClusterClient::new(client, settings),
-            runtime,
+            runtime: BackendRuntime::Owned(runtime),
         }
     }
 
@@ -89,7 +123,7 @@ impl ClusterBackend {
 
     /// Takes the runtime and the async client apart (e.g. to drop the client
     /// before awaiting something else on the runtime).
-    pub fn into_parts(self) -> (Runtime, ClusterClient) {
+    pub fn into_parts(self) -> (BackendRuntime, ClusterClient) {
         (self.runtime, self.inner)
     }
 

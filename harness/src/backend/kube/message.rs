@@ -42,106 +42,34 @@ pub fn parse_denial(message: &str) -> Vec<PolicyViolation> {
     parse_cel_lines(message)
 }
 
-/// The 2-level YAML Kyverno writes: `policy:` at the left margin, `  rule: value`
-/// under it, values possibly folded onto deeper-indented continuation lines and
-/// single- or double-quoted.
+/// The YAML Kyverno writes (`GetBlockedMessages`: go-yaml of a map from
+/// policy to a map from rule to message), parsed with the YAML library; the
+/// order is the message's. A body that is not that shape gives an empty list.
 fn parse_blocked_yaml(body: &str) -> Vec<PolicyViolation> {
-    let mut out: Vec<PolicyViolation> = Vec::new();
-    let mut policy: Option<String> = None;
-    let mut policy_indent = 0usize;
-    let mut rule_indent: Option<usize> = None;
-    let mut current: Option<(String, String)> = None; // (rule, raw value)
-
-    let flush = |current: &mut Option<(String, String)>,
-                 policy: &Option<String>,
-                 out: &mut Vec<PolicyViolation>| {
-        if let (Some((rule, raw)), Some(p)) = (current.take(), policy.as_ref()) {
+    let options = crate::yaml::options_for(body.len());
+    let Ok(serde_json::Value::Object(policies)) =
+        serde_saphyr::from_str_with_options::<serde_json::Value>(body, options)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (policy, rules) in policies {
+        let serde_json::Value::Object(rules) = rules else {
+            continue;
+        };
+        for (rule, message) in rules {
+            let message = match message {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
             out.push(PolicyViolation {
-                policy: p.clone(),
+                policy: policy.clone(),
                 rule,
-                message: unquote(raw.trim()),
+                message,
             });
         }
-    };
-
-    for line in body.lines() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let indent = line.len() - line.trim_start().len();
-        let text = line.trim();
-        let is_key_only = text.ends_with(':') && !text.contains(": ");
-        if policy.is_none() || (indent <= policy_indent && is_key_only) {
-            if !is_key_only {
-                // Not the YAML part (or trailing text): stop.
-                if policy.is_some() {
-                    break;
-                }
-                continue;
-            }
-            flush(&mut current, &policy, &mut out);
-            policy = Some(text.trim_end_matches(':').to_string());
-            policy_indent = indent;
-            rule_indent = None;
-            continue;
-        }
-        let at_rule_level = match rule_indent {
-            None => indent > policy_indent,
-            Some(ri) => indent == ri,
-        };
-        if at_rule_level && let Some((key, value)) = split_key(text) {
-            flush(&mut current, &policy, &mut out);
-            rule_indent = Some(indent);
-            current = Some((key.to_string(), value.to_string()));
-            continue;
-        }
-        if let Some((_, raw)) = current.as_mut() {
-            // Folded continuation line: YAML joins it with one space.
-            raw.push(' ');
-            raw.push_str(text);
-        }
     }
-    flush(&mut current, &policy, &mut out);
     out
-}
-
-/// `key: value` where key is a plain YAML key (no spaces, no quotes).
-fn split_key(text: &str) -> Option<(&str, &str)> {
-    let (key, value) = match text.split_once(": ") {
-        Some((k, v)) => (k, v),
-        None => (text.strip_suffix(':')?, ""),
-    };
-    let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-    plain.then_some((key, value))
-}
-
-/// Removes YAML single or double quotes (`''` and the common backslash escapes).
-fn unquote(raw: &str) -> String {
-    if raw.len() >= 2 && raw.starts_with('\'') && raw.ends_with('\'') {
-        return raw[1..raw.len() - 1].replace("''", "'");
-    }
-    if raw.len() >= 2 && raw.starts_with('"') && raw.ends_with('"') {
-        let inner = &raw[1..raw.len() - 1];
-        let mut out = String::with_capacity(inner.len());
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.next() {
-                    Some('n') => out.push('\n'),
-                    Some('t') => out.push('\t'),
-                    Some(other) => out.push(other),
-                    None => out.push('\\'),
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        return out;
-    }
-    raw.to_string()
 }
 
 /// `Policy NAME failed: MESSAGE` / `Policy NAME error: MESSAGE` anywhere in the

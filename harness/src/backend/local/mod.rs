@@ -474,16 +474,13 @@ impl Drop for LocalCluster {
 
 /// A small blocking client over kube-rs for the start-up steps.
 pub struct Api {
-    rt: tokio::runtime::Runtime,
+    rt: &'static tokio::runtime::Runtime,
     client: kube::Client,
 }
 
 impl Api {
     pub fn new(kubeconfig: &str) -> Result<Api, String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("tokio: {e}"))?;
+        let rt = crate::runtime::shared().map_err(|e| e.to_string())?;
         let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| e.to_string())?;
         let client = rt.block_on(async {
             let mut config = kube::Config::from_custom_kubeconfig(

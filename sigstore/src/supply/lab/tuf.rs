@@ -66,13 +66,10 @@ fn sorted(v: Value) -> Value {
 /// Write the repository into `out` (created) for `trusted_root_json`; returns
 /// the bytes of `root.json`.
 pub fn write_repository(out: &Path, seed: u64, trusted_root_json: &[u8]) -> Result<Vec<u8>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| LabError::Io {
-            path: out.to_path_buf(),
-            source: e,
-        })?;
+    let rt = trustswap_io::runtime::shared().map_err(|e| LabError::Io {
+        path: out.to_path_buf(),
+        source: e,
+    })?;
     rt.block_on(write_async(out, seed, trusted_root_json))
 }
 
