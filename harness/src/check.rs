@@ -52,7 +52,7 @@ pub struct Comparison {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct Counts {
     pub trust_root: usize,
     pub image_scope: usize,

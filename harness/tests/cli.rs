@@ -39,10 +39,11 @@ fn check_on_shipped_vendors_holds_and_writes_a_full_report() {
 
     let result: serde_json::Value =
         serde_json::from_str(&read(&out.join("result.json"))).expect("result.json");
-    assert_eq!(result["schema_version"], 1);
+    common::assert_matches_schema("check-result.schema.json", &result);
+    assert_eq!(result["schemaVersion"], 2);
     assert_eq!(result["command"], "check");
     assert_eq!(result["verdict"], "holds");
-    assert_eq!(result["exit_code"], 0);
+    assert_eq!(result["exitCode"], 0);
     assert_eq!(
         result["vendors"],
         serde_json::json!(["chainguard", "dhi", "distroless", "selfbuilt"])
@@ -160,7 +161,7 @@ fn json_format_prints_the_result_document() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
     assert_eq!(v["verdict"], "holds");
     assert_eq!(v["engines"][1]["engine"], "cpol");
-    assert_eq!(v["engines"][1]["comparisons"][0]["counts"]["trust-root"], 4);
+    assert_eq!(v["engines"][1]["comparisons"][0]["counts"]["trustRoot"], 4);
 }
 
 #[test]
@@ -217,9 +218,10 @@ fn diff_of_hand_written_sets() {
     );
     let result: serde_json::Value =
         serde_json::from_str(&read(&dir.path().join("result.json"))).expect("json");
+    common::assert_matches_schema("check-result.schema.json", &result);
     assert_eq!(result["command"], "diff");
     assert_eq!(result["verdict"], "does-not-hold");
-    assert_eq!(result["exit_code"], 1);
+    assert_eq!(result["exitCode"], 1);
 }
 
 #[test]

@@ -213,7 +213,17 @@ fn run_writes_the_report_and_names_the_findings() {
     );
     let result: serde_json::Value =
         serde_json::from_str(&read(&out.join("result.json"))).expect("json");
-    assert_eq!(result["schema_version"], 1);
+    common::assert_matches_schema("run-result.schema.json", &result);
+    // the schema is strict: a key of the old casing is refused
+    let mut old = result.clone();
+    old["exit_code"] = serde_json::json!(1);
+    assert!(
+        common::schema_errors("run-result.schema.json", &old)
+            .iter()
+            .any(|e| e.contains("exit_code")),
+        "the schema accepted an unknown key"
+    );
+    assert_eq!(result["schemaVersion"], 2);
     assert_eq!(result["command"], "run");
     assert_eq!(result["verdict"], "does-not-hold");
     assert_eq!(result["counts"]["deviated"], common::KYVERNO_17109.len());

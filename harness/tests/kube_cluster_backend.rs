@@ -379,6 +379,7 @@ fn the_report_shows_the_cluster_the_comparison_and_the_swaps() {
         &std::fs::read_to_string(dir.path().join("result.json")).expect("json"),
     )
     .expect("result.json parses");
+    common::assert_matches_schema("run-result.schema.json", &json);
     assert_eq!(json["comparison"]["disagreements"], serde_json::json!([]));
     assert!(json["swaps"].as_array().is_some_and(|s| !s.is_empty()));
     assert_eq!(json["cluster"]["runId"], "t1");

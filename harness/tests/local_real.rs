@@ -105,9 +105,13 @@ fn a_real_run_holds_and_leaves_no_process_and_no_folder() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(oracle) = oracle() else { return };
     let tmp = tempfile::tempdir().expect("tmp");
-    let o = run_command(&oracle, tmp.path(), &["--scenario", "other-vendor-signer"])
-        .output()
-        .expect("trustswap runs");
+    let o = run_command(
+        &oracle,
+        tmp.path(),
+        &["--scenario", "other-vendor-signer", "--format", "json"],
+    )
+    .output()
+    .expect("trustswap runs");
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -115,7 +119,16 @@ fn a_real_run_holds_and_leaves_no_process_and_no_folder() {
         "{out}{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(out.contains("other-vendor-signer      held"), "{out}");
+    // a real-cluster result.json (cluster, swaps) against the published schema
+    let result: Value = serde_json::from_str(&out).expect("result.json on stdout");
+    common::assert_matches_schema("run-result.schema.json", &result);
+    assert_eq!(result["backend"], "local");
+    assert_eq!(result["scenarios"][0]["id"], "other-vendor-signer");
+    assert_eq!(result["scenarios"][0]["status"], "held", "{out}");
+    assert!(
+        result["cluster"].is_object() && result["swaps"].is_array(),
+        "{out}"
+    );
     assert_eq!(processes_naming(tmp.path()), Vec::<String>::new());
     assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
 }

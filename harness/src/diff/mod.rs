@@ -57,6 +57,7 @@ impl fmt::Display for Class {
 
 /// One differing path.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Difference {
     /// `Kind/name` of the document (the left one's when names differ).
     pub document: String,

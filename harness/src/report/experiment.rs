@@ -21,7 +21,7 @@ use crate::yaml::write_atomic;
 
 /// Everything a run decided.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "camelCase")]
 pub struct RunReport<'a> {
     pub schema_version: u32,
     pub tool: Value,
@@ -60,6 +60,7 @@ pub struct RunReport<'a> {
 
 /// `--claim agreement` and its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Claim {
     pub claim: &'static str,
     pub verdict: Verdict,
@@ -134,6 +135,7 @@ pub fn rfc3339(unix: i64) -> String {
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Counts {
     pub held: usize,
     pub deviated: usize,

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::yaml::write_atomic;
 
 /// Version of `result.json`'s layout; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What a report is about: a vendor check, or a diff of two hand-written sets.
 #[derive(Debug, Clone, Serialize)]
@@ -59,9 +59,9 @@ pub fn pretty(value: &impl Serialize) -> Result<String> {
 /// The `result.json` document.
 pub fn result_json(subject: &Subject<'_>, exit_code: u8, warnings: &[String]) -> Result<Value> {
     let mut v = json!({
-        "schema_version": SCHEMA_VERSION,
+        "schemaVersion": SCHEMA_VERSION,
         "tool": { "name": "trustswap", "version": env!("CARGO_PKG_VERSION") },
-        "exit_code": exit_code,
+        "exitCode": exit_code,
         "warnings": warnings,
     });
     let subject = serde_json::to_value(subject).map_err(|e| Error::Internal {

@@ -84,3 +84,37 @@ pub fn text(b: &[u8]) -> String {
 /// `ivpol` cross-vendor matrix loses its DHI cell.
 #[allow(dead_code)]
 pub const KYVERNO_17109: [&str; 3] = ["cross-vendor-trust", "tag-repush", "unsigned-image"];
+
+/// Asserts that `value` (a `result.json`) validates against its published
+/// JSON Schema in `harness/schema/` (`run-result` refers to `check-result`,
+/// registered here: nothing is fetched).
+pub fn assert_matches_schema(schema: &str, value: &serde_json::Value) {
+    let errors = schema_errors(schema, value);
+    assert!(errors.is_empty(), "{schema}: {errors:#?}");
+}
+
+/// The schema violations of `value`, one line each (`<message> at <pointer>`).
+pub fn schema_errors(schema: &str, value: &serde_json::Value) -> Vec<String> {
+    let dir = root().join("harness/schema");
+    let load = |name: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.join(name)).expect("schema file");
+        serde_json::from_str(&text).expect("schema is JSON")
+    };
+    let registry = jsonschema::Registry::new()
+        .add(
+            "https://trustswap.dev/schema/check-result.schema.json",
+            load("check-result.schema.json"),
+        )
+        .expect("registry")
+        .prepare()
+        .expect("registry");
+    let validator = jsonschema::options()
+        .with_registry(&registry)
+        .should_validate_formats(true)
+        .build(&load(schema))
+        .expect("the schema compiles");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{e} at {}", e.instance_path().as_str()))
+        .collect()
+}
