@@ -36,8 +36,8 @@ pub use request::{AdmissionRequest, Operation, UserInfo};
 #[cfg(any(test, feature = "testing"))]
 pub use testing::{FakeAttestation, FakeImage, FakeSigner, FakeVerifier};
 pub use verifier::{
-    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, SignerIdentity,
-    Verification,
+    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, ResolveError,
+    SignerIdentity, Verification,
 };
 
 use celpol::{CelInputs, IvpShared, cel_result};

@@ -215,18 +215,20 @@ impl EvidenceVerifier for FakeVerifier {
         }
     }
 
-    fn resolve_digest(&self, image: &ImageRef) -> Result<String, String> {
+    fn resolve_digest(&self, image: &ImageRef) -> Result<String, crate::ResolveError> {
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.images.get(&image.repository()) {
-            Some(img) if img.error.is_some() => Err(img.error.clone().unwrap_or_default()),
+            Some(img) if img.error.is_some() => Err(crate::ResolveError::new(
+                img.error.clone().unwrap_or_default(),
+            )),
             Some(img) => Ok(img.digest.clone()),
-            None => Err(format!(
+            None => Err(crate::ResolveError::new(format!(
                 "GET https://{}/v2/{}/manifests/{}: MANIFEST_UNKNOWN: manifest unknown",
                 image.registry,
                 image.path,
                 image.tag.clone().unwrap_or_default()
-            )),
+            ))),
         }
     }
 }

@@ -180,7 +180,36 @@ pub trait EvidenceVerifier: Send + Sync {
     ) -> Verification;
 
     /// Resolves the image's tag to a digest (`sha256:...`).
-    fn resolve_digest(&self, image: &ImageRef) -> Result<String, String>;
+    fn resolve_digest(&self, image: &ImageRef) -> Result<String, ResolveError>;
+}
+
+/// Why a tag could not be resolved to a digest. Its text is what Kyverno
+/// shows after `failed to resolve digest for image <image>:`; the cause (a
+/// registry or store error), when there is one, is its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ResolveError {
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl ResolveError {
+    /// A failure described by its message alone (what a registry answered).
+    pub fn new(message: impl Into<String>) -> Self {
+        ResolveError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure whose message is its cause's.
+    pub fn from_cause(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ResolveError {
+            message: cause.to_string(),
+            source: Some(Box::new(cause)),
+        }
+    }
 }
 
 /// Kyverno `matchSignatures`: passes when no constraint is set, or when at least one signature's

@@ -724,8 +724,9 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
         )
     } else if let Some(key) = &args.key {
         let pem = crate::input::read_to_string(key)?;
-        crate::profile::keys::parse_public_key(&pem)
-            .map_err(|m| Error::invalid(key, None, "--key", m, "give a PEM public key"))?;
+        crate::profile::keys::parse_public_key(&pem).map_err(|m| {
+            Error::invalid(key, None, "--key", m.to_string(), "give a PEM public key")
+        })?;
         (
             SignerPolicy::Key {
                 public_key_pem: pem,

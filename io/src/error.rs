@@ -66,6 +66,15 @@ pub enum Error {
     /// The harness itself could not complete (not a finding, not bad input).
     #[error("{message}")]
     Internal { message: String },
+
+    /// The harness could not complete because of `source` (printed as
+    /// `Caused by:`): what it was doing, and why it failed.
+    #[error("{context}")]
+    Harness {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl Error {
@@ -78,7 +87,7 @@ impl Error {
             | Error::Output { .. }
             | Error::UnknownVendor { .. }
             | Error::Usage { .. } => exit::USAGE,
-            Error::Write { .. } | Error::Internal { .. } => exit::UNDECIDED,
+            Error::Write { .. } | Error::Internal { .. } | Error::Harness { .. } => exit::UNDECIDED,
         }
     }
 
@@ -119,6 +128,17 @@ impl Error {
     }
 
     /// The full human form: message, hint, then the `Caused by:` chain.
+    /// The harness failed at `context` because of `source`.
+    pub fn harness(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::Harness {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut out = format!("error: {self}");
         if let Some(hint) = self.hint() {
@@ -133,5 +153,21 @@ impl Error {
             source = err.source();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod harness_tests {
+    use super::*;
+
+    #[test]
+    fn a_harness_error_exits_3_and_prints_its_causes() {
+        let io = std::io::Error::other("connection refused");
+        let e = Error::harness("cannot push the lab fixtures to 127.0.0.1:5000", io);
+        assert_eq!(e.exit_code(), exit::UNDECIDED);
+        assert_eq!(
+            e.render(),
+            "error: cannot push the lab fixtures to 127.0.0.1:5000\nCaused by:\n    connection refused"
+        );
     }
 }

@@ -47,19 +47,27 @@ impl fmt::Display for KeyFingerprint {
     }
 }
 
+/// Why a text is not a public key. The messages are plain sentences for the
+/// caller to place after a file or field name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("not a PEM block: {0}")]
+    NotPem(String),
+    #[error("PEM block is `{0}`, expected `PUBLIC KEY` (a SubjectPublicKeyInfo)")]
+    WrongBlock(String),
+    #[error("PEM does not hold a SubjectPublicKeyInfo: {0}")]
+    NotSpki(String),
+}
+
 /// Parses a PEM `PUBLIC KEY` (a SubjectPublicKeyInfo) and returns it
-/// re-encoded with LF line endings, with its fingerprint. Errors are plain
-/// sentences for the caller to place.
-pub fn parse_public_key(text: &str) -> Result<(String, KeyFingerprint), String> {
-    let block = pem::parse(text.trim()).map_err(|e| format!("not a PEM block: {e}"))?;
+/// re-encoded with LF line endings, with its fingerprint.
+pub fn parse_public_key(text: &str) -> Result<(String, KeyFingerprint), KeyError> {
+    let block = pem::parse(text.trim()).map_err(|e| KeyError::NotPem(e.to_string()))?;
     if block.tag() != "PUBLIC KEY" {
-        return Err(format!(
-            "PEM block is `{}`, expected `PUBLIC KEY` (a SubjectPublicKeyInfo)",
-            block.tag()
-        ));
+        return Err(KeyError::WrongBlock(block.tag().to_owned()));
     }
     spki::SubjectPublicKeyInfoRef::try_from(block.contents())
-        .map_err(|e| format!("PEM does not hold a SubjectPublicKeyInfo: {e}"))?;
+        .map_err(|e| KeyError::NotSpki(e.to_string()))?;
     let fingerprint = KeyFingerprint::of_spki_der(block.contents());
     let pem = pem::encode_config(
         &block,

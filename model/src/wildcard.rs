@@ -67,6 +67,21 @@ enum GlobTok {
     Alt(Vec<Vec<GlobTok>>),
 }
 
+/// Why a glob does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GlobError {
+    #[error("unexpected '{found}' at position {position}")]
+    Unexpected { found: char, position: usize },
+    #[error("trailing escape")]
+    TrailingEscape,
+    #[error("unclosed '['")]
+    UnclosedClass,
+    #[error("empty character class")]
+    EmptyClass,
+    #[error("unclosed '{{'")]
+    UnclosedAlternatives,
+}
+
 /// A compiled gobwas-style glob (no separators).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Glob {
@@ -76,12 +91,15 @@ pub struct Glob {
 
 impl Glob {
     /// Compiles a glob; errors on an unclosed `[` or `{`.
-    pub fn compile(pattern: &str) -> Result<Glob, String> {
+    pub fn compile(pattern: &str) -> Result<Glob, GlobError> {
         let chars: Vec<char> = pattern.chars().collect();
         let mut pos = 0;
         let toks = parse_seq(&chars, &mut pos, false)?;
         if pos != chars.len() {
-            return Err(format!("unexpected '{}' at position {pos}", chars[pos]));
+            return Err(GlobError::Unexpected {
+                found: chars[pos],
+                position: pos,
+            });
         }
         Ok(Glob {
             source: pattern.to_string(),
@@ -99,7 +117,7 @@ impl Glob {
     }
 }
 
-fn parse_seq(c: &[char], pos: &mut usize, in_alt: bool) -> Result<Vec<GlobTok>, String> {
+fn parse_seq(c: &[char], pos: &mut usize, in_alt: bool) -> Result<Vec<GlobTok>, GlobError> {
     let mut out = Vec::new();
     while *pos < c.len() {
         let ch = c[*pos];
@@ -118,7 +136,7 @@ fn parse_seq(c: &[char], pos: &mut usize, in_alt: bool) -> Result<Vec<GlobTok>, 
             '\\' => {
                 *pos += 1;
                 if *pos >= c.len() {
-                    return Err("trailing escape".into());
+                    return Err(GlobError::TrailingEscape);
                 }
                 out.push(GlobTok::Lit(c[*pos]));
                 *pos += 1;
@@ -133,7 +151,7 @@ fn parse_seq(c: &[char], pos: &mut usize, in_alt: bool) -> Result<Vec<GlobTok>, 
                 let mut items = Vec::new();
                 loop {
                     if *pos >= c.len() {
-                        return Err("unclosed '['".into());
+                        return Err(GlobError::UnclosedClass);
                     }
                     let a = c[*pos];
                     if a == ']' {
@@ -149,7 +167,7 @@ fn parse_seq(c: &[char], pos: &mut usize, in_alt: bool) -> Result<Vec<GlobTok>, 
                     }
                 }
                 if items.is_empty() {
-                    return Err("empty character class".into());
+                    return Err(GlobError::EmptyClass);
                 }
                 out.push(GlobTok::Class { negated, items });
             }
@@ -160,7 +178,7 @@ fn parse_seq(c: &[char], pos: &mut usize, in_alt: bool) -> Result<Vec<GlobTok>, 
                     let seq = parse_seq(c, pos, true)?;
                     alts.push(seq);
                     if *pos >= c.len() {
-                        return Err("unclosed '{'".into());
+                        return Err(GlobError::UnclosedAlternatives);
                     }
                     if c[*pos] == ',' {
                         *pos += 1;

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::admission::image::ImageRef;
-use crate::admission::verifier::{AttestorSpec, EvidenceVerifier, SignerIdentity, Verification};
+use crate::admission::verifier::{
+    AttestorSpec, EvidenceVerifier, ResolveError, SignerIdentity, Verification,
+};
 use crate::supply::oci::{Descriptor, Digest};
 use crate::supply::store::{Store, StoreError};
 use crate::verify::identity::{IdentityRule, Pattern};
@@ -329,10 +331,10 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
         })
     }
 
-    fn resolve_digest(&self, image: &ImageRef) -> Result<String, String> {
+    fn resolve_digest(&self, image: &ImageRef) -> Result<String, ResolveError> {
         self.digest_of(image)
             .map(|d| d.to_string())
-            .map_err(|r| r.to_string())
+            .map_err(ResolveError::from_cause)
     }
 }
 

@@ -90,7 +90,7 @@ impl EvidenceVerifier for RelocatedEvidence {
         )
     }
 
-    fn resolve_digest(&self, image: &ImageRef) -> Result<String, String> {
+    fn resolve_digest(&self, image: &ImageRef) -> Result<String, crate::admission::ResolveError> {
         self.inner
             .resolve_digest(&self.relocation.original_ref(image))
     }

@@ -50,9 +50,8 @@ impl LabContext {
     /// Build (or rebuild) the lab for `seed` in `dir`, and load it.
     pub fn build(dir: &Path, seed: u64) -> Result<LabContext> {
         let (catalogue, lock) = crate::lab_cli::init(dir, seed)?;
-        let layout = Layout::open(layout_dir(dir)).map_err(|e| Error::Internal {
-            message: format!("failed to open the lab layout: {e}"),
-        })?;
+        let layout = Layout::open(layout_dir(dir))
+            .map_err(|e| Error::harness("failed to open the lab layout", e))?;
         let material = TrustMaterial::from_file(&dir.join("trusted_root.json")).map_err(|r| {
             Error::Internal {
                 message: r.to_string(),

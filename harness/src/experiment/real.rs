@@ -135,9 +135,7 @@ fn cluster_error(what: &str, e: ClusterError) -> Error {
             message: format!("{what}: {e}"),
             hint: "check the kubeconfig and --context, or use --backend embedded".into(),
         },
-        other => Error::Internal {
-            message: format!("{what}: {other}"),
-        },
+        other => Error::harness(what, other),
     }
 }
 
@@ -216,9 +214,7 @@ pub fn run(
                 bar.finish_and_clear();
                 bar = step(s.describe());
             })
-            .map_err(|e| Error::Internal {
-                message: format!("the kind cluster could not be set up: {e}"),
-            })?;
+            .map_err(|e| Error::harness("the kind cluster could not be set up", e))?;
             bar.finish_and_clear();
             let backend = ClusterBackend::from_kubeconfig_yaml(
                 &up.kubeconfig,
@@ -496,17 +492,13 @@ pub fn push_fixtures(
     host: &str,
     timeouts: Timeouts,
 ) -> Result<Box<dyn FixtureTags>> {
-    let layout = Layout::open(layout_dir(lab_dir)).map_err(|e| Error::Internal {
-        message: format!("failed to open the lab layout: {e}"),
-    })?;
-    let registry = Registry::connect_with(host, timeouts).map_err(|e| Error::Internal {
-        message: e.to_string(),
-    })?;
+    let layout = Layout::open(layout_dir(lab_dir))
+        .map_err(|e| Error::harness("failed to open the lab layout", e))?;
+    let registry = Registry::connect_with(host, timeouts)
+        .map_err(|e| Error::harness(format!("cannot reach the registry {host}"), e))?;
     registry.push_layout(&layout).map_err(|e| {
         if e.is_fault() {
-            Error::Internal {
-                message: format!("cannot push the lab fixtures to {host}: {e}"),
-            }
+            Error::harness(format!("cannot push the lab fixtures to {host}"), e)
         } else {
             Error::Usage {
                 message: format!("cannot push the lab fixtures to {host}: {e}"),

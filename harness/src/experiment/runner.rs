@@ -110,6 +110,12 @@ pub enum RunError {
     /// A lab reference that does not parse.
     #[error(transparent)]
     Reference(#[from] trustswap_model::image::ImageRefError),
+    /// The lab's store could not resolve a tag.
+    #[error("resolving a tag in the lab")]
+    Resolve(#[from] crate::admission::ResolveError),
+    /// A lab key that does not parse.
+    #[error("the lab's rotated key")]
+    LabKey(#[from] trustswap_model::fingerprint::KeyError),
     /// Ctrl-C: the run stopped before this point.
     #[error("interrupted")]
     Interrupted,

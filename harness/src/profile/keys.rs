@@ -31,7 +31,9 @@ pub struct KeyMaterial {
 
 /// Parse a PEM public key: its LF-encoded PEM and fingerprint. Errors are
 /// plain sentences for the caller to place.
-pub fn parse_public_key(text: &str) -> std::result::Result<(String, String), String> {
+pub fn parse_public_key(
+    text: &str,
+) -> std::result::Result<(String, String), trustswap_model::fingerprint::KeyError> {
     trustswap_model::fingerprint::parse_public_key(text).map(|(pem, fp)| (pem, fp.into_string()))
 }
 
@@ -127,7 +129,7 @@ impl KeyResolver {
                 profile,
                 None,
                 field,
-                msg,
+                msg.to_string(),
                 "give an ECDSA/RSA/Ed25519 public key as PEM `-----BEGIN PUBLIC KEY-----`",
             )
         })?;
