@@ -7,7 +7,7 @@ pub mod embedded;
 pub mod error;
 pub mod evidence;
 pub mod kube;
-pub mod local;
+pub use trustswap_kube::local;
 pub mod relocate;
 
 use serde_json::Value;

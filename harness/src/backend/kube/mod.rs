@@ -1,20 +1,13 @@
-//! Real-cluster backends for trustswap: an existing API server with Kyverno
-//! ([`ClusterBackend`], synchronous, over the async [`ClusterClient`]) and a
-//! throwaway `kind` cluster ([`kind`]).
+//! Real-cluster backends: the `trustswap-kube` crate (client, kind, local
+//! control plane, message parsing), re-exported under its old path, and
+//! [`adapter`], which makes its [`ClusterBackend`] a [`super::Backend`].
 
 pub mod adapter;
-pub mod backend;
-pub mod cluster;
-pub mod error;
-pub mod kind;
-pub mod message;
-pub mod resources;
+
+pub use trustswap_kube::{
+    AppliedObject, ApplyOutcome, ClusterBackend, ClusterClient, ClusterDecision, ClusterError,
+    ContainerImage, Leftover, PodImages, PolicyViolation, PreflightReport, Settings, backend,
+    cluster, error, kind, message, parse_denial, parse_warning, policy_ready, resources,
+};
 
 pub use adapter::{KubeBackend, RegistryTags, Swap};
-pub use backend::ClusterBackend;
-pub use cluster::{
-    AppliedObject, ApplyOutcome, ClusterClient, ClusterDecision, ContainerImage, PodImages,
-    PreflightReport, Settings, policy_ready,
-};
-pub use error::{ClusterError, Leftover};
-pub use message::{PolicyViolation, parse_denial, parse_warning};

@@ -100,7 +100,7 @@ pub enum ClusterError {
     Runtime(String),
 }
 
-/// Something left behind by [`crate::backend::kube::ClusterClient::cleanup`].
+/// Something left behind by [`crate::ClusterClient::cleanup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftover {
     /// `Kind` of the object (or of the list that failed).

@@ -120,7 +120,7 @@ pub fn known_kinds() -> Vec<KindInfo> {
     ]
 }
 
-/// The kinds [`crate::backend::kube::ClusterClient::cleanup`] lists by label (one version per storage).
+/// The kinds [`crate::ClusterClient::cleanup`] lists by label (one version per storage).
 pub fn cleanup_kinds() -> Vec<KindInfo> {
     known_kinds()
         .into_iter()

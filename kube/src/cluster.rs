@@ -1,5 +1,5 @@
 //! The async client: every operation against a real API server with Kyverno.
-//! [`crate::backend::kube::ClusterBackend`] wraps it behind a synchronous boundary.
+//! [`crate::ClusterBackend`] wraps it behind a synchronous boundary.
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,9 +15,9 @@ use kube::discovery::Scope;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::backend::kube::error::{ClusterError, Leftover};
-use crate::backend::kube::message::{PolicyViolation, parse_denial, parse_warning};
-use crate::backend::kube::resources::{self, KindInfo, Readiness};
+use crate::error::{ClusterError, Leftover};
+use crate::message::{PolicyViolation, parse_denial, parse_warning};
+use crate::resources::{self, KindInfo, Readiness};
 
 /// Label every trustswap object carries.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -1154,9 +1154,9 @@ impl ClusterClient {
 fn install_hint() -> String {
     format!(
         "install kyverno {} with `helm install kyverno kyverno/kyverno -n kyverno --create-namespace --version {}` (repo https://kyverno.github.io/kyverno/) or `kubectl create -f {}`",
-        crate::backend::kube::kind::KYVERNO_VERSION,
-        crate::backend::kube::kind::KYVERNO_CHART_VERSION,
-        crate::backend::kube::kind::KYVERNO_INSTALL_MANIFEST
+        crate::kind::KYVERNO_VERSION,
+        crate::kind::KYVERNO_CHART_VERSION,
+        crate::kind::KYVERNO_INSTALL_MANIFEST
     )
 }
 

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::backend::kube::error::ClusterError;
+use crate::error::ClusterError;
 
 /// Pinned kind release (CLI binary).
 pub const KIND_VERSION: &str = "v0.31.0";
@@ -34,7 +34,7 @@ pub const REGISTRY_HOST_PORT: u16 = 5001;
 /// `kind` network): the prefix of every relocated fixture reference.
 pub const REGISTRY_IN_CLUSTER: &str = "trustswap-registry:5000";
 /// The cluster config template (`{{REGISTRY}}` is the registry container name).
-pub const CLUSTER_TEMPLATE: &str = include_str!("../../../../configs/kind/cluster.yaml");
+pub const CLUSTER_TEMPLATE: &str = include_str!("../../configs/kind/cluster.yaml");
 
 /// An external command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -450,7 +450,7 @@ fn write_file(path: &Path, text: &str) -> Result<(), KindError> {
 
 /// Creates cluster `trustswap-<run_id>` (config and kubeconfig in `work_dir`),
 /// the local registry mirror, and installs Kyverno. Readiness of Kyverno is
-/// then checked with [`crate::backend::kube::ClusterBackend::preflight`]. When a step after
+/// then checked with [`crate::ClusterBackend::preflight`]. When a step after
 /// cluster creation fails the cluster is deleted again.
 pub fn kind_up(
     runner: &dyn CommandRunner,

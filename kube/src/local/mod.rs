@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use process::{Proc, free_port, listening, wait_ready};
 
-use crate::supply::registry::LocalRegistry;
+use trustswap_sigstore::supply::registry::LocalRegistry;
 
 /// Names of the oracle binaries the local backend needs.
 pub const BINARIES: [&str; 4] = ["etcd", "kube-apiserver", "kyverno", "reports-controller"];

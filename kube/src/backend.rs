@@ -5,11 +5,11 @@
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
-use crate::backend::kube::cluster::{
+use crate::cluster::{
     ApplyOutcome, ClusterClient, ClusterDecision, ContainerImage, PodImages, PreflightReport,
     Settings,
 };
-use crate::backend::kube::error::{ClusterError, Leftover};
+use crate::error::{ClusterError, Leftover};
 
 /// A real API server with Kyverno, driven synchronously.
 pub struct ClusterBackend {
