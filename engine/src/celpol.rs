@@ -831,10 +831,11 @@ fn literal(
 ) -> Result<Option<String>, PolicyError> {
     match v {
         None => Ok(None),
+        // upstream's omitempty: an empty expression is no expression
         Some(iv::StringOrExpression {
-            expression: Some(_),
+            expression: Some(e),
             ..
-        }) => Err(doc.unsupported(format!("{field}.expression"))),
+        }) if !e.is_empty() => Err(doc.unsupported(format!("{field}.expression"))),
         Some(s) => Ok(s.value.clone()),
     }
 }
@@ -849,7 +850,12 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                 .is_some_and(|s| s.tag_prefix.as_deref().is_some_and(|t| !t.is_empty()));
             doc.refuse_unmodelled(&[
                 (!c.annotations.is_empty(), &format!("{cf}.annotations")),
-                (c.trusted_root.is_some(), &format!("{cf}.trustedRoot")),
+                (
+                    c.trusted_root
+                        .as_ref()
+                        .is_some_and(|t| t.value.is_some() || t.expression.is_some()),
+                    &format!("{cf}.trustedRoot"),
+                ),
                 (tag_prefix, &format!("{cf}.source.tagPrefix")),
             ])?;
             let ct = c.ctlog.as_ref();
@@ -871,7 +877,7 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
             let spec = match (&c.key, &c.keyless, &c.certificate) {
                 (Some(k), None, None) => {
                     let kf = format!("{cf}.key");
-                    if k.expression.is_some() {
+                    if k.expression.as_deref().is_some_and(|e| !e.is_empty()) {
                         return Err(doc.unsupported(format!("{kf}.expression")));
                     }
                     let data = k.data.clone().unwrap_or_default();
@@ -898,7 +904,11 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                     let mut identities = Vec::new();
                     for (i, id) in k.identities.iter().enumerate() {
                         let idf = format!("{kf}.identities[{i}]");
-                        if id.subject_expression.is_some() {
+                        if id
+                            .subject_expression
+                            .as_deref()
+                            .is_some_and(|e| !e.is_empty())
+                        {
                             return Err(doc.unsupported(format!("{idf}.subjectExpression")));
                         }
                         let re = |v: &Option<String>, key: &str| {

@@ -7,7 +7,7 @@ use crate::error::PolicyError;
 use crate::image::{ImageRef, PodImage, pod_images};
 use crate::ivcache;
 use crate::pattern::{PatternOutcome, validate_pattern};
-use crate::request::{AdmissionRequest, Operation};
+use crate::request::{AdmissionRequest, Operation, UserInfo};
 use crate::selector::{LabelSelector, labels_of};
 use crate::util::Doc;
 use crate::verifier::{
@@ -615,7 +615,14 @@ fn compile_image_verification(
             iv.cosign_oci11 == Some(true),
             format!("{field}.cosignOCI11"),
         ),
-        (iv.validate.is_some(), format!("{field}.validate")),
+        // `validate` only acts through `deny` (Go writes `validate: {}` for
+        // every entry: a value type)
+        (
+            iv.validate
+                .as_ref()
+                .is_some_and(|v| v.get("deny").is_some_and(|d| !d.is_null())),
+            format!("{field}.validate.deny"),
+        ),
     ])?;
     let iv = &convert_deprecated(iv);
     let mut attestors = Vec::new();
@@ -1617,8 +1624,11 @@ impl ClusterPolicy {
         }
     }
 
-    /// Kyverno's `validateOldObject`: the old object must match the rule as a
-    /// CREATE (`matchResource`), then fail the same patterns.
+    /// Kyverno's `validateOldObject` (`validate_resource.go:184-220`): the old
+    /// object, as if it were created, must meet the rule's preconditions and
+    /// match it (`utils.go:15-41`: matched with a placeholder user, never the
+    /// requester, so a rule matched on subjects or roles does not match it),
+    /// then fail the same patterns.
     fn old_object_fails(
         &self,
         rule: &Rule,
@@ -1632,10 +1642,32 @@ impl ClusterPolicy {
         if !old.is_object() {
             return false;
         }
+        // SetResources(empty, old) and SetOperation(Create) rewrite the JSON
+        // context the preconditions read; the requester stays.
+        let ctx = json!({
+            "request": {
+                "operation": Operation::Create.as_str(),
+                "namespace": cx.req.namespace,
+                "object": old,
+                "oldObject": Value::Null,
+                "userInfo": cx.json_ctx.pointer("/request/userInfo").cloned().unwrap_or(Value::Null),
+            }
+        });
+        if let Some(pre) = &rule.preconditions
+            && !pre.eval(&ctx).unwrap_or(false)
+        {
+            return false;
+        }
         let as_created = AdmissionRequest {
             operation: Operation::Create,
             object: old.clone(),
             old_object: Value::Null,
+            user_info: Some(UserInfo {
+                username: "kyverno:kyverno-invalid-controller".into(),
+                groups: vec!["kyverno:invalidgroup".into()],
+                roles: vec!["kyverno:invalidrole".into()],
+                cluster_roles: vec!["kyverno:invalidrole".into()],
+            }),
             ..cx.req.clone()
         };
         let matched = rule.matcher.matches(&as_created)

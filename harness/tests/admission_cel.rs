@@ -570,7 +570,7 @@ fn invalid_regex_in_matches_is_a_policy_error() {
 #[case("/spec/images", json!([{"name": "x", "expression": "[]"}]), "spec.images")]
 #[case("/spec/evaluation", json!({"admission": {"enabled": false}}), "spec.evaluation")]
 #[case("/spec/attestors/0/cosign/annotations", json!({"a": "b"}), "spec.attestors[0].cosign.annotations")]
-#[case("/spec/attestors/0/cosign/trustedRoot", json!("{}"), "spec.attestors[0].cosign.trustedRoot")]
+#[case("/spec/attestors/0/cosign/trustedRoot", json!({"value": "{}"}), "spec.attestors[0].cosign.trustedRoot")]
 #[case("/spec/attestors/0/cosign/keyless/identities/0/subjectExpression", json!("'x'"), "spec.attestors[0].cosign.keyless.identities[0].subjectExpression")]
 #[case("/spec/attestors/0/cosign/keyless/additionalExtensions", json!({"githubWorkflowRepository": "x"}), "spec.attestors[0].cosign.keyless.additionalExtensions")]
 fn ivp_fields_the_engine_does_not_model_are_refused_by_name(

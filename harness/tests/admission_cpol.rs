@@ -894,7 +894,7 @@ fn unknown_and_mistyped_fields_are_invalid(
 #[case("/spec/rules/0/verifyImages/0/annotations", json!({"a": "b"}), "spec.rules[0].verifyImages[0].annotations")]
 #[case("/spec/rules/0/verifyImages/0/type", json!("Notary"), "spec.rules[0].verifyImages[0].type")]
 #[case("/spec/rules/0/verifyImages/0/cosignOCI11", json!(true), "spec.rules[0].verifyImages[0].cosignOCI11")]
-#[case("/spec/rules/0/verifyImages/0/validate", json!({"deny": {}}), "spec.rules[0].verifyImages[0].validate")]
+#[case("/spec/rules/0/verifyImages/0/validate", json!({"deny": {}}), "spec.rules[0].verifyImages[0].validate.deny")]
 #[case("/spec/rules/0/verifyImages/0/attestors/0/entries/0/annotations", json!({"a": "b"}), "spec.rules[0].verifyImages[0].attestors[0].entries[0].annotations")]
 #[case("/spec/rules/0/context", json!([{"name": "x", "variable": {"value": 1}}]), "spec.rules[0].context")]
 #[case("/spec/applyRules", json!("One"), "spec.applyRules")]
@@ -936,6 +936,9 @@ fn kyverno_fields_without_admission_effect_are_accepted() {
         docs[0]["spec"][k] = v;
     }
     docs[0]["spec"]["rules"][0]["skipBackgroundRequests"] = json!(true);
+    // what Go writes for every entry (value types with omitempty)
+    docs[0]["spec"]["rules"][0]["verifyImages"][0]["validate"] = json!({});
+    docs[0]["spec"]["rules"][0]["match"]["any"][0]["resources"]["selector"] = Value::Null;
     docs[0]["spec"]["rules"][0]["reportProperties"] = json!({"team": "platform"});
     docs[0]["spec"]["rules"][0]["match"]["all"] = Value::Null;
     let d = eval(
@@ -1057,4 +1060,30 @@ fn deprecated_top_level_attestors_convert_as_kyverno_does(
         assert_eq!(with.allowed, without.allowed);
         assert_eq!(with.results, without.results);
     }
+}
+
+#[rstest]
+// a precondition on the operation: the old object, checked as a CREATE, does
+// not meet it, so the violation is not pre-existing (utils.go:15-20)
+#[case(json!({"preconditions": {"all": [{"key": "{{request.operation}}", "operator": "Equals", "value": "UPDATE"}]}}))]
+// a rule matched on the requester: Kyverno matches the old object with a
+// placeholder user, so it does not match (utils.go:22-31)
+#[case(json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}, "subjects": [{"kind": "User", "name": "kubernetes-admin"}]}]}}))]
+fn the_old_object_is_checked_as_kyverno_checks_it(#[case] rule_extra: Value) {
+    let mut docs = allow_list("Enforce", json!({}));
+    for (k, v) in rule_extra.as_object().unwrap() {
+        docs[0]["spec"]["rules"][0][k] = v.clone();
+    }
+    let r = update(
+        pod("p", &["quay.io/old:1"], &[], &[]),
+        pod("p", &["quay.io/new:1"], &[], &[]),
+    );
+    let d = eval(&docs, &r, FakeVerifier::new());
+    assert_eq!(
+        d.status_of("registries", "allow"),
+        Some(RuleStatus::Fail),
+        "{:?}",
+        d.results
+    );
+    assert!(!d.allowed);
 }

@@ -337,14 +337,20 @@ fn the_report_shows_the_cluster_the_comparison_and_the_swaps() {
     let comparison = compare("cluster", &run.embedded, &run.results);
     let report = RunReport {
         schema_version: trustswap::report::SCHEMA_VERSION,
-        tool: serde_json::json!({ "name": "trustswap" }),
+        tool: serde_json::json!({ "name": "trustswap", "version": "0.1.0" }),
         command: "run",
         backend: "cluster",
         seed: 0,
         verdict: trustswap::exit::Verdict::Holds,
         exit_code: 0,
         counts: Counts::of(&run.results),
-        lab: serde_json::json!({}),
+        lab: serde_json::json!({
+            "sctRequired": true,
+            "fixtures": 0,
+            "notApplicable": 0,
+            "trustRoot": "the lab's trusted_root.json (built from the seed)",
+            "clock": "2026-12-01T00:00:00Z",
+        }),
         static_check: &run.check,
         scenarios: &run.results,
         cluster: Some(serde_json::json!({

@@ -52,8 +52,8 @@ impl CancelToken {
     }
 }
 
-/// The token of the installed real-run handler.
-static TOKEN: OnceLock<CancelToken> = OnceLock::new();
+/// The token of the installed real-run handler (the latest run's).
+static TOKEN: Mutex<Option<CancelToken>> = Mutex::new(None);
 static LEFT_BEHIND: OnceLock<String> = OnceLock::new();
 /// Whether the real-run handler (finish the step, clean up) is installed.
 static STEPWISE: AtomicBool = AtomicBool::new(false);
@@ -178,7 +178,11 @@ fn on_interrupt() {
         eprintln!("\ninterrupted");
         std::process::exit(i32::from(crate::exit::UNDECIDED));
     }
-    let token = TOKEN.get_or_init(CancelToken::new);
+    let token = TOKEN
+        .lock()
+        .ok()
+        .and_then(|t| t.clone())
+        .unwrap_or_default();
     if token.is_cancelled() {
         remove_registered();
         eprintln!(
@@ -196,10 +200,13 @@ fn on_interrupt() {
 /// Installs the real-run handler: the first interrupt cancels `token` and
 /// lets the current step finish. `left_behind` is printed if a second
 /// interrupt quits before cleanup (e.g. the label selector of the run's
-/// objects). One handler per process: a later call keeps the first token.
+/// objects). A later call (another run in the same process) hands Ctrl-C to
+/// its own token.
 pub fn install(left_behind: String, token: &CancelToken) {
     let _ = LEFT_BEHIND.set(left_behind);
-    let _ = TOKEN.set(token.clone());
+    if let Ok(mut t) = TOKEN.lock() {
+        *t = Some(token.clone());
+    }
     STEPWISE.store(true, Ordering::SeqCst);
     listen();
 }

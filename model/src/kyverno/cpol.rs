@@ -27,7 +27,7 @@ pub const EXCEPTION_KIND: &str = "PolicyException";
 pub struct ClusterPolicy {
     pub api_version: String,
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: ObjectMeta,
     pub spec: Spec,
     /// Written by Kyverno's controllers; no admission meaning.
@@ -117,7 +117,8 @@ pub enum FailureAction {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Rule {
     pub name: String,
-    #[serde(rename = "match")]
+    /// Required upstream; `null` reads as empty (and then matches nothing).
+    #[serde(rename = "match", deserialize_with = "null_as_default")]
     pub match_: MatchResources,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<MatchResources>,
@@ -206,7 +207,7 @@ pub struct MatchResources {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResourceFilter {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub resources: ResourceDescription,
     // the inline `UserInfo` (serde cannot flatten into a struct that denies
     // unknown fields, so its three fields are spelled out)
@@ -576,7 +577,7 @@ pub struct Attestation {
 pub struct PolicyException {
     pub api_version: String,
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: ObjectMeta,
     pub spec: ExceptionSpec,
 }

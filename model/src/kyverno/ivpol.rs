@@ -2,7 +2,7 @@
 //! ClusterPolicy `verifyImages`), ValidatingPolicy and the CEL
 //! PolicyException, every field Kyverno 1.19 defines (kyverno/api
 //! `api/policies.kyverno.io/v1alpha1/{imagevalidating_policy,validating_policy,policy_exception}.go`,
-//! which v1 aliases, and `admissionregistration.k8s.io/v1` for the match
+//! which v1 aliases through v1beta1, and `admissionregistration.k8s.io/v1` for the match
 //! constraints, validations, variables and match conditions).
 //!
 //! As in [`super::cpol`], every struct denies unknown fields and the fields no
@@ -23,7 +23,7 @@ pub const KIND_EXCEPTION: &str = "PolicyException";
 pub struct ImageValidatingPolicy {
     pub api_version: String,
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: ObjectMeta,
     pub spec: IvpolSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,8 +213,9 @@ pub struct Cosign {
         skip_serializing_if = "std::collections::BTreeMap::is_empty"
     )]
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// A `StringOrExpression` upstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trusted_root: Option<String>,
+    pub trusted_root: Option<StringOrExpression>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -425,7 +426,7 @@ pub struct Variable {
 pub struct ValidatingPolicy {
     pub api_version: String,
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: ObjectMeta,
     pub spec: VpolSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -479,7 +480,7 @@ pub struct VpolSpec {
 pub struct PolicyException {
     pub api_version: String,
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: ObjectMeta,
     pub spec: ExceptionSpec,
 }
