@@ -372,6 +372,23 @@ fn compile_named<'a>(
         .collect()
 }
 
+/// What every CEL policy compiles alike: its match constraints, its match
+/// conditions and its variables.
+#[allow(clippy::type_complexity)]
+fn compile_selection(
+    env: &Env,
+    doc: &Doc,
+    constraints: Option<&iv::MatchResources>,
+    match_conditions: &[iv::MatchCondition],
+    vars: &[iv::Variable],
+) -> Result<(MatchConstraints, Vec<(String, Expr)>, Vec<(String, Expr)>), PolicyError> {
+    Ok((
+        MatchConstraints::compile(constraints, doc, "spec.matchConstraints")?,
+        compile_named(env, doc, "matchConditions", conditions(match_conditions))?,
+        compile_named(env, doc, "variables", variables(vars))?,
+    ))
+}
+
 fn variables(list: &[iv::Variable]) -> impl Iterator<Item = (&str, &str)> {
     list.iter()
         .map(|v| (v.name.as_str(), v.expression.as_str()))
@@ -598,22 +615,20 @@ impl ValidatingPolicy {
         let name = policy_name(&p.metadata, &doc)?;
         let spec = &p.spec;
         doc.refuse_unmodelled(&[(spec.evaluation.is_some(), "spec.evaluation")])?;
+        let (constraints, match_conditions, variables) = compile_selection(
+            env,
+            &doc,
+            spec.match_constraints.as_ref(),
+            &spec.match_conditions,
+            &spec.variables,
+        )?;
         Ok(ValidatingPolicy {
             name,
             failure_policy: spec.failure_policy.unwrap_or(FailurePolicy::Fail),
             actions: parse_actions(&spec.validation_actions),
-            constraints: MatchConstraints::compile(
-                spec.match_constraints.as_ref(),
-                &doc,
-                "spec.matchConstraints",
-            )?,
-            match_conditions: compile_named(
-                env,
-                &doc,
-                "matchConditions",
-                conditions(&spec.match_conditions),
-            )?,
-            variables: compile_named(env, &doc, "variables", variables(&spec.variables))?,
+            constraints,
+            match_conditions,
+            variables,
             validations: compile_validations(env, &doc, &spec.validations)?,
         })
     }
@@ -1044,6 +1059,13 @@ impl ImageValidatingPolicy {
         }
         let vc = spec.validation_configurations.clone().unwrap_or_default();
         let validations = compile_validations(env, &doc, &spec.validations)?;
+        let (constraints, match_conditions, variables) = compile_selection(
+            env,
+            &doc,
+            spec.match_constraints.as_ref(),
+            &spec.match_conditions,
+            &spec.variables,
+        )?;
         Ok(ImageValidatingPolicy {
             name,
             failure_policy: spec.failure_policy.unwrap_or(FailurePolicy::Fail),
@@ -1051,18 +1073,9 @@ impl ImageValidatingPolicy {
             mutate_digest: vc.mutate_digest.unwrap_or(defaults::MUTATE_DIGEST),
             verify_digest: vc.verify_digest.unwrap_or(defaults::VERIFY_DIGEST),
             required: vc.required.unwrap_or(defaults::REQUIRED),
-            constraints: MatchConstraints::compile(
-                spec.match_constraints.as_ref(),
-                &doc,
-                "spec.matchConstraints",
-            )?,
-            match_conditions: compile_named(
-                env,
-                &doc,
-                "matchConditions",
-                conditions(&spec.match_conditions),
-            )?,
-            variables: compile_named(env, &doc, "variables", variables(&spec.variables))?,
+            constraints,
+            match_conditions,
+            variables,
             validations,
             attestors_value: cel_map(attestor_vals),
             attestations_value: cel_map(attestation_vals),

@@ -739,34 +739,31 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
             message: r.reason,
             hint: "write an RE2 regular expression".into(),
         };
-        let subject = match (
+        // cosign's semantics: an exact flag is literal, the regexp is
+        // unanchored (as `verify-bundle` reads them too).
+        let pick =
+            |exact: &Option<String>, regexp: &Option<String>, missing: Error| match (exact, regexp)
+            {
+                (Some(s), _) => Ok(Pattern::cosign(s)),
+                (_, Some(r)) => crate::verify::identity::regexp(r).map_err(bad),
+                _ => Err(missing),
+            };
+        let subject = pick(
             &args.certificate_identity,
             &args.certificate_identity_regexp,
-        ) {
-            // cosign's semantics: --certificate-identity is literal, the
-            // regexp is unanchored (as `verify-bundle` reads them too).
-            (Some(s), _) => Pattern::cosign(s),
-            (_, Some(r)) => crate::verify::identity::regexp(r).map_err(bad)?,
-            _ => {
-                return Err(Error::Usage {
-                    message: "no verification policy".into(),
-                    hint: "pass --vendor NAME, --key FILE, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]".into(),
-                });
-            }
-        };
-        let issuer = match (
+            Error::Usage {
+                message: "no verification policy".into(),
+                hint: "pass --vendor NAME, --key FILE, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]".into(),
+            },
+        )?;
+        let issuer = pick(
             &args.certificate_oidc_issuer,
             &args.certificate_oidc_issuer_regexp,
-        ) {
-            (Some(s), _) => Pattern::cosign(s),
-            (_, Some(r)) => crate::verify::identity::regexp(r).map_err(bad)?,
-            _ => {
-                return Err(Error::Usage {
-                    message: "a certificate identity needs its OIDC issuer".into(),
-                    hint: "pass --certificate-oidc-issuer URL (cosign requires it too)".into(),
-                });
-            }
-        };
+            Error::Usage {
+                message: "a certificate identity needs its OIDC issuer".into(),
+                hint: "pass --certificate-oidc-issuer URL (cosign requires it too)".into(),
+            },
+        )?;
         (
             SignerPolicy::Keyless {
                 rule: IdentityRule {
