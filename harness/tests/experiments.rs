@@ -525,7 +525,38 @@ fn a_per_engine_expectation_applies_to_its_engine_only() {
         .expect("scenario");
     let step = |engine| &run_of(s, engine, "chainguard").steps[2];
     assert_eq!(step(Engine::Cpol).expected.as_deref(), Some("admitted"));
-    assert_eq!(step(Engine::Cpol).observed, "admitted");
+    assert_eq!(step(Engine::Cpol).observed.word(), "admitted");
     assert_eq!(step(Engine::Ivpol).expected.as_deref(), Some("denied"));
-    assert_eq!(step(Engine::Ivpol).observed, "denied");
+    assert_eq!(step(Engine::Ivpol).observed.word(), "denied");
+}
+
+/// Observations are an enum inside and the same words outside: reports,
+/// the cross-vendor comparison and the comparison with real Kyverno read them.
+#[test]
+fn observations_are_written_as_the_words_reports_have_always_used() {
+    use trustswap::experiment::runner::Observation;
+    use trustswap::experiment::scenario::{AuditStatus, Outcome};
+    let denied = Observation::Decision {
+        outcome: Outcome::Denied,
+        reported: true,
+    };
+    assert_eq!(
+        (denied.word(), denied.record()),
+        ("denied".into(), "denied+reported".into())
+    );
+    let quiet = Observation::Quiet("clock advanced");
+    assert_eq!(
+        (quiet.word(), quiet.record()),
+        ("clock advanced".into(), String::new())
+    );
+    let audit = Observation::Audit(vec![
+        ("web".into(), Some(AuditStatus::Drifted)),
+        ("api".into(), None),
+    ]);
+    assert_eq!(audit.record(), "web=drifted, api=absent");
+    assert_eq!(
+        serde_json::to_value(&Observation::Errored).unwrap(),
+        "errored"
+    );
+    assert_eq!(serde_json::to_value(&denied).unwrap(), "denied");
 }

@@ -231,8 +231,8 @@ pub fn compare(
                         engine: cr.engine.id().to_owned(),
                         vendor: cr.vendor.clone(),
                         step: cstep.label.clone(),
-                        embedded: estep.observed.clone(),
-                        cluster: cstep.observed.clone(),
+                        embedded: estep.observed.word(),
+                        cluster: cstep.observed.word(),
                     });
                 }
             }

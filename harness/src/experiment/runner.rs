@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::cluster::{AdmissionRecord, Cluster, Container, ExceptionRecord, RunningPod};
 use super::lab::LabContext;
 use super::scenario::{
-    Action, AppliesTo, ContractPatch, Expect, IdentityMode, ImageSel, Kind, Outcome, Pod,
-    Revocation, Scenario,
+    Action, AppliesTo, AuditStatus, ContractPatch, Expect, IdentityMode, ImageSel, Kind, Outcome,
+    Pod, Revocation, Scenario,
 };
 use crate::admission::decision::Decision;
 use crate::admission::image::ImageRef;
@@ -44,6 +44,73 @@ impl Status {
     }
 }
 
+/// What a step did: the one observation that expectations, reports, the
+/// cross-vendor comparison and the comparison with real Kyverno read.
+/// Written as words (`admitted`, `admitted+reported`, `p=drifted, q=absent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// An admission decision, and whether a report entry or a warning said
+    /// something about it.
+    Decision { outcome: Outcome, reported: bool },
+    /// A step that only changes the world (`clock advanced`, `tag re-pushed`).
+    Quiet(&'static str),
+    /// The drift audit's status of each pod the expectation names, in its
+    /// order (`None`: the audit found no such pod).
+    Audit(Vec<(String, Option<AuditStatus>)>),
+    /// The step could not run.
+    Errored,
+}
+
+impl Observation {
+    /// The step's `observed` word.
+    pub fn word(&self) -> String {
+        match self {
+            Observation::Decision { outcome, .. } => outcome_word(*outcome).to_owned(),
+            Observation::Quiet(w) => (*w).to_owned(),
+            Observation::Audit(pods) => pods
+                .iter()
+                .map(|(p, s)| format!("{p}={}", s.map_or("absent", |s| s.as_str())))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Observation::Errored => "errored".to_owned(),
+        }
+    }
+
+    /// The behaviour record of the step: the word, `+reported` for a
+    /// decision something reported on, and nothing for a quiet step (it
+    /// behaves alike for every vendor by construction).
+    pub fn record(&self) -> String {
+        match self {
+            Observation::Decision {
+                reported: true,
+                outcome,
+            } => format!("{}+reported", outcome_word(*outcome)),
+            Observation::Quiet(_) => String::new(),
+            other => other.word(),
+        }
+    }
+}
+
+impl std::fmt::Display for Observation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.word())
+    }
+}
+
+impl Serialize for Observation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.word())
+    }
+}
+
+/// `observations`: each step's record.
+fn records<S: serde::Serializer>(
+    list: &[Observation],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(list.iter().map(Observation::record))
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepOutcome {
@@ -51,7 +118,7 @@ pub struct StepOutcome {
     /// What was expected, in words (absent for steps without an expectation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected: Option<String>,
-    pub observed: String,
+    pub observed: Observation,
     /// Whether the expectation was met (absent without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ok: Option<bool>,
@@ -73,8 +140,9 @@ pub struct RunResult {
     pub reason: Option<String>,
     pub steps: Vec<StepOutcome>,
     /// The behaviour, step by step, with no vendor-specific text: what the
-    /// cross-vendor comparison compares.
-    pub observations: Vec<String>,
+    /// cross-vendor comparison compares (written as records).
+    #[serde(serialize_with = "records")]
+    pub observations: Vec<Observation>,
 }
 
 impl RunResult {
@@ -247,8 +315,11 @@ struct RunState {
     engine: Engine,
 }
 
-fn outcome_word(d: &Decision) -> &'static str {
-    if d.allowed { "admitted" } else { "denied" }
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Admitted => "admitted",
+        Outcome::Denied => "denied",
+    }
 }
 
 fn reported(d: &Decision) -> bool {
@@ -523,7 +594,7 @@ impl<B: Backend> Runner<'_, B> {
             }
             let expect = step.expect.as_ref().map(|e| e.for_engine(engine));
             match self.step(&mut st, &step.action, expect.as_ref(), live) {
-                Ok((observed, observation, detail, evidence)) => {
+                Ok((observed, detail, evidence)) => {
                     let (expected, ok) = match &expect {
                         Some(e) => {
                             let ok = meets(e, &observed, detail.as_deref());
@@ -537,14 +608,14 @@ impl<B: Backend> Runner<'_, B> {
                             "{}: expected {}, observed {}",
                             step.label,
                             expected.clone().unwrap_or_default(),
-                            observed.word
+                            observed.word()
                         ));
                     }
-                    result.observations.push(observation);
+                    result.observations.push(observed.clone());
                     result.steps.push(StepOutcome {
                         label: step.label.clone(),
                         expected,
-                        observed: observed.word,
+                        observed,
                         ok,
                         detail,
                         evidence,
@@ -557,7 +628,7 @@ impl<B: Backend> Runner<'_, B> {
                     result.steps.push(StepOutcome {
                         label: step.label.clone(),
                         expected: expect.as_ref().map(describe),
-                        observed: "errored".into(),
+                        observed: Observation::Errored,
                         ok: None,
                         detail: Some(e),
                         evidence: None,
@@ -653,18 +724,8 @@ impl<B: Backend> Runner<'_, B> {
         action: &Action,
         expect: Option<&Expect>,
         live: bool,
-    ) -> Result<(Observed, String, Option<String>, Option<Value>), RunError> {
-        let quiet = |word: &str| {
-            (
-                Observed {
-                    word: word.into(),
-                    reported: false,
-                },
-                String::new(),
-                None,
-                None,
-            )
-        };
+    ) -> Result<(Observation, Option<String>, Option<Value>), RunError> {
+        let quiet = |word: &'static str| (Observation::Quiet(word), None, None);
         match action {
             Action::Admit { pod } => {
                 let (json, images) = self.pod_json(st, pod)?;
@@ -679,10 +740,12 @@ impl<B: Backend> Runner<'_, B> {
                     json.clone(),
                 );
                 let d = self.backend.admit(&req, st.cluster.now)?;
-                let mut observed = Observed {
-                    word: outcome_word(&d).into(),
-                    reported: reported(&d),
+                let outcome = if d.allowed {
+                    Outcome::Admitted
+                } else {
+                    Outcome::Denied
                 };
+                let mut reported = reported(&d);
                 let mut cluster_report = None;
                 if d.allowed {
                     // A real backend runs the pod when a later audit needs it,
@@ -697,7 +760,7 @@ impl<B: Backend> Runner<'_, B> {
                         && live_pod.is_some()
                         && let Some(entries) = self.backend.reports(&namespace, &pod.name)?
                     {
-                        observed.reported = !entries.is_empty() || !d.warnings.is_empty();
+                        reported = !entries.is_empty() || !d.warnings.is_empty();
                         cluster_report = Some(entries);
                     }
                     let exception = d
@@ -737,31 +800,29 @@ impl<B: Backend> Runner<'_, B> {
                     })
                 });
                 let evidence = json!({ "request": json, "decision": decision_json(&d) });
-                let observation = format!(
-                    "{}{}",
-                    observed.word,
-                    if observed.reported { "+reported" } else { "" }
-                );
-                Ok((observed, observation, detail, Some(evidence)))
+                Ok((
+                    Observation::Decision { outcome, reported },
+                    detail,
+                    Some(evidence),
+                ))
             }
             Action::Outage { pod } => {
                 let (json, images) = self.pod_json(st, pod)?;
                 let fail =
                     st.contract.failure_policy == crate::policy::kyverno::FailurePolicy::Fail;
-                let (word, detail) = if fail {
-                    ("denied", "Internal error occurred: failed calling webhook \"mutate.kyverno.svc-fail\": failed to call webhook: connection refused (webhook unavailable, failurePolicy: Fail)".to_owned())
+                let (outcome, detail) = if fail {
+                    (Outcome::Denied, "Internal error occurred: failed calling webhook \"mutate.kyverno.svc-fail\": failed to call webhook: connection refused (webhook unavailable, failurePolicy: Fail)".to_owned())
                 } else {
                     let running = self.running(st, pod, &images, None, None)?;
                     st.cluster.run(running);
-                    ("admitted", "admitted without verification: the webhook was unavailable and failurePolicy is Ignore".to_owned())
+                    (Outcome::Admitted, "admitted without verification: the webhook was unavailable and failurePolicy is Ignore".to_owned())
                 };
                 let evidence = json!({ "request": json, "webhook": "unavailable", "failurePolicy": if fail { "Fail" } else { "Ignore" } });
                 Ok((
-                    Observed {
-                        word: word.into(),
+                    Observation::Decision {
+                        outcome,
                         reported: false,
                     },
-                    word.into(),
                     Some(detail),
                     Some(evidence),
                 ))
@@ -835,9 +896,9 @@ impl<B: Backend> Runner<'_, B> {
                     .map(|e| e.findings.keys().collect())
                     .unwrap_or_default();
                 let statuses = super::audit_step::pod_status(findings.iter());
-                let observed: Vec<String> = wanted
+                let observed: Vec<(String, Option<AuditStatus>)> = wanted
                     .iter()
-                    .map(|p| format!("{p}={}", statuses.get(*p).map_or("absent", |s| s.as_str())))
+                    .map(|p| ((*p).clone(), statuses.get(*p).copied()))
                     .collect();
                 let detail = findings
                     .iter()
@@ -845,16 +906,7 @@ impl<B: Backend> Runner<'_, B> {
                     .collect::<Vec<_>>()
                     .join("; ");
                 let evidence = serde_json::to_value(&findings).ok();
-                let word = observed.join(", ");
-                Ok((
-                    Observed {
-                        word: word.clone(),
-                        reported: false,
-                    },
-                    word,
-                    Some(detail),
-                    evidence,
-                ))
+                Ok((Observation::Audit(observed), Some(detail), evidence))
             }
         }
     }
@@ -973,26 +1025,17 @@ fn live_view(cluster: &Cluster, pods: &[LivePod]) -> Result<Cluster, RunError> {
 /// A container of a pod being created: name, kind and image reference.
 type PodImage = (String, &'static str, String);
 
-/// What a step did, in the words expectations use.
-struct Observed {
-    word: String,
-    reported: bool,
-}
-
-fn meets(e: &Expect, o: &Observed, detail: Option<&str>) -> bool {
-    if let Some(d) = e.decision {
-        let want = match d {
-            Outcome::Admitted => "admitted",
-            Outcome::Denied => "denied",
-        };
-        if o.word != want {
-            return false;
-        }
-    }
-    if let Some(r) = e.reported
-        && o.reported != r
+fn meets(e: &Expect, o: &Observation, detail: Option<&str>) -> bool {
+    if let Some(want) = e.decision
+        && !matches!(o, Observation::Decision { outcome, .. } if *outcome == want)
     {
         return false;
+    }
+    if let Some(r) = e.reported {
+        let reported = matches!(o, Observation::Decision { reported: true, .. });
+        if reported != r {
+            return false;
+        }
     }
     if let Some(m) = &e.message
         && !detail.is_some_and(|d| d.contains(m.as_str()))
@@ -1000,8 +1043,13 @@ fn meets(e: &Expect, o: &Observed, detail: Option<&str>) -> bool {
         return false;
     }
     if !e.findings.is_empty() {
-        let want: Vec<String> = e.findings.iter().map(|(p, s)| format!("{p}={s}")).collect();
-        if o.word != want.join(", ") {
+        let Observation::Audit(pods) = o else {
+            return false;
+        };
+        let want: Vec<(&String, Option<AuditStatus>)> =
+            e.findings.iter().map(|(p, s)| (p, Some(*s))).collect();
+        let got: Vec<(&String, Option<AuditStatus>)> = pods.iter().map(|(p, s)| (p, *s)).collect();
+        if want != got {
             return false;
         }
     }

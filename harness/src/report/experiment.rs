@@ -327,7 +327,7 @@ pub fn markdown(r: &RunReport<'_>) -> String {
                         if ok { "ok" } else { "FAIL" },
                         cell(&st.label),
                         st.expected.as_deref().unwrap_or("-"),
-                        cell(&st.observed)
+                        cell(&st.observed.word())
                     );
                 }
             }
