@@ -77,7 +77,13 @@ fn every_vendor_behaves_alike(
             r.reason
         );
         insta::allow_duplicates! {
-            insta::assert_yaml_snapshot!(format!("{engine}_{}", s.id), r.observations);
+            insta::assert_yaml_snapshot!(
+                format!("{engine}_{}", s.id),
+                r.observations
+                    .iter()
+                    .map(trustswap::experiment::runner::Observation::record)
+                    .collect::<Vec<_>>()
+            );
         }
     }
 }
