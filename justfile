@@ -49,4 +49,4 @@ fuzz-check:
 
 # Regenerate fuzz/seeds from the repository's fixtures and the lab.
 fuzz-seeds:
-    cargo test -p trustswap --test properties -- --ignored write_fuzz_seeds
+    cargo test -p trustswap --test cli -- --ignored properties::write_fuzz_seeds

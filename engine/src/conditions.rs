@@ -86,7 +86,7 @@ impl AnyAll {
     }
 
     /// Evaluates on `ctx`; an unresolvable variable is an error.
-    pub fn eval(&self, ctx: &Value) -> Result<bool, String> {
+    pub fn eval(&self, ctx: &Value) -> Result<bool, UnresolvedVariable> {
         for c in &self.all {
             if !c.eval(ctx)? {
                 return Ok(false);
@@ -165,8 +165,16 @@ pub fn lookup_path<'a>(ctx: &'a Value, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
+/// A `{{ path }}` variable with nothing at its path in the context; Kyverno's
+/// message for it (`pkg/engine/variables/vars.go:355`) begins with the text shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("failed to resolve {path} at path")]
+pub struct UnresolvedVariable {
+    pub path: String,
+}
+
 /// Substitutes `{{ path }}` variables. A string that is exactly one variable keeps the JSON type.
-pub fn substitute(v: &Value, ctx: &Value) -> Result<Value, String> {
+pub fn substitute(v: &Value, ctx: &Value) -> Result<Value, UnresolvedVariable> {
     match v {
         Value::String(s) => substitute_str(s, ctx),
         Value::Array(a) => a
@@ -185,13 +193,16 @@ pub fn substitute(v: &Value, ctx: &Value) -> Result<Value, String> {
     }
 }
 
-fn substitute_str(s: &str, ctx: &Value) -> Result<Value, String> {
+fn substitute_str(s: &str, ctx: &Value) -> Result<Value, UnresolvedVariable> {
+    let unresolved = |path: &str| UnresolvedVariable {
+        path: path.to_owned(),
+    };
     let t = s.trim();
     if t.starts_with("{{") && t.ends_with("}}") && t.matches("{{").count() == 1 {
         let path = t[2..t.len() - 2].trim();
         return lookup_path(ctx, path)
             .cloned()
-            .ok_or_else(|| format!("failed to resolve {path} at path"));
+            .ok_or_else(|| unresolved(path));
     }
     let mut out = String::new();
     let mut rest = s;
@@ -201,8 +212,7 @@ fn substitute_str(s: &str, ctx: &Value) -> Result<Value, String> {
         };
         out.push_str(&rest[..start]);
         let path = rest[start + 2..start + end].trim();
-        let val =
-            lookup_path(ctx, path).ok_or_else(|| format!("failed to resolve {path} at path"))?;
+        let val = lookup_path(ctx, path).ok_or_else(|| unresolved(path))?;
         match val {
             Value::String(x) => out.push_str(x),
             other => out.push_str(&other.to_string()),
@@ -214,7 +224,7 @@ fn substitute_str(s: &str, ctx: &Value) -> Result<Value, String> {
 }
 
 impl Condition {
-    pub fn eval(&self, ctx: &Value) -> Result<bool, String> {
+    pub fn eval(&self, ctx: &Value) -> Result<bool, UnresolvedVariable> {
         let key = substitute(&self.key, ctx)?;
         let value = substitute(&self.value, ctx)?;
         Ok(match self.operator {

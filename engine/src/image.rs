@@ -30,7 +30,7 @@ impl ContainerKind {
 /// Image references, parsed as Kyverno's `GetImageInfo` does
 /// ([`ImageRef::kyverno`]); the grammar and normalisation live in
 /// `trustswap_model::image`.
-pub use trustswap_model::image::ImageRef;
+pub use trustswap_model::image::{ImageRef, ImageRefError};
 
 /// One image found in a Pod, with its JSON pointer.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,7 @@ pub struct PodImage {
     pub pointer: String,
     pub raw: String,
     /// The parsed reference, or the parse error.
-    pub parsed: Result<ImageRef, String>,
+    pub parsed: Result<ImageRef, ImageRefError>,
 }
 
 /// Extracts images from a Pod object (`spec.containers`, `spec.initContainers`,
@@ -72,7 +72,7 @@ pub fn pod_images(object: &Value) -> Vec<PodImage> {
                     .to_string(),
                 pointer: format!("/spec/{}/{index}/image", kind.field()),
                 raw: raw.to_string(),
-                parsed: ImageRef::kyverno(raw).map_err(String::from),
+                parsed: ImageRef::kyverno(raw),
             });
         }
     }

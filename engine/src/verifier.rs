@@ -220,7 +220,7 @@ pub fn match_identity(
     expected: &[IdentitySpec],
     extensions: &BTreeMap<String, String>,
     received: &[SignerIdentity],
-) -> Result<(), String> {
+) -> Result<(), IdentityMismatch> {
     let unconstrained = extensions.is_empty()
         && expected.iter().all(|e| {
             e.subject.as_deref().unwrap_or("").is_empty()
@@ -232,7 +232,9 @@ pub fn match_identity(
         return Ok(());
     }
     if received.is_empty() {
-        return Err("invalid signature".to_string());
+        return Err(IdentityMismatch {
+            reasons: vec!["invalid signature".to_owned()],
+        });
     }
     let specs: Vec<IdentitySpec> = if expected.is_empty() {
         vec![IdentitySpec::default()]
@@ -248,8 +250,24 @@ pub fn match_identity(
             }
         }
     }
-    Err(errs.join("; "))
+    Err(IdentityMismatch { reasons: errs })
 }
+
+/// Why no signature's identity satisfied the expected identities: one reason
+/// per (signature, expected identity) pair tried, in that order, written as
+/// Kyverno writes them and `"; "`-joined as it joins them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityMismatch {
+    pub reasons: Vec<String>,
+}
+
+impl std::fmt::Display for IdentityMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reasons.join("; "))
+    }
+}
+
+impl std::error::Error for IdentityMismatch {}
 
 fn match_certificate_data(
     spec: &IdentitySpec,

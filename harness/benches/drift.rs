@@ -10,7 +10,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use trustswap::audit::drift::{CompiledAudit, DriftOptions, drift};
 
-#[path = "../tests/support/synth.rs"]
+#[path = "../tests/cli/synth.rs"]
 mod synth;
 
 fn bench(c: &mut Criterion) {

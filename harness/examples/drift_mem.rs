@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use trustswap::audit::drift::{DriftOptions, TableFilter, drift, render_table};
 
-#[path = "../tests/support/synth.rs"]
+#[path = "../tests/cli/synth.rs"]
 mod synth;
 
 fn status_kib(key: &str) -> u64 {

@@ -1,4 +1,4 @@
-//! Writes a synthetic drift-audit input (the fleet of `tests/support/synth.rs`:
+//! Writes a synthetic drift-audit input (the fleet of `tests/cli/synth.rs`:
 //! `pods` pods x 3 containers, 10,000 manifest digests, 2,000 namespaces, 50
 //! teams) as YAML or JSON, by the file's extension, to measure
 //! `trustswap audit drift` at scale:
@@ -18,7 +18,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-#[path = "../tests/support/synth.rs"]
+#[path = "../tests/cli/synth.rs"]
 mod synth;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

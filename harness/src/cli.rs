@@ -876,8 +876,8 @@ fn real_target(args: &RunArgs) -> Result<crate::experiment::real::Target> {
                 message: "--backend local needs the oracle binaries (real Kyverno, kube-apiserver, etcd)".into(),
                 hint: crate::backend::local::BUILD_HINT.into(),
             })?;
-            let oracle = crate::backend::local::Oracle::open(&dir).map_err(|m| Error::Usage {
-                message: m,
+            let oracle = crate::backend::local::Oracle::open(&dir).map_err(|e| Error::Usage {
+                message: e.to_string(),
                 hint: crate::backend::local::BUILD_HINT.into(),
             })?;
             Target::Local {

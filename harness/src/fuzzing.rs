@@ -5,7 +5,7 @@
 //!
 //! Two consumers call these and nothing else: the cargo-fuzz targets in
 //! `fuzz/` (nightly, libFuzzer) and the property tests in
-//! `harness/tests/properties.rs` (stable, proptest, part of `cargo test`). So
+//! `harness/tests/cli/properties.rs` (stable, proptest, part of `cargo test`). So
 //! the fuzz targets stay one-line wrappers, and everything they run is
 //! compiled, linted and tested on stable.
 //!

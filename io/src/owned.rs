@@ -257,7 +257,7 @@ impl Owner {
 
 /// Refuses the folders no command may ever replace: the current folder, a
 /// parent of it, the root, the home folder, a repository root.
-pub fn refuse_precious(dir: &Path) -> std::result::Result<(), String> {
+fn refuse_precious(dir: &Path) -> std::result::Result<(), String> {
     let canon = dir
         .canonicalize()
         .map_err(|e| format!("cannot resolve the path ({e})"))?;

@@ -70,7 +70,7 @@ pub struct Settings {
     /// pkg/controllers/webhook/controller.go:650-659), and its engines load a
     /// changed spec through their own informers: a swapped policy reads Ready
     /// at once while the next decision may still be the old spec's (seen on
-    /// real Kyverno 1.19.1: tests/local_real.rs).
+    /// real Kyverno 1.19.1: tests/cluster/local_real.rs).
     pub settle: Duration,
 }
 

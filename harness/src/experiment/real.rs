@@ -194,9 +194,8 @@ pub fn run(
                     bar = step(s);
                 });
             bar.finish_and_clear();
-            let cluster = started.map_err(|e| Error::Internal {
-                message: format!("the local control plane could not start: {e}"),
-            })?;
+            let cluster = started
+                .map_err(|e| Error::harness("the local control plane could not start", e))?;
             let backend =
                 ClusterBackend::from_kubeconfig_yaml(&cluster.kubeconfig, None, settings.clone())
                     .map_err(|e| cluster_error("the local API server does not answer", e))?;
@@ -233,7 +232,10 @@ pub fn run(
             let served = up
                 .host_gateway
                 .parse::<std::net::Ipv4Addr>()
-                .map_err(|e| e.to_string())
+                .map_err(|e| crate::backend::local::LocalError::Setup {
+                    what: "the kind network's host gateway",
+                    message: e.to_string(),
+                })
                 .and_then(|ip| {
                     crate::backend::local::tuf_server::TufServer::start_on(
                         &lab.dir.join(crate::lab_cli::TUF_DIR),
@@ -249,12 +251,13 @@ pub fn run(
                 }
                 Err(e) => {
                     let _ = kind::kind_down(&SystemRunner, &up.cluster);
-                    return Err(Error::Internal {
-                        message: format!(
-                            "cannot serve the lab's TUF repository on the kind network ({}): {e}",
+                    return Err(Error::harness(
+                        format!(
+                            "cannot serve the lab's TUF repository on the kind network ({})",
                             up.host_gateway
                         ),
-                    });
+                        e,
+                    ));
                 }
             }
             (

@@ -5,7 +5,9 @@
 //! needs is changed (kubeconfig, webhook address, ports, the TUF cache
 //! folder), and each change is recorded with its reason.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use super::LocalError;
 
 use serde_json::{Value, json};
 
@@ -16,6 +18,8 @@ pub const REPORTS: &str = "kyverno-reports-controller";
 /// The chart's objects trustswap uses.
 pub struct Chart {
     docs: Vec<Value>,
+    /// Where it was read from (named in errors).
+    path: PathBuf,
 }
 
 /// Where a local controller listens and what it reads.
@@ -50,14 +54,22 @@ const KINDS: [&str; 7] = [
 ];
 
 impl Chart {
-    pub fn load(path: &Path) -> Result<Chart, String> {
-        let text = crate::input::read_to_string(path).map_err(|e| e.to_string())?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Chart, LocalError> {
+        let manifest = |reason: String| LocalError::Manifest {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = crate::input::read_to_string(path).map_err(|e| manifest(e.to_string()))?;
+        Self::parse(&text, path)
     }
 
     /// Parse the documents of the kinds used. The CRDs in the same file (most
     /// of its 5 MB) are skipped before parsing: `oracle/build` copies them apart.
-    pub fn parse(text: &str) -> Result<Chart, String> {
+    pub fn parse(text: &str, path: &Path) -> Result<Chart, LocalError> {
+        let manifest = |reason: String| LocalError::Manifest {
+            path: path.to_path_buf(),
+            reason,
+        };
         let mut docs = Vec::new();
         for chunk in text.split("\n---") {
             let wanted = chunk.lines().any(|l| {
@@ -67,15 +79,18 @@ impl Chart {
             if !wanted {
                 continue;
             }
-            let v: Value = serde_saphyr::from_str(chunk).map_err(|e| e.to_string())?;
+            let v: Value = serde_saphyr::from_str(chunk).map_err(|e| manifest(e.to_string()))?;
             if v.is_object() {
                 docs.push(v);
             }
         }
         if !docs.iter().any(|d| d["kind"] == "Deployment") {
-            return Err("no Deployment in the rendered chart".into());
+            return Err(manifest("no Deployment in the rendered chart".into()));
         }
-        Ok(Chart { docs })
+        Ok(Chart {
+            docs,
+            path: path.to_path_buf(),
+        })
     }
 
     fn of_kind<'a>(&'a self, kinds: &'a [&str]) -> impl Iterator<Item = &'a Value> + 'a {
@@ -115,11 +130,15 @@ impl Chart {
         deployment: &str,
         local: &Local<'_>,
         overrides: &[(String, String)],
-    ) -> Result<Controller, String> {
+    ) -> Result<Controller, LocalError> {
+        let manifest = |reason: String| LocalError::Manifest {
+            path: self.path.clone(),
+            reason,
+        };
         let dep = self
             .of_kind(&["Deployment"])
             .find(|d| d["metadata"]["name"] == deployment)
-            .ok_or_else(|| format!("no Deployment {deployment} in the rendered chart"))?;
+            .ok_or_else(|| manifest(format!("no Deployment {deployment} in the rendered chart")))?;
         let container = &dep["spec"]["template"]["spec"]["containers"][0];
         let mut args: Vec<String> = container["args"]
             .as_array()
@@ -192,9 +211,9 @@ impl Chart {
                     Some("metadata.namespace") => NAMESPACE.to_owned(),
                     Some("metadata.name") => format!("{deployment}-local"),
                     other => {
-                        return Err(format!(
+                        return Err(manifest(format!(
                             "{deployment}: env {name} comes from {other:?}, which a local process cannot have"
-                        ));
+                        )));
                     }
                 }
             };
@@ -253,9 +272,9 @@ pub fn aggregate(objects: &mut [Value]) {
 }
 
 /// Kyverno's CRDs from the oracle folder, sorted by file name.
-pub fn crds(dir: &Path) -> Result<Vec<Value>, String> {
+pub fn crds(dir: &Path) -> Result<Vec<Value>, LocalError> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .map_err(LocalError::io(dir))?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
@@ -263,7 +282,11 @@ pub fn crds(dir: &Path) -> Result<Vec<Value>, String> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let text = crate::input::read_to_string(&f).map_err(|e| e.to_string())?;
+        let manifest = |reason: String| LocalError::Manifest {
+            path: f.clone(),
+            reason,
+        };
+        let text = crate::input::read_to_string(&f).map_err(|e| manifest(e.to_string()))?;
         let v: Value = serde_saphyr::from_str_with_options(
             &text,
             // Kyverno's CRD schemas are larger and deeper than a config file.
@@ -276,11 +299,14 @@ pub fn crds(dir: &Path) -> Result<Vec<Value>, String> {
                 },
             },
         )
-        .map_err(|e| format!("{}: {e}", f.display()))?;
+        .map_err(|e| manifest(e.to_string()))?;
         out.push(v);
     }
     if out.is_empty() {
-        return Err(format!("no CRDs in {}", dir.display()));
+        return Err(LocalError::Manifest {
+            path: dir.to_path_buf(),
+            reason: "holds no CRDs (*.yaml)".into(),
+        });
     }
     Ok(out)
 }
@@ -330,7 +356,7 @@ spec:
 
     #[test]
     fn the_chart_flags_are_kept_and_every_local_change_is_recorded() {
-        let chart = Chart::parse(CHART).unwrap();
+        let chart = Chart::parse(CHART, Path::new("kyverno-install.yaml")).unwrap();
         let c = chart
             .controller(
                 ADMISSION,

@@ -13,6 +13,7 @@
 //! a kubelet would (see `KubeBackend`), so that the drift audit reads real API
 //! objects.
 
+mod error;
 pub mod kyverno;
 pub mod pki;
 pub mod process;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub use error::{LocalError, Wait};
 use process::{Proc, free_port, listening, wait_ready};
 
 use trustswap_sigstore::supply::registry::LocalRegistry;
@@ -73,38 +75,36 @@ pub struct Oracle {
 
 impl Oracle {
     /// Check that `bin` holds every binary the backend needs.
-    pub fn open(bin: &Path) -> Result<Oracle, String> {
+    pub fn open(bin: &Path) -> Result<Oracle, LocalError> {
+        let problem = |problem: String| LocalError::Oracle {
+            dir: bin.to_path_buf(),
+            problem,
+        };
         let missing: Vec<&str> = BINARIES
             .iter()
             .copied()
             .filter(|b| !bin.join(b).is_file())
             .collect();
         if !missing.is_empty() {
-            return Err(format!(
-                "the oracle folder {} lacks {}",
-                bin.display(),
-                missing.join(", ")
-            ));
+            return Err(problem(format!("lacks {}", missing.join(", "))));
         }
         let root = bin.parent().unwrap_or(bin);
         let crds = root.join("crds");
         let chart = root.join("kyverno-install.yaml");
         for p in [&crds, &chart] {
             if !p.exists() {
-                return Err(format!(
-                    "the oracle folder {} lacks {} (built by an older oracle/build?)",
-                    bin.display(),
+                return Err(problem(format!(
+                    "lacks {} (built by an older oracle/build?)",
                     p.display()
-                ));
+                )));
             }
         }
         let versions = std::fs::read_to_string(bin.join("VERSIONS")).unwrap_or_default();
         if !versions.contains("kyverno v1.19.") {
-            return Err(format!(
-                "the oracle in {} is not Kyverno 1.19 (VERSIONS: {})",
-                bin.display(),
+            return Err(problem(format!(
+                "is not Kyverno 1.19 (VERSIONS: {})",
                 versions.lines().next().unwrap_or("missing")
-            ));
+            )));
         }
         Ok(Oracle {
             bin: bin.to_path_buf(),
@@ -134,7 +134,7 @@ pub struct LocalCluster {
     _on_interrupt: Option<crate::interrupt::CleanupGuard>,
 }
 
-fn private_dir() -> Result<PathBuf, String> {
+fn private_dir() -> Result<PathBuf, LocalError> {
     use std::os::unix::fs::DirBuilderExt as _;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -147,11 +147,11 @@ fn private_dir() -> Result<PathBuf, String> {
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        .map_err(LocalError::io(&dir))?;
     Ok(dir)
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
+fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, LocalError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let p = dir.join(name);
@@ -160,9 +160,8 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
         .create_new(true)
         .mode(0o600)
         .open(&p)
-        .map_err(|e| format!("{}: {e}", p.display()))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| format!("{}: {e}", p.display()))?;
+        .map_err(LocalError::io(&p))?;
+    f.write_all(text.as_bytes()).map_err(LocalError::io(&p))?;
     Ok(p)
 }
 
@@ -172,7 +171,7 @@ impl LocalCluster {
         oracle: &Oracle,
         settings: &LocalSettings,
         progress: &mut dyn FnMut(&str),
-    ) -> Result<LocalCluster, String> {
+    ) -> Result<LocalCluster, LocalError> {
         let dir = private_dir()?;
         let guard = (!settings.keep).then(|| crate::interrupt::remove_on_interrupt(dir.clone()));
         let mut cluster = LocalCluster {
@@ -197,8 +196,8 @@ impl LocalCluster {
         &mut self,
         step: &str,
         progress: &mut dyn FnMut(&str),
-        f: impl FnOnce(&mut Self) -> Result<T, String>,
-    ) -> Result<T, String> {
+        f: impl FnOnce(&mut Self) -> Result<T, LocalError>,
+    ) -> Result<T, LocalError> {
         progress(step);
         let start = Instant::now();
         let out = f(self)?;
@@ -212,7 +211,7 @@ impl LocalCluster {
         oracle: &Oracle,
         settings: &LocalSettings,
         progress: &mut dyn FnMut(&str),
-    ) -> Result<(), String> {
+    ) -> Result<(), LocalError> {
         let dir = self.dir.clone();
         // etcd
         let (etcd_port, peer_port) = (free_port()?, free_port()?);
@@ -241,7 +240,10 @@ impl LocalCluster {
         })?;
 
         // kube-apiserver
-        let pki = pki::Pki::generate().map_err(|e| format!("certificates: {e}"))?;
+        let pki = pki::Pki::generate().map_err(|e| LocalError::Setup {
+            what: "the control plane's certificates",
+            message: e.to_string(),
+        })?;
         let api_port = free_port()?;
         self.apiserver = format!("https://127.0.0.1:{api_port}");
         self.kubeconfig = pki.kubeconfig(&self.apiserver);
@@ -301,11 +303,10 @@ impl LocalCluster {
                     break;
                 }
                 if start.elapsed() > settings.crds {
-                    return Err(format!(
-                        "CRDs not established after {} s: {}",
-                        settings.crds.as_secs(),
-                        pending.join(", ")
-                    ));
+                    return Err(LocalError::CrdsNotEstablished {
+                        waited: settings.crds,
+                        pending,
+                    });
                 }
                 std::thread::sleep(Duration::from_millis(300));
             }
@@ -323,7 +324,7 @@ impl LocalCluster {
         // The registry the fixtures are served from.
         self.timed("starting the registry", progress, |c| {
             let d = dir.join("registry");
-            std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+            std::fs::create_dir_all(&d).map_err(LocalError::io(&d))?;
             c.registry = Some(LocalRegistry::start(&d)?);
             if let Some(tuf) = &settings.tuf_dir {
                 c.tuf = Some(tuf_server::TufServer::start(tuf)?);
@@ -479,34 +480,42 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(kubeconfig: &str) -> Result<Api, String> {
-        let rt = crate::runtime::shared().map_err(|e| e.to_string())?;
-        let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| e.to_string())?;
+    pub fn new(kubeconfig: &str) -> Result<Api, LocalError> {
+        let setup = |what: &'static str, e: &dyn std::fmt::Display| LocalError::Setup {
+            what,
+            message: e.to_string(),
+        };
+        let rt = crate::runtime::shared().map_err(|e| setup("the tokio runtime", &e))?;
+        let kc = kube::config::Kubeconfig::from_yaml(kubeconfig)
+            .map_err(|e| setup("the local kubeconfig", &e))?;
         let client = rt.block_on(async {
             let mut config = kube::Config::from_custom_kubeconfig(
                 kc,
                 &kube::config::KubeConfigOptions::default(),
             )
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| setup("the local kubeconfig", &e))?;
             config.connect_timeout = Some(Duration::from_secs(5));
             config.read_timeout = Some(Duration::from_secs(30));
-            kube::Client::try_from(config).map_err(|e| e.to_string())
+            kube::Client::try_from(config).map_err(|e| setup("the kubernetes client", &e))
         })?;
         Ok(Api { rt, client })
     }
 
-    fn ready(&self) -> Result<bool, String> {
+    fn ready(&self) -> Result<bool, LocalError> {
         let req = http::Request::get("/readyz")
             .body(Vec::new())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| LocalError::Api {
+                operation: "GET /readyz".into(),
+                message: e.to_string(),
+            })?;
         self.rt
             .block_on(self.client.request_text(req))
             .map(|t| t.trim() == "ok")
-            .map_err(|e| e.to_string())
+            .map_err(LocalError::api("GET /readyz"))
     }
 
-    fn dynamic(&self, obj: &Value) -> Result<kube::Api<kube::api::DynamicObject>, String> {
+    fn dynamic(&self, obj: &Value) -> Result<kube::Api<kube::api::DynamicObject>, LocalError> {
         let api_version = obj["apiVersion"].as_str().unwrap_or_default();
         let kind = obj["kind"].as_str().unwrap_or_default();
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
@@ -520,7 +529,12 @@ impl Api {
             "ClusterRoleBinding" => "clusterrolebindings",
             "Role" => "roles",
             "RoleBinding" => "rolebindings",
-            other => return Err(format!("no plural known for {other}")),
+            other => {
+                return Err(LocalError::Api {
+                    operation: format!("create {other}"),
+                    message: "no plural known for this kind".into(),
+                });
+            }
         };
         let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, plural);
         Ok(match obj["metadata"]["namespace"].as_str() {
@@ -530,27 +544,31 @@ impl Api {
     }
 
     /// Create `obj`; one that exists already is left as it is.
-    pub fn create(&self, obj: &Value) -> Result<(), String> {
+    pub fn create(&self, obj: &Value) -> Result<(), LocalError> {
+        let operation = format!(
+            "create {} {}",
+            obj["kind"].as_str().unwrap_or("?"),
+            obj["metadata"]["name"].as_str().unwrap_or("?")
+        );
         let api = self.dynamic(obj)?;
         let dynamic: kube::api::DynamicObject =
-            serde_json::from_value(obj.clone()).map_err(|e| e.to_string())?;
+            serde_json::from_value(obj.clone()).map_err(|e| LocalError::Api {
+                operation: operation.clone(),
+                message: e.to_string(),
+            })?;
         match self
             .rt
             .block_on(api.create(&kube::api::PostParams::default(), &dynamic))
         {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-            Err(e) => Err(format!(
-                "create {} {}: {e}",
-                obj["kind"].as_str().unwrap_or("?"),
-                obj["metadata"]["name"].as_str().unwrap_or("?")
-            )),
+            Err(e) => Err(LocalError::api(operation)(e)),
         }
     }
 
     /// Fill every aggregated ClusterRole's rules from the roles its selectors
     /// match, as kube-controller-manager's aggregation controller would.
-    fn aggregate_cluster_roles(&self) -> Result<(), String> {
+    fn aggregate_cluster_roles(&self) -> Result<(), LocalError> {
         let gvk =
             kube::api::GroupVersionKind::gvk("rbac.authorization.k8s.io", "v1", "ClusterRole");
         let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, "clusterroles");
@@ -559,7 +577,7 @@ impl Api {
         let list = self
             .rt
             .block_on(api.list(&kube::api::ListParams::default()))
-            .map_err(|e| format!("list clusterroles: {e}"))?;
+            .map_err(LocalError::api("list clusterroles"))?;
         let mut roles: Vec<Value> = list
             .items
             .into_iter()
@@ -582,12 +600,12 @@ impl Api {
                     &kube::api::PatchParams::default(),
                     &kube::api::Patch::Merge(&patch),
                 ))
-                .map_err(|e| format!("aggregate clusterrole {name}: {e}"))?;
+                .map_err(LocalError::api(format!("aggregate clusterrole {name}")))?;
         }
         Ok(())
     }
 
-    fn crds_not_established(&self, crds: &[Value]) -> Result<Vec<String>, String> {
+    fn crds_not_established(&self, crds: &[Value]) -> Result<Vec<String>, LocalError> {
         let mut pending = Vec::new();
         for crd in crds {
             let api = self.dynamic(crd)?;
@@ -595,7 +613,7 @@ impl Api {
             let got = self
                 .rt
                 .block_on(api.get(name))
-                .map_err(|e| format!("get crd {name}: {e}"))?;
+                .map_err(LocalError::api(format!("get crd {name}")))?;
             let established = got.data["status"]["conditions"]
                 .as_array()
                 .is_some_and(|cs| {
@@ -611,7 +629,12 @@ impl Api {
 
     /// Kyverno is up when it holds its leader lease and has registered the
     /// policy-validating webhook (it then answers admission for policies).
-    fn kyverno_ready(&self) -> Result<bool, String> {
+    fn kyverno_ready(&self) -> Result<bool, LocalError> {
+        const HOOK: &str = "kyverno-policy-validating-webhook-cfg";
+        let waiting = |message: &str| LocalError::Api {
+            operation: format!("get validatingwebhookconfiguration {HOOK}"),
+            message: message.to_owned(),
+        };
         let gvk = kube::api::GroupVersionKind::gvk(
             "admissionregistration.k8s.io",
             "v1",
@@ -623,16 +646,18 @@ impl Api {
             kube::Api::all_with(self.client.clone(), &ar);
         let hook = self
             .rt
-            .block_on(api.get_opt("kyverno-policy-validating-webhook-cfg"))
-            .map_err(|e| e.to_string())?;
+            .block_on(api.get_opt(HOOK))
+            .map_err(LocalError::api(format!(
+                "get validatingwebhookconfiguration {HOOK}"
+            )))?;
         let Some(hook) = hook else {
-            return Err("no kyverno-policy-validating-webhook-cfg yet".into());
+            return Err(waiting("not created yet"));
         };
         let has_ca = hook.data["webhooks"][0]["clientConfig"]["caBundle"]
             .as_str()
             .is_some_and(|s| !s.is_empty());
         if !has_ca {
-            return Err("the policy webhook has no caBundle yet".into());
+            return Err(waiting("it has no caBundle yet"));
         }
         Ok(true)
     }

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use super::LocalError;
+use super::error::Wait;
+
 /// A started process.
 pub struct Proc {
     pub name: &'static str,
@@ -29,15 +32,17 @@ impl Proc {
         env: &[(String, String)],
         dir: &Path,
         outlive: bool,
-    ) -> Result<Proc, String> {
+    ) -> Result<Proc, LocalError> {
         if !program.is_file() {
-            return Err(format!("{name}: {} does not exist", program.display()));
+            return Err(LocalError::Spawn {
+                name,
+                program: program.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
         }
         let log = dir.join(format!("{name}.log"));
-        let out = File::create(&log).map_err(|e| format!("{name}: {}: {e}", log.display()))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("{name}: {}: {e}", log.display()))?;
+        let out = File::create(&log).map_err(LocalError::io(&log))?;
+        let err = out.try_clone().map_err(LocalError::io(&log))?;
         // With setpriv the kernel kills the process when trustswap dies, even by
         // SIGKILL: no control plane outlives the run.
         let mut cmd = if outlive {
@@ -48,7 +53,7 @@ impl Proc {
         // Each process its own HOME, as each pod has its own filesystem: no
         // cache (TUF, registry credentials) is shared between two processes.
         let home = dir.join(format!("home-{name}"));
-        std::fs::create_dir_all(&home).map_err(|e| format!("{name}: {}: {e}", home.display()))?;
+        std::fs::create_dir_all(&home).map_err(LocalError::io(&home))?;
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -60,9 +65,11 @@ impl Proc {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("{name}: cannot start {}: {e}", program.display()))?;
+        let child = cmd.spawn().map_err(|source| LocalError::Spawn {
+            name,
+            program: program.to_path_buf(),
+            source,
+        })?;
         let guard = crate::interrupt::kill_on_interrupt(child.id());
         Ok(Proc {
             name,
@@ -76,18 +83,22 @@ impl Proc {
         self.child.as_ref().map(Child::id)
     }
 
-    /// `Err` with the exit status when the process has ended.
-    pub fn check_alive(&mut self) -> Result<(), String> {
-        match self.child.as_mut().map(Child::try_wait) {
-            Some(Ok(None)) => Ok(()),
+    /// [`LocalError::Ended`] with the exit status when the process has ended.
+    pub fn check_alive(&mut self) -> Result<(), LocalError> {
+        let status = match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(None)) => return Ok(()),
             Some(Ok(Some(status))) => {
                 // Reaped: its pid may be reused, never signal it again.
                 self._on_interrupt = None;
-                Err(format!("{} exited ({status})", self.name))
+                format!("exited ({status})")
             }
-            Some(Err(e)) => Err(format!("{}: {e}", self.name)),
-            None => Err(format!("{} was stopped", self.name)),
-        }
+            Some(Err(e)) => format!("cannot be waited for ({e})"),
+            None => "was stopped".to_owned(),
+        };
+        Err(LocalError::Ended {
+            name: self.name,
+            status,
+        })
     }
 
     /// The last `n` lines of the log.
@@ -131,48 +142,56 @@ pub fn wait_ready(
     proc: &mut Proc,
     what: &str,
     deadline: Duration,
-    mut ready: impl FnMut() -> Result<bool, String>,
-) -> Result<Duration, String> {
+    mut ready: impl FnMut() -> Result<bool, LocalError>,
+) -> Result<Duration, LocalError> {
     let start = Instant::now();
-    let mut last = String::new();
+    let mut last = None;
     loop {
         if let Err(e) = proc.check_alive() {
-            return Err(format!(
-                "{e} while waiting for {what}; last lines of {}:\n{}",
-                proc.log.display(),
-                proc.tail(20)
-            ));
+            let status = match e {
+                LocalError::Ended { status, .. } => status,
+                other => other.to_string(),
+            };
+            return Err(LocalError::Died {
+                wait: Box::new(waiting(proc, what)),
+                status,
+            });
         }
         match ready() {
             Ok(true) => return Ok(start.elapsed()),
             Ok(false) => {}
-            Err(e) => last = e,
+            Err(e) => last = Some(e.to_string()),
         }
         if start.elapsed() >= deadline {
-            return Err(format!(
-                "{} was not ready after {} s ({what}{}); last lines of {}:\n{}",
-                proc.name,
-                deadline.as_secs(),
-                if last.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {last}")
-                },
-                proc.log.display(),
-                proc.tail(20)
-            ));
+            return Err(LocalError::NotReady {
+                wait: Box::new(waiting(proc, what)),
+                waited: deadline,
+                last,
+            });
         }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
+fn waiting(proc: &Proc, what: &str) -> Wait {
+    Wait {
+        name: proc.name,
+        what: what.to_owned(),
+        log: proc.log.clone(),
+        tail: proc.tail(20),
+    }
+}
+
 /// A free TCP port on loopback (bound, then released: the caller starts its
 /// server on it at once).
-pub fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, LocalError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+        .map_err(|e| LocalError::Setup {
+            what: "no free port on 127.0.0.1",
+            message: e.to_string(),
+        })
 }
 
 /// Whether something accepts connections on `127.0.0.1:port`.
@@ -234,8 +253,9 @@ mod tests {
             false,
         )
         .unwrap();
-        let err =
-            wait_ready(&mut p, "its port", Duration::from_secs(10), || Ok(false)).unwrap_err();
+        let err = wait_ready(&mut p, "its port", Duration::from_secs(10), || Ok(false))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("shell exited"), "{err}");
         assert!(err.contains("broken config"), "{err}");
     }
@@ -254,9 +274,13 @@ mod tests {
         .unwrap();
         let pid = p.pid().unwrap();
         let err = wait_ready(&mut p, "nothing", Duration::from_millis(500), || {
-            Err("connection refused".into())
+            Err(LocalError::Api {
+                operation: "GET /readyz".into(),
+                message: "connection refused".into(),
+            })
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("not ready after") && err.contains("connection refused"),
             "{err}"

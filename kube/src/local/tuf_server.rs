@@ -5,6 +5,8 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use super::LocalError;
+
 pub struct TufServer {
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -13,22 +15,26 @@ pub struct TufServer {
 
 impl TufServer {
     /// Serve `dir` on a free port of 127.0.0.1.
-    pub fn start(dir: &Path) -> Result<TufServer, String> {
+    pub fn start(dir: &Path) -> Result<TufServer, LocalError> {
         Self::start_on(dir, std::net::Ipv4Addr::LOCALHOST)
     }
 
     /// Serve `dir` on a free port of `address` only (the host's address on
     /// the kind network for `--backend kind`; never every interface).
-    pub fn start_on(dir: &Path, address: std::net::Ipv4Addr) -> Result<TufServer, String> {
+    pub fn start_on(dir: &Path, address: std::net::Ipv4Addr) -> Result<TufServer, LocalError> {
+        let setup = |message: String| LocalError::Setup {
+            what: "the lab's TUF server",
+            message,
+        };
         let server = Arc::new(
             tiny_http::Server::http((address, 0))
-                .map_err(|e| format!("the TUF server cannot listen: {e}"))?,
+                .map_err(|e| setup(format!("cannot listen on {address}: {e}")))?,
         );
         let port = server
             .server_addr()
             .to_ip()
             .map(|a| a.port())
-            .ok_or("the TUF server has no IP address")?;
+            .ok_or_else(|| setup("it has no IP address".into()))?;
         let root = dir.to_path_buf();
         let s = Arc::clone(&server);
         let thread = std::thread::Builder::new()
@@ -39,7 +45,7 @@ impl TufServer {
                     let _ = request.respond(response);
                 }
             })
-            .map_err(|e| format!("the TUF server thread: {e}"))?;
+            .map_err(|e| setup(format!("cannot start its thread: {e}")))?;
         Ok(TufServer {
             server,
             thread: Some(thread),

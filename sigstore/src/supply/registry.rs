@@ -647,29 +647,66 @@ pub struct LocalRegistry {
 
 pub const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 
+/// Why a [`LocalRegistry`] did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalRegistryError {
+    #[error(
+        "{binary} not found: install Debian's docker-registry package (`apt-get install docker-registry`)"
+    )]
+    Missing { binary: String },
+    #[error("no free port on 127.0.0.1: {0}")]
+    Port(#[source] std::io::Error),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {binary}: {source}")]
+    Spawn {
+        binary: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{binary} exited with {status} before listening on {host}")]
+    Exited {
+        binary: String,
+        status: std::process::ExitStatus,
+        host: String,
+    },
+    #[error("{binary} did not listen on {host} within {} s", waited.as_secs())]
+    NotListening {
+        binary: String,
+        host: String,
+        waited: Duration,
+    },
+}
+
 impl LocalRegistry {
     /// Start the registry storing into `dir` and wait (bounded) until it listens.
-    pub fn start(dir: &Path) -> Result<LocalRegistry, String> {
+    pub fn start(dir: &Path) -> Result<LocalRegistry, LocalRegistryError> {
         let binary =
             std::env::var("TRUSTSWAP_REGISTRY_BIN").unwrap_or_else(|_| REGISTRY_BINARY.to_owned());
         if !Path::new(&binary).exists() {
-            return Err(format!(
-                "{binary} not found: install Debian's docker-registry package (`apt-get install docker-registry`)"
-            ));
+            return Err(LocalRegistryError::Missing { binary });
         }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
+            .map_err(LocalRegistryError::Port)?
             .port();
         let host = format!("127.0.0.1:{port}");
         let config = dir.join("config.yml");
         let storage = dir.join("storage");
-        std::fs::create_dir_all(&storage).map_err(|e| format!("{}: {e}", storage.display()))?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| LocalRegistryError::Io { path, source }
+        };
+        std::fs::create_dir_all(&storage).map_err(io(&storage))?;
         let yaml = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
             storage.display()
         );
-        std::fs::write(&config, yaml).map_err(|e| format!("{}: {e}", config.display()))?;
+        std::fs::write(&config, yaml).map_err(io(&config))?;
         // Never outlives trustswap, even on Ctrl-C (which exits without drops).
         let child = crate::interrupt::command_dying_with_us(Path::new(&binary))
             .arg("serve")
@@ -677,7 +714,10 @@ impl LocalRegistry {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start {binary}: {e}"))?;
+            .map_err(|source| LocalRegistryError::Spawn {
+                binary: binary.clone(),
+                source,
+            })?;
         let guard = crate::interrupt::kill_on_interrupt(child.id());
         let mut registry = LocalRegistry {
             child,
@@ -685,24 +725,27 @@ impl LocalRegistry {
             _dir: dir.to_path_buf(),
             on_interrupt: Some(guard),
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let waited = Duration::from_secs(20);
+        let deadline = Instant::now() + waited;
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(&registry.host).is_ok() {
                 return Ok(registry);
             }
             if let Ok(Some(status)) = registry.child.try_wait() {
-                return Err(format!(
-                    "{binary} exited with {status} before listening on {}",
-                    registry.host
-                ));
+                return Err(LocalRegistryError::Exited {
+                    binary,
+                    status,
+                    host: registry.host.clone(),
+                });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = registry.child.kill();
-        Err(format!(
-            "{binary} did not listen on {} within 20 s",
-            registry.host
-        ))
+        Err(LocalRegistryError::NotListening {
+            binary,
+            host: registry.host.clone(),
+            waited,
+        })
     }
 }
 

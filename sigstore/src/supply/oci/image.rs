@@ -409,7 +409,7 @@ fn quote_os_release(value: &str) -> String {
 
 /// Render `/etc/os-release` (NAME, ID, ID_LIKE, VERSION_ID, VERSION_CODENAME,
 /// PRETTY_NAME, HOME_URL, then extra keys sorted).
-pub fn render_os_release(os: &OsRelease) -> Result<String, String> {
+fn render_os_release(os: &OsRelease) -> Result<String, String> {
     let mut lines: Vec<(String, &str)> = vec![("NAME".into(), &os.name), ("ID".into(), &os.id)];
     if let Some(v) = &os.id_like {
         lines.push(("ID_LIKE".into(), v));
