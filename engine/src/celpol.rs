@@ -9,7 +9,7 @@ use crate::request::AdmissionRequest;
 use crate::selector::{LabelSelector, labels_of};
 use crate::util::Doc;
 use crate::verifier::{
-    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, Verification,
+    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, TrustSource, Verification,
     match_identity,
 };
 use cel::objects::{Key, Map};
@@ -873,15 +873,20 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                 ),
                 (tag_prefix, &format!("{cf}.source.tagPrefix")),
             ])?;
+            // The trust comes from TUF (`cosign.tuf`, or the default
+            // repository), never from `rekorPubKey`, `ctLogPubKey` or `roots`:
+            // `TrustedMaterial` is always set (ivpol/cosign/opts.go:145) and
+            // cosign prefers it to each of them.
+            let trust = TrustSource::Tuf(c.tuf.clone());
             let ct = c.ctlog.as_ref();
             let rekor = ct.map(|ct| RekorSpec {
                 url: ct.url.clone(),
-                pubkey: ct.rekor_pub_key.clone(),
+                pubkey: None,
                 ignore_tlog: ct.insecure_ignore_tlog.unwrap_or(false),
             });
             let ctlog = ct.map(|ct| CtlogSpec {
                 ignore_sct: ct.insecure_ignore_sct.unwrap_or(false),
-                pubkey: ct.ct_log_pub_key.clone(),
+                pubkey: None,
                 tsa_cert_chain: ct.tsa_cert_chain.clone(),
             });
             let repository = c
@@ -906,6 +911,7 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                         signature_algorithm: k.hash_algorithm.clone(),
                         rekor,
                         ctlog,
+                        trust,
                     }
                 }
                 (None, Some(k), None) => {
@@ -941,10 +947,11 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                     }
                     AttestorSpec::Keyless {
                         identities,
-                        roots: k.roots.clone(),
+                        roots: None,
                         additional_extensions: BTreeMap::new(),
                         rekor,
                         ctlog,
+                        trust,
                     }
                 }
                 (None, None, Some(k)) => {

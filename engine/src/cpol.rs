@@ -11,7 +11,7 @@ use crate::request::{AdmissionRequest, Operation, UserInfo};
 use crate::selector::{LabelSelector, labels_of};
 use crate::util::Doc;
 use crate::verifier::{
-    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, Verification,
+    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, TrustSource, Verification,
     match_identity,
 };
 use regex::Regex;
@@ -504,6 +504,7 @@ fn compile_attestor_set(
                         signature_algorithm: alg.clone(),
                         rekor: rekor.clone(),
                         ctlog: ctlog.clone(),
+                        trust: TrustSource::Inline,
                     },
                     repository: repository.clone(),
                 });
@@ -529,6 +530,7 @@ fn compile_attestor_set(
                     additional_extensions: k.additional_extensions.clone(),
                     rekor: compile_rekor(k.rekor.as_ref()),
                     ctlog: compile_ctlog(k.ctlog.as_ref()),
+                    trust: TrustSource::Inline,
                 },
                 repository,
             });
@@ -1294,6 +1296,7 @@ impl ClusterPolicy {
                     additional_extensions: BTreeMap::new(),
                     rekor: None,
                     ctlog: None,
+                    trust: TrustSource::Inline,
                 },
                 repository: None,
             }],

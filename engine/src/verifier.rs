@@ -85,6 +85,8 @@ pub enum AttestorSpec {
         signature_algorithm: Option<String>,
         rekor: Option<RekorSpec>,
         ctlog: Option<CtlogSpec>,
+        /// Where the Sigstore trust comes from ([`TrustSource`]).
+        trust: TrustSource,
     },
     /// Keyless (Fulcio) signatures. ClusterPolicy entries have exactly one identity;
     /// IVP `keyless.identities` may list several (any one matching is enough).
@@ -94,6 +96,8 @@ pub enum AttestorSpec {
         additional_extensions: BTreeMap<String, String>,
         rekor: Option<RekorSpec>,
         ctlog: Option<CtlogSpec>,
+        /// Where the Sigstore trust comes from ([`TrustSource`]).
+        trust: TrustSource,
     },
     /// Certificate (and optional chain).
     Certificates {
@@ -107,6 +111,24 @@ pub enum AttestorSpec {
         certs: Option<String>,
         tsa_certs: Option<String>,
     },
+}
+
+/// Where an attestor's Sigstore trust (certificate authorities, Rekor and CT
+/// log keys) comes from. The two policy kinds differ in Kyverno 1.19
+/// (`engine/SEMANTICS.md`, "Trust material").
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum TrustSource {
+    /// ClusterPolicy: the attestor's `roots`, `rekor.pubkey` and `ctlog.pubkey`
+    /// in place of the cluster's default trust root, part by part
+    /// (`pkg/image/verifiers/cpol/cosign/cosign.go:70-74,148-164`).
+    #[default]
+    Inline,
+    /// ImageValidatingPolicy: the trusted root of the TUF repository the
+    /// attestor names in `cosign.tuf`, or the default one when it names none;
+    /// `roots`, `rekorPubKey` and `ctLogPubKey` are not read
+    /// (`pkg/image/verifiers/ivpol/cosign/opts.go:145`: `TrustedMaterial`
+    /// takes precedence over them in cosign).
+    Tuf(Option<trustswap_model::kyverno::ivpol::Tuf>),
 }
 
 impl AttestorSpec {

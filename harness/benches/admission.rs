@@ -15,13 +15,12 @@ use trustswap::admission::verifier::EvidenceVerifier;
 use trustswap::backend::evidence::StoreEvidence;
 use trustswap::experiment::lab::LabContext;
 use trustswap::experiment::scenario::{self, IdentityMode};
-use trustswap::lab_cli::{LAB_NOW, layout_dir};
+use trustswap::lab_cli::{LAB_NOW, TUF_DIR, TUF_MIRROR_UNSERVED, layout_dir};
 use trustswap::policy::render::render_with;
 use trustswap::policy::{Contract, Engine};
 use trustswap::profile::keys::KeyResolver;
 use trustswap::profile::{self, Vendor};
 use trustswap::supply::oci::Layout;
-use trustswap::verify::trust::TrustMaterial;
 
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -57,7 +56,6 @@ fn bench(c: &mut Criterion) {
     });
     let req = AdmissionRequest::pod(Operation::Create, "apps", BTreeMap::new(), pod);
     let now = chrono::DateTime::from_timestamp(LAB_NOW, 0).expect("time");
-    let trust = TrustMaterial::from_file(&dir.path().join("lab/trusted_root.json")).expect("trust");
 
     let mut g = c.benchmark_group("admission (3-container Pod, real signatures)");
     for engine in Engine::ALL {
@@ -79,14 +77,13 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{engine} cold (compile + verify)"), |b| {
             b.iter_batched(
                 || {
-                    Arc::new(
-                        StoreEvidence::new(
-                            Layout::open(layout_dir(&dir.path().join("lab"))).expect("layout"),
-                            &trust,
-                            LAB_NOW,
-                        )
-                        .expect("evidence"),
-                    ) as Arc<dyn EvidenceVerifier>
+                    let cold = StoreEvidence::new(
+                        Layout::open(layout_dir(&dir.path().join("lab"))).expect("layout"),
+                        None,
+                        LAB_NOW,
+                    );
+                    cold.add_tuf_mirror(TUF_MIRROR_UNSERVED, &dir.path().join("lab").join(TUF_DIR));
+                    Arc::new(cold) as Arc<dyn EvidenceVerifier>
                 },
                 |cold| {
                     CompiledPolicySet::compile(&docs)

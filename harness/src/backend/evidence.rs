@@ -6,16 +6,17 @@
 //! (a vendor re-push) in the middle of a run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::admission::image::ImageRef;
 use crate::admission::verifier::{
-    AttestorSpec, EvidenceVerifier, ResolveError, SignerIdentity, Verification,
+    AttestorSpec, EvidenceVerifier, ResolveError, SignerIdentity, TrustSource, Verification,
 };
 use crate::supply::oci::{Descriptor, Digest};
 use crate::supply::store::{Store, StoreError};
 use crate::verify::identity::{IdentityRule, Pattern};
-use crate::verify::image::{Evidence, ImageVerifier, SignerPolicy};
+use crate::verify::image::{Evidence, ImageVerifier, SignerPolicy, resolve_in};
 use crate::verify::refusal::Refusal;
 use crate::verify::trust::TrustMaterial;
 
@@ -86,9 +87,24 @@ impl<S: Store> Store for PinnedStore<S> {
 
 type CacheKey = (String, String, Option<String>, Option<String>);
 
-/// Real verification behind the engine's trait.
+type Verifier<S> = ImageVerifier<Arc<PinnedStore<S>>>;
+
+/// Real verification behind the engine's trait. The Sigstore trust each
+/// verification uses is the attestor's, as Kyverno's ([`TrustSource`]): its
+/// inline roots and log keys, the trusted root of the TUF repository it
+/// names, or the cluster's default trust root for what it leaves out.
 pub struct StoreEvidence<S: Store> {
-    verifier: ImageVerifier<PinnedStore<S>>,
+    store: Arc<PinnedStore<S>>,
+    /// What the cluster's Kyverno trusts when a policy names nothing: the
+    /// TUF root it is configured with. `None` when trustswap does not hold it
+    /// (Kyverno's default is Sigstore's public-good instance, which is not
+    /// available offline and has never signed a lab image).
+    default_trust: Option<TrustMaterial>,
+    /// TUF repositories trustswap can read, by mirror URL.
+    tuf_mirrors: Mutex<BTreeMap<String, PathBuf>>,
+    /// One verifier per distinct trust material, by its key.
+    verifiers: Mutex<HashMap<String, Arc<Verifier<S>>>>,
+    now: i64,
     cache: Mutex<HashMap<CacheKey, Verification>>,
     /// Tag resolutions (`repo:tag` -> digest); cleared when a tag is (un)pinned.
     resolved: Mutex<HashMap<String, Digest>>,
@@ -144,10 +160,73 @@ fn identity(e: &Evidence, policy: &SignerPolicy) -> SignerIdentity {
     }
 }
 
-/// What a verification result depends on: the key material and the
-/// transparency-log and SCT requirements. Keyless identities are matched by
-/// the engine afterwards, so they are not part of the key.
+/// Where an attestor's trust comes from, in the terms its verification
+/// depends on: the TUF repository (mirror and root) or the cluster default,
+/// then the inline parts a ClusterPolicy attestor puts in their place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TrustKey {
+    tuf: Option<(Option<String>, Option<String>, Option<String>)>,
+    roots: Option<String>,
+    rekor: Option<String>,
+    ctlog: Option<String>,
+}
+
+impl TrustKey {
+    fn of(attestor: &AttestorSpec) -> TrustKey {
+        let (source, roots, rekor, ctlog) = match attestor {
+            AttestorSpec::Keys {
+                rekor,
+                ctlog,
+                trust,
+                ..
+            } => (trust, None, rekor, ctlog),
+            AttestorSpec::Keyless {
+                roots,
+                rekor,
+                ctlog,
+                trust,
+                ..
+            } => (trust, roots.clone(), rekor, ctlog),
+            _ => (&TrustSource::Inline, None, &None, &None),
+        };
+        let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        match source {
+            TrustSource::Inline => TrustKey {
+                tuf: None,
+                roots: non_empty(roots),
+                rekor: non_empty(rekor.as_ref().and_then(|r| r.pubkey.clone())),
+                ctlog: non_empty(ctlog.as_ref().and_then(|c| c.pubkey.clone())),
+            },
+            TrustSource::Tuf(tuf) => TrustKey {
+                tuf: tuf.as_ref().map(|t| {
+                    (
+                        t.mirror.clone(),
+                        t.root.as_ref().and_then(|r| r.path.clone()),
+                        t.root.as_ref().and_then(|r| r.data.clone()),
+                    )
+                }),
+                roots: None,
+                rekor: None,
+                ctlog: None,
+            },
+        }
+    }
+
+    /// A short stable name for caches.
+    fn id(&self) -> String {
+        use sha2::Digest as _;
+        let text = serde_json::to_string(&(&self.tuf, &self.roots, &self.rekor, &self.ctlog))
+            .unwrap_or_default();
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    }
+}
+
+/// What a verification result depends on: the key material, the trust it is
+/// checked against, and the transparency-log and SCT requirements. Keyless
+/// identities are matched by the engine afterwards, so they are not part of
+/// the key.
 fn attestor_key(attestor: &AttestorSpec) -> String {
+    let trust = TrustKey::of(attestor).id();
     match attestor {
         AttestorSpec::Keys {
             public_keys,
@@ -155,12 +234,12 @@ fn attestor_key(attestor: &AttestorSpec) -> String {
             ctlog,
             ..
         } => format!(
-            "keys:{}:{}:{public_keys}",
+            "keys:{}:{}:{trust}:{public_keys}",
             rekor.as_ref().is_some_and(|r| r.ignore_tlog),
             ctlog.as_ref().is_some_and(|c| c.ignore_sct)
         ),
         AttestorSpec::Keyless { rekor, ctlog, .. } => format!(
-            "keyless:{}:{}",
+            "keyless:{}:{}:{trust}",
             rekor.as_ref().is_some_and(|r| r.ignore_tlog),
             ctlog.as_ref().is_some_and(|c| c.ignore_sct)
         ),
@@ -182,23 +261,120 @@ fn outcome(r: Refusal) -> Verification {
 }
 
 impl<S: Store> StoreEvidence<S> {
-    pub fn new(store: S, trust: &TrustMaterial, now: i64) -> Result<Self, Refusal> {
-        Ok(StoreEvidence {
-            verifier: ImageVerifier::new(PinnedStore::new(store), trust, now)?,
+    /// Verification over `store` at time `now`; `default_trust` is what the
+    /// cluster's Kyverno trusts when a policy names nothing (`None`: a root
+    /// trustswap does not hold, such as the public-good one).
+    pub fn new(store: S, default_trust: Option<TrustMaterial>, now: i64) -> Self {
+        StoreEvidence {
+            store: Arc::new(PinnedStore::new(store)),
+            default_trust,
+            tuf_mirrors: Mutex::new(BTreeMap::new()),
+            verifiers: Mutex::new(HashMap::new()),
+            now,
             cache: Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
             calls: Mutex::new(0),
-        })
+        }
+    }
+
+    /// Serve the TUF repository in `dir` to policies that name `mirror`
+    /// (the lab's repository, under every URL a policy may give it).
+    pub fn add_tuf_mirror(&self, mirror: &str, dir: &Path) {
+        if let Ok(mut m) = self.tuf_mirrors.lock() {
+            m.insert(mirror.trim_end_matches('/').to_owned(), dir.to_path_buf());
+        }
+    }
+
+    fn default_trust(&self) -> TrustMaterial {
+        self.default_trust
+            .clone()
+            .unwrap_or_else(TrustMaterial::empty)
+    }
+
+    /// The trusted root a policy's `tuf` names, fetched (and verified from
+    /// its root up) from a repository trustswap holds.
+    fn tuf_trust(
+        &self,
+        mirror: Option<&str>,
+        root_path: Option<&str>,
+        root_data: Option<&str>,
+    ) -> Result<TrustMaterial, Verification> {
+        let error = |reason: String| Verification::Error { reason };
+        let refused = |reason: String| Verification::Refused { reason };
+        if root_path.is_some_and(|p| !p.is_empty()) && root_data.is_none_or(str::is_empty) {
+            return Err(error(
+                "tuf.root.path names a file inside Kyverno's pod, which trustswap cannot read; give the root as tuf.root.data".into(),
+            ));
+        }
+        let Some(mirror) = mirror.filter(|m| !m.is_empty()) else {
+            return Err(error(
+                "the policy's tuf names no mirror: Kyverno fetches Sigstore's public-good repository, which trustswap does not hold".into(),
+            ));
+        };
+        let dir = self
+            .tuf_mirrors
+            .lock()
+            .ok()
+            .and_then(|m| m.get(mirror.trim_end_matches('/')).cloned());
+        let Some(dir) = dir else {
+            return Err(error(format!(
+                "the TUF mirror {mirror} is not one trustswap holds (the lab's repository is the only one it reads)"
+            )));
+        };
+        let root = match root_data.filter(|d| !d.is_empty()) {
+            Some(data) => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(data.trim())
+                    .map_err(|e| refused(format!("tuf.root.data is not base64: {e}")))?
+            }
+            None => {
+                return Err(refused(format!(
+                    "the policy's tuf gives no root: Kyverno starts from Sigstore's public-good root, which never signed the repository at {mirror}"
+                )));
+            }
+        };
+        TrustMaterial::from_tuf_repository(&dir, &root)
+            .map_err(|r| refused(format!("TUF repository at {mirror}: {}", r.reason)))
+    }
+
+    /// The verifier for the trust `attestor` names.
+    fn verifier_for(&self, attestor: &AttestorSpec) -> Result<Arc<Verifier<S>>, Verification> {
+        let key = TrustKey::of(attestor);
+        let id = key.id();
+        if let Some(v) = self.verifiers.lock().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(v);
+        }
+        let base = match &key.tuf {
+            None => self.default_trust(),
+            Some((mirror, path, data)) => {
+                self.tuf_trust(mirror.as_deref(), path.as_deref(), data.as_deref())?
+            }
+        };
+        let trust = base
+            .with_inline(
+                key.roots.as_deref(),
+                key.rekor.as_deref(),
+                key.ctlog.as_deref(),
+            )
+            .map_err(|r| Verification::Refused { reason: r.reason })?;
+        let verifier = Arc::new(
+            ImageVerifier::new(Arc::clone(&self.store), &trust, self.now).map_err(outcome)?,
+        );
+        if let Ok(mut m) = self.verifiers.lock() {
+            m.insert(id, Arc::clone(&verifier));
+        }
+        Ok(verifier)
     }
 
     /// Point `repo:tag` at `digest` until `unpin` (a vendor that has not re-pushed yet).
     pub fn pin(&self, repo: &str, tag: &str, digest: Digest) {
-        self.verifier.store().pin(repo, tag, digest);
+        self.store.pin(repo, tag, digest);
         self.forget_resolutions();
     }
 
     pub fn unpin(&self, repo: &str, tag: &str) {
-        self.verifier.store().unpin(repo, tag);
+        self.store.unpin(repo, tag);
         self.forget_resolutions();
     }
 
@@ -219,7 +395,7 @@ impl<S: Store> StoreEvidence<S> {
         {
             return Ok(d);
         }
-        let (_, digest) = self.verifier.resolve(&name)?;
+        let (_, digest) = resolve_in(&*self.store, &name)?;
         if let Ok(mut r) = self.resolved.lock() {
             r.insert(name, digest.clone());
         }
@@ -287,7 +463,11 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
                 Ok(p) => p,
                 Err(reason) => return Verification::Error { reason },
             };
-            match self.verifier.signature(&at, repository, &policy) {
+            let verifier = match self.verifier_for(attestor) {
+                Ok(v) => v,
+                Err(v) => return v,
+            };
+            match verifier.signature(&at, repository, &policy) {
                 Ok(e) => Verification::Verified {
                     digest: e.digest.to_string(),
                     identities: vec![identity(&e, &policy)],
@@ -316,10 +496,11 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
                 Ok(p) => p,
                 Err(reason) => return Verification::Error { reason },
             };
-            match self
-                .verifier
-                .attestation(&at, repository, predicate_type, &policy)
-            {
+            let verifier = match self.verifier_for(attestor) {
+                Ok(v) => v,
+                Err(v) => return v,
+            };
+            match verifier.attestation(&at, repository, predicate_type, &policy) {
                 Ok(e) => Verification::Verified {
                     digest: e.digest.to_string(),
                     identities: vec![identity(&e, &policy)],
@@ -399,13 +580,7 @@ mod tests {
     }
 
     fn verify(layer: fn() -> StoreError) -> Verification {
-        let trust = TrustMaterial {
-            fulcio: Vec::new(),
-            rekor: Vec::new(),
-            ctlogs: Vec::new(),
-            tsas: 0,
-        };
-        let evidence = StoreEvidence::new(OneSignature { layer }, &trust, 0).expect("verifier");
+        let evidence = StoreEvidence::new(OneSignature { layer }, None, 0);
         let image = ImageRef::kyverno(IMAGE).expect("image");
         let attestor = AttestorSpec::Keyless {
             identities: Vec::new(),
@@ -413,6 +588,7 @@ mod tests {
             additional_extensions: BTreeMap::new(),
             rekor: None,
             ctlog: None,
+            trust: TrustSource::Inline,
         };
         evidence.verify_signature(&image, &attestor, None)
     }

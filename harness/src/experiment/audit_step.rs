@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::admission::image::ImageRef;
 use crate::admission::verifier::{
-    AttestorSpec, CtlogSpec, EvidenceVerifier, RekorSpec, Verification,
+    AttestorSpec, CtlogSpec, EvidenceVerifier, RekorSpec, TrustSource, Verification,
 };
 use crate::experiment::cluster::Cluster;
 use crate::experiment::lab::LabContext;
@@ -41,12 +41,15 @@ fn time(t: i64) -> Result<DateTime<Utc>, String> {
 /// key-based vendor's rotated-out key (its signatures exist and are what the
 /// audit must attribute).
 fn attestors(lab: &LabContext, vendor: &Vendor) -> Result<Vec<AttestorSpec>, String> {
+    // The manifest is trustswap's record, verified against the lab's trust.
     let rekor = Some(RekorSpec {
         ignore_tlog: vendor.transparency_log == Requirement::Ignored,
+        pubkey: lab.trust.rekor_pubkey.clone(),
         ..Default::default()
     });
     let ctlog = Some(CtlogSpec {
         ignore_sct: vendor.certificate_transparency == Requirement::Ignored,
+        pubkey: lab.trust.ctlog_pubkey.clone(),
         ..Default::default()
     });
     let (lab_vendor, _) = lab
@@ -66,15 +69,17 @@ fn attestors(lab: &LabContext, vendor: &Vendor) -> Result<Vec<AttestorSpec>, Str
                     signature_algorithm: None,
                     rekor: rekor.clone(),
                     ctlog: ctlog.clone(),
+                    trust: TrustSource::Inline,
                 })
                 .collect()
         }
         Identity::Keyless { .. } => vec![AttestorSpec::Keyless {
             identities: vec![],
-            roots: None,
+            roots: lab.trust.fulcio_roots.clone(),
             additional_extensions: BTreeMap::new(),
             rekor,
             ctlog,
+            trust: TrustSource::Inline,
         }],
     })
 }

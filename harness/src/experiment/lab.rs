@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::experiment::scenario::IdentityMode;
+use crate::experiment::scenario::{IdentityMode, TrustRootMode};
 use crate::lab_cli::{LAB_NOW, layout_dir};
 use crate::policy::Engine;
 use crate::policy::render::TrustOverrides;
@@ -15,7 +15,6 @@ use crate::profile::{Identity, Matcher, Vendor};
 use crate::supply::lab::ca::San;
 use crate::supply::lab::{Catalogue, Fixture, PolicySpec};
 use crate::supply::oci::Layout;
-use crate::verify::trust::TrustMaterial;
 
 use crate::backend::evidence::StoreEvidence;
 
@@ -26,6 +25,8 @@ pub struct LabContext {
     pub trust: TrustOverrides,
     pub now: i64,
     rotated_key: String,
+    /// The foreign CA's chain (`<lab>/foreign-ca-chain.pem`).
+    foreign_roots: String,
     /// Held for the whole run: no other trustswap replaces the lab meanwhile.
     _lock: crate::supply::lab::folder::LabLock,
 }
@@ -47,20 +48,29 @@ impl LabContext {
         &self.rotated_key
     }
 
+    /// The trust overrides with `mode`'s certificate authorities in place of the lab's.
+    pub fn trust_root(&self, mut trust: TrustOverrides, mode: TrustRootMode) -> TrustOverrides {
+        match mode {
+            TrustRootMode::Lab => {}
+            TrustRootMode::ForeignCa => trust.fulcio_roots = Some(self.foreign_roots.clone()),
+        }
+        trust
+    }
+
     /// Build (or rebuild) the lab for `seed` in `dir`, and load it.
     pub fn build(dir: &Path, seed: u64) -> Result<LabContext> {
         let (catalogue, lock) = crate::lab_cli::init(dir, seed)?;
         let layout = Layout::open(layout_dir(dir))
             .map_err(|e| Error::harness("failed to open the lab layout", e))?;
-        let material = TrustMaterial::from_file(&dir.join("trusted_root.json")).map_err(|r| {
-            Error::Internal {
-                message: r.to_string(),
-            }
-        })?;
-        let evidence =
-            StoreEvidence::new(layout, &material, LAB_NOW).map_err(|r| Error::Internal {
-                message: r.to_string(),
-            })?;
+        // What a cluster's Kyverno trusts when a policy names nothing is
+        // Sigstore's public-good root (no lab image verifies against it); the
+        // lab's policies name the lab's trust material, inline (ClusterPolicy)
+        // or through the lab's TUF repository (ImageValidatingPolicy).
+        let evidence = StoreEvidence::new(layout, None, LAB_NOW);
+        evidence.add_tuf_mirror(
+            crate::lab_cli::TUF_MIRROR_UNSERVED,
+            &dir.join(crate::lab_cli::TUF_DIR),
+        );
         let chain = read(dir.join("fulcio-chain.pem"))?;
         Ok(LabContext {
             trust: TrustOverrides {
@@ -82,6 +92,7 @@ impl LabContext {
                 }),
             },
             rotated_key: read(dir.join("dhi-1.pub"))?,
+            foreign_roots: read(dir.join("foreign-ca-chain.pem"))?,
             evidence: Arc::new(evidence),
             catalogue,
             dir: dir.to_path_buf(),

@@ -203,6 +203,8 @@ pub fn run(
             // The lab's ImageValidatingPolicies name the mirror now served.
             if let (Some(tuf), Some(server)) = (lab.trust.tuf.as_mut(), cluster.tuf.as_ref()) {
                 tuf.mirror = Some(server.url.clone());
+                lab.evidence
+                    .add_tuf_mirror(&server.url, &lab.dir.join(crate::lab_cli::TUF_DIR));
             }
             local_cluster = Some(cluster);
             (backend, host.clone(), Relocation::new(host), None, "local")
@@ -246,6 +248,8 @@ pub fn run(
                 Ok(server) => {
                     if let Some(tuf) = lab.trust.tuf.as_mut() {
                         tuf.mirror = Some(server.url.clone());
+                        lab.evidence
+                            .add_tuf_mirror(&server.url, &lab.dir.join(crate::lab_cli::TUF_DIR));
                     }
                     kind_tuf = Some(server);
                 }
@@ -281,7 +285,11 @@ pub fn run(
                 message: "the cluster connection was lost before the run".into(),
             })?;
             match (lab.trust.tuf.as_mut(), tuf_mirror) {
-                (Some(tuf), Some(url)) => tuf.mirror = Some(url.clone()),
+                (Some(tuf), Some(url)) => {
+                    tuf.mirror = Some(url.clone());
+                    lab.evidence
+                        .add_tuf_mirror(url, &lab.dir.join(crate::lab_cli::TUF_DIR));
+                }
                 _ => eprintln!(
                     "trustswap: warning: no --tuf-mirror: keyless ImageValidatingPolicies name {} and Kyverno cannot fetch the lab's trust root (serve {} and pass its URL)",
                     crate::lab_cli::TUF_MIRROR_UNSERVED,

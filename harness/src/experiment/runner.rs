@@ -11,7 +11,7 @@ use super::cluster::{AdmissionRecord, Cluster, Container, ExceptionRecord, Runni
 use super::lab::LabContext;
 use super::scenario::{
     Action, AppliesTo, AuditStatus, ContractPatch, Expect, IdentityMode, ImageSel, Kind, Outcome,
-    Pod, Revocation, Scenario,
+    Pod, Revocation, Scenario, TrustRootMode,
 };
 use crate::admission::decision::Decision;
 use crate::admission::image::ImageRef;
@@ -310,6 +310,7 @@ fn applies(scenario: &Scenario, vendor: &Vendor) -> bool {
 struct RunState {
     contract: Contract,
     identity: IdentityMode,
+    trust_root: TrustRootMode,
     cluster: Cluster,
     vendor: Vendor,
     engine: Engine,
@@ -505,6 +506,7 @@ impl<B: Backend> Runner<'_, B> {
     /// vendor, plus the live exceptions.
     fn documents(&self, st: &RunState) -> Result<Vec<Value>, RunError> {
         let (vendor, trust) = self.lab.vendor(&st.vendor, st.identity, st.engine)?;
+        let trust = self.lab.trust_root(trust, st.trust_root);
         let vendor = match self.backend.relocation() {
             Some(r) => r.vendor(&vendor),
             None => vendor,
@@ -553,6 +555,7 @@ impl<B: Backend> Runner<'_, B> {
         let mut st = RunState {
             contract: patched(self.contract, &s.contract),
             identity: s.identity,
+            trust_root: TrustRootMode::Lab,
             cluster: Cluster::new(self.lab.now),
             vendor: vendor.clone(),
             engine,
@@ -843,6 +846,11 @@ impl<B: Backend> Runner<'_, B> {
                 self.apply(st)?;
                 Ok(quiet("policies re-applied"))
             }
+            Action::TrustRoot { mode } => {
+                st.trust_root = *mode;
+                self.apply(st)?;
+                Ok(quiet("policies re-applied"))
+            }
             Action::Exception { exception } => {
                 let expires_at = st.cluster.now + exception.expires_in_seconds;
                 let namespace = self.backend.namespace(&exception.namespace)?;
@@ -930,6 +938,7 @@ impl<B: Backend> Runner<'_, B> {
             let st = RunState {
                 contract: patched(self.contract, &s.contract),
                 identity: s.identity,
+                trust_root: TrustRootMode::Lab,
                 cluster: Cluster::new(self.lab.now),
                 vendor: (*p).clone(),
                 engine,

@@ -74,6 +74,19 @@ pub enum IdentityMode {
     TrustRotatedKey,
 }
 
+/// Which certificate authorities the policy names as its trust root
+/// (ClusterPolicy `keyless.roots`; an ImageValidatingPolicy carries the same
+/// field, which Kyverno does not read: its TUF root decides).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrustRootMode {
+    /// The lab's CA, which signs the vendor's fixtures.
+    #[default]
+    Lab,
+    /// The lab's foreign CA, which signs only the `foreign-ca` fixture.
+    ForeignCa,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContractPatch {
@@ -132,6 +145,8 @@ struct RawStep {
     contract: Option<ContractPatch>,
     #[serde(default)]
     identity: Option<IdentityMode>,
+    #[serde(default)]
+    trust_root: Option<TrustRootMode>,
     #[serde(default)]
     exception: Option<RawException>,
     #[serde(default)]
@@ -264,6 +279,10 @@ pub enum Action {
     },
     Identity {
         mode: IdentityMode,
+    },
+    /// The policy names another trust root and is re-applied.
+    TrustRoot {
+        mode: TrustRootMode,
     },
     Exception {
         exception: Exception,
@@ -585,6 +604,9 @@ impl RawScenario {
             if let Some(mode) = raw.identity {
                 actions.push(("identity", Action::Identity { mode }));
             }
+            if let Some(mode) = raw.trust_root {
+                actions.push(("trustRoot", Action::TrustRoot { mode }));
+            }
             if let Some(e) = raw.exception {
                 let seconds = parse_duration(&e.expires_in).ok_or_else(|| {
                     cx.err(
@@ -633,7 +655,7 @@ impl RawScenario {
             }
             let (kind, action) = match actions.len() {
                 1 => actions.remove(0),
-                0 => return Err(cx.err(format!("steps[{i}]"), "the step does nothing".into(), "give exactly one of admit, bypass, outage, contract, identity, exception, advance, repush, revoke, audit")),
+                0 => return Err(cx.err(format!("steps[{i}]"), "the step does nothing".into(), "give exactly one of admit, bypass, outage, contract, identity, trustRoot, exception, advance, repush, revoke, audit")),
                 _ => {
                     let names: Vec<&str> = actions.iter().map(|a| a.0).collect();
                     return Err(cx.err(format!("steps[{i}]"), format!("one step, several actions: {}", names.join(", ")), "split them into separate steps"));

@@ -104,7 +104,7 @@ impl<'a> RunReport<'a> {
                 "fixtures": outcome.lab.catalogue.fixtures.len(),
                 "notApplicable": outcome.lab.catalogue.not_applicable.len(),
                 // The trust root and clock every signature of the run was verified with.
-                "trustRoot": "the lab's trusted_root.json (built from the seed)",
+                "trustRoot": "the trust material each policy names: the lab's (built from the seed), inline in a ClusterPolicy, through the lab's TUF repository in an ImageValidatingPolicy",
                 "clock": rfc3339(outcome.lab.now),
             }),
             static_check: &outcome.check,

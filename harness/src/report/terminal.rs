@@ -140,7 +140,7 @@ pub fn run(report: &super::experiment::RunReport<'_>) -> String {
     }
     let c = report.counts;
     t.push_str(&format!(
-        "\nsignatures verified with the lab's trust root at {} (lab material, never trust)\nstatic substitution check: {}\nhypotheses: {} held, {} deviated, {} errored, {} not applicable\nverdict: {}\n",
+        "\nsignatures verified at {} against the trust material each policy names: the lab's, inline or through its TUF repository (lab material, never trust)\nstatic substitution check: {}\nhypotheses: {} held, {} deviated, {} errored, {} not applicable\nverdict: {}\n",
         super::experiment::rfc3339(report.clock),
         report.static_check.verdict.id(),
         c.held,

@@ -245,10 +245,10 @@ fn run_writes_the_report_and_names_the_findings() {
         "{summary}"
     );
     let junit = read(&out.join("junit.xml"));
-    // 11 step scenarios x 2 engines x 4 vendors + 1 matrix per engine + 6 static comparisons.
+    // 12 step scenarios x 2 engines x 4 vendors + 1 matrix per engine + 6 static comparisons.
     assert_eq!(
         junit.matches("<testcase ").count(),
-        11 * 8 + 2 + 6,
+        12 * 8 + 2 + 6,
         "{junit}"
     );
     let html = read(&out.join("report.html"));

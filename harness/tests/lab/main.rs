@@ -12,6 +12,7 @@ mod determinism;
 mod oci_image;
 mod oci_layout;
 mod oci_skopeo;
+mod policy_trust;
 mod realworld;
 mod registry;
 mod tuf;

@@ -112,6 +112,24 @@ impl Store for Layout {
     }
 }
 
+impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
+    fn resolve(&self, repo: &str, tag: &str) -> Result<Option<(Descriptor, Vec<u8>)>, StoreError> {
+        (**self).resolve(repo, tag)
+    }
+    fn manifest(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        (**self).manifest(repo, digest)
+    }
+    fn blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        (**self).blob(repo, digest)
+    }
+    fn referrers(&self, repo: &str, digest: &Digest) -> Result<Vec<Descriptor>, StoreError> {
+        (**self).referrers(repo, digest)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
 impl<T: Store + ?Sized> Store for &T {
     fn resolve(&self, repo: &str, tag: &str) -> Result<Option<(Descriptor, Vec<u8>)>, StoreError> {
         (**self).resolve(repo, tag)

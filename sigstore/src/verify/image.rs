@@ -106,6 +106,29 @@ fn store_refusal(stage: &'static str, ctx: &str, e: StoreError) -> Refusal {
     }
 }
 
+/// The repository and manifest digest `image` names in `store` (no trust
+/// material involved): a tag is resolved, a digest must exist there.
+pub fn resolve_in<S: Store + ?Sized>(store: &S, image: &str) -> Result<(String, Digest), Refusal> {
+    let (repo, tag, digest) = split_reference(image)?;
+    if let Some(d) = digest {
+        store
+            .manifest(&repo, &d)
+            .map_err(|e| store_refusal("resolve", image, e))?;
+        return Ok((repo, d));
+    }
+    let tag = tag.unwrap_or_else(|| "latest".to_owned());
+    match store
+        .resolve(&repo, &tag)
+        .map_err(|e| store_refusal("resolve", image, e))?
+    {
+        Some((desc, _)) => Ok((repo, desc.digest)),
+        None => Err(Refusal::new(
+            "resolve",
+            format!("{repo}:{tag} not found in {}", store.describe()),
+        )),
+    }
+}
+
 pub struct ImageVerifier<S: Store> {
     store: S,
     legacy: LegacyVerifier,
@@ -132,25 +155,7 @@ impl<S: Store> ImageVerifier<S> {
     /// The repository and manifest digest an image reference names. A tag is
     /// resolved in the store; a digest must exist there.
     pub fn resolve(&self, image: &str) -> Result<(String, Digest), Refusal> {
-        let (repo, tag, digest) = split_reference(image)?;
-        if let Some(d) = digest {
-            self.store
-                .manifest(&repo, &d)
-                .map_err(|e| store_refusal("resolve", image, e))?;
-            return Ok((repo, d));
-        }
-        let tag = tag.unwrap_or_else(|| "latest".to_owned());
-        match self
-            .store
-            .resolve(&repo, &tag)
-            .map_err(|e| store_refusal("resolve", image, e))?
-        {
-            Some((desc, _)) => Ok((repo, desc.digest)),
-            None => Err(Refusal::new(
-                "resolve",
-                format!("{repo}:{tag} not found in {}", self.store.describe()),
-            )),
-        }
+        resolve_in(&self.store, image)
     }
 
     fn layers(&self, repo: &str, tag: &str) -> Result<Option<Layers>, Refusal> {

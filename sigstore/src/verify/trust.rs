@@ -198,3 +198,138 @@ impl TrustMaterial {
             .collect()
     }
 }
+
+/// The far past: trust material a policy names inline has no validity window
+/// of its own (Kyverno puts it in a certificate pool or a key map).
+const ALWAYS: Option<i64> = Some(i64::MIN);
+
+/// The log id of a transparency log key: the SHA-256 of its DER
+/// SubjectPublicKeyInfo, hex (cosign `GetTransparencyLogID`).
+fn log_id(spki_der: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(spki_der))
+}
+
+/// Every block of `pem` with `tag`, DER; an error when the text holds none.
+fn pem_blocks(pem_text: &str, tag: &str, what: &str) -> Result<Vec<Vec<u8>>, Refusal> {
+    let blocks = pem::parse_many(pem_text)
+        .map_err(|e| Refusal::new("trust", format!("failed to load {what}: {e}")))?;
+    let ders: Vec<Vec<u8>> = blocks
+        .into_iter()
+        .filter(|b| b.tag() == tag)
+        .map(|b| b.into_contents())
+        .collect();
+    if ders.is_empty() {
+        return Err(Refusal::new(
+            "trust",
+            format!("failed to load {what}: no PEM block of type {tag}"),
+        ));
+    }
+    Ok(ders)
+}
+
+fn inline_log_key(pem_text: &str, what: &str) -> Result<LogKey, Refusal> {
+    let spki_der = pem_blocks(pem_text, "PUBLIC KEY", what)?.remove(0);
+    CosignVerificationKey::try_from_der(&spki_der)
+        .map_err(|e| Refusal::new("trust", format!("failed to load {what}: {e}")))?;
+    Ok(LogKey {
+        key_id_hex: log_id(&spki_der),
+        spki_der,
+        valid_from: ALWAYS,
+        valid_to: None,
+    })
+}
+
+impl TrustMaterial {
+    /// A trust root that holds nothing: every certificate chain, SET and SCT is
+    /// refused against it.
+    pub fn empty() -> Self {
+        TrustMaterial {
+            fulcio: Vec::new(),
+            rekor: Vec::new(),
+            ctlogs: Vec::new(),
+            tsas: 0,
+        }
+    }
+
+    /// This trust root with the parts a policy names inline put in place of
+    /// its own, as Kyverno's ClusterPolicy verifier does
+    /// (`pkg/image/verifiers/cpol/cosign/cosign.go:70-74,148-164`): `roots`
+    /// replaces the certificate authorities (every certificate in it becomes
+    /// an anchor, as in the certificate pool Kyverno builds), `rekor` the
+    /// Rekor keys and `ctlog` the CT log keys. A part that is named but holds
+    /// no usable PEM is an error, as Kyverno's `failed to load ...`.
+    pub fn with_inline(
+        &self,
+        roots: Option<&str>,
+        rekor: Option<&str>,
+        ctlog: Option<&str>,
+    ) -> Result<Self, Refusal> {
+        let mut out = self.clone();
+        if let Some(pem) = roots.filter(|p| !p.trim().is_empty()) {
+            out.fulcio = pem_blocks(pem, "CERTIFICATE", "Root certificates")?
+                .into_iter()
+                .map(|der| CaEntry {
+                    certs_der: vec![der],
+                    valid_from: ALWAYS,
+                    valid_to: None,
+                })
+                .collect();
+        }
+        if let Some(pem) = rekor.filter(|p| !p.trim().is_empty()) {
+            out.rekor = vec![inline_log_key(pem, "Rekor public key")?];
+        }
+        if let Some(pem) = ctlog.filter(|p| !p.trim().is_empty()) {
+            out.ctlogs = vec![inline_log_key(pem, "CT log public key")?];
+        }
+        Ok(out)
+    }
+
+    /// The `trusted_root.json` target of the TUF repository in `dir` (its
+    /// metadata at the top, targets under `targets/`), verified from
+    /// `root_json` up with AWS's `tough` as Kyverno's TUF client verifies a
+    /// mirror: a root that did not sign the repository, or metadata past its
+    /// expiry, is refused.
+    pub fn from_tuf_repository(dir: &std::path::Path, root_json: &[u8]) -> Result<Self, Refusal> {
+        let refuse = |m: String| Refusal::new("trust", m);
+        let base = url::Url::from_directory_path(dir)
+            .map_err(|()| refuse(format!("{} is not an absolute folder", dir.display())))?;
+        let targets = base
+            .join("targets/")
+            .map_err(|e| refuse(format!("{}: {e}", dir.display())))?;
+        let root = root_json.to_vec();
+        let load = async move {
+            let repo = tough::RepositoryLoader::new(&root, base, targets)
+                .transport(tough::FilesystemTransport)
+                .load()
+                .await
+                .map_err(|e| format!("the TUF repository does not verify: {e}"))?;
+            let name = tough::TargetName::new("trusted_root.json").map_err(|e| e.to_string())?;
+            let stream = repo
+                .read_target(&name)
+                .await
+                .map_err(|e| format!("trusted_root.json: {e}"))?
+                .ok_or("the TUF repository has no trusted_root.json target")?;
+            use tough::IntoVec as _;
+            stream
+                .into_vec()
+                .await
+                .map_err(|e| format!("trusted_root.json: {e}"))
+        };
+        // A runtime of its own, on a thread of its own: callers may be inside
+        // another runtime (a fake API server deciding with the engine).
+        let bytes = std::thread::scope(|s| {
+            s.spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("the TUF client's runtime: {e}"))?
+                    .block_on(load)
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the TUF client panicked".into()))
+        })
+        .map_err(refuse)?;
+        Self::from_trusted_root_json(&bytes)
+    }
+}

@@ -176,6 +176,12 @@ impl Lab {
             self.ca.chain_pem()?.as_bytes(),
             0o644,
         )?;
+        // The foreign CA's chain: what a policy names when it trusts the wrong CA.
+        put(
+            &dir.join("foreign-ca-chain.pem"),
+            self.foreign_ca.chain_pem()?.as_bytes(),
+            0o644,
+        )?;
         let keys: [(&str, &LabKey); 10] = [
             ("rekor.key", self.rekor.key()),
             ("ctlog.key", &self.ct.key),
