@@ -62,6 +62,13 @@ pub enum Command {
     /// check, then every hypothesis for every engine x vendor on the embedded
     /// admission engine, and write the report
     Run(RunArgs),
+    /// Generated cases (policy variants x admission requests over the lab's
+    /// signatures) on a real backend's Kyverno and on the embedded engine:
+    /// can the embedded engine stand in for that Kyverno? Writes fidelity.json
+    /// and a reproducer folder per disagreement. Exit 0 every compared case
+    /// agrees, 1 disagreements, 2 bad input, 3 undecided (skipped cases, an
+    /// interrupted run)
+    Fidelity(FidelityArgs),
     /// Render one vendor's policies for one engine as kubectl-apply-ready YAML
     Render {
         /// Vendor profile name (see configs/vendors)
@@ -146,6 +153,54 @@ pub struct RunArgs {
     /// Lab folder (rebuilt from --seed for every run)
     #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
     pub lab: PathBuf,
+    /// Where real Kyverno runs (--backend local, kind, cluster)
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Also run the embedded engine on the same inputs and report every
+    /// decision where it and the cluster disagree (a disagreement exits 1)
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub compare: Option<CompareWith>,
+    /// With --compare: disagreements explained by Kyverno's source (YAML list
+    /// of scenario, engine, vendor, step, embedded, kyverno, source, why);
+    /// they do not fail the run, and an entry no longer seen does
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    pub known_disagreements: Option<PathBuf>,
+    /// What the exit code answers: `hypotheses` (0 when every hypothesis
+    /// holds and, with --compare, the engines agree) or `agreement` (with
+    /// --compare: 0 when the embedded engine agrees with the cluster, known
+    /// disagreements aside, whatever the hypotheses found; the fidelity gate)
+    #[arg(long, value_enum, default_value = "hypotheses", value_name = "CLAIM")]
+    pub claim: Claim,
+}
+
+#[derive(Debug, Args)]
+pub struct FidelityArgs {
+    /// Where real Kyverno runs: local, kind or cluster
+    #[arg(long, value_enum, default_value_t = BackendKind::Local)]
+    pub backend: BackendKind,
+    /// Cases to generate at least (one case: one admission request on one
+    /// engine for one vendor)
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub cases: u32,
+    /// Seed of the corpus and of the lab (same seed, same cases and report)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Lab folder (rebuilt from --seed)
+    #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
+    pub lab: PathBuf,
+    /// Report folder (fidelity.json, reproducers/) [default: reports/fidelity-<seed>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace --out even if it holds files trustswap did not write
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// The flags of the real backends, shared by `run` and `fidelity`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
     /// kubeconfig context for --backend cluster (default: the current one)
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
@@ -169,21 +224,6 @@ pub struct RunArgs {
     /// prints it; also $TRUSTSWAP_ORACLE)
     #[arg(long, value_name = "DIR")]
     pub oracle: Option<PathBuf>,
-    /// Also run the embedded engine on the same inputs and report every
-    /// decision where it and the cluster disagree (a disagreement exits 1)
-    #[arg(long, value_enum, value_name = "BACKEND")]
-    pub compare: Option<CompareWith>,
-    /// With --compare: disagreements explained by Kyverno's source (YAML list
-    /// of scenario, engine, vendor, step, embedded, kyverno, source, why);
-    /// they do not fail the run, and an entry no longer seen does
-    #[arg(long, value_name = "FILE", requires = "compare")]
-    pub known_disagreements: Option<PathBuf>,
-    /// What the exit code answers: `hypotheses` (0 when every hypothesis
-    /// holds and, with --compare, the engines agree) or `agreement` (with
-    /// --compare: 0 when the embedded engine agrees with the cluster, known
-    /// disagreements aside, whatever the hypotheses found; the fidelity gate)
-    #[arg(long, value_enum, default_value = "hypotheses", value_name = "CLAIM")]
-    pub claim: Claim,
     /// Registry timeouts of --backend kind or cluster (the fixture push)
     #[command(flatten)]
     pub net: crate::lab_cli::NetArgs,
@@ -457,6 +497,7 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             Ok(exit::HOLDS)
         }
         Command::Run(args) => run(&cli.inputs, args),
+        Command::Fidelity(args) => fidelity(&cli.inputs, args),
         Command::Check(args) => {
             let inputs = cli.inputs.load()?;
             let vendors = profile::select(inputs.vendors.clone(), &args.vendor_names)?;
@@ -860,12 +901,16 @@ fn no_trusted_root() -> Error {
 }
 
 /// Where a real-cluster run happens, from the flags.
-fn real_target(args: &RunArgs) -> Result<crate::experiment::real::Target> {
+fn real_target(
+    backend: BackendKind,
+    args: &ClusterArgs,
+    lab: &Path,
+) -> Result<crate::experiment::real::Target> {
     use crate::experiment::real::Target;
-    Ok(match args.backend {
+    Ok(match backend {
         BackendKind::Kind => Target::Kind {
             keep: args.keep,
-            work_dir: args.lab.with_file_name("kind"),
+            work_dir: lab.with_file_name("kind"),
         },
         BackendKind::Local => {
             let dir = args
@@ -914,19 +959,21 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
             hint: "add --compare embedded, or drop --claim".into(),
         });
     }
-    if args.backend == BackendKind::Embedded && (args.compare.is_some() || args.keep) {
+    if args.backend == BackendKind::Embedded && (args.compare.is_some() || args.cluster.keep) {
         return Err(Error::Usage {
             message: "--compare and --keep apply to --backend local, kind or cluster".into(),
             hint: "add --backend local (or kind, or cluster), or drop the flag".into(),
         });
     }
-    if args.backend != BackendKind::Local && args.oracle.is_some() {
+    if args.backend != BackendKind::Local && args.cluster.oracle.is_some() {
         return Err(Error::Usage {
             message: "--oracle applies to --backend local".into(),
             hint: "add --backend local, or drop the flag".into(),
         });
     }
-    if args.backend != BackendKind::Cluster && (args.registry.is_some() || args.context.is_some()) {
+    if args.backend != BackendKind::Cluster
+        && (args.cluster.registry.is_some() || args.cluster.context.is_some())
+    {
         return Err(Error::Usage {
             message: "--registry, --registry-in-cluster and --context apply to --backend cluster"
                 .into(),
@@ -935,7 +982,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     }
     let target = match args.backend {
         BackendKind::Embedded => None,
-        _ => Some(real_target(args)?),
+        _ => Some(real_target(args.backend, &args.cluster, &args.lab)?),
     };
     let known = match &args.known_disagreements {
         Some(p) => crate::experiment::compare::load_known(p)?,
@@ -992,7 +1039,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
                 target,
                 args.compare.is_some(),
                 &known,
-                args.net.timeouts(),
+                args.cluster.net.timeouts(),
             )?;
             (None, Some(r))
         }
@@ -1031,6 +1078,70 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         let _ = writeln!(stdout, "report: {}", display(&dir));
     }
     Ok(code)
+}
+
+fn fidelity(inputs: &InputArgs, args: &FidelityArgs) -> Result<u8> {
+    if args.backend == BackendKind::Embedded {
+        return Err(Error::Usage {
+            message: "fidelity compares the embedded engine with real Kyverno: --backend embedded has nothing to compare with".into(),
+            hint: "pass --backend local (no Docker; the oracle from `oracle/build`), kind or cluster".into(),
+        });
+    }
+    if args.backend != BackendKind::Local && args.cluster.oracle.is_some() {
+        return Err(Error::Usage {
+            message: "--oracle applies to --backend local".into(),
+            hint: "add --backend local, or drop the flag".into(),
+        });
+    }
+    if args.backend != BackendKind::Cluster
+        && (args.cluster.registry.is_some() || args.cluster.context.is_some())
+    {
+        return Err(Error::Usage {
+            message: "--registry, --registry-in-cluster and --context apply to --backend cluster"
+                .into(),
+            hint: "add --backend cluster, or drop the flag".into(),
+        });
+    }
+    let target = real_target(args.backend, &args.cluster, &args.lab)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("reports/fidelity-{}", args.seed)));
+    crate::owned::Owner::lab(args.seed).check_replaceable(&args.lab, false)?;
+    crate::owned::Owner::output().check_replaceable(&out, args.force)?;
+    let loaded = inputs.load()?;
+    let plan = crate::experiment::RunPlan {
+        contract: &loaded.contract,
+        vendors: &loaded.vendors,
+        engines: &Engine::ALL,
+        baseline: None,
+        scenarios: Vec::new(),
+        lab_dir: args.lab.clone(),
+        seed: args.seed,
+        cancel: Default::default(),
+    };
+    let started = std::time::Instant::now();
+    let f = crate::experiment::fidelity::run(
+        plan,
+        args.cases as usize,
+        target,
+        args.cluster.net.timeouts(),
+    )?;
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    // The report is written (whole, or not at all) before the verdict is printed.
+    crate::owned::Owner::output().replace_with(&out, args.force, |tmp| {
+        crate::experiment::fidelity::write(tmp, &f)
+    })?;
+    eprintln!(
+        "trustswap: {} cases compared in {:.1} min ({:.0} per minute, control plane start-up included)",
+        f.report.compared,
+        minutes,
+        f.report.compared as f64 / minutes.max(1e-9)
+    );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(crate::experiment::fidelity::summary(&f.report).as_bytes());
+    let _ = writeln!(stdout, "report: {}", display(&out));
+    Ok(f.verdict.exit_code())
 }
 
 fn audit_drift(input: &Path, now: Option<&str>, all: bool, format: Format) -> Result<u8> {

@@ -99,6 +99,12 @@ pub trait Backend {
     fn run_pod(&mut self, _request: &AdmissionRequest) -> Result<Option<LivePod>, BackendError> {
         Ok(None)
     }
+    /// Whether policy reports come from a reports controller, later than the
+    /// decision (a real cluster): then a step that does not ask for them
+    /// (no `reported` expectation) has not observed them.
+    fn reports_later(&self) -> bool {
+        false
+    }
     /// Policy report results about a pod run with `run_pod`, waiting for the
     /// reports controller; `None`: the decision's own report is the answer.
     fn reports(
@@ -145,6 +151,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn run_pod(&mut self, request: &AdmissionRequest) -> Result<Option<LivePod>, BackendError> {
         (**self).run_pod(request)
+    }
+    fn reports_later(&self) -> bool {
+        (**self).reports_later()
     }
     fn reports(
         &mut self,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::runner::{ScenarioResult, Status};
+use super::runner::{Observation, ScenarioResult, Status, StepOutcome};
 
 /// One step (or matrix cell) observed differently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -186,6 +186,25 @@ pub fn load_known(path: &Path) -> crate::error::Result<Vec<Known>> {
 }
 
 /// Compares `cluster` (run on `backend`) with `embedded`, run for run.
+/// Whether the cluster's step and the embedded engine's observed the same.
+/// A decision whose policy reports the cluster did not read (no `reported`
+/// expectation: reading them means running the pod and waiting for the
+/// reports controller) is compared on the decision alone.
+fn same(cluster: &StepOutcome, embedded: &StepOutcome) -> bool {
+    let reports_unread = cluster
+        .evidence
+        .as_ref()
+        .is_some_and(|e| e["reportsRead"] == false);
+    match (&cluster.observed, &embedded.observed) {
+        (Observation::Decision { outcome: a, .. }, Observation::Decision { outcome: b, .. })
+            if reports_unread =>
+        {
+            a == b
+        }
+        (a, b) => a == b,
+    }
+}
+
 pub fn compare(
     backend: &str,
     embedded: &[ScenarioResult],
@@ -225,7 +244,7 @@ pub fn compare(
             }
             for (cstep, estep) in cr.steps.iter().zip(&er.steps) {
                 c.compared += 1;
-                if cstep.observed != estep.observed {
+                if !same(cstep, estep) {
                     c.disagreements.push(Disagreement {
                         scenario: cs.id.clone(),
                         engine: cr.engine.id().to_owned(),
@@ -322,6 +341,44 @@ mod tests {
         c.apply_known(&[k("after re-push")]);
         assert!(!c.agrees(), "a listed disagreement no longer seen is stale");
         assert_eq!(c.stale.len(), 1);
+    }
+
+    fn step(
+        outcome: crate::experiment::scenario::Outcome,
+        reported: bool,
+        read: bool,
+    ) -> StepOutcome {
+        StepOutcome {
+            label: "request 0".into(),
+            expected: None,
+            observed: Observation::Decision { outcome, reported },
+            ok: None,
+            detail: None,
+            evidence: Some(if read {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ "reportsRead": false })
+            }),
+        }
+    }
+
+    #[test]
+    fn a_report_the_cluster_did_not_read_is_not_compared_but_the_decision_is() {
+        use crate::experiment::scenario::Outcome::{Admitted, Denied};
+        // The embedded engine reports an Audit finding; the cluster's reports
+        // controller was not asked.
+        assert!(same(
+            &step(Admitted, false, false),
+            &step(Admitted, true, true)
+        ));
+        assert!(!same(
+            &step(Admitted, false, true),
+            &step(Admitted, true, true)
+        ));
+        assert!(!same(
+            &step(Denied, false, false),
+            &step(Admitted, true, true)
+        ));
     }
 
     #[test]

@@ -4,7 +4,10 @@
 pub mod audit_step;
 pub mod cluster;
 pub mod compare;
+pub mod fidelity;
+pub mod generate;
 pub mod lab;
+pub mod patch;
 pub mod real;
 pub mod runner;
 pub mod scenario;

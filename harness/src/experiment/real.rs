@@ -53,6 +53,8 @@ pub struct RealRun {
     pub cluster: Value,
     pub swaps: Vec<Swap>,
     pub comparison: Option<Comparison>,
+    /// With the comparison: the embedded engine's results on the same inputs.
+    pub embedded: Vec<super::runner::ScenarioResult>,
     /// What cleanup could not delete.
     pub leftovers: Vec<Leftover>,
     /// `--backend local`: the control plane's logs (name, last 4 MiB).
@@ -374,6 +376,7 @@ pub fn run(
     // real Kyverno does not repeat is reported as such, not as a disagreement.
     let mut comparison = None;
     let mut embedded_error = None;
+    let mut embedded_seen = Vec::new();
     if let (true, false, Ok(found)) = (compare_embedded, interrupted, &results) {
         let bar = step("running the embedded engine on the same inputs");
         let embedded_results = scenarios(&plan, &lab, embedded(&lab));
@@ -405,6 +408,7 @@ pub fn run(
                     }
                 }
                 comparison = Some(c);
+                embedded_seen = embedded_results;
             }
             Err(e) => embedded_error = Some(e),
         }
@@ -453,6 +457,7 @@ pub fn run(
         backend: name,
         swaps,
         comparison,
+        embedded: embedded_seen,
         leftovers,
         interrupted,
         logs,

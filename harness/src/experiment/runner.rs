@@ -283,6 +283,58 @@ pub struct Runner<'a, B: Backend> {
     pub cancel: crate::interrupt::CancelToken,
 }
 
+/// The state's contract rendered for the lab vendor (served from
+/// `relocation`, when given), with the scenario's edits.
+fn rendered(
+    lab: &LabContext,
+    st: &RunState,
+    contract: &Contract,
+    relocation: Option<&crate::backend::relocate::Relocation>,
+) -> Result<Vec<Value>, RunError> {
+    let (vendor, trust) = lab.vendor(&st.vendor, st.identity, st.engine)?;
+    let trust = lab.trust_root(trust, st.trust_root);
+    let vendor = match relocation {
+        Some(r) => r.vendor(&vendor),
+        None => vendor,
+    };
+    let set = render_with(contract, &vendor, st.engine, &trust)?;
+    let mut docs: Vec<Value> = set.documents.into_iter().map(|d| d.value).collect();
+    crate::experiment::patch::apply(&mut docs, &st.patches);
+    Ok(docs)
+}
+
+/// The policies a run of `scenario` for (`engine`, `vendor`) has applied when
+/// it reaches step `upto`, under the lab's own image names: the setup, then
+/// every earlier step that changes them (exceptions aside). What a
+/// reproducer of one of that step's decisions holds.
+pub fn policies_at(
+    lab: &LabContext,
+    contract: &Contract,
+    scenario: &Scenario,
+    engine: Engine,
+    vendor: &Vendor,
+    upto: usize,
+) -> Result<Vec<Value>, RunError> {
+    let mut st = RunState {
+        contract: patched(contract, &scenario.contract),
+        identity: scenario.identity,
+        trust_root: scenario.trust_root,
+        patches: scenario.patches.clone(),
+        cluster: Cluster::new(lab.now),
+        vendor: vendor.clone(),
+        engine,
+    };
+    for step in scenario.steps.iter().take(upto) {
+        match &step.action {
+            Action::Contract { patch } => st.contract = patched(&st.contract, patch),
+            Action::Identity { mode } => st.identity = *mode,
+            Action::TrustRoot { mode } => st.trust_root = *mode,
+            _ => {}
+        }
+    }
+    rendered(lab, &st, &st.contract, None)
+}
+
 fn patched(contract: &Contract, patch: &ContractPatch) -> Contract {
     let mut c = contract.clone();
     if let Some(a) = patch.failure_action {
@@ -311,6 +363,7 @@ struct RunState {
     contract: Contract,
     identity: IdentityMode,
     trust_root: TrustRootMode,
+    patches: Vec<crate::experiment::patch::PolicyPatch>,
     cluster: Cluster,
     vendor: Vendor,
     engine: Engine,
@@ -503,22 +556,16 @@ impl<B: Backend> Runner<'_, B> {
     }
 
     /// Policy documents for the state: the contract rendered for the lab
-    /// vendor, plus the live exceptions.
-    fn documents(&self, st: &RunState) -> Result<Vec<Value>, RunError> {
-        let (vendor, trust) = self.lab.vendor(&st.vendor, st.identity, st.engine)?;
-        let trust = self.lab.trust_root(trust, st.trust_root);
-        let vendor = match self.backend.relocation() {
-            Some(r) => r.vendor(&vendor),
-            None => vendor,
-        };
-        let set = render_with(&st.contract, &vendor, st.engine, &trust)?;
-        let mut docs: Vec<Value> = set.documents.into_iter().map(|d| d.value).collect();
-        docs.extend(st.cluster.exceptions.iter().map(|e| e.document.clone()));
-        Ok(docs)
-    }
-
+    /// vendor, plus the live exceptions. The namespaces the contract excludes
+    /// are named as the backend names them (a real cluster gives every run
+    /// namespaces of its own).
     fn apply(&mut self, st: &RunState) -> Result<(), RunError> {
-        let docs = self.documents(st)?;
+        let mut contract = st.contract.clone();
+        for ns in &mut contract.exclude_namespaces {
+            *ns = self.backend.namespace(ns)?;
+        }
+        let mut docs = rendered(self.lab, st, &contract, self.backend.relocation())?;
+        docs.extend(st.cluster.exceptions.iter().map(|e| e.document.clone()));
         Ok(self.backend.apply(&docs)?)
     }
 
@@ -555,7 +602,8 @@ impl<B: Backend> Runner<'_, B> {
         let mut st = RunState {
             contract: patched(self.contract, &s.contract),
             identity: s.identity,
-            trust_root: TrustRootMode::Lab,
+            trust_root: s.trust_root,
+            patches: s.patches.clone(),
             cluster: Cluster::new(self.lab.now),
             vendor: vendor.clone(),
             engine,
@@ -658,7 +706,11 @@ impl<B: Backend> Runner<'_, B> {
                 .ok_or_else(|| {
                     format!("vendor {} has no `{}` fixture", st.vendor.name, sel.variant)
                 })?;
-            Ok(self.lab.image_ref(f, sel.previous))
+            Ok(if sel.pinned {
+                format!("{}@{}", f.repository, f.image_digest)
+            } else {
+                self.lab.image_ref(f, sel.previous)
+            })
         };
         let served = |r: &str| match self.backend.relocation() {
             Some(rel) => rel.image(r),
@@ -802,7 +854,12 @@ impl<B: Backend> Runner<'_, B> {
                             .join("; ")
                     })
                 });
-                let evidence = json!({ "request": json, "decision": decision_json(&d) });
+                let mut evidence = json!({ "request": json, "decision": decision_json(&d) });
+                if self.backend.reports_later() && cluster_report.is_none() {
+                    // Nothing asked for the reports controller's verdict: the
+                    // `reported` flag here stands for warnings only.
+                    evidence["reportsRead"] = json!(false);
+                }
                 Ok((
                     Observation::Decision { outcome, reported },
                     detail,
@@ -938,7 +995,8 @@ impl<B: Backend> Runner<'_, B> {
             let st = RunState {
                 contract: patched(self.contract, &s.contract),
                 identity: s.identity,
-                trust_root: TrustRootMode::Lab,
+                trust_root: s.trust_root,
+                patches: s.patches.clone(),
                 cluster: Cluster::new(self.lab.now),
                 vendor: (*p).clone(),
                 engine,

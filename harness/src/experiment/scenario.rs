@@ -87,6 +87,12 @@ pub enum TrustRootMode {
     ForeignCa,
 }
 
+impl TrustRootMode {
+    pub fn is_lab(&self) -> bool {
+        *self == TrustRootMode::Lab
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContractPatch {
@@ -128,6 +134,8 @@ struct RawSetup {
     contract: ContractPatch,
     #[serde(default)]
     identity: IdentityMode,
+    #[serde(default)]
+    trust_root: TrustRootMode,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,6 +246,9 @@ pub enum Outcome {
 pub struct ImageSel {
     pub variant: String,
     pub previous: bool,
+    /// By digest (`repository@sha256:...`) rather than by tag.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -361,7 +372,13 @@ pub struct Scenario {
     pub kind: Kind,
     pub contract: ContractPatch,
     pub identity: IdentityMode,
+    /// The certificate authorities the policies name at the start.
+    #[serde(skip_serializing_if = "TrustRootMode::is_lab")]
+    pub trust_root: TrustRootMode,
     pub steps: Vec<Step>,
+    /// Edits of the rendered policies (the generated fidelity corpus).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<crate::experiment::patch::PolicyPatch>,
     #[serde(skip)]
     pub source: PathBuf,
 }
@@ -509,6 +526,7 @@ impl Ctx<'_> {
         Ok(ImageSel {
             variant: variant.to_owned(),
             previous,
+            pinned: false,
         })
     }
 
@@ -688,7 +706,9 @@ impl RawScenario {
             kind: self.kind,
             contract: self.setup.contract,
             identity: self.setup.identity,
+            trust_root: self.setup.trust_root,
             steps,
+            patches: Vec::new(),
             source: path.to_path_buf(),
         })
     }

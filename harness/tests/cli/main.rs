@@ -15,6 +15,7 @@ mod bad_input;
 mod commands;
 mod exit_codes;
 mod experiments;
+mod fidelity;
 mod negative;
 mod never_destroy;
 mod properties;

@@ -446,6 +446,10 @@ impl Backend for KubeBackend {
         Ok(Some(self.live(&request.namespace, &name, &images)))
     }
 
+    fn reports_later(&self) -> bool {
+        true
+    }
+
     fn reports(
         &mut self,
         namespace: &str,

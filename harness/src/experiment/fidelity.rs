@@ -1,0 +1,379 @@
+//! `trustswap fidelity`: the generated corpus (`generate.rs`) on a real
+//! backend's Kyverno and on the embedded engine, every admission decision
+//! compared. The answer is whether the embedded engine can stand in for that
+//! Kyverno: `fidelity.json` (cases, compared, skipped with reasons, each
+//! disagreement with both decisions and messages) and, per disagreement, a
+//! reproducer folder (the policies, the pod, the evidence) that a test loads
+//! with [`Reproducer::load`].
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::compare::Disagreement;
+use super::real::{RealRun, Target};
+use super::runner::ScenarioResult;
+use super::scenario::{Action, ImageSel, Scenario};
+use super::{RunPlan, generate, runner};
+use crate::error::{Error, Result};
+use crate::exit::Verdict;
+use crate::policy::Engine;
+
+/// The `fidelity.json` layout version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One side of a disagreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Side {
+    pub decision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One admission request decided differently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseDisagreement {
+    /// `<variant>/<engine>/<vendor>/<request>`.
+    pub case: String,
+    /// The policy variant: contract, identity matcher, edits, trust root.
+    pub variant: String,
+    pub engine: String,
+    pub vendor: String,
+    pub request: String,
+    pub embedded: Side,
+    pub kyverno: Side,
+    /// The reproducer folder, relative to the report.
+    pub reproducer: String,
+}
+
+/// `fidelity.json`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FidelityReport {
+    pub schema_version: u32,
+    pub backend: String,
+    /// What was compared with: Kubernetes and Kyverno versions.
+    pub cluster: Value,
+    pub seed: u64,
+    /// Cases asked for.
+    pub cases: usize,
+    /// Cases generated: variants x engines x vendors x requests.
+    pub generated: usize,
+    pub variants: usize,
+    pub compared: usize,
+    pub skipped: Vec<String>,
+    pub disagreements: Vec<CaseDisagreement>,
+    /// Seen once, not reproduced when the case ran again on the cluster.
+    pub unconfirmed: Vec<Disagreement>,
+    /// `agrees`, `disagrees` or `undecided`.
+    pub verdict: &'static str,
+}
+
+/// A disagreement, on its own: what a test needs to decide it again.
+#[derive(Debug, Clone)]
+pub struct Reproducer {
+    /// Folder name (`001`, `002`...).
+    pub name: String,
+    pub case: CaseDisagreement,
+    /// The lab seed the evidence comes from.
+    pub seed: u64,
+    /// The policy documents as applied, under the lab's own image names.
+    pub policies: Vec<Value>,
+    /// The pod of the admission request, under the lab's own image names.
+    pub pod: Value,
+    /// The evidence: the lab fixtures the pod names, and their digests.
+    pub evidence: Value,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CaseFile {
+    seed: u64,
+    #[serde(flatten)]
+    case: CaseDisagreement,
+    evidence: Value,
+}
+
+impl Reproducer {
+    /// Write the folder's files into `dir` (an existing, empty folder).
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let case = CaseFile {
+            seed: self.seed,
+            case: self.case.clone(),
+            evidence: self.evidence.clone(),
+        };
+        let policies = self
+            .policies
+            .iter()
+            .map(crate::yaml::to_yaml)
+            .collect::<Result<Vec<_>>>()?
+            .join("---\n");
+        write_file(&dir.join("policies.yaml"), policies.as_bytes())?;
+        write_file(
+            &dir.join("pod.yaml"),
+            crate::yaml::to_yaml(&self.pod)?.as_bytes(),
+        )?;
+        write_file(
+            &dir.join("case.json"),
+            crate::report::pretty(&case)?.as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    /// Read a reproducer folder back.
+    pub fn load(dir: &Path) -> Result<Reproducer> {
+        let path = dir.join("case.json");
+        let case: CaseFile =
+            serde_json::from_str(&crate::input::read_to_string(&path)?).map_err(|e| {
+                Error::invalid(
+                    path.clone(),
+                    None,
+                    "case",
+                    e.to_string(),
+                    "write it with `trustswap fidelity`",
+                )
+            })?;
+        let policies = crate::yaml::parse_documents(&dir.join("policies.yaml"))?;
+        let pod: Value = crate::yaml::parse_file(&dir.join("pod.yaml"))?;
+        Ok(Reproducer {
+            name: dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            case: case.case,
+            seed: case.seed,
+            policies,
+            pod,
+            evidence: case.evidence,
+        })
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The outcome of a fidelity run.
+pub struct Fidelity {
+    pub report: FidelityReport,
+    pub reproducers: Vec<Reproducer>,
+    pub verdict: Verdict,
+}
+
+/// Generate `cases` cases for `seed`, run them on `target` and on the
+/// embedded engine, and compare every decision.
+pub fn run(
+    mut plan: RunPlan<'_>,
+    cases: usize,
+    target: Target,
+    timeouts: crate::supply::registry::Timeouts,
+) -> Result<Fidelity> {
+    let runs = plan.engines.len() * plan.vendors.len();
+    plan.scenarios = generate::corpus(cases, plan.seed, runs);
+    let variants = plan.scenarios.len();
+    let generated = variants * runs * generate::REQUESTS_PER_RUN;
+    let scenarios = plan.scenarios.clone();
+    let contract = plan.contract.clone();
+    let vendors = plan.vendors.to_vec();
+    let seed = plan.seed;
+    let real = super::real::run(plan, target, true, &[], timeouts)?;
+    let comparison = real.comparison.clone();
+    let (compared, skipped, unconfirmed, found) = match &comparison {
+        Some(c) => (
+            c.compared,
+            c.skipped.clone(),
+            c.unconfirmed.clone(),
+            c.disagreements.clone(),
+        ),
+        None => (0, Vec::new(), Vec::new(), Vec::new()),
+    };
+    let mut disagreements = Vec::new();
+    let mut reproducers = Vec::new();
+    for (i, d) in found.iter().enumerate() {
+        let name = format!("{:03}", i + 1);
+        let r = reproducer(&real, &scenarios, &contract, &vendors, seed, d, &name)?;
+        disagreements.push(r.case.clone());
+        reproducers.push(r);
+    }
+    let verdict = if !disagreements.is_empty() {
+        Verdict::DoesNotHold
+    } else if comparison.is_none() || real.interrupted || !skipped.is_empty() || compared == 0 {
+        Verdict::Undecided
+    } else {
+        Verdict::Holds
+    };
+    Ok(Fidelity {
+        report: FidelityReport {
+            schema_version: SCHEMA_VERSION,
+            backend: real.backend.to_owned(),
+            cluster: serde_json::json!({
+                "kubernetes": real.cluster["kubernetes"],
+                "kyvernoImage": real.cluster["kyvernoImage"],
+                "oracle": real.cluster["local"]["oracle"],
+            }),
+            seed,
+            cases,
+            generated,
+            variants,
+            compared,
+            skipped,
+            disagreements,
+            unconfirmed,
+            verdict: match verdict {
+                Verdict::Holds => "agrees",
+                Verdict::DoesNotHold => "disagrees",
+                Verdict::Undecided => "undecided",
+            },
+        },
+        reproducers,
+        verdict,
+    })
+}
+
+fn step_of<'a>(results: &'a [ScenarioResult], d: &Disagreement) -> Option<&'a runner::StepOutcome> {
+    results
+        .iter()
+        .find(|s| s.id == d.scenario)?
+        .runs
+        .iter()
+        .find(|r| r.engine.id() == d.engine && r.vendor == d.vendor)?
+        .steps
+        .iter()
+        .find(|s| s.label == d.step)
+}
+
+fn reproducer(
+    real: &RealRun,
+    scenarios: &[Scenario],
+    contract: &crate::policy::Contract,
+    vendors: &[crate::profile::Vendor],
+    seed: u64,
+    d: &Disagreement,
+    name: &str,
+) -> Result<Reproducer> {
+    let missing = |what: &str| Error::Internal {
+        message: format!(
+            "the disagreement {}/{}/{}/{} has no {what}",
+            d.scenario, d.engine, d.vendor, d.step
+        ),
+    };
+    let scenario = scenarios
+        .iter()
+        .find(|s| s.id == d.scenario)
+        .ok_or_else(|| missing("scenario"))?;
+    let vendor = vendors
+        .iter()
+        .find(|v| v.name == d.vendor)
+        .ok_or_else(|| missing("vendor"))?;
+    let engine = Engine::ALL
+        .into_iter()
+        .find(|e| e.id() == d.engine)
+        .ok_or_else(|| missing("engine"))?;
+    let index = scenario
+        .steps
+        .iter()
+        .position(|s| s.label == d.step)
+        .ok_or_else(|| missing("step"))?;
+    let lab = &real.outcome.lab;
+    let policies = runner::policies_at(lab, contract, scenario, engine, vendor, index)
+        .map_err(|e| Error::harness("rendering a reproducer's policies", e))?;
+    let embedded = step_of(&real.embedded, d);
+    let kyverno = step_of(&real.outcome.scenarios, d);
+    let pod = embedded
+        .and_then(|s| s.evidence.as_ref())
+        .map(|e| e["request"].clone())
+        .unwrap_or(Value::Null);
+    let fixture = |sel: &ImageSel| {
+        lab.fixture(&vendor.name, &sel.variant).map(|f| {
+            serde_json::json!({
+                "variant": sel.variant,
+                "image": f.image_ref,
+                "digest": f.image_digest,
+                "byDigest": sel.pinned,
+                "signature": f.expect_signature,
+                "sbom": f.expect_sbom,
+            })
+        })
+    };
+    let evidence = match &scenario.steps[index].action {
+        Action::Admit { pod } => serde_json::json!({
+            "lab": format!("trustswap lab init --seed {seed}"),
+            "containers": pod.image.clone(),
+            "app": fixture(&pod.image),
+            "init": pod.init_image.as_ref().and_then(fixture),
+        }),
+        _ => Value::Null,
+    };
+    Ok(Reproducer {
+        name: name.to_owned(),
+        case: CaseDisagreement {
+            case: format!("{}/{}/{}/{}", d.scenario, d.engine, d.vendor, d.step),
+            variant: scenario.hypothesis.clone(),
+            engine: d.engine.clone(),
+            vendor: d.vendor.clone(),
+            request: d.step.clone(),
+            embedded: Side {
+                decision: d.embedded.clone(),
+                message: embedded.and_then(|s| s.detail.clone()),
+            },
+            kyverno: Side {
+                decision: d.cluster.clone(),
+                message: kyverno.and_then(|s| s.detail.clone()),
+            },
+            reproducer: format!("reproducers/{name}"),
+        },
+        seed,
+        policies,
+        pod,
+        evidence,
+    })
+}
+
+/// Write `fidelity.json` and the reproducers into `dir` (an empty folder).
+pub fn write(dir: &Path, f: &Fidelity) -> Result<()> {
+    write_file(
+        &dir.join("fidelity.json"),
+        crate::report::pretty(&f.report)?.as_bytes(),
+    )?;
+    for r in &f.reproducers {
+        let d = dir.join("reproducers").join(&r.name);
+        std::fs::create_dir_all(&d).map_err(|source| Error::Write {
+            path: d.clone(),
+            source,
+        })?;
+        r.write(&d)?;
+    }
+    Ok(())
+}
+
+/// The terminal summary.
+pub fn summary(r: &FidelityReport) -> String {
+    let mut o = format!(
+        "fidelity on {} (seed {}): {} cases generated ({} variants), {} compared, {} skipped, {} disagreements, {} unconfirmed\n",
+        r.backend,
+        r.seed,
+        r.generated,
+        r.variants,
+        r.compared,
+        r.skipped.len(),
+        r.disagreements.len(),
+        r.unconfirmed.len()
+    );
+    for s in &r.skipped {
+        o.push_str(&format!("  skipped: {s}\n"));
+    }
+    for d in &r.disagreements {
+        o.push_str(&format!(
+            "  {}: embedded {}, kyverno {} ({})\n",
+            d.case, d.embedded.decision, d.kyverno.decision, d.reproducer
+        ));
+    }
+    o.push_str(&format!("verdict: {}\n", r.verdict));
+    o
+}

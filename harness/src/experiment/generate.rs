@@ -1,0 +1,252 @@
+//! The generated differential corpus of `trustswap fidelity`: seeded cases,
+//! each a policy variant (contract, identity matcher, trust root, structural
+//! edits) and admission requests over the lab's evidence (fixture variants,
+//! by tag or digest, with an init container, in a watched or an excluded
+//! namespace). A case is one observation: one admission request of one
+//! (variant, engine, vendor) run. Variants are scenarios without
+//! expectations, so the runner, both backends and the comparison with real
+//! Kyverno are the ones `trustswap run --compare embedded` uses.
+
+use std::path::PathBuf;
+
+use crate::experiment::patch::PolicyPatch;
+use crate::experiment::scenario::{
+    Action, AppliesTo, ContractPatch, IdentityMode, ImageSel, Kind, Layer, Pod, Scenario, Step,
+    TrustRootMode,
+};
+use crate::policy::kyverno::cpol::FailureAction;
+use crate::policy::kyverno::meta::FailurePolicy;
+
+/// Fixture variants every shipped vendor has in the lab, and the ones a
+/// request may name.
+pub const VARIANTS: [&str; 10] = [
+    "good",
+    "unsigned",
+    "other-vendor",
+    "foreign-ca",
+    "tampered",
+    "moved-tag",
+    "sbom-missing",
+    "sbom-other-identity",
+    "look-alike",
+    "rotated",
+];
+
+/// Admission requests per (variant, engine, vendor) run.
+pub const REQUESTS_PER_RUN: usize = 4;
+
+/// The scenario id prefix of generated variants.
+pub const ID_PREFIX: &str = "gen";
+
+/// SplitMix64: a small, fixed, portable generator, so that a seed names the
+/// same corpus on every machine and every version of every crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// True with probability `percent` / 100.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        // `items` is never empty here (constant tables).
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// The variants covering at least `cases` observations for `runs_per_variant`
+/// (engines x vendors) runs each, deterministically for `seed`.
+pub fn corpus(cases: usize, seed: u64, runs_per_variant: usize) -> Vec<Scenario> {
+    let per_variant = (runs_per_variant * REQUESTS_PER_RUN).max(1);
+    let count = cases.div_ceil(per_variant);
+    let mut rng = Rng(seed ^ 0x7472_7573_7473_7761); // "trustswa"
+    (0..count).map(|i| variant(&mut rng, seed, i)).collect()
+}
+
+fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
+    let contract = ContractPatch {
+        failure_action: Some(if rng.chance(25) {
+            FailureAction::Audit
+        } else {
+            FailureAction::Enforce
+        }),
+        failure_policy: Some(if rng.chance(25) {
+            FailurePolicy::Ignore
+        } else {
+            FailurePolicy::Fail
+        }),
+        require_sbom: Some(rng.chance(60)),
+    };
+    let identity = if rng.chance(20) {
+        IdentityMode::CarelessWildcard
+    } else {
+        IdentityMode::Profile
+    };
+    let mut patches = Vec::new();
+    for (percent, patch) in [
+        (25, PolicyPatch::MutateDigest(false)),
+        (15, PolicyPatch::VerifyDigest(false)),
+        (15, PolicyPatch::Required(false)),
+        (20, PolicyPatch::UseCache(false)),
+        (10, PolicyPatch::SkipOwnImages),
+        (15, PolicyPatch::IgnoreTlog(true)),
+        (15, PolicyPatch::IgnoreSct(true)),
+    ] {
+        if rng.chance(percent) {
+            patches.push(patch);
+        }
+    }
+    let mut steps = Vec::new();
+    let mut described = Vec::new();
+    let trust_root = if rng.chance(15) {
+        described.push("trustRoot: foreign-ca".to_owned());
+        TrustRootMode::ForeignCa
+    } else {
+        TrustRootMode::Lab
+    };
+    for r in 0..REQUESTS_PER_RUN {
+        let image = ImageSel {
+            variant: (*rng.pick(&VARIANTS)).to_owned(),
+            previous: false,
+            pinned: rng.chance(30),
+        };
+        let init_image = rng.chance(25).then(|| ImageSel {
+            variant: (*rng.pick(&VARIANTS)).to_owned(),
+            previous: false,
+            pinned: rng.chance(30),
+        });
+        let namespace = if rng.chance(10) {
+            // Excluded by the contract: no policy applies.
+            "kube-system"
+        } else {
+            "apps"
+        };
+        let pod = Pod {
+            name: format!("r{r}"),
+            namespace: namespace.to_owned(),
+            team: "payments".into(),
+            image,
+            init_image,
+        };
+        steps.push(Step {
+            label: format!("request {r}: {}", describe_pod(&pod)),
+            action: Action::Admit { pod },
+            expect: None,
+        });
+    }
+    let mut setup = vec![
+        format!(
+            "failureAction {}",
+            if contract.failure_action == Some(FailureAction::Audit) {
+                "Audit"
+            } else {
+                "Enforce"
+            }
+        ),
+        format!(
+            "failurePolicy {}",
+            if contract.failure_policy == Some(FailurePolicy::Ignore) {
+                "Ignore"
+            } else {
+                "Fail"
+            }
+        ),
+        format!("SBOM required: {}", contract.require_sbom == Some(true)),
+        format!(
+            "identity: {}",
+            match identity {
+                IdentityMode::CarelessWildcard => "careless wildcard",
+                _ => "the profile's",
+            }
+        ),
+    ];
+    setup.extend(patches.iter().map(|p| p.describe()));
+    setup.extend(described);
+    Scenario {
+        id: format!("{ID_PREFIX}-{seed}-{index:04}"),
+        title: format!("generated variant {index} of seed {seed}"),
+        layer: Layer::Trust,
+        hypothesis: setup.join("; "),
+        identical_across_vendors: false,
+        applies_to: AppliesTo::All,
+        kind: Kind::Steps,
+        contract,
+        identity,
+        trust_root,
+        steps,
+        patches,
+        source: PathBuf::new(),
+    }
+}
+
+fn describe_image(sel: &ImageSel) -> String {
+    format!(
+        "{}{}",
+        sel.variant,
+        if sel.pinned { " by digest" } else { "" }
+    )
+}
+
+fn describe_pod(pod: &Pod) -> String {
+    let mut s = describe_image(&pod.image);
+    if let Some(init) = &pod.init_image {
+        s.push_str(&format!(", init {}", describe_image(init)));
+    }
+    if pod.namespace != "apps" {
+        s.push_str(&format!(", in {}", pod.namespace));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_names_one_corpus() {
+        let a = corpus(500, 7, 8);
+        assert_eq!(a, corpus(500, 7, 8));
+        assert_ne!(a, corpus(500, 8, 8));
+        // 500 observations at 8 runs x 4 requests per variant.
+        assert_eq!(a.len(), 16);
+        assert!(a.iter().all(|s| s.id.starts_with("gen-7-")));
+    }
+
+    #[test]
+    fn every_knob_is_turned_somewhere_in_a_large_corpus() {
+        let c = corpus(4000, 1, 8);
+        let patches: std::collections::BTreeSet<String> = c
+            .iter()
+            .flat_map(|s| s.patches.iter().map(|p| p.describe()))
+            .collect();
+        assert_eq!(patches.len(), 7, "{patches:?}");
+        let variants: std::collections::BTreeSet<&str> = c
+            .iter()
+            .flat_map(|s| &s.steps)
+            .filter_map(|s| match &s.action {
+                Action::Admit { pod } => Some(pod.image.variant.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(variants.len(), VARIANTS.len());
+        assert!(
+            c.iter()
+                .any(|s| s.identity == IdentityMode::CarelessWildcard)
+        );
+        assert!(c.iter().any(|s| s.trust_root == TrustRootMode::ForeignCa));
+        // Every step is an admission request: one case each.
+        assert!(
+            c.iter()
+                .flat_map(|s| &s.steps)
+                .all(|st| matches!(st.action, Action::Admit { .. }))
+        );
+    }
+}

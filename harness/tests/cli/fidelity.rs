@@ -1,0 +1,158 @@
+//! `trustswap fidelity` (issue 10): the generated corpus, its reproducers, and
+//! the command's refusals. The comparison with real Kyverno runs in
+//! `tests/cluster/local_real.rs` (with the oracle) and in `.ci/run`.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::Arc;
+
+use trustswap::admission::CompiledPolicySet;
+use trustswap::admission::request::{AdmissionRequest, Operation};
+use trustswap::admission::verifier::EvidenceVerifier;
+use trustswap::experiment::fidelity::{CaseDisagreement, Reproducer, Side};
+use trustswap::experiment::runner::{Observation, policies_at};
+use trustswap::experiment::scenario::Action;
+use trustswap::experiment::{RunPlan, embedded, generate, scenarios};
+use trustswap::policy::Engine;
+
+use crate::common;
+
+/// Every admission request of a generated corpus, decided again from what a
+/// reproducer holds (the policies as applied at that step, the pod) on a
+/// fresh policy set, decides as the run did: a reproducer reproduces.
+#[test]
+fn reproducers_decide_as_the_run_did() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let contract = common::contract();
+    let vendors = common::vendors();
+    let seed = 5;
+    let plan = RunPlan {
+        contract: &contract,
+        vendors: &vendors,
+        engines: &Engine::ALL,
+        baseline: None,
+        scenarios: generate::corpus(96, seed, Engine::ALL.len() * vendors.len()),
+        lab_dir: t.path().join("lab"),
+        seed,
+        cancel: Default::default(),
+    };
+    let lab = trustswap::experiment::lab::LabContext::build(&plan.lab_dir, seed).expect("lab");
+    let results = scenarios(&plan, &lab, embedded(&lab)).expect("run");
+    let evidence: Arc<dyn EvidenceVerifier> = lab.evidence.clone();
+    let now = chrono::DateTime::from_timestamp(lab.now, 0).expect("time");
+    let mut checked = 0;
+    for (scenario, result) in plan.scenarios.iter().zip(&results) {
+        assert_eq!(scenario.id, result.id);
+        for run in &result.runs {
+            let vendor = vendors
+                .iter()
+                .find(|v| v.name == run.vendor)
+                .expect("vendor");
+            for (index, (step, outcome)) in scenario.steps.iter().zip(&run.steps).enumerate() {
+                let Action::Admit { .. } = step.action else {
+                    continue;
+                };
+                let Observation::Decision { outcome: seen, .. } = &outcome.observed else {
+                    panic!("{}: {:?}", step.label, outcome.observed);
+                };
+                let policies = policies_at(&lab, &contract, scenario, run.engine, vendor, index)
+                    .expect("policies");
+                let pod = outcome.evidence.as_ref().expect("evidence")["request"].clone();
+                let namespace = pod["metadata"]["namespace"]
+                    .as_str()
+                    .expect("ns")
+                    .to_owned();
+                let d = CompiledPolicySet::compile(&policies)
+                    .expect("compiles")
+                    .evaluate(
+                        &AdmissionRequest::pod(Operation::Create, &namespace, BTreeMap::new(), pod),
+                        now,
+                        &evidence,
+                    );
+                assert_eq!(
+                    d.allowed,
+                    *seen == trustswap::experiment::scenario::Outcome::Admitted,
+                    "{} {}/{} {}: {:?}",
+                    scenario.id,
+                    run.engine,
+                    run.vendor,
+                    step.label,
+                    d.message
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 96, "{checked} requests checked");
+}
+
+#[test]
+fn a_reproducer_folder_reads_back_as_written() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let r = Reproducer {
+        name: "001".into(),
+        case: CaseDisagreement {
+            case: "gen-1-0000/cpol/chainguard/request 0: good".into(),
+            variant: "failureAction Enforce".into(),
+            engine: "cpol".into(),
+            vendor: "chainguard".into(),
+            request: "request 0: good".into(),
+            embedded: Side {
+                decision: "admitted".into(),
+                message: None,
+            },
+            kyverno: Side {
+                decision: "denied".into(),
+                message: Some("policy trustswap-verify-images: failed".into()),
+            },
+            reproducer: "reproducers/001".into(),
+        },
+        seed: 1,
+        policies: vec![
+            serde_json::json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "a"}}),
+            serde_json::json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "b"}}),
+        ],
+        pod: serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "r0"}}),
+        evidence: serde_json::json!({"lab": "trustswap lab init --seed 1"}),
+    };
+    let dir = t.path().join("001");
+    std::fs::create_dir(&dir).expect("dir");
+    r.write(&dir).expect("write");
+    let back = Reproducer::load(&dir).expect("load");
+    assert_eq!(back.case, r.case);
+    assert_eq!(back.seed, 1);
+    assert_eq!(back.policies, r.policies);
+    assert_eq!(back.pod, r.pod);
+    assert_eq!(back.evidence, r.evidence);
+}
+
+fn trustswap(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_trustswap"))
+        .args(args)
+        .current_dir(common::root())
+        .env_remove("TRUSTSWAP_ORACLE")
+        .output()
+        .expect("trustswap runs")
+}
+
+#[test]
+fn fidelity_on_the_embedded_backend_has_nothing_to_compare_with() {
+    let out = trustswap(&["fidelity", "--backend", "embedded"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing to compare with"), "{err}");
+}
+
+#[test]
+fn fidelity_without_the_oracle_says_how_to_build_it() {
+    let out = trustswap(&["fidelity", "--cases", "10"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("oracle/build"), "{err}");
+}
+
+#[test]
+fn fidelity_refuses_zero_cases() {
+    let out = trustswap(&["fidelity", "--cases", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}
