@@ -1539,15 +1539,14 @@ impl ClusterPolicy {
                     }
                     let action = ivs.first().map(|i| i.action).unwrap_or(Action::Audit);
                     let images = pod_images(object);
+                    // The validate-image handler exists when an image matches
+                    // `imageReferences`; `skipImageReferences` is not read here
+                    // (`GetMatchingImages`, pkg/engine/utils/image.go:27-43).
                     let any_matching = ivs.iter().any(|iv| {
                         images.iter().any(|pi| {
                             pi.parsed.as_ref().is_ok_and(|i| {
                                 let n = i.normalized();
                                 iv.image_references.iter().any(|r| wildcard_match(r, &n))
-                                    && !iv
-                                        .skip_image_references
-                                        .iter()
-                                        .any(|r| wildcard_match(r, &n))
                             })
                         })
                     });
@@ -1562,9 +1561,14 @@ impl ClusterPolicy {
                         }
                         Ok(None) => {}
                     }
+                    // validate_image.go:80-102: the first image that fails ends
+                    // the rule with its error (Kyverno walks a Go map, in no
+                    // fixed order; here containers, init, ephemeral); an image
+                    // that is not `required` is neither passed nor skipped
+                    // (`validateImage` returns the zero status, :113-128).
                     let (mut skipped, mut passed, mut failed) =
-                        (Vec::new(), Vec::new(), Vec::<String>::new());
-                    for iv in ivs {
+                        (Vec::new(), Vec::new(), None::<String>);
+                    'images: for iv in ivs {
                         for pi in &images {
                             let Ok(info) = &pi.parsed else { continue };
                             let image = info.normalized();
@@ -1576,28 +1580,23 @@ impl ClusterPolicy {
                                 continue;
                             }
                             if iv.verify_digest && info.digest.is_none() {
-                                failed.push(format!("missing digest for {image}"));
-                                continue;
+                                failed = Some(format!("missing digest for {image}"));
+                                break 'images;
                             }
                             if iv.required {
                                 match state.ivm.get(&image) {
                                     Some(true) => passed.push(image),
-                                    Some(false) => failed.push(format!("unverified image {image}")),
+                                    Some(false) => {
+                                        failed = Some(format!("unverified image {image}"));
+                                        break 'images;
+                                    }
                                     None => skipped.push(image),
                                 }
-                            } else {
-                                skipped.push(image);
                             }
                         }
                     }
-                    let mut uniq: Vec<String> = Vec::new();
-                    for f in failed {
-                        if !uniq.contains(&f) {
-                            uniq.push(f);
-                        }
-                    }
-                    let r = if !uniq.is_empty() {
-                        (RuleStatus::Fail, uniq.join("; "))
+                    let r = if let Some(f) = failed {
+                        (RuleStatus::Fail, f)
                     } else if !passed.is_empty() || skipped.is_empty() {
                         if skipped.is_empty() {
                             (RuleStatus::Pass, "image verified".to_string())

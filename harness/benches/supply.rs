@@ -55,6 +55,7 @@ fn bench(c: &mut Criterion) {
         signer: Signer::Uri(SUBJECT.into()),
         issuer: Some(ISSUER.into()),
         require_sct: true,
+        require_tlog: true,
     };
     assert!(
         legacy
@@ -81,6 +82,7 @@ fn bench(c: &mut Criterion) {
             issuer: Some(Pattern::Wildcard(ISSUER.into())),
         },
         require_sct: true,
+        require_tlog: true,
     };
     g.bench_function(
         "keyless image signature from the layout (resolve + fetch + verify)",

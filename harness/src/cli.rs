@@ -812,6 +812,7 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
                     issuer: Some(issuer),
                 },
                 require_sct: true,
+                require_tlog: true,
             },
             None,
         )
@@ -820,13 +821,17 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
         repository = args.repository.clone();
     }
     match &mut policy {
-        SignerPolicy::Key { require_tlog, .. } if args.insecure_ignore_tlog => {
-            *require_tlog = false
+        SignerPolicy::Key { require_tlog, .. } => {
+            *require_tlog &= !args.insecure_ignore_tlog;
         }
-        SignerPolicy::Keyless { require_sct, .. } if args.insecure_ignore_sct => {
-            *require_sct = false
+        SignerPolicy::Keyless {
+            require_sct,
+            require_tlog,
+            ..
+        } => {
+            *require_sct &= !args.insecure_ignore_sct;
+            *require_tlog &= !args.insecure_ignore_tlog;
         }
-        _ => {}
     }
     let configured = std::env::var_os("TRUSTSWAP_TRUSTED_ROOT").map(PathBuf::from);
     let (trusted_root, origin) = match (&args.trusted_root, lab, configured) {

@@ -159,6 +159,7 @@ pub fn vendor_policy(vendor: &Vendor, lab: Option<&Path>) -> Result<SignerPolicy
                 issuer: Some(pattern(issuer).map_err(|m| bad(m, "fix the issuer pattern"))?),
             },
             require_sct: vendor.certificate_transparency == Requirement::Required,
+            require_tlog: vendor.transparency_log == Requirement::Required,
         }),
         Identity::Key(key) => {
             let pem = match lab.map(|l| l.join(format!("{}.pub", vendor.name))) {

@@ -133,9 +133,10 @@ fn signer_policy(attestor: &AttestorSpec) -> Result<SignerPolicy, String> {
             public_key_pem: public_keys.clone(),
             require_tlog: !rekor.as_ref().is_some_and(|r| r.ignore_tlog),
         }),
-        AttestorSpec::Keyless { ctlog, .. } => Ok(SignerPolicy::Keyless {
+        AttestorSpec::Keyless { ctlog, rekor, .. } => Ok(SignerPolicy::Keyless {
             rule: any_identity(),
             require_sct: !ctlog.as_ref().is_some_and(|c| c.ignore_sct),
+            require_tlog: !rekor.as_ref().is_some_and(|r| r.ignore_tlog),
         }),
         AttestorSpec::Certificates { .. } => {
             Err("certificate attestors are not supported by the embedded verifier".into())

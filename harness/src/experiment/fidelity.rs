@@ -291,10 +291,14 @@ fn reproducer(
         .unwrap_or(Value::Null);
     let fixture = |sel: &ImageSel| {
         lab.fixture(&vendor.name, &sel.variant).map(|f| {
+            // The corpus never re-pushes: a moved tag still points at its
+            // earlier, signed digest (`LabContext::pin_before_repush`).
+            let tag_points_at = f.previous_digest.as_ref().unwrap_or(&f.image_digest);
             serde_json::json!({
                 "variant": sel.variant,
                 "image": f.image_ref,
                 "digest": f.image_digest,
+                "tagPointsAt": tag_points_at,
                 "byDigest": sel.pinned,
                 "signature": f.expect_signature,
                 "sbom": f.expect_sbom,
@@ -304,7 +308,6 @@ fn reproducer(
     let evidence = match &scenario.steps[index].action {
         Action::Admit { pod } => serde_json::json!({
             "lab": format!("trustswap lab init --seed {seed}"),
-            "containers": pod.image.clone(),
             "app": fixture(&pod.image),
             "init": pod.init_image.as_ref().and_then(fixture),
         }),

@@ -104,6 +104,11 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
             patches.push(patch);
         }
     }
+    if rng.chance(20) {
+        patches.push(PolicyPatch::ExtraEntry {
+            any: rng.chance(50),
+        });
+    }
     let mut steps = Vec::new();
     let mut described = Vec::new();
     let trust_root = if rng.chance(15) {
@@ -227,7 +232,7 @@ mod tests {
             .iter()
             .flat_map(|s| s.patches.iter().map(|p| p.describe()))
             .collect();
-        assert_eq!(patches.len(), 7, "{patches:?}");
+        assert_eq!(patches.len(), 9, "{patches:?}");
         let variants: std::collections::BTreeSet<&str> = c
             .iter()
             .flat_map(|s| &s.steps)

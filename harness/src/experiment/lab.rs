@@ -48,6 +48,28 @@ impl LabContext {
         &self.rotated_key
     }
 
+    /// Points `vendor`'s moved tag at the digest it had before the vendor
+    /// re-pushed it, as every run starts, in the lab's evidence; returns the
+    /// repository, tag and digest for a backend to do the same.
+    pub fn pin_before_repush(&self, vendor: &str) -> Option<(String, String, String)> {
+        let (repo, tag, prev) = self.moved_tag(vendor)?;
+        self.evidence.pin(&repo, &tag, prev.parse().ok()?);
+        Some((repo, tag, prev))
+    }
+
+    /// Lets `vendor`'s moved tag point where the layout says (after the re-push).
+    pub fn unpin_moved_tag(&self, vendor: &str) {
+        if let Some((repo, tag, _)) = self.moved_tag(vendor) {
+            self.evidence.unpin(&repo, &tag);
+        }
+    }
+
+    fn moved_tag(&self, vendor: &str) -> Option<(String, String, String)> {
+        let f = self.fixture(vendor, "moved-tag")?;
+        let (repo, tag, _) = crate::verify::image::split_reference(&f.image_ref).ok()?;
+        Some((repo, tag?, f.previous_digest.clone()?))
+    }
+
     /// The trust overrides with `mode`'s certificate authorities in place of the lab's.
     pub fn trust_root(&self, mut trust: TrustOverrides, mode: TrustRootMode) -> TrustOverrides {
         match mode {

@@ -32,7 +32,20 @@ pub enum PolicyPatch {
     /// The SCT requirement of every keyless attestor: ClusterPolicy
     /// `ctlog.ignoreSCT`, ImageValidatingPolicy `ctlog.insecureIgnoreSCT`.
     IgnoreSct(bool),
+    /// ClusterPolicy: a second entry in every attestor set that nothing in
+    /// the lab satisfies (another subject, or a key that signed nothing),
+    /// with `count: 1` (either entry will do) or no count (every entry must
+    /// verify). An ImageValidatingPolicy names its attestors in CEL, so this
+    /// has no counterpart there.
+    ExtraEntry { any: bool },
 }
+
+/// A public key that signed nothing in the lab (Sigstore's public-good Rekor key).
+const UNRELATED_KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2G2Y+2tabdTV5BcGiBIx0a9fAFwr\nkBbmLSGtks4L3qX6yYY0zufBnhC8Ur/iy55GhWP/9A/bY2LhC30M9+RYtw==\n-----END PUBLIC KEY-----\n";
+
+/// A certificate subject no lab identity has.
+const UNRELATED_SUBJECT: &str =
+    "https://github.com/trustswap-nobody/none/.github/workflows/none.yaml@refs/heads/main";
 
 impl PolicyPatch {
     /// Whether the edit has a counterpart on policies of `engine`.
@@ -40,7 +53,9 @@ impl PolicyPatch {
         !matches!(
             (self, engine),
             (
-                PolicyPatch::UseCache(_) | PolicyPatch::SkipOwnImages,
+                PolicyPatch::UseCache(_)
+                    | PolicyPatch::SkipOwnImages
+                    | PolicyPatch::ExtraEntry { .. },
                 Engine::Ivpol
             )
         )
@@ -56,6 +71,12 @@ impl PolicyPatch {
             PolicyPatch::SkipOwnImages => "skipImageReferences: the rule's imageReferences".into(),
             PolicyPatch::IgnoreTlog(b) => format!("ignore the transparency log: {b}"),
             PolicyPatch::IgnoreSct(b) => format!("ignore SCTs: {b}"),
+            PolicyPatch::ExtraEntry { any: true } => {
+                "a second attestor entry nothing satisfies, count 1".into()
+            }
+            PolicyPatch::ExtraEntry { any: false } => {
+                "a second attestor entry nothing satisfies, no count".into()
+            }
         }
     }
 }
@@ -103,6 +124,34 @@ fn cpol_entries(vi: &mut Value, f: &mut dyn FnMut(&mut Value)) {
     }
 }
 
+/// Every attestor set of a `verifyImages` item, its attestations' included.
+fn cpol_sets(vi: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+    for set in each_mut(vi, "attestors") {
+        f(set);
+    }
+    for att in each_mut(vi, "attestations") {
+        for set in each_mut(att, "attestors") {
+            f(set);
+        }
+    }
+}
+
+/// A copy of `entry` that nothing in the lab satisfies.
+fn unrelated(entry: &Value) -> Value {
+    let mut e = entry.clone();
+    if e["keys"].is_object() {
+        e["keys"]["publicKeys"] = Value::String(UNRELATED_KEY.into());
+    }
+    if e["keyless"].is_object() {
+        let k = &mut e["keyless"];
+        if let Some(o) = k.as_object_mut() {
+            o.remove("subjectRegExp");
+        }
+        k["subject"] = Value::String(UNRELATED_SUBJECT.into());
+    }
+    e
+}
+
 fn cpol(doc: &mut Value, p: PolicyPatch) {
     let Some(rules) = doc
         .get_mut("spec")
@@ -135,6 +184,19 @@ fn cpol(doc: &mut Value, p: PolicyPatch) {
                         }
                     }
                 }),
+                PolicyPatch::ExtraEntry { any } => cpol_sets(vi, &mut |set| {
+                    let Some(first) = set["entries"].get(0).cloned() else {
+                        return;
+                    };
+                    if let Some(entries) = set["entries"].as_array_mut() {
+                        entries.push(unrelated(&first));
+                    }
+                    if any {
+                        set["count"] = Value::from(1);
+                    } else if let Some(o) = set.as_object_mut() {
+                        o.remove("count");
+                    }
+                }),
             }
         }
     }
@@ -151,7 +213,7 @@ fn ivpol(doc: &mut Value, p: PolicyPatch) {
         PolicyPatch::MutateDigest(b) => config(spec, "mutateDigest", b),
         PolicyPatch::VerifyDigest(b) => config(spec, "verifyDigest", b),
         PolicyPatch::Required(b) => config(spec, "required", b),
-        PolicyPatch::UseCache(_) | PolicyPatch::SkipOwnImages => {}
+        PolicyPatch::UseCache(_) | PolicyPatch::SkipOwnImages | PolicyPatch::ExtraEntry { .. } => {}
         PolicyPatch::IgnoreTlog(b) | PolicyPatch::IgnoreSct(b) => {
             let field = match p {
                 PolicyPatch::IgnoreTlog(_) => "insecureIgnoreTlog",
@@ -198,6 +260,36 @@ mod tests {
         assert_eq!(keyless["ctlog"]["ignoreSCT"], true);
         let keys = &vi["attestations"][0]["attestors"][0]["entries"][0]["keys"];
         assert_eq!(keys["rekor"]["ignoreTlog"], true);
+    }
+
+    #[test]
+    fn an_extra_entry_nothing_satisfies_with_or_without_a_count() {
+        let policy = json!({
+            "kind": "ClusterPolicy",
+            "spec": {"rules": [{"verifyImages": [{
+                "attestors": [{"count": 1, "entries": [{"keyless": {"subject": "x", "subjectRegExp": "y"}}]}],
+                "attestations": [{"attestors": [{"entries": [{"keys": {"publicKeys": "k"}}]}]}]
+            }]}]}
+        });
+        let mut docs = vec![policy.clone()];
+        apply(&mut docs, &[PolicyPatch::ExtraEntry { any: false }]);
+        let vi = &docs[0]["spec"]["rules"][0]["verifyImages"][0];
+        let set = &vi["attestors"][0];
+        assert!(set.get("count").is_none());
+        assert_eq!(set["entries"][1]["keyless"]["subject"], UNRELATED_SUBJECT);
+        assert!(set["entries"][1]["keyless"].get("subjectRegExp").is_none());
+        assert_eq!(
+            set["entries"][0],
+            policy["spec"]["rules"][0]["verifyImages"][0]["attestors"][0]["entries"][0]
+        );
+        let att = &vi["attestations"][0]["attestors"][0];
+        assert_eq!(att["entries"][1]["keys"]["publicKeys"], UNRELATED_KEY);
+        let mut docs = vec![policy];
+        apply(&mut docs, &[PolicyPatch::ExtraEntry { any: true }]);
+        assert_eq!(
+            docs[0]["spec"]["rules"][0]["verifyImages"][0]["attestors"][0]["count"],
+            1
+        );
     }
 
     #[test]

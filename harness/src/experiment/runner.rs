@@ -617,20 +617,12 @@ impl<B: Backend> Runner<'_, B> {
             observations: Vec::new(),
         };
         // Before a re-push, the moved tag still points at the signed digest.
-        let moved = self.lab.fixture(&vendor.name, "moved-tag").cloned();
-        if let Some(f) = &moved
-            && let (Ok((repo, Some(tag), _)), Some(prev)) = (
-                crate::verify::image::split_reference(&f.image_ref),
-                &f.previous_digest,
-            )
-            && let Ok(d) = prev.parse()
+        if let Some((repo, tag, prev)) = self.lab.pin_before_repush(&vendor.name)
+            && let Err(e) = self.backend.set_tag(&repo, &tag, &prev)
         {
-            self.lab.evidence.pin(&repo, &tag, d);
-            if let Err(e) = self.backend.set_tag(&repo, &tag, prev) {
-                result.status = Status::Errored;
-                result.reason = Some(format!("cannot point {repo}:{tag} at {prev}: {e}"));
-                return result;
-            }
+            result.status = Status::Errored;
+            result.reason = Some(format!("cannot point {repo}:{tag} at {prev}: {e}"));
+            return result;
         }
         if let Err(e) = self.apply(&st) {
             result.status = Status::Errored;
@@ -688,11 +680,7 @@ impl<B: Backend> Runner<'_, B> {
                 }
             }
         }
-        if let Some(f) = &moved
-            && let Ok((repo, Some(tag), _)) = crate::verify::image::split_reference(&f.image_ref)
-        {
-            self.lab.evidence.unpin(&repo, &tag);
-        }
+        self.lab.unpin_moved_tag(&vendor.name);
         result
     }
 

@@ -48,6 +48,8 @@ fn reproducers_decide_as_the_run_did() {
                 .iter()
                 .find(|v| v.name == run.vendor)
                 .expect("vendor");
+            // As every run starts: the moved tag at its earlier digest.
+            lab.pin_before_repush(&run.vendor);
             for (index, (step, outcome)) in scenario.steps.iter().zip(&run.steps).enumerate() {
                 let Action::Admit { .. } = step.action else {
                     continue;
@@ -81,6 +83,7 @@ fn reproducers_decide_as_the_run_did() {
                 );
                 checked += 1;
             }
+            lab.unpin_moved_tag(&run.vendor);
         }
     }
     assert!(checked >= 96, "{checked} requests checked");
@@ -124,6 +127,47 @@ fn a_reproducer_folder_reads_back_as_written() {
     assert_eq!(back.policies, r.policies);
     assert_eq!(back.pod, r.pod);
     assert_eq!(back.evidence, r.evidence);
+}
+
+/// fidelity.json matches its published schema, disagreements included.
+#[test]
+fn fidelity_json_matches_its_schema() {
+    use trustswap::experiment::fidelity::{FidelityReport, SCHEMA_VERSION};
+    let case = CaseDisagreement {
+        case: "gen-1-0000/ivpol/dhi/request 0: good".into(),
+        variant: "failureAction Enforce".into(),
+        engine: "ivpol".into(),
+        vendor: "dhi".into(),
+        request: "request 0: good".into(),
+        embedded: Side {
+            decision: "admitted".into(),
+            message: None,
+        },
+        kyverno: Side {
+            decision: "denied".into(),
+            message: Some("Policy trustswap-verify-images failed".into()),
+        },
+        reproducer: "reproducers/001".into(),
+    };
+    let report = FidelityReport {
+        schema_version: SCHEMA_VERSION,
+        backend: "local".into(),
+        cluster: serde_json::json!({"kubernetes": "v1.36.3", "kyvernoImage": null, "oracle": ["kyverno v1.19.1"]}),
+        seed: 1,
+        cases: 500,
+        generated: 512,
+        variants: 16,
+        compared: 512,
+        skipped: vec![],
+        disagreements: vec![case],
+        unconfirmed: vec![],
+        verdict: "disagrees",
+    };
+    let value = serde_json::to_value(&report).expect("json");
+    common::assert_matches_schema("fidelity.schema.json", &value);
+    let mut bad = value.clone();
+    bad["verdict"] = serde_json::json!("maybe");
+    assert!(!common::schema_errors("fidelity.schema.json", &bad).is_empty());
 }
 
 fn trustswap(args: &[&str]) -> std::process::Output {

@@ -133,6 +133,55 @@ fn a_real_run_holds_and_leaves_no_process_and_no_folder() {
     assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
 }
 
+/// `trustswap fidelity` on the real control plane: a small generated corpus
+/// (64 cases: two policy variants) agrees, fidelity.json says so case by
+/// case, and nothing outlives the run.
+#[test]
+fn a_generated_corpus_agrees_with_real_kyverno() {
+    let _one = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(oracle) = oracle() else { return };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("fidelity");
+    let o = Command::new(env!("CARGO_BIN_EXE_trustswap"))
+        .current_dir(common::root())
+        .env("TMPDIR", tmp.path())
+        .env_remove("TRUSTSWAP_ORACLE")
+        .args(["fidelity", "--backend", "local", "--oracle"])
+        .arg(&oracle)
+        .args(["--cases", "64", "--seed", "11", "--lab"])
+        .arg(tmp.path().join("lab"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("trustswap runs");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("fidelity.json")).expect("fidelity.json"),
+    )
+    .expect("json");
+    common::assert_matches_schema("fidelity.schema.json", &report);
+    assert_eq!(report["backend"], "local");
+    assert_eq!(report["verdict"], "agrees");
+    assert_eq!(report["variants"], 2);
+    assert_eq!(report["generated"], 64);
+    assert_eq!(report["compared"], 64, "{report}");
+    assert_eq!(report["disagreements"], json!([]));
+    assert!(
+        stdout.contains("64 compared, 0 skipped, 0 disagreements"),
+        "{stdout}"
+    );
+    assert_eq!(processes_naming(tmp.path()), Vec::<String>::new());
+    assert_eq!(leftovers(tmp.path()), Vec::<String>::new());
+}
+
 /// Ctrl-C while Kyverno starts: exit 3, every process stopped, the folder
 /// (certificates, service-account key) removed.
 #[test]

@@ -15,5 +15,6 @@ mod oci_skopeo;
 mod policy_trust;
 mod realworld;
 mod registry;
+mod reproducers;
 mod tuf;
 mod verify_fixtures;

@@ -648,6 +648,7 @@ fn a_blob_swapped_for_a_fifo_after_open_is_an_input_error_not_a_refusal() {
             issuer: Some(Pattern::Wildcard("*".into())),
         },
         require_sct: true,
+        require_tlog: true,
     };
     let result = within(20, "verify over a FIFO blob", move || {
         trustswap::lab_cli::verify(

@@ -110,6 +110,7 @@ fn legacy(root: &Path, t: &mut Tally) {
         signer: Signer::Uri("https://github.com/salrashid123/go-bazel-github-workflow/.github/workflows/release.yaml@refs/tags/v0.0.30".into()),
         issuer: Some("https://token.actions.githubusercontent.com".into()),
         require_sct: true,
+        require_tlog: true,
     };
     let l01 = layer(d, "annotations.json");
     t.report(
@@ -150,6 +151,7 @@ fn legacy(root: &Path, t: &mut Tally) {
         signer: Signer::Uri("https://github.com/salrashid123/go-bazel-github-workflow/.github/workflows/release.yaml@refs/tags/v0.0.30".into()),
         issuer: Some("https://accounts.google.com".into()),
         require_sct: true,
+        require_tlog: true,
     };
     t.report(
         "01 wrong issuer",
@@ -195,6 +197,7 @@ fn legacy(root: &Path, t: &mut Tally) {
         ),
         issuer: Some("https://accounts.google.com".into()),
         require_sct: true,
+        require_tlog: true,
     };
     t.report(
         "02 keyless google SA",
@@ -214,6 +217,7 @@ fn legacy(root: &Path, t: &mut Tally) {
         signer: Signer::Email("mitr@redhat.com".into()),
         issuer: Some("https://github.com/login/oauth".into()),
         require_sct: true,
+        require_tlog: true,
     };
     t.report(
         "03 keyless github oauth (.1.1 only)",
@@ -274,6 +278,7 @@ fn legacy(root: &Path, t: &mut Tally) {
         signer: Signer::Email("flavio@castelli.me".into()),
         issuer: issuer.map(str::to_owned),
         require_sct: sct,
+        require_tlog: true,
     };
     t.report(
         "05 2021 keyless, SCT not required, no issuer pin",
@@ -320,6 +325,7 @@ fn legacy(root: &Path, t: &mut Tally) {
         signer: Signer::Email("keyless@distroless.iam.gserviceaccount.com".into()),
         issuer: None,
         require_sct: false,
+        require_tlog: true,
     };
     let l = LegacyLayer {
         payload: payload.clone(),

@@ -35,6 +35,7 @@ fn policy(f: &Fixture) -> SignerPolicy {
                 issuer: Some(Pattern::Wildcard(issuer.clone())),
             },
             require_sct: *require_sct,
+            require_tlog: true,
         },
     }
 }

@@ -134,6 +134,7 @@ fn verify_signature(
             },
             issuer: Some(issuer.clone()),
             require_sct: *require_sct,
+            require_tlog: true,
         },
     };
     v.verify_image(&layers, digest, &policy).map(|ok| {

@@ -36,10 +36,13 @@ pub enum SignerPolicy {
         public_key_pem: String,
         require_tlog: bool,
     },
-    /// A Fulcio identity; `require_sct: false` is `ctlog.ignoreSCT`.
+    /// A Fulcio identity; `require_sct: false` is `ctlog.ignoreSCT`,
+    /// `require_tlog: false` is `rekor.ignoreTlog` (the certificate must then
+    /// be valid at the verification time: nothing else dates the signature).
     Keyless {
         rule: IdentityRule,
         require_sct: bool,
+        require_tlog: bool,
     },
 }
 
@@ -247,10 +250,15 @@ impl<S: Store> ImageVerifier<S> {
                     public_key_pem: public_key_pem.as_bytes().to_vec(),
                     require_tlog: *require_tlog,
                 },
-                SignerPolicy::Keyless { rule, require_sct } => LegacyPolicy::Keyless {
+                SignerPolicy::Keyless {
+                    rule,
+                    require_sct,
+                    require_tlog,
+                } => LegacyPolicy::Keyless {
                     signer: Signer::Rule(rule.clone()),
                     issuer: None,
                     require_sct: *require_sct,
+                    require_tlog: *require_tlog,
                 },
             };
             match self

@@ -69,12 +69,18 @@ pub enum LegacyPolicy {
         public_key_pem: Vec<u8>,
         require_tlog: bool,
     },
-    /// Keyless (Fulcio). A Rekor bundle is always required (it gives the signing time).
+    /// Keyless (Fulcio). The Rekor bundle gives the signing time; with
+    /// `require_tlog=false` (`rekor.ignoreTlog`, cosign's
+    /// `--insecure-ignore-tlog`) it is not read, and the certificate must be
+    /// valid at the verification time, as cosign requires when no signed
+    /// timestamp dates the signature (`pkg/cosign/verify.go`: "expected a
+    /// signed timestamp to verify an expired certificate").
     /// `require_sct=false` only for pre-2022 certificates without embedded SCT.
     Keyless {
         signer: Signer,
         issuer: Option<String>,
         require_sct: bool,
+        require_tlog: bool,
     },
 }
 
@@ -213,14 +219,18 @@ impl LegacyVerifier {
             return Err(Refusal::new("signature", "empty"));
         }
 
-        // 3. Transparency log: SET + body consistency.
-        let logged = match layer.annotations.get(ANN_BUNDLE) {
-            Some(raw) => Some(self.verify_rekor_bundle(raw, &sig_raw, &payload_sha256)?),
-            None => None,
-        };
+        // 3. Transparency log: SET + body consistency. A policy that ignores
+        // the log does not read it at all, as cosign does not.
         let needs_tlog = match policy {
-            LegacyPolicy::Key { require_tlog, .. } => *require_tlog,
-            LegacyPolicy::Keyless { .. } => true,
+            LegacyPolicy::Key { require_tlog, .. } | LegacyPolicy::Keyless { require_tlog, .. } => {
+                *require_tlog
+            }
+        };
+        let logged = match layer.annotations.get(ANN_BUNDLE) {
+            Some(raw) if needs_tlog => {
+                Some(self.verify_rekor_bundle(raw, &sig_raw, &payload_sha256)?)
+            }
+            _ => None,
         };
         if needs_tlog && logged.is_none() {
             return Err(Refusal::new(
@@ -271,21 +281,52 @@ impl LegacyVerifier {
                 signer,
                 issuer,
                 require_sct,
+                require_tlog,
             } => {
-                let logged = logged.refuse_ctx("tlog", "keyless needs a Rekor bundle")?;
-                let t = logged.bundle.payload.integrated_time;
                 let cert_pem = layer
                     .annotations
                     .get(ANN_CERT)
                     .refuse_ctx("certificate", "no certificate annotation")?;
                 let cert_der = certs::pem_to_der(cert_pem.as_bytes(), "CERTIFICATE")?;
-                if logged.logged_key_label != "CERTIFICATE" || logged.logged_key_der != cert_der {
-                    return Err(Refusal::new(
-                        "tlog",
-                        "Rekor entry does not carry this certificate",
-                    ));
-                }
                 let cert = certs::parse_cert(&cert_der)?;
+                // The time the certificate must have been valid at: the log's,
+                // or, when the policy ignores the log, the verification time.
+                let t = match &logged {
+                    Some(logged) => {
+                        if logged.logged_key_label != "CERTIFICATE"
+                            || logged.logged_key_der != cert_der
+                        {
+                            return Err(Refusal::new(
+                                "tlog",
+                                "Rekor entry does not carry this certificate",
+                            ));
+                        }
+                        logged.bundle.payload.integrated_time
+                    }
+                    None if !*require_tlog => {
+                        let validity = cert.tbs_certificate().validity();
+                        let secs = |t: &x509_cert::time::Time| {
+                            t.to_unix_duration()
+                                .as_secs()
+                                .try_into()
+                                .unwrap_or(i64::MAX)
+                        };
+                        if self.now > secs(&validity.not_after) {
+                            return Err(Refusal::new(
+                                "certificate",
+                                "expected a signed timestamp to verify an expired certificate",
+                            ));
+                        }
+                        if self.now < secs(&validity.not_before) {
+                            return Err(Refusal::new(
+                                "certificate",
+                                "the certificate is not valid yet",
+                            ));
+                        }
+                        self.now
+                    }
+                    None => return Err(Refusal::new("tlog", "keyless needs a Rekor bundle")),
+                };
                 let resolved;
                 let (signer, issuer) = match signer {
                     Signer::Rule(rule) => {
@@ -333,31 +374,39 @@ impl LegacyVerifier {
                 // Signature by the certificate key, integratedTime inside the cert validity
                 // (CertificateVerifier), and identity (CertSubject*Verifier), all on this layer.
                 let mut vc: VerificationConstraintVec = vec![Box::new(
-                    CertificateVerifier::from_pem(cert_pem.as_bytes(), true, None)
+                    CertificateVerifier::from_pem(cert_pem.as_bytes(), *require_tlog, None)
                         .refuse_ctx("certificate", "CertificateVerifier")?,
                 )];
                 vc.push(identity_constraint(signer, issuer)?);
                 run_constraints(&sl, &vc)?;
 
                 // SCT (embedded, verified by the crate's bundle verifier).
-                let sct_verified = if *require_sct {
-                    self.check_sct_via_bundle(
-                        &logged,
-                        &cert_der,
-                        &sig_raw,
-                        &layer.payload,
-                        signer,
-                        issuer,
-                    )?;
-                    true
-                } else {
-                    false
+                let sct_verified = match (&logged, *require_sct) {
+                    (_, false) => false,
+                    (Some(logged), true) => {
+                        self.check_sct_via_bundle(
+                            logged,
+                            &cert_der,
+                            &sig_raw,
+                            &layer.payload,
+                            signer,
+                            issuer,
+                        )?;
+                        true
+                    }
+                    // The crate checks SCTs only inside a bundle with its log entry.
+                    (None, true) => {
+                        return Err(Refusal::unsupported(
+                            "sct",
+                            "an SCT without a transparency-log entry (rekor.ignoreTlog with ctlog.ignoreSCT false) is not checked by the embedded verifier",
+                        ));
+                    }
                 };
                 Ok(LegacyVerified {
                     layer_index: 0,
                     manifest_digest: manifest_digest.to_owned(),
-                    integrated_time: Some(t),
-                    log_index: Some(logged.bundle.payload.log_index),
+                    integrated_time: logged.as_ref().map(|_| t),
+                    log_index: logged.as_ref().map(|l| l.bundle.payload.log_index),
                     signer: signer_str(signer).to_owned(),
                     issuer: cert_issuer,
                     sct_verified,

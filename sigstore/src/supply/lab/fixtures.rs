@@ -20,6 +20,14 @@ pub enum VendorId {
     Distroless,
 }
 
+/// How long before the lab's admissions (`now`) its fixtures are signed: an
+/// hour, so that their 10-minute certificates have expired by the time a pod
+/// is admitted, as every Fulcio certificate has in a real cluster. Only the
+/// transparency log's time proves they were valid when used; a policy that
+/// ignores the log has nothing else to date them by (and Kyverno, on the real
+/// clock, sees them expired).
+pub const SIGNED_BEFORE_ADMISSION: i64 = 3600;
+
 pub const VENDORS: [VendorId; 4] = [
     VendorId::Dhi,
     VendorId::Chainguard,
@@ -381,10 +389,23 @@ impl Ctx<'_> {
         match &spec.identity {
             None => {
                 let key = self.lab.dhi_active.clone();
-                let o = self.opts(label.to_owned(), false, tamper, now - 600);
+                let o = self.opts(
+                    label.to_owned(),
+                    false,
+                    tamper,
+                    now - SIGNED_BEFORE_ADMISSION,
+                );
                 sign::sign_legacy(self.layout, &mut self.lab.rekor, t, Signer::Key(&key), &o)
             }
-            Some(id) => self.sign_keyless(t, id, label, tamper, CaChoice::Active, true, now - 600),
+            Some(id) => self.sign_keyless(
+                t,
+                id,
+                label,
+                tamper,
+                CaChoice::Active,
+                true,
+                now - SIGNED_BEFORE_ADMISSION,
+            ),
         }
     }
 
@@ -459,7 +480,7 @@ impl Ctx<'_> {
                 format!("{label}/att{i}"),
                 spec.identity.is_some() || matches!(other, Some(AttSigner::Keyless(_))),
                 false,
-                now - 600,
+                now - SIGNED_BEFORE_ADMISSION,
             );
             let lab = &mut *self.lab;
             let p = match (&other, &spec.identity) {
@@ -506,7 +527,12 @@ impl Ctx<'_> {
         label: &str,
         content: BundleContent<'_>,
     ) -> Result<Published> {
-        let o = self.opts(label.to_owned(), true, false, self.lab.config.now - 600);
+        let o = self.opts(
+            label.to_owned(),
+            true,
+            false,
+            self.lab.config.now - SIGNED_BEFORE_ADMISSION,
+        );
         let lab = &mut *self.lab;
         let s = Signer::Keyless {
             ca: &lab.ca,
@@ -639,11 +665,15 @@ fn build_one(
                 false,
                 CaChoice::Active,
                 true,
-                now - 600,
+                now - SIGNED_BEFORE_ADMISSION,
             )?);
             (
+                // A key-based vendor's policy ignores the log (`require_tlog:
+                // false` below), so the other signer's Rekor entry is not
+                // read, as cosign does not read it: the signature simply fails
+                // the pinned key.
                 Refuse(if keyed {
-                    Reason::KeyMismatch
+                    Reason::KeySignatureInvalid
                 } else {
                     Reason::IdentityMismatch
                 }),
@@ -654,7 +684,7 @@ fn build_one(
             if keyed {
                 // Same key name ("dhi-2"), other key material: the key-based analogue.
                 let k = cx.lab.impostor_key.clone();
-                let o = cx.opts(label.clone(), false, false, now - 600);
+                let o = cx.opts(label.clone(), false, false, now - SIGNED_BEFORE_ADMISSION);
                 published.push(sign::sign_legacy(
                     cx.layout,
                     &mut cx.lab.rekor,
@@ -678,7 +708,7 @@ fn build_one(
                     false,
                     CaChoice::Foreign,
                     true,
-                    now - 600,
+                    now - SIGNED_BEFORE_ADMISSION,
                 )?);
                 (Refuse(Reason::UntrustedCa), Refuse(Reason::NoAttestation))
             }
@@ -753,7 +783,7 @@ fn build_one(
         Variant::Rotated => {
             if keyed {
                 let k = cx.lab.dhi_rotated.clone();
-                let o = cx.opts(label.clone(), false, false, now - 600);
+                let o = cx.opts(label.clone(), false, false, now - SIGNED_BEFORE_ADMISSION);
                 published.push(sign::sign_legacy(
                     cx.layout,
                     &mut cx.lab.rekor,
@@ -779,7 +809,7 @@ fn build_one(
                     false,
                     CaChoice::Retired,
                     true,
-                    now - 600,
+                    now - SIGNED_BEFORE_ADMISSION,
                 )?);
                 (Refuse(Reason::UntrustedCa), Refuse(Reason::NoAttestation))
             }
@@ -788,7 +818,12 @@ fn build_one(
             if keyed {
                 // Signatures made with a key from a look-alike keyring ("dhi-2" of a fork).
                 let k = cx.lab.impostor_key.clone();
-                let o = cx.opts(format!("{label}/lookalike"), false, false, now - 600);
+                let o = cx.opts(
+                    format!("{label}/lookalike"),
+                    false,
+                    false,
+                    now - SIGNED_BEFORE_ADMISSION,
+                );
                 published.push(sign::sign_legacy(
                     cx.layout,
                     &mut cx.lab.rekor,
@@ -809,7 +844,7 @@ fn build_one(
                     false,
                     CaChoice::Active,
                     true,
-                    now - 600,
+                    now - SIGNED_BEFORE_ADMISSION,
                 )?);
                 // The look-alike signer attaches its own SBOM, as an attacker would.
                 published.extend(cx.attest_vendor(

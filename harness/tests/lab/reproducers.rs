@@ -1,0 +1,66 @@
+//! Every disagreement `trustswap fidelity` found with real Kyverno, kept as
+//! its reproducer folder under `fixtures/fidelity/` (policies.yaml, pod.yaml,
+//! case.json): the embedded engine now decides each as Kyverno did.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use trustswap::admission::CompiledPolicySet;
+use trustswap::admission::request::{AdmissionRequest, Operation};
+use trustswap::admission::verifier::EvidenceVerifier;
+use trustswap::experiment::fidelity::Reproducer;
+use trustswap::experiment::lab::LabContext;
+
+use crate::common;
+
+#[test]
+fn every_kept_reproducer_decides_as_kyverno_did() {
+    let dir = common::root().join("fixtures/fidelity");
+    let mut folders: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    assert!(!folders.is_empty(), "no reproducer in {}", dir.display());
+    let t = tempfile::tempdir().expect("tempdir");
+    let mut labs: BTreeMap<u64, LabContext> = BTreeMap::new();
+    for folder in &folders {
+        let r = Reproducer::load(folder).unwrap_or_else(|e| panic!("{}: {e}", folder.display()));
+        let lab = labs.entry(r.seed).or_insert_with(|| {
+            LabContext::build(&t.path().join(format!("lab-{}", r.seed)), r.seed).expect("lab")
+        });
+        let evidence: Arc<dyn EvidenceVerifier> = lab.evidence.clone();
+        let now = chrono::DateTime::from_timestamp(lab.now, 0).expect("time");
+        let namespace = r.pod["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_owned();
+        // The corpus never re-pushes: a moved tag is at its earlier digest.
+        lab.pin_before_repush(&r.case.vendor);
+        let d = CompiledPolicySet::compile(&r.policies)
+            .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+            .evaluate(
+                &AdmissionRequest::pod(
+                    Operation::Create,
+                    &namespace,
+                    BTreeMap::new(),
+                    r.pod.clone(),
+                ),
+                now,
+                &evidence,
+            );
+        lab.unpin_moved_tag(&r.case.vendor);
+        let decision = if d.allowed { "admitted" } else { "denied" };
+        assert_eq!(
+            decision,
+            r.case.kyverno.decision,
+            "{}: {} (Kyverno: {:?}; embedded now: {:?})",
+            folder.display(),
+            r.case.case,
+            r.case.kyverno.message,
+            d.message
+        );
+    }
+}
