@@ -905,6 +905,25 @@ fn no_trusted_root() -> Error {
     }
 }
 
+/// The real backends' flags that apply to one backend only (clap cannot
+/// say "requires --backend local"): refused with the fix.
+fn backend_flags(backend: BackendKind, c: &ClusterArgs) -> Result<()> {
+    if backend != BackendKind::Local && c.oracle.is_some() {
+        return Err(Error::Usage {
+            message: "--oracle applies to --backend local".into(),
+            hint: "add --backend local, or drop the flag".into(),
+        });
+    }
+    if backend != BackendKind::Cluster && (c.registry.is_some() || c.context.is_some()) {
+        return Err(Error::Usage {
+            message: "--registry, --registry-in-cluster and --context apply to --backend cluster"
+                .into(),
+            hint: "add --backend cluster, or drop the flag".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Where a real-cluster run happens, from the flags.
 fn real_target(
     backend: BackendKind,
@@ -970,21 +989,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
             hint: "add --backend local (or kind, or cluster), or drop the flag".into(),
         });
     }
-    if args.backend != BackendKind::Local && args.cluster.oracle.is_some() {
-        return Err(Error::Usage {
-            message: "--oracle applies to --backend local".into(),
-            hint: "add --backend local, or drop the flag".into(),
-        });
-    }
-    if args.backend != BackendKind::Cluster
-        && (args.cluster.registry.is_some() || args.cluster.context.is_some())
-    {
-        return Err(Error::Usage {
-            message: "--registry, --registry-in-cluster and --context apply to --backend cluster"
-                .into(),
-            hint: "add --backend cluster, or drop the flag".into(),
-        });
-    }
+    backend_flags(args.backend, &args.cluster)?;
     let target = match args.backend {
         BackendKind::Embedded => None,
         _ => Some(real_target(args.backend, &args.cluster, &args.lab)?),
@@ -1092,21 +1097,7 @@ fn fidelity(inputs: &InputArgs, args: &FidelityArgs) -> Result<u8> {
             hint: "pass --backend local (no Docker; the oracle from `oracle/build`), kind or cluster".into(),
         });
     }
-    if args.backend != BackendKind::Local && args.cluster.oracle.is_some() {
-        return Err(Error::Usage {
-            message: "--oracle applies to --backend local".into(),
-            hint: "add --backend local, or drop the flag".into(),
-        });
-    }
-    if args.backend != BackendKind::Cluster
-        && (args.cluster.registry.is_some() || args.cluster.context.is_some())
-    {
-        return Err(Error::Usage {
-            message: "--registry, --registry-in-cluster and --context apply to --backend cluster"
-                .into(),
-            hint: "add --backend cluster, or drop the flag".into(),
-        });
-    }
+    backend_flags(args.backend, &args.cluster)?;
     let target = real_target(args.backend, &args.cluster, &args.lab)?;
     let out = args
         .out

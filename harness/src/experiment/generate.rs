@@ -17,20 +17,14 @@ use crate::experiment::scenario::{
 use crate::policy::kyverno::cpol::FailureAction;
 use crate::policy::kyverno::meta::FailurePolicy;
 
-/// Fixture variants every shipped vendor has in the lab, and the ones a
-/// request may name.
-pub const VARIANTS: [&str; 10] = [
-    "good",
-    "unsigned",
-    "other-vendor",
-    "foreign-ca",
-    "tampered",
-    "moved-tag",
-    "sbom-missing",
-    "sbom-other-identity",
-    "look-alike",
-    "rotated",
-];
+/// The fixture variants a request may name: every variant a step may name
+/// but `expired-no-tlog`, which not every vendor has.
+fn variants() -> Vec<&'static str> {
+    crate::experiment::scenario::VARIANTS
+        .into_iter()
+        .filter(|v| *v != "expired-no-tlog")
+        .collect()
+}
 
 /// Admission requests per (variant, engine, vendor) run.
 pub const REQUESTS_PER_RUN: usize = 4;
@@ -39,16 +33,25 @@ pub const REQUESTS_PER_RUN: usize = 4;
 pub const ID_PREFIX: &str = "gen";
 
 /// SplitMix64: a small, fixed, portable generator, so that a seed names the
-/// same corpus on every machine and every version of every crate.
-struct Rng(u64);
+/// same corpus (and the same synthetic drift fleet) on every machine and every
+/// version of every crate.
+pub struct SplitMix64(pub u64);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+}
+
+struct Rng(SplitMix64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0.next_u64()
     }
 
     /// True with probability `percent` / 100.
@@ -67,7 +70,7 @@ impl Rng {
 pub fn corpus(cases: usize, seed: u64, runs_per_variant: usize) -> Vec<Scenario> {
     let per_variant = (runs_per_variant * REQUESTS_PER_RUN).max(1);
     let count = cases.div_ceil(per_variant);
-    let mut rng = Rng(seed ^ 0x7472_7573_7473_7761); // "trustswa"
+    let mut rng = Rng(SplitMix64(seed ^ 0x7472_7573_7473_7761)); // "trustswa"
     (0..count).map(|i| variant(&mut rng, seed, i)).collect()
 }
 
@@ -117,14 +120,15 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
     } else {
         TrustRootMode::Lab
     };
+    let variants = variants();
     for r in 0..REQUESTS_PER_RUN {
         let image = ImageSel {
-            variant: (*rng.pick(&VARIANTS)).to_owned(),
+            variant: (*rng.pick(&variants)).to_owned(),
             previous: false,
             pinned: rng.chance(30),
         };
         let init_image = rng.chance(25).then(|| ImageSel {
-            variant: (*rng.pick(&VARIANTS)).to_owned(),
+            variant: (*rng.pick(&variants)).to_owned(),
             previous: false,
             pinned: rng.chance(30),
         });
@@ -241,7 +245,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(variants.len(), VARIANTS.len());
+        assert_eq!(variants.len(), super::variants().len());
         assert!(
             c.iter()
                 .any(|s| s.identity == IdentityMode::CarelessWildcard)

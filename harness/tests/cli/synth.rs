@@ -11,6 +11,7 @@ use trustswap::audit::drift::{
     Admission, AuditInput, Container, ContainerKind, Exception, Manifest, ManifestEntry, Namespace,
     OwnerRef, Pod, Revocation, RunningState, Signer, TrustPolicy, TrustRule, TrustedIdentity,
 };
+use trustswap::experiment::generate::SplitMix64;
 
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
@@ -18,15 +19,11 @@ pub fn now() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-struct Rng(u64);
+struct Rng(SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
@@ -159,7 +156,7 @@ fn sbom_type(r: usize) -> &'static str {
 /// Generates the fleet. `digests` is rounded down to a multiple of 20.
 pub fn generate(pods: usize, digests: usize, namespaces: usize, teams: usize) -> AuditInput {
     let now = now();
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng(SplitMix64(0x5eed));
     let repos = (digests / PER_REPO).max(1);
     let mut entries = Vec::with_capacity(repos * PER_REPO);
     // digest_of[r][i]
