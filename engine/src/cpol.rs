@@ -924,11 +924,31 @@ impl PolicyExceptionV2 {
 // ------------------------------------------------------------------------------------------
 // evaluation
 
+/// An image's entry in the verification metadata
+/// (`ruleStatusToImageVerificationStatus`, `pkg/engine/internal/utils.go:66-81`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verified {
+    Pass,
+    /// Skipped (a skip list) or a warning.
+    Skip,
+    Fail,
+}
+
+impl Verified {
+    fn of(status: RuleStatus) -> Verified {
+        match status {
+            RuleStatus::Pass => Verified::Pass,
+            RuleStatus::Skip | RuleStatus::Warn => Verified::Skip,
+            _ => Verified::Fail,
+        }
+    }
+}
+
 /// Per-request ClusterPolicy state shared by the mutating and validating phases.
 #[derive(Default)]
 pub(crate) struct CpolState {
-    /// Kyverno's `kyverno.io/verify-images` annotation: image → verified.
-    pub ivm: HashMap<String, bool>,
+    /// Kyverno's `kyverno.io/verify-images` annotation: image → status.
+    pub ivm: HashMap<String, Verified>,
     pub patches: Vec<Value>,
 }
 
@@ -1068,13 +1088,11 @@ impl ClusterPolicy {
                             continue;
                         }
                     };
+                    // Images matching `imageReferences` are verified; the
+                    // skip list is decided inside, so a skipped image is still
+                    // digest-pinned (imageverifier.go:116-131, 176-179).
                     let norm = info.normalized();
-                    if !iv.image_references.iter().any(|r| wildcard_match(r, &norm))
-                        || iv
-                            .skip_image_references
-                            .iter()
-                            .any(|r| wildcard_match(r, &norm))
-                    {
+                    if !iv.image_references.iter().any(|r| wildcard_match(r, &norm)) {
                         continue;
                     }
                     // UPDATE: unchanged images are not re-verified (JSONContext.HasChanged)
@@ -1114,7 +1132,7 @@ impl ClusterPolicy {
                 info.digest.clone(),
             )
         } else {
-            let (resp, digest) = self.verify_image(iv, info, cx);
+            let (resp, digest) = self.verify_image(&rule.name, iv, info, cx);
             if let (Some(c), Some((RuleStatus::Pass, _))) = (cache, &resp) {
                 c.set(key, cx.now);
             }
@@ -1167,7 +1185,7 @@ impl ClusterPolicy {
         }
         if let Some(r) = resp {
             if !iv.attestors.is_empty() || !iv.attestations.is_empty() {
-                state.ivm.insert(image, r.status == RuleStatus::Pass);
+                state.ivm.insert(image, Verified::of(r.status));
             }
             out.push(r);
         }
@@ -1176,6 +1194,7 @@ impl ClusterPolicy {
     /// Returns the rule response (status, message) and the digest learnt from verification.
     fn verify_image(
         &self,
+        rule_name: &str,
         iv: &ImageVerification,
         info: &ImageRef,
         cx: &CpolCtx,
@@ -1185,6 +1204,24 @@ impl ClusterPolicy {
         }
         let mut info = info.clone();
         let image = info.normalized();
+        // imageverifier.go:176-179: a skipped image is not verified (Kyverno
+        // also emits a warning for it, not modelled here).
+        if iv
+            .skip_image_references
+            .iter()
+            .any(|r| wildcard_match(r, &image))
+        {
+            return (
+                Some((
+                    RuleStatus::Skip,
+                    format!(
+                        "skipping image reference image {image}, policy {} ruleName {rule_name}",
+                        self.name
+                    ),
+                )),
+                None,
+            );
+        }
         let mut digest = None;
         if !iv.attestors.is_empty() {
             for (i, set) in iv.attestors.iter().enumerate() {
@@ -1584,13 +1621,16 @@ impl ClusterPolicy {
                                 break 'images;
                             }
                             if iv.required {
+                                // No entry: an image the mutating phase did
+                                // not verify again (an unchanged image on
+                                // UPDATE) counts as skipped here.
                                 match state.ivm.get(&image) {
-                                    Some(true) => passed.push(image),
-                                    Some(false) => {
+                                    Some(Verified::Pass) => passed.push(image),
+                                    Some(Verified::Skip) | None => skipped.push(image),
+                                    Some(Verified::Fail) => {
                                         failed = Some(format!("unverified image {image}"));
                                         break 'images;
                                     }
-                                    None => skipped.push(image),
                                 }
                             }
                         }

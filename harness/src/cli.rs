@@ -1098,13 +1098,14 @@ fn fidelity(inputs: &InputArgs, args: &FidelityArgs) -> Result<u8> {
         });
     }
     backend_flags(args.backend, &args.cluster)?;
-    let target = real_target(args.backend, &args.cluster, &args.lab)?;
+    // Folders first: a bad --out or --lab fails before a control plane starts.
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("reports/fidelity-{}", args.seed)));
     crate::owned::Owner::lab(args.seed).check_replaceable(&args.lab, false)?;
     crate::owned::Owner::output().check_replaceable(&out, args.force)?;
+    let target = real_target(args.backend, &args.cluster, &args.lab)?;
     let loaded = inputs.load()?;
     let plan = crate::experiment::RunPlan {
         contract: &loaded.contract,

@@ -133,6 +133,18 @@ fn every_command_ends_with_its_documented_code() {
             v(&["run", "--backend", "cluster", "--no-report"]),
         ),
         (
+            "fidelity on the embedded backend",
+            2,
+            v(&["fidelity", "--backend", "embedded"]),
+        ),
+        ("fidelity of no case", 2, v(&["fidelity", "--cases", "0"])),
+        ("fidelity without the oracle", 2, v(&["fidelity"])),
+        (
+            "fidelity with a flag of another backend",
+            2,
+            v(&["fidelity", "--registry", "localhost:5000"]),
+        ),
+        (
             "no-report with out",
             2,
             v(&["check", "--no-report", "--out", "x"]),

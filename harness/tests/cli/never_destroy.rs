@@ -114,6 +114,29 @@ fn run_refuses_a_lab_folder_of_user_files_before_building_anything() {
 }
 
 #[test]
+fn fidelity_refuses_folders_of_user_files_before_starting_anything() {
+    let t = tempfile::tempdir().expect("test step");
+    let mine = t.path().join("mine");
+    user_folder(&mine);
+    for flag in ["--out", "--lab"] {
+        let started = Instant::now();
+        let o = run_in(
+            &root(),
+            &["fidelity", flag, &s(&mine), "--cases", "8"],
+            &[("TRUSTSWAP_ORACLE", "/nonexistent")],
+        );
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(&s(&mine)),
+            "{flag}: names the folder: {}",
+            text(&o.stderr)
+        );
+        assert!(started.elapsed() < Duration::from_secs(20));
+        user_files_intact(&mine);
+    }
+}
+
+#[test]
 fn lab_init_replaces_its_own_lab_and_cleans_what_dead_runs_left() {
     let t = tempfile::tempdir().expect("test step");
     let dir = t.path().join("lab");

@@ -695,15 +695,20 @@ pub fn message_digest(bundle_json: &[u8]) -> Option<[u8; 32]> {
     B64.decode(d).ok()?.try_into().ok()
 }
 
-/// SAN + issuer of the bundle's leaf certificate (for bundles with no published policy).
-pub fn leaf_identity(bundle: &Bundle) -> Option<(String, Option<String>)> {
+/// The leaf certificate of a bundle's verification material.
+pub fn leaf_cert(bundle: &Bundle) -> Option<x509_cert::Certificate> {
     let vm = bundle.verification_material.as_ref()?;
     let der = match vm.content.as_ref()? {
         VmContent::Certificate(c) => c.raw_bytes.clone(),
         VmContent::X509CertificateChain(ch) => ch.certificates.first()?.raw_bytes.clone(),
         _ => return None,
     };
-    let cert = crate::verify::certs::parse_cert(&der).ok()?;
+    crate::verify::certs::parse_cert(&der).ok()
+}
+
+/// SAN + issuer of the bundle's leaf certificate (for bundles with no published policy).
+pub fn leaf_identity(bundle: &Bundle) -> Option<(String, Option<String>)> {
+    let cert = leaf_cert(bundle)?;
     let id = crate::verify::certs::san_identities(&cert)
         .ok()?
         .into_iter()

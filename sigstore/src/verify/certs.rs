@@ -197,3 +197,28 @@ impl sigstore::bundle::verify::VerificationPolicy for IdentityPolicy {
         }
     }
 }
+
+/// A certificate checked against the verification time when nothing else
+/// dates its signature (a policy that ignores the transparency log, no signed
+/// timestamp): cosign v3.1.2 `pkg/cosign/verify.go:948-958` checks the expiry
+/// at the current time and refuses an expired certificate with "expected a
+/// signed timestamp to verify an expired certificate".
+pub fn check_valid_at(cert: &Certificate, now: i64) -> Result<(), Refusal> {
+    let validity = cert.tbs_certificate().validity();
+    let secs = |t: &x509_cert::time::Time| {
+        i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+    };
+    if now > secs(&validity.not_after) {
+        return Err(Refusal::new(
+            "certificate",
+            "expected a signed timestamp to verify an expired certificate",
+        ));
+    }
+    if now < secs(&validity.not_before) {
+        return Err(Refusal::new(
+            "certificate",
+            "the certificate is not valid yet",
+        ));
+    }
+    Ok(())
+}

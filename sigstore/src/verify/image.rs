@@ -310,7 +310,10 @@ impl<S: Store> ImageVerifier<S> {
         digest: &Digest,
         policy: &SignerPolicy,
     ) -> Result<(String, Option<String>), Refusal> {
-        let SignerPolicy::Keyless { rule, .. } = policy else {
+        let SignerPolicy::Keyless {
+            rule, require_tlog, ..
+        } = policy
+        else {
             return Err(Refusal::unsupported(
                 "bundle",
                 "key-based Sigstore bundles are not supported by the sigstore crate",
@@ -319,6 +322,17 @@ impl<S: Store> ImageVerifier<S> {
         // A bundle found in a store is evidence, not input the user named:
         // one that does not parse is refused.
         let bundle = BundleVerifier::parse(json).map_err(Refusal::as_evidence)?;
+        if !*require_tlog {
+            // The log's entries are not read: nothing dates the signature but
+            // the verification time.
+            let cert = crate::verify::bundles::leaf_cert(&bundle)
+                .refuse_ctx("bundle", "no leaf certificate")?;
+            certs::check_valid_at(&cert, self.now)?;
+            return Err(Refusal::unsupported(
+                "bundle",
+                "a Sigstore bundle verified without its transparency-log entry is not supported by the embedded verifier",
+            ));
+        }
         let (san, issuer) =
             leaf_identity(&bundle).refuse_ctx("bundle", "no certificate identity")?;
         let san = rule.check(&[san], issuer.as_deref())?;
@@ -454,12 +468,22 @@ impl<S: Store> ImageVerifier<S> {
                     None,
                 ))
             }
-            SignerPolicy::Keyless { rule, .. } => {
+            SignerPolicy::Keyless {
+                rule, require_tlog, ..
+            } => {
                 let cert_pem = annotations
                     .get(ANN_CERT)
                     .refuse_ctx("certificate", "no certificate annotation")?;
                 let cert =
                     certs::parse_cert(&certs::pem_to_der(cert_pem.as_bytes(), "CERTIFICATE")?)?;
+                if !*require_tlog {
+                    // Nothing but the verification time dates it.
+                    certs::check_valid_at(&cert, self.now)?;
+                    return Err(Refusal::unsupported(
+                        "tlog",
+                        "a keyless attestation verified without its transparency-log entry is not supported by the embedded verifier",
+                    ));
+                }
                 let issuer = certs::oidc_issuer(&cert)?;
                 let san = rule.check(&certs::san_identities(&cert)?, issuer.as_deref())?;
                 let v = dsse::verify_attestation_layer(

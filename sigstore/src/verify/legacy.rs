@@ -304,25 +304,7 @@ impl LegacyVerifier {
                         logged.bundle.payload.integrated_time
                     }
                     None if !*require_tlog => {
-                        let validity = cert.tbs_certificate().validity();
-                        let secs = |t: &x509_cert::time::Time| {
-                            t.to_unix_duration()
-                                .as_secs()
-                                .try_into()
-                                .unwrap_or(i64::MAX)
-                        };
-                        if self.now > secs(&validity.not_after) {
-                            return Err(Refusal::new(
-                                "certificate",
-                                "expected a signed timestamp to verify an expired certificate",
-                            ));
-                        }
-                        if self.now < secs(&validity.not_before) {
-                            return Err(Refusal::new(
-                                "certificate",
-                                "the certificate is not valid yet",
-                            ));
-                        }
+                        certs::check_valid_at(&cert, self.now)?;
                         self.now
                     }
                     None => return Err(Refusal::new("tlog", "keyless needs a Rekor bundle")),
