@@ -876,17 +876,27 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
             // The trust comes from TUF (`cosign.tuf`, or the default
             // repository), never from `rekorPubKey`, `ctLogPubKey` or `roots`:
             // `TrustedMaterial` is always set (ivpol/cosign/opts.go:145) and
-            // cosign prefers it to each of them.
-            let trust = TrustSource::Tuf(c.tuf.clone());
+            // cosign prefers it to each of them; they are still loaded, so a
+            // malformed one fails. A key or certificate that ignores the log
+            // needs no Sigstore infrastructure at all (opts.go:82-87).
             let ct = c.ctlog.as_ref();
+            let ignore_tlog = ct.is_some_and(|ct| ct.insecure_ignore_tlog.unwrap_or(false));
+            let trust = if c.keyless.is_none()
+                && (c.key.is_some() || c.certificate.is_some())
+                && ignore_tlog
+            {
+                TrustSource::Nothing
+            } else {
+                TrustSource::Tuf(c.tuf.clone())
+            };
             let rekor = ct.map(|ct| RekorSpec {
                 url: ct.url.clone(),
-                pubkey: None,
+                pubkey: ct.rekor_pub_key.clone(),
                 ignore_tlog: ct.insecure_ignore_tlog.unwrap_or(false),
             });
             let ctlog = ct.map(|ct| CtlogSpec {
                 ignore_sct: ct.insecure_ignore_sct.unwrap_or(false),
-                pubkey: None,
+                pubkey: ct.ct_log_pub_key.clone(),
                 tsa_cert_chain: ct.tsa_cert_chain.clone(),
             });
             let repository = c
@@ -947,7 +957,7 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                     }
                     AttestorSpec::Keyless {
                         identities,
-                        roots: None,
+                        roots: k.roots.clone(),
                         additional_extensions: BTreeMap::new(),
                         rekor,
                         ctlog,

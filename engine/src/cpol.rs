@@ -947,8 +947,10 @@ impl Verified {
 /// Per-request ClusterPolicy state shared by the mutating and validating phases.
 #[derive(Default)]
 pub(crate) struct CpolState {
-    /// Kyverno's `kyverno.io/verify-images` annotation: image → status.
-    pub ivm: HashMap<String, Verified>,
+    /// Kyverno's scoped verification metadata (`AddScoped`): (policy, rule,
+    /// image) → status; an image a rule has no entry for is unverified
+    /// (`IsImageVerifiedForPolicy`, `pkg/engine/utils/image.go:72-86`).
+    pub ivm: HashMap<(String, String, String), Verified>,
     pub patches: Vec<Value>,
 }
 
@@ -1095,12 +1097,19 @@ impl ClusterPolicy {
                     if !iv.image_references.iter().any(|r| wildcard_match(r, &norm)) {
                         continue;
                     }
-                    // UPDATE: unchanged images are not re-verified (JSONContext.HasChanged)
+                    // UPDATE: unchanged images are not re-verified
+                    // (JSONContext.HasChanged) and count as verified
+                    // (imageverifier.go:75-80; the old object's annotation is
+                    // not modelled: SEMANTICS.md, known difference 13).
                     if cx.req.operation == Operation::Update
                         && old_images
                             .iter()
                             .any(|o| o.pointer == pi.pointer && o.raw == pi.raw)
                     {
+                        state.ivm.insert(
+                            (self.name.clone(), rule.name.clone(), norm.clone()),
+                            Verified::Pass,
+                        );
                         continue;
                     }
                     self.verify_one(rule, iv, pi, info, cx, state, out);
@@ -1185,7 +1194,10 @@ impl ClusterPolicy {
         }
         if let Some(r) = resp {
             if !iv.attestors.is_empty() || !iv.attestations.is_empty() {
-                state.ivm.insert(image, Verified::of(r.status));
+                state.ivm.insert(
+                    (self.name.clone(), rule.name.clone(), image),
+                    Verified::of(r.status),
+                );
             }
             out.push(r);
         }
@@ -1574,6 +1586,12 @@ impl ClusterPolicy {
                     if cx.req.operation == Operation::Delete {
                         continue;
                     }
+                    // No validate-image handler without a digest or required
+                    // check (`HasVerifyImageChecks`, rule_types.go:156-163;
+                    // pkg/engine/validation.go:34-38).
+                    if !ivs.iter().any(|iv| iv.verify_digest || iv.required) {
+                        continue;
+                    }
                     let action = ivs.first().map(|i| i.action).unwrap_or(Action::Audit);
                     let images = pod_images(object);
                     // The validate-image handler exists when an image matches
@@ -1621,14 +1639,14 @@ impl ClusterPolicy {
                                 break 'images;
                             }
                             if iv.required {
-                                // No entry: an image the mutating phase did
-                                // not verify again (an unchanged image on
-                                // UPDATE) counts as skipped here.
-                                match state.ivm.get(&image) {
-                                    Some(Verified::Pass) => passed.push(image),
-                                    Some(Verified::Skip) | None => skipped.push(image),
-                                    Some(Verified::Fail) => {
-                                        failed = Some(format!("unverified image {image}"));
+                                // This policy's and rule's entry; none is
+                                // unverified (image.go:72-86).
+                                let key = (self.name.clone(), rule.name.clone(), image);
+                                match state.ivm.get(&key) {
+                                    Some(Verified::Pass) => passed.push(key.2),
+                                    Some(Verified::Skip) => skipped.push(key.2),
+                                    Some(Verified::Fail) | None => {
+                                        failed = Some(format!("unverified image {}", key.2));
                                         break 'images;
                                     }
                                 }

@@ -129,6 +129,10 @@ pub enum TrustSource {
     /// (`pkg/image/verifiers/ivpol/cosign/opts.go:145`: `TrustedMaterial`
     /// takes precedence over them in cosign).
     Tuf(Option<trustswap_model::kyverno::ivpol::Tuf>),
+    /// ImageValidatingPolicy key or certificate attestor that ignores the
+    /// transparency log: no Sigstore infrastructure at all, no TUF
+    /// (`pkg/image/verifiers/ivpol/cosign/opts.go:82-87`, `skipSigstoreInfra`).
+    Nothing,
 }
 
 impl AttestorSpec {

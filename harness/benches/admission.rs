@@ -12,15 +12,13 @@ use serde_json::json;
 use trustswap::admission::CompiledPolicySet;
 use trustswap::admission::request::{AdmissionRequest, Operation};
 use trustswap::admission::verifier::EvidenceVerifier;
-use trustswap::backend::evidence::StoreEvidence;
 use trustswap::experiment::lab::LabContext;
 use trustswap::experiment::scenario::{self, IdentityMode};
-use trustswap::lab_cli::{LAB_NOW, TUF_DIR, TUF_MIRROR_UNSERVED, layout_dir};
+use trustswap::lab_cli::LAB_NOW;
 use trustswap::policy::render::render_with;
 use trustswap::policy::{Contract, Engine};
 use trustswap::profile::keys::KeyResolver;
 use trustswap::profile::{self, Vendor};
-use trustswap::supply::oci::Layout;
 
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -76,15 +74,7 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(format!("{engine} cold (compile + verify)"), |b| {
             b.iter_batched(
-                || {
-                    let cold = StoreEvidence::new(
-                        Layout::open(layout_dir(&dir.path().join("lab"))).expect("layout"),
-                        None,
-                        LAB_NOW,
-                    );
-                    cold.add_tuf_mirror(TUF_MIRROR_UNSERVED, &dir.path().join("lab").join(TUF_DIR));
-                    Arc::new(cold) as Arc<dyn EvidenceVerifier>
-                },
+                || Arc::new(lab.fresh_evidence().expect("evidence")) as Arc<dyn EvidenceVerifier>,
                 |cold| {
                     CompiledPolicySet::compile(&docs)
                         .expect("compile")

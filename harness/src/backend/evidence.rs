@@ -162,14 +162,33 @@ fn identity(e: &Evidence, policy: &SignerPolicy) -> SignerIdentity {
 }
 
 /// Where an attestor's trust comes from, in the terms its verification
-/// depends on: the TUF repository (mirror and root) or the cluster default,
-/// then the inline parts a ClusterPolicy attestor puts in their place.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// depends on: the base (the cluster default, a TUF repository, or nothing),
+/// then the inline parts, which replace the base's for a ClusterPolicy and are
+/// only loaded (a malformed one fails) for an ImageValidatingPolicy. A log key
+/// whose check the attestor ignores is not loaded at all, as in Kyverno
+/// (`cpol/cosign/cosign.go` buildCosignOptions).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 struct TrustKey {
-    tuf: Option<(Option<String>, Option<String>, Option<String>)>,
+    base: Base,
+    /// The inline parts replace the base's (ClusterPolicy).
+    inline_applies: bool,
     roots: Option<String>,
     rekor: Option<String>,
     ctlog: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+enum Base {
+    /// What the cluster's Kyverno trusts when a policy names nothing.
+    Default,
+    /// A TUF repository: mirror, root path, root data.
+    Tuf {
+        mirror: Option<String>,
+        root_path: Option<String>,
+        root_data: Option<String>,
+    },
+    /// No Sigstore infrastructure.
+    Nothing,
 }
 
 impl TrustKey {
@@ -191,33 +210,59 @@ impl TrustKey {
             _ => (&TrustSource::Inline, None, &None, &None),
         };
         let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        match source {
-            TrustSource::Inline => TrustKey {
-                tuf: None,
-                roots: non_empty(roots),
-                rekor: non_empty(rekor.as_ref().and_then(|r| r.pubkey.clone())),
-                ctlog: non_empty(ctlog.as_ref().and_then(|c| c.pubkey.clone())),
-            },
-            TrustSource::Tuf(tuf) => TrustKey {
-                tuf: tuf.as_ref().map(|t| {
+        let rekor = rekor
+            .as_ref()
+            .filter(|r| !r.ignore_tlog)
+            .and_then(|r| non_empty(r.pubkey.clone()));
+        let ctlog = ctlog
+            .as_ref()
+            .filter(|c| !c.ignore_sct)
+            .and_then(|c| non_empty(c.pubkey.clone()));
+        let roots = non_empty(roots);
+        let (base, inline_applies) = match source {
+            TrustSource::Inline => (Base::Default, true),
+            TrustSource::Nothing => {
+                return TrustKey {
+                    base: Base::Nothing,
+                    inline_applies: false,
+                    roots: None,
+                    rekor: None,
+                    ctlog: None,
+                };
+            }
+            TrustSource::Tuf(tuf) => {
+                let tuf = tuf.as_ref().map(|t| {
                     (
-                        t.mirror.clone(),
-                        t.root.as_ref().and_then(|r| r.path.clone()),
-                        t.root.as_ref().and_then(|r| r.data.clone()),
+                        non_empty(t.mirror.clone()),
+                        non_empty(t.root.as_ref().and_then(|r| r.path.clone())),
+                        non_empty(t.root.as_ref().and_then(|r| r.data.clone())),
                     )
-                }),
-                roots: None,
-                rekor: None,
-                ctlog: None,
-            },
+                });
+                // `tuf: {}` is the default repository (opts.go:295-312).
+                let base = match tuf {
+                    None | Some((None, None, None)) => Base::Default,
+                    Some((mirror, root_path, root_data)) => Base::Tuf {
+                        mirror,
+                        root_path,
+                        root_data,
+                    },
+                };
+                (base, false)
+            }
+        };
+        TrustKey {
+            base,
+            inline_applies,
+            roots,
+            rekor,
+            ctlog,
         }
     }
 
     /// A short stable name for caches.
     fn id(&self) -> String {
         use sha2::Digest as _;
-        let text = serde_json::to_string(&(&self.tuf, &self.roots, &self.rekor, &self.ctlog))
-            .unwrap_or_default();
+        let text = serde_json::to_string(self).unwrap_or_default();
         hex::encode(sha2::Sha256::digest(text.as_bytes()))
     }
 }
@@ -281,8 +326,10 @@ impl<S: Store> StoreEvidence<S> {
     /// Serve the TUF repository in `dir` to policies that name `mirror`
     /// (the lab's repository, under every URL a policy may give it).
     pub fn add_tuf_mirror(&self, mirror: &str, dir: &Path) {
+        // A URL needs an absolute folder; `--lab` is relative by default.
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         if let Ok(mut m) = self.tuf_mirrors.lock() {
-            m.insert(mirror.trim_end_matches('/').to_owned(), dir.to_path_buf());
+            m.insert(mirror.trim_end_matches('/').to_owned(), dir);
         }
     }
 
@@ -302,7 +349,8 @@ impl<S: Store> StoreEvidence<S> {
     ) -> Result<TrustMaterial, Verification> {
         let error = |reason: String| Verification::Error { reason };
         let refused = |reason: String| Verification::Refused { reason };
-        if root_path.is_some_and(|p| !p.is_empty()) && root_data.is_none_or(str::is_empty) {
+        // Kyverno reads `root.path` before `root.data` (opts.go:300-307).
+        if root_path.is_some_and(|p| !p.is_empty()) {
             return Err(error(
                 "tuf.root.path names a file inside Kyverno's pod, which trustswap cannot read; give the root as tuf.root.data".into(),
             ));
@@ -346,19 +394,27 @@ impl<S: Store> StoreEvidence<S> {
         if let Some(v) = self.verifiers.lock().ok().and_then(|m| m.get(&id).cloned()) {
             return Ok(v);
         }
-        let base = match &key.tuf {
-            None => self.default_trust(),
-            Some((mirror, path, data)) => {
-                self.tuf_trust(mirror.as_deref(), path.as_deref(), data.as_deref())?
-            }
+        let base = match &key.base {
+            Base::Default => self.default_trust(),
+            Base::Nothing => TrustMaterial::empty(),
+            Base::Tuf {
+                mirror,
+                root_path,
+                root_data,
+            } => self.tuf_trust(
+                mirror.as_deref(),
+                root_path.as_deref(),
+                root_data.as_deref(),
+            )?,
         };
-        let trust = base
+        let inline = base
             .with_inline(
                 key.roots.as_deref(),
                 key.rekor.as_deref(),
                 key.ctlog.as_deref(),
             )
             .map_err(|r| Verification::Refused { reason: r.reason })?;
+        let trust = if key.inline_applies { inline } else { base };
         let verifier = Arc::new(
             ImageVerifier::new(Arc::clone(&self.store), &trust, self.now).map_err(outcome)?,
         );

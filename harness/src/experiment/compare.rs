@@ -226,6 +226,10 @@ pub fn compare(
                 .iter()
                 .find(|r| r.engine == cr.engine && r.vendor == cr.vendor)
             else {
+                c.skipped.push(format!(
+                    "{}/{}/{}: not run on the embedded engine",
+                    cs.id, cr.engine, cr.vendor
+                ));
                 continue;
             };
             let skip = [Status::NotApplicable, Status::Errored];
@@ -241,6 +245,16 @@ pub fn compare(
                     ));
                 }
                 continue;
+            }
+            if cr.steps.len() != er.steps.len() {
+                c.skipped.push(format!(
+                    "{}/{}/{}: {} steps on {backend}, {} embedded; the steps both ran are compared",
+                    cs.id,
+                    cr.engine,
+                    cr.vendor,
+                    cr.steps.len(),
+                    er.steps.len()
+                ));
             }
             for (cstep, estep) in cr.steps.iter().zip(&er.steps) {
                 c.compared += 1;

@@ -201,9 +201,15 @@ pub fn run(
         disagreements.push(r.case.clone());
         reproducers.push(r);
     }
+    // A case real Kyverno decided both ways (unconfirmed) leaves the answer open.
     let verdict = if !disagreements.is_empty() {
         Verdict::DoesNotHold
-    } else if comparison.is_none() || real.interrupted || !skipped.is_empty() || compared == 0 {
+    } else if comparison.is_none()
+        || real.interrupted
+        || !skipped.is_empty()
+        || !unconfirmed.is_empty()
+        || compared == 0
+    {
         Verdict::Undecided
     } else {
         Verdict::Holds
@@ -327,7 +333,9 @@ fn reproducer(
             },
             kyverno: Side {
                 decision: d.cluster.clone(),
-                message: kyverno.and_then(|s| s.detail.clone()),
+                message: kyverno
+                    .and_then(|s| s.detail.as_deref())
+                    .map(|m| lab_names(m, real)),
             },
             reproducer: format!("reproducers/{name}"),
         },
@@ -336,6 +344,31 @@ fn reproducer(
         pod,
         evidence,
     })
+}
+
+/// A cluster's message under the lab's names: images without the registry
+/// they were served from, namespaces without the run's prefix, so that a
+/// report does not change from one run to the next.
+fn lab_names(message: &str, real: &RealRun) -> String {
+    let served = real.cluster["fixturesServedAs"]
+        .as_str()
+        .and_then(|s| s.strip_suffix("<reference>"))
+        .unwrap_or_default();
+    unserved(message, served)
+}
+
+/// `message` without the `served` prefix of image names and the run's
+/// namespace prefix.
+fn unserved(message: &str, served: &str) -> String {
+    let m = if served.is_empty() {
+        message.to_owned()
+    } else {
+        message.replace(served, "")
+    };
+    match regex::Regex::new(r"\bts-[0-9a-f]+-[0-9]{3}-") {
+        Ok(run_prefix) => run_prefix.replace_all(&m, "").into_owned(),
+        Err(_) => m,
+    }
 }
 
 /// Write `fidelity.json` and the reproducers into `dir` (an empty folder).
@@ -379,4 +412,19 @@ pub fn summary(r: &FidelityReport) -> String {
     }
     o.push_str(&format!("verdict: {}\n", r.verdict));
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_written_under_the_lab_s_names() {
+        let m = "resource Pod/ts-c942bb3d-005-apps/r0 was blocked: missing digest for 127.0.0.1:38779/cgr.dev/chainguard/static:latest";
+        assert_eq!(
+            unserved(m, "127.0.0.1:38779/"),
+            "resource Pod/apps/r0 was blocked: missing digest for cgr.dev/chainguard/static:latest"
+        );
+        assert_eq!(unserved("no prefix here", ""), "no prefix here");
+    }
 }

@@ -88,10 +88,12 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
         }),
         require_sbom: Some(rng.chance(60)),
     };
-    let identity = if rng.chance(20) {
-        IdentityMode::CarelessWildcard
-    } else {
-        IdentityMode::Profile
+    let identity = match rng.next() % 100 {
+        0..15 => IdentityMode::CarelessWildcard,
+        // Key-based vendors also trust the rotated-out key (keyless ones are
+        // unaffected).
+        15..30 => IdentityMode::TrustRotatedKey,
+        _ => IdentityMode::Profile,
     };
     let mut patches = Vec::new();
     for (percent, patch) in [
@@ -173,7 +175,9 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
             "identity: {}",
             match identity {
                 IdentityMode::CarelessWildcard => "careless wildcard",
-                _ => "the profile's",
+                IdentityMode::TrustRotatedKey =>
+                    "the profile's, and a key-based vendor's rotated-out key",
+                IdentityMode::Profile => "the profile's",
             }
         ),
     ];
@@ -251,6 +255,10 @@ mod tests {
                 .any(|s| s.identity == IdentityMode::CarelessWildcard)
         );
         assert!(c.iter().any(|s| s.trust_root == TrustRootMode::ForeignCa));
+        assert!(
+            c.iter()
+                .any(|s| s.identity == IdentityMode::TrustRotatedKey)
+        );
         // Every step is an admission request: one case each.
         assert!(
             c.iter()

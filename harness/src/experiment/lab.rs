@@ -42,7 +42,26 @@ fn lab_name(id: &impl serde::Serialize) -> String {
         .unwrap_or_default()
 }
 
+/// The embedded engine's evidence over the lab's layout: no default trust
+/// root, the lab's TUF repository under its unserved mirror URL.
+fn evidence_over(layout: Layout, dir: &Path) -> StoreEvidence<Layout> {
+    let evidence = StoreEvidence::new(layout, None, LAB_NOW);
+    evidence.add_tuf_mirror(
+        crate::lab_cli::TUF_MIRROR_UNSERVED,
+        &dir.join(crate::lab_cli::TUF_DIR),
+    );
+    evidence
+}
+
 impl LabContext {
+    /// Evidence over the same layout with nothing cached and no tag pinned
+    /// (what deciding a case again from scratch needs).
+    pub fn fresh_evidence(&self) -> Result<StoreEvidence<Layout>> {
+        let layout = Layout::open(layout_dir(&self.dir))
+            .map_err(|e| Error::harness("failed to open the lab layout", e))?;
+        Ok(evidence_over(layout, &self.dir))
+    }
+
     /// The key DHI rotated to (`<lab>/dhi-1.pub`), read once when the lab opens.
     pub fn rotated_key(&self) -> &str {
         &self.rotated_key
@@ -64,7 +83,8 @@ impl LabContext {
         }
     }
 
-    fn moved_tag(&self, vendor: &str) -> Option<(String, String, String)> {
+    /// `vendor`'s moved tag: repository, tag, and the digest it had before the re-push.
+    pub fn moved_tag(&self, vendor: &str) -> Option<(String, String, String)> {
         let f = self.fixture(vendor, "moved-tag")?;
         let (repo, tag, _) = crate::verify::image::split_reference(&f.image_ref).ok()?;
         Some((repo, tag?, f.previous_digest.clone()?))
@@ -88,11 +108,7 @@ impl LabContext {
         // Sigstore's public-good root (no lab image verifies against it); the
         // lab's policies name the lab's trust material, inline (ClusterPolicy)
         // or through the lab's TUF repository (ImageValidatingPolicy).
-        let evidence = StoreEvidence::new(layout, None, LAB_NOW);
-        evidence.add_tuf_mirror(
-            crate::lab_cli::TUF_MIRROR_UNSERVED,
-            &dir.join(crate::lab_cli::TUF_DIR),
-        );
+        let evidence = evidence_over(layout, dir);
         let chain = read(dir.join("fulcio-chain.pem"))?;
         Ok(LabContext {
             trust: TrustOverrides {

@@ -405,3 +405,34 @@ fn audit_drift_rejects_bad_input_naming_the_file() {
         "{err}"
     );
 }
+
+/// The default `--lab` is a relative path: the lab's TUF repository (what a
+/// keyless ImageValidatingPolicy trusts) must be found from it as from an
+/// absolute one.
+#[test]
+fn run_with_a_relative_lab_holds_on_image_validating_policies() {
+    let name = format!("target/test-relative-lab-{}", std::process::id());
+    let lab = common::root().join(&name);
+    let o = trustswap(&[
+        "run",
+        "--scenario",
+        "unsigned-image",
+        "--vendor",
+        "chainguard",
+        "--vendor",
+        "distroless",
+        "--engine",
+        "ivpol",
+        "--lab",
+        &name,
+        "--no-report",
+    ]);
+    let _ = std::fs::remove_dir_all(&lab);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}

@@ -38,7 +38,9 @@ fn reproducers_decide_as_the_run_did() {
     };
     let lab = trustswap::experiment::lab::LabContext::build(&plan.lab_dir, seed).expect("lab");
     let results = scenarios(&plan, &lab, embedded(&lab)).expect("run");
-    let evidence: Arc<dyn EvidenceVerifier> = lab.evidence.clone();
+    // Decided again on evidence that has cached nothing from the run.
+    let fresh = Arc::new(lab.fresh_evidence().expect("evidence"));
+    let evidence: Arc<dyn EvidenceVerifier> = fresh.clone();
     let now = chrono::DateTime::from_timestamp(lab.now, 0).expect("time");
     let mut checked = 0;
     for (scenario, result) in plan.scenarios.iter().zip(&results) {
@@ -49,7 +51,9 @@ fn reproducers_decide_as_the_run_did() {
                 .find(|v| v.name == run.vendor)
                 .expect("vendor");
             // As every run starts: the moved tag at its earlier digest.
-            lab.pin_before_repush(&run.vendor);
+            if let Some((repo, tag, prev)) = lab.moved_tag(&run.vendor) {
+                fresh.pin(&repo, &tag, prev.parse().expect("digest"));
+            }
             for (index, (step, outcome)) in scenario.steps.iter().zip(&run.steps).enumerate() {
                 let Action::Admit { .. } = step.action else {
                     continue;
@@ -83,7 +87,9 @@ fn reproducers_decide_as_the_run_did() {
                 );
                 checked += 1;
             }
-            lab.unpin_moved_tag(&run.vendor);
+            if let Some((repo, tag, _)) = lab.moved_tag(&run.vendor) {
+                fresh.unpin(&repo, &tag);
+            }
         }
     }
     assert!(checked >= 96, "{checked} requests checked");

@@ -170,7 +170,10 @@ fn a_cluster_policy_without_roots_uses_the_cluster_default_and_denies() {
     each_cpol_keyless(&mut docs, |k| {
         k.as_object_mut().expect("object").remove("roots");
     });
-    assert!(!admit("chainguard", &docs).allowed);
+    denied_with(
+        &admit("chainguard", &docs),
+        "no Fulcio CA in the trusted root",
+    );
 }
 
 #[test]
@@ -190,7 +193,7 @@ fn a_cluster_policy_with_another_ct_log_key_denies() {
     each_cpol_keyless(&mut docs, |k| {
         k["ctlog"]["pubkey"] = Value::String(theirs.clone())
     });
-    assert!(!admit("chainguard", &docs).allowed);
+    denied_with(&admit("chainguard", &docs), "refused at sct");
 }
 
 #[test]
@@ -233,11 +236,11 @@ fn a_tuf_root_that_did_not_sign_the_repository_is_the_refusal_reason() {
         .expect("fixture")
         .image_ref;
     let image = ImageRef::kyverno(image).expect("image");
-    let verify = |root: &Path, mirror: &str| {
+    let verify_with = |root: &Path, mirror: &str, path: Option<&str>| {
         let tuf = Tuf {
             mirror: Some(mirror.into()),
             root: Some(TufRoot {
-                path: None,
+                path: path.map(str::to_owned),
                 data: Some(
                     base64::engine::general_purpose::STANDARD
                         .encode(std::fs::read(root).expect("TUF root")),
@@ -254,6 +257,7 @@ fn a_tuf_root_that_did_not_sign_the_repository_is_the_refusal_reason() {
         };
         lab.evidence.verify_signature(&image, &attestor, None)
     };
+    let verify = |root: &Path, mirror: &str| verify_with(root, mirror, None);
     let ours = lab.dir.join("tuf/root.json");
     let theirs = labs().theirs.dir.join("tuf/root.json");
     let mirror = trustswap::lab_cli::TUF_MIRROR_UNSERVED;
@@ -270,6 +274,12 @@ fn a_tuf_root_that_did_not_sign_the_repository_is_the_refusal_reason() {
     // A mirror trustswap does not hold cannot be decided.
     let v = verify(&ours, "https://tuf.example.invalid");
     assert!(matches!(&v, Verification::Error { .. }), "{v:?}");
+    // Kyverno reads `root.path` (a file in its pod) before `root.data`.
+    let v = verify_with(&ours, mirror, Some("/var/run/tuf/root.json"));
+    assert!(
+        matches!(&v, Verification::Error { reason } if reason.contains("root.path")),
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -278,6 +288,46 @@ fn an_image_validating_policy_without_tuf_uses_the_default_repository_and_denies
     each_ivpol_cosign(&mut docs, |c| {
         c.as_object_mut().expect("object").remove("tuf");
     });
+    assert!(!admit("chainguard", &docs).allowed);
+}
+
+#[test]
+fn a_log_key_whose_check_is_ignored_is_not_loaded() {
+    // Kyverno loads `rekor.pubkey` only when the log is checked
+    // (cpol/cosign/cosign.go buildCosignOptions): a malformed one is then
+    // harmless. Here the SCT key is ignored with the SCT check.
+    let mut docs = policies("chainguard", Engine::Cpol);
+    each_cpol_keyless(&mut docs, |k| {
+        k["ctlog"]["pubkey"] = Value::String("not a key".into());
+        k["ctlog"]["ignoreSCT"] = Value::Bool(true);
+    });
+    let d = admit("chainguard", &docs);
+    assert!(d.allowed, "{:?}", d.message);
+    // Checked, the same key is refused.
+    let mut docs = policies("chainguard", Engine::Cpol);
+    each_cpol_keyless(&mut docs, |k| {
+        k["ctlog"]["pubkey"] = Value::String("not a key".into())
+    });
+    denied_with(
+        &admit("chainguard", &docs),
+        "failed to load CT log public key",
+    );
+}
+
+#[test]
+fn an_image_validating_policy_still_loads_its_roots() {
+    // Not used (TUF decides), but loaded: a malformed `roots` fails.
+    let mut docs = policies("chainguard", Engine::Ivpol);
+    each_ivpol_cosign(&mut docs, |c| {
+        c["keyless"]["roots"] = Value::String("not a certificate".into())
+    });
+    assert!(!admit("chainguard", &docs).allowed);
+}
+
+#[test]
+fn an_image_validating_policy_with_an_empty_tuf_uses_the_default_repository() {
+    let mut docs = policies("chainguard", Engine::Ivpol);
+    each_ivpol_cosign(&mut docs, |c| c["tuf"] = serde_json::json!({}));
     assert!(!admit("chainguard", &docs).allowed);
 }
 

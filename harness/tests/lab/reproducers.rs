@@ -31,14 +31,18 @@ fn every_kept_reproducer_decides_as_kyverno_did() {
         let lab = labs.entry(r.seed).or_insert_with(|| {
             LabContext::build(&t.path().join(format!("lab-{}", r.seed)), r.seed).expect("lab")
         });
-        let evidence: Arc<dyn EvidenceVerifier> = lab.evidence.clone();
+        // Nothing cached from another reproducer.
+        let fresh = Arc::new(lab.fresh_evidence().expect("evidence"));
+        let evidence: Arc<dyn EvidenceVerifier> = fresh.clone();
         let now = chrono::DateTime::from_timestamp(lab.now, 0).expect("time");
         let namespace = r.pod["metadata"]["namespace"]
             .as_str()
             .unwrap_or("default")
             .to_owned();
         // The corpus never re-pushes: a moved tag is at its earlier digest.
-        lab.pin_before_repush(&r.case.vendor);
+        if let Some((repo, tag, prev)) = lab.moved_tag(&r.case.vendor) {
+            fresh.pin(&repo, &tag, prev.parse().expect("digest"));
+        }
         let d = CompiledPolicySet::compile(&r.policies)
             .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
             .evaluate(
@@ -51,7 +55,6 @@ fn every_kept_reproducer_decides_as_kyverno_did() {
                 now,
                 &evidence,
             );
-        lab.unpin_moved_tag(&r.case.vendor);
         let decision = if d.allowed { "admitted" } else { "denied" };
         assert_eq!(
             decision,

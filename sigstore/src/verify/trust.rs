@@ -292,6 +292,8 @@ impl TrustMaterial {
     /// expiry, is refused.
     pub fn from_tuf_repository(dir: &std::path::Path, root_json: &[u8]) -> Result<Self, Refusal> {
         let refuse = |m: String| Refusal::new("trust", m);
+        let dir =
+            &std::path::absolute(dir).map_err(|e| refuse(format!("{}: {e}", dir.display())))?;
         let base = url::Url::from_directory_path(dir)
             .map_err(|()| refuse(format!("{} is not an absolute folder", dir.display())))?;
         let targets = base
