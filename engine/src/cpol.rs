@@ -1269,6 +1269,98 @@ impl ClusterPolicy {
         (Some(r), d.or(digest))
     }
 
+    /// One entry of an attestation's attestor set: fetch and verify the
+    /// attestations it names, then the predicate and the conditions. The
+    /// error is the entry's line of Kyverno's combined message.
+    fn verify_attestation_entry(
+        &self,
+        iv: &ImageVerification,
+        att: &Attestation,
+        entry: &AttestorEntry,
+        entry_path: &str,
+        info: &mut ImageRef,
+        cx: &CpolCtx,
+    ) -> Result<(), String> {
+        let AttestorEntry::Spec { spec, repository } = entry else {
+            return Err(format!(
+                "{entry_path}: nested attestors are not supported in attestations"
+            ));
+        };
+        let image = info.normalized();
+        let repo = repository.as_deref().or(iv.repository.as_deref());
+        let (digest, identities, payloads) =
+            match cx
+                .verifier
+                .verify_attestation(info, &att.predicate_type, spec, repo)
+            {
+                Verification::Verified {
+                    digest,
+                    identities,
+                    payloads,
+                    ..
+                } => (digest, identities, payloads),
+                Verification::Refused { reason } | Verification::Error { reason } => {
+                    return Err(format!("failed to verify image {image}: {reason}"));
+                }
+            };
+        if let AttestorSpec::Keyless {
+            identities: exp,
+            additional_extensions,
+            ..
+        } = spec
+        {
+            for id in &identities {
+                match_identity(exp, additional_extensions, std::slice::from_ref(id))
+                    .map_err(|e| format!("failed to verify image {image}: {e}"))?;
+            }
+        }
+        if info.digest.is_none() {
+            info.digest = Some(digest);
+        }
+        let image = info.normalized();
+        let statements: Vec<&Value> = payloads
+            .iter()
+            .filter(|s| {
+                s.get("predicateType").and_then(Value::as_str) == Some(att.predicate_type.as_str())
+            })
+            .collect();
+        let seg = spec.path_segment();
+        if statements.is_empty() {
+            return Err(format!(
+                "{entry_path}{seg}: attestions not found for predicate type {}",
+                att.predicate_type
+            ));
+        }
+        for s in statements {
+            let mut ctx = s.get("predicate").cloned().unwrap_or(Value::Null);
+            if !ctx.is_object() {
+                return Err(format!(
+                    "{entry_path}{seg}: failed to check attestations: failed to extract predicate from statement: {s}"
+                ));
+            }
+            if let (Some(m), Some(r)) = (ctx.as_object_mut(), cx.json_ctx.get("request")) {
+                m.entry("request").or_insert(r.clone());
+            }
+            for c in &att.conditions {
+                match c.eval(&ctx) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Err(format!(
+                            "{entry_path}{seg}: attestation checks failed for {image} and predicate {}",
+                            att.predicate_type
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "{entry_path}{seg}: failed to check attestations: failed to substitute variables in attestation conditions: {e}"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Ok(digest) or Err((is_internal_error, message)).
     fn verify_attestor_set(
         &self,
@@ -1363,156 +1455,41 @@ impl ClusterPolicy {
             } else {
                 &att.attestors
             };
+            // imageverifier.go:238-318: within one attestation, an entry
+            // that fails (fetching, identity, predicate, conditions) is an
+            // error collected for the message, and the next entry is tried;
+            // only too few verified entries fail the rule (never as an
+            // internal error).
+            let mut errors: Vec<String> = Vec::new();
             for (j, set) in sets.iter().enumerate() {
                 let required = set.count.unwrap_or(set.entries.len());
                 let mut verified = 0;
                 for entry in &set.entries {
                     // Kyverno builds this path with the attestation index (sic)
                     let entry_path = format!("{path}.attestors[{j}].entries[{i}]");
-                    let AttestorEntry::Spec { spec, repository } = entry else {
-                        return (
-                            (
-                                RuleStatus::Fail,
-                                format!(
-                                    "{entry_path}: nested attestors are not supported in attestations"
-                                ),
-                            ),
-                            None,
-                        );
-                    };
-                    let repo = repository.as_deref().or(iv.repository.as_deref());
-                    let (digest, identities, payloads) =
-                        match cx
-                            .verifier
-                            .verify_attestation(&info, &att.predicate_type, spec, repo)
-                        {
-                            Verification::Verified {
-                                digest,
-                                identities,
-                                payloads,
-                                ..
-                            } => (digest, identities, payloads),
-                            Verification::Refused { reason } => {
-                                return (
-                                    (
-                                        RuleStatus::Fail,
-                                        format!("failed to verify image {image}: {reason}"),
-                                    ),
-                                    None,
-                                );
-                            }
-                            Verification::Error { reason } => {
-                                return (
-                                    (
-                                        RuleStatus::Error,
-                                        format!("failed to verify image {image}: {reason}"),
-                                    ),
-                                    None,
-                                );
-                            }
-                        };
-                    if let AttestorSpec::Keyless {
-                        identities: exp,
-                        additional_extensions,
-                        ..
-                    } = spec
+                    match self.verify_attestation_entry(iv, att, entry, &entry_path, &mut info, cx)
                     {
-                        for id in &identities {
-                            if let Err(e) =
-                                match_identity(exp, additional_extensions, std::slice::from_ref(id))
-                            {
-                                return (
-                                    (
-                                        RuleStatus::Fail,
-                                        format!("failed to verify image {image}: {e}"),
-                                    ),
-                                    None,
-                                );
+                        Ok(()) => {
+                            image = info.normalized();
+                            verified += 1;
+                            if verified >= required {
+                                break;
                             }
                         }
-                    }
-                    if info.digest.is_none() {
-                        info.digest = Some(digest);
-                        image = info.normalized();
-                    }
-                    let statements: Vec<&Value> = payloads
-                        .iter()
-                        .filter(|s| {
-                            s.get("predicateType").and_then(Value::as_str)
-                                == Some(att.predicate_type.as_str())
-                        })
-                        .collect();
-                    let seg = spec.path_segment();
-                    if statements.is_empty() {
-                        return (
-                            (
-                                RuleStatus::Fail,
-                                format!(
-                                    "{entry_path}{seg}: attestions not found for predicate type {}",
-                                    att.predicate_type
-                                ),
-                            ),
-                            None,
-                        );
-                    }
-                    for s in statements {
-                        let mut ctx = s.get("predicate").cloned().unwrap_or(Value::Null);
-                        if !ctx.is_object() {
-                            return (
-                                (
-                                    RuleStatus::Fail,
-                                    format!(
-                                        "{entry_path}{seg}: failed to check attestations: failed to extract predicate from statement: {s}"
-                                    ),
-                                ),
-                                None,
-                            );
-                        }
-                        if let (Some(m), Some(r)) =
-                            (ctx.as_object_mut(), cx.json_ctx.get("request"))
-                        {
-                            m.entry("request").or_insert(r.clone());
-                        }
-                        for c in &att.conditions {
-                            match c.eval(&ctx) {
-                                Ok(true) => {}
-                                Ok(false) => {
-                                    return (
-                                        (
-                                            RuleStatus::Fail,
-                                            format!(
-                                                "{entry_path}{seg}: attestation checks failed for {image} and predicate {}",
-                                                att.predicate_type
-                                            ),
-                                        ),
-                                        None,
-                                    );
-                                }
-                                Err(e) => {
-                                    return (
-                                        (
-                                            RuleStatus::Fail,
-                                            format!(
-                                                "{entry_path}{seg}: failed to check attestations: failed to substitute variables in attestation conditions: {e}"
-                                            ),
-                                        ),
-                                        None,
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    verified += 1;
-                    if verified >= required {
-                        break;
+                        Err(e) => errors.push(e),
                     }
                 }
                 if verified < required {
+                    let error = if errors.is_empty() {
+                        "attestations verification failed".to_owned()
+                    } else {
+                        errors.join("; ")
+                    };
                     return (
                         (
                             RuleStatus::Fail,
                             format!(
-                                "image attestations verification failed, verifiedCount: {verified}, requiredCount: {required}"
+                                "image attestations verification failed, verifiedCount: {verified}, requiredCount: {required}, error: {error}"
                             ),
                         ),
                         None,
