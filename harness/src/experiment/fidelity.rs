@@ -19,6 +19,7 @@ use super::{RunPlan, generate, runner};
 use crate::error::{Error, Result};
 use crate::exit::Verdict;
 use crate::policy::Engine;
+use crate::yaml::write_atomic;
 
 /// The `fidelity.json` layout version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -98,7 +99,7 @@ struct CaseFile {
 }
 
 impl Reproducer {
-    /// Write the folder's files into `dir` (an existing, empty folder).
+    /// Write the folder's files into `dir` (created if missing).
     pub fn write(&self, dir: &Path) -> Result<()> {
         let case = CaseFile {
             seed: self.seed,
@@ -111,12 +112,12 @@ impl Reproducer {
             .map(crate::yaml::to_yaml)
             .collect::<Result<Vec<_>>>()?
             .join("---\n");
-        write_file(&dir.join("policies.yaml"), policies.as_bytes())?;
-        write_file(
+        write_atomic(&dir.join("policies.yaml"), policies.as_bytes())?;
+        write_atomic(
             &dir.join("pod.yaml"),
             crate::yaml::to_yaml(&self.pod)?.as_bytes(),
         )?;
-        write_file(
+        write_atomic(
             &dir.join("case.json"),
             crate::report::pretty(&case)?.as_bytes(),
         )?;
@@ -150,13 +151,6 @@ impl Reproducer {
             evidence: case.evidence,
         })
     }
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 /// The outcome of a fidelity run.
@@ -373,17 +367,13 @@ fn unserved(message: &str, served: &str) -> String {
 
 /// Write `fidelity.json` and the reproducers into `dir` (an empty folder).
 pub fn write(dir: &Path, f: &Fidelity) -> Result<()> {
-    write_file(
+    write_atomic(
         &dir.join("fidelity.json"),
         crate::report::pretty(&f.report)?.as_bytes(),
     )?;
     for r in &f.reproducers {
-        let d = dir.join("reproducers").join(&r.name);
-        std::fs::create_dir_all(&d).map_err(|source| Error::Write {
-            path: d.clone(),
-            source,
-        })?;
-        r.write(&d)?;
+        // `write_atomic` creates the folder.
+        r.write(&dir.join("reproducers").join(&r.name))?;
     }
     Ok(())
 }
