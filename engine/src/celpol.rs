@@ -497,11 +497,10 @@ impl CelPolicyException {
     pub(crate) fn compile(
         env: &Env,
         v: &Value,
-        label: &str,
+        doc: &Doc,
     ) -> Result<CelPolicyException, PolicyError> {
-        let doc = Doc { name: label };
         let e: iv::PolicyException = doc.decode(v)?;
-        let name = policy_name(&e.metadata, &doc)?;
+        let name = policy_name(&e.metadata, doc)?;
         let spec = &e.spec;
         doc.refuse_unmodelled(&[
             (!spec.images.is_empty(), "spec.images"),
@@ -544,7 +543,7 @@ impl CelPolicyException {
             refs,
             match_conditions: compile_named(
                 env,
-                &doc,
+                doc,
                 "matchConditions",
                 conditions(&spec.match_conditions),
             )?,
@@ -608,16 +607,15 @@ impl ValidatingPolicy {
     pub(crate) fn compile(
         env: &Env,
         v: &Value,
-        label: &str,
+        doc: &Doc,
     ) -> Result<ValidatingPolicy, PolicyError> {
-        let doc = Doc { name: label };
         let p: iv::ValidatingPolicy = doc.decode(v)?;
-        let name = policy_name(&p.metadata, &doc)?;
+        let name = policy_name(&p.metadata, doc)?;
         let spec = &p.spec;
         doc.refuse_unmodelled(&[(spec.evaluation.is_some(), "spec.evaluation")])?;
         let (constraints, match_conditions, variables) = compile_selection(
             env,
-            &doc,
+            doc,
             spec.match_constraints.as_ref(),
             &spec.match_conditions,
             &spec.variables,
@@ -629,7 +627,7 @@ impl ValidatingPolicy {
             constraints,
             match_conditions,
             variables,
-            validations: compile_validations(env, &doc, &spec.validations)?,
+            validations: compile_validations(env, doc, &spec.validations)?,
         })
     }
 
@@ -926,9 +924,10 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                 }
                 (None, Some(k), None) => {
                     let kf = format!("{cf}.keyless");
-                    if !k.additional_extensions.is_empty() {
-                        return Err(doc.unsupported(format!("{kf}.additionalExtensions")));
-                    }
+                    doc.refuse_unmodelled(&[(
+                        !k.additional_extensions.is_empty(),
+                        format!("{kf}.additionalExtensions"),
+                    )])?;
                     if k.identities.is_empty() {
                         return Err(doc.err(format!("{kf}.identities"), "required non-empty list"));
                     }
@@ -1000,11 +999,10 @@ impl ImageValidatingPolicy {
     pub(crate) fn compile(
         env: &Arc<Env>,
         v: &Value,
-        label: &str,
+        doc: &Doc,
     ) -> Result<ImageValidatingPolicy, PolicyError> {
-        let doc = Doc { name: label };
         let p: iv::ImageValidatingPolicy = doc.decode(v)?;
-        let name = policy_name(&p.metadata, &doc)?;
+        let name = policy_name(&p.metadata, doc)?;
         let spec = &p.spec;
         doc.refuse_unmodelled(&[
             (!spec.images.is_empty(), "spec.images"),
@@ -1022,7 +1020,7 @@ impl ImageValidatingPolicy {
                 (None, Some(e)) => matchers.push(ImageMatcher::Expr(compile_expr(
                     env,
                     e,
-                    &doc,
+                    doc,
                     &format!("{f}.expression"),
                 )?)),
                 _ => return Err(doc.err(&f, "exactly one of glob or expression is required")),
@@ -1038,7 +1036,7 @@ impl ImageValidatingPolicy {
             if a.name.is_empty() {
                 return Err(doc.err(format!("{f}.name"), "required string"));
             }
-            let att = ivp_attestor(a, &doc, &f)?;
+            let att = ivp_attestor(a, doc, &f)?;
             if attestors.insert(a.name.clone(), att).is_some() {
                 return Err(doc.err(
                     format!("{f}.name"),
@@ -1075,10 +1073,10 @@ impl ImageValidatingPolicy {
             attestation_vals.push((a.name.clone(), CelValue::String(Arc::new(a.name.clone()))));
         }
         let vc = spec.validation_configurations.clone().unwrap_or_default();
-        let validations = compile_validations(env, &doc, &spec.validations)?;
+        let validations = compile_validations(env, doc, &spec.validations)?;
         let (constraints, match_conditions, variables) = compile_selection(
             env,
-            &doc,
+            doc,
             spec.match_constraints.as_ref(),
             &spec.match_conditions,
             &spec.variables,

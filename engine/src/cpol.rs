@@ -475,9 +475,7 @@ fn compile_attestor_set(
                 "exactly one of keys, keyless, certificates or attestor is required",
             ));
         }
-        if !e.annotations.is_empty() {
-            return Err(doc.unsupported(format!("{ef}.annotations")));
-        }
+        doc.refuse_unmodelled(&[(!e.annotations.is_empty(), format!("{ef}.annotations"))])?;
         if let Some(k) = &e.keys {
             let kf = format!("{ef}.keys");
             let public_keys = k.public_keys.clone().unwrap_or_default();
@@ -781,8 +779,7 @@ fn compile_rule(
 }
 
 impl ClusterPolicy {
-    pub(crate) fn compile(v: &Value, label: &str) -> Result<ClusterPolicy, PolicyError> {
-        let doc = Doc { name: label };
+    pub(crate) fn compile(v: &Value, doc: &Doc) -> Result<ClusterPolicy, PolicyError> {
         let p: k::ClusterPolicy = doc.decode(v)?;
         if p.metadata.name.is_empty() {
             return Err(doc.err("metadata.name", "required string"));
@@ -815,7 +812,7 @@ impl ClusterPolicy {
         for (i, r) in spec.rules.iter().enumerate() {
             rules.push(compile_rule(
                 r,
-                &doc,
+                doc,
                 &format!("spec.rules[{i}]"),
                 spec_action,
             )?);
@@ -871,8 +868,8 @@ pub struct PolicyExceptionV2 {
 }
 
 impl PolicyExceptionV2 {
-    pub(crate) fn compile(v: &Value, label: &str) -> Result<PolicyExceptionV2, PolicyError> {
-        let doc = Doc { name: label };
+    pub(crate) fn compile(v: &Value, doc: &Doc) -> Result<PolicyExceptionV2, PolicyError> {
+        let label = doc.name;
         let e: k::PolicyException = doc.decode(v)?;
         let key = match e.metadata.namespace.as_deref().filter(|n| !n.is_empty()) {
             Some(ns) => format!("{ns}/{}", e.metadata.name),
@@ -896,7 +893,7 @@ impl PolicyExceptionV2 {
             all: e.spec.match_.all.clone(),
             ..Default::default()
         };
-        let matcher = MatchResources::compile(&m, &doc, "spec.match")?;
+        let matcher = MatchResources::compile(&m, doc, "spec.match")?;
         let conditions = match e.spec.conditions.as_ref().filter(|x| !x.is_null()) {
             Some(c) => Some(AnyAll::compile(c, label, "spec.conditions")?),
             None => None,

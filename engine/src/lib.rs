@@ -58,6 +58,11 @@ pub struct EngineOptions {
     /// evaluations ([`ivcache`]). `None`: every evaluation verifies afresh
     /// (Kyverno with `--imageVerifyCacheEnabled=false`).
     pub verification_cache: Option<Arc<VerificationCache>>,
+    /// A Kyverno field the engine does not model is recorded
+    /// ([`CompiledPolicySet::ignored`]) and compiled as if absent, instead of
+    /// refusing the document (`--allow-unmodelled`). The decisions are then
+    /// the engine's without that field, which Kyverno's may not be.
+    pub allow_unmodelled: bool,
 }
 
 /// A compiled set of policies and exceptions.
@@ -69,6 +74,7 @@ pub struct CompiledPolicySet {
     vps: Vec<ValidatingPolicy>,
     cel_exceptions: Vec<CelPolicyException>,
     options: EngineOptions,
+    ignored: Vec<PolicyError>,
 }
 
 impl std::fmt::Debug for CompiledPolicySet {
@@ -115,9 +121,16 @@ impl CompiledPolicySet {
             vps: vec![],
             cel_exceptions: vec![],
             options,
+            ignored: vec![],
         };
+        let ignored = std::cell::RefCell::new(Vec::new());
         for (i, d) in docs.iter().enumerate() {
             let label = util::doc_label(d, i);
+            let doc = if set.options.allow_unmodelled {
+                util::Doc::lenient(&label, &ignored)
+            } else {
+                util::Doc::strict(&label)
+            };
             let api = d
                 .get("apiVersion")
                 .and_then(Value::as_str)
@@ -132,7 +145,7 @@ impl CompiledPolicySet {
                     // that errors show) but never evaluated at admission:
                     // pkg/controllers/policycache/controller.go:121 leaves it
                     // out of the policy cache
-                    let p = ClusterPolicy::compile(d, &label)?;
+                    let p = ClusterPolicy::compile(d, &doc)?;
                     if p.admission {
                         set.cluster_policies.push(p)
                     }
@@ -140,8 +153,7 @@ impl CompiledPolicySet {
                 ("kyverno.io", "PolicyException")
                     if api == "kyverno.io/v2" || api == "kyverno.io/v2beta1" =>
                 {
-                    set.exceptions_v2
-                        .push(PolicyExceptionV2::compile(d, &label)?)
+                    set.exceptions_v2.push(PolicyExceptionV2::compile(d, &doc)?)
                 }
                 ("policies.kyverno.io", _) => {
                     let version = api.split('/').nth(1).unwrap_or_default();
@@ -155,13 +167,13 @@ impl CompiledPolicySet {
                     match kind {
                         "ImageValidatingPolicy" => set
                             .ivps
-                            .push(ImageValidatingPolicy::compile(&env, d, &label)?),
+                            .push(ImageValidatingPolicy::compile(&env, d, &doc)?),
                         "ValidatingPolicy" => {
-                            set.vps.push(ValidatingPolicy::compile(&env, d, &label)?)
+                            set.vps.push(ValidatingPolicy::compile(&env, d, &doc)?)
                         }
                         "PolicyException" => set
                             .cel_exceptions
-                            .push(CelPolicyException::compile(&env, d, &label)?),
+                            .push(CelPolicyException::compile(&env, d, &doc)?),
                         _ => {
                             return Err(PolicyError::new(
                                 &label,
@@ -180,7 +192,16 @@ impl CompiledPolicySet {
                 }
             }
         }
+        set.ignored = ignored.into_inner();
         Ok(set)
+    }
+
+    /// The unmodelled fields compiled as if absent (only with
+    /// [`EngineOptions::allow_unmodelled`]), in the order they were
+    /// compiled (documents in order, a policy's fields before its rules'): each is a
+    /// [`PolicyErrorKind::Unsupported`] error naming the document and field.
+    pub fn ignored(&self) -> &[PolicyError] {
+        &self.ignored
     }
 
     /// Evaluates one admission request. `now` is used for `expiresAt`; the wall clock is never read.

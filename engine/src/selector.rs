@@ -83,7 +83,7 @@ impl LabelSelector {
         field: &str,
         wildcards: bool,
     ) -> Result<LabelSelector, PolicyError> {
-        let m = crate::util::Doc { name: doc }.decode(v).map_err(|mut e| {
+        let m = crate::util::Doc::strict(doc).decode(v).map_err(|mut e| {
             e.field = if e.field.is_empty() {
                 field.to_string()
             } else {

@@ -3,12 +3,35 @@
 
 use crate::error::PolicyError;
 use serde_json::Value;
+use std::cell::RefCell;
 
+/// One policy document being compiled: its label for errors, and where the
+/// unmodelled fields go when the caller allows them.
 pub(crate) struct Doc<'a> {
     pub name: &'a str,
+    /// `Some`: unmodelled fields are recorded here and ignored
+    /// (`EngineOptions::allow_unmodelled`); `None`: the first one is an error.
+    ignored: Option<&'a RefCell<Vec<PolicyError>>>,
 }
 
-impl Doc<'_> {
+impl<'a> Doc<'a> {
+    /// A document whose unmodelled fields are refused.
+    pub fn strict(name: &'a str) -> Doc<'a> {
+        Doc {
+            name,
+            ignored: None,
+        }
+    }
+
+    /// A document whose unmodelled fields are recorded in `ignored` and
+    /// compiled as if absent.
+    pub fn lenient(name: &'a str, ignored: &'a RefCell<Vec<PolicyError>>) -> Doc<'a> {
+        Doc {
+            name,
+            ignored: Some(ignored),
+        }
+    }
+
     pub fn err(&self, field: impl Into<String>, msg: impl Into<String>) -> PolicyError {
         PolicyError::new(self.name, field, msg)
     }
@@ -18,14 +41,24 @@ impl Doc<'_> {
     }
 
     /// Refuses the first field that is set (`(set, path)`) and that the
-    /// engine does not model.
+    /// engine does not model; a lenient document records every such field
+    /// instead, and the caller compiles on as if it were absent.
     pub fn refuse_unmodelled<F: AsRef<str>>(
         &self,
         fields: &[(bool, F)],
     ) -> Result<(), PolicyError> {
-        match fields.iter().find(|(set, _)| *set) {
-            Some((_, name)) => Err(self.unsupported(name.as_ref())),
-            None => Ok(()),
+        let mut set = fields.iter().filter(|(set, _)| *set);
+        match self.ignored {
+            None => match set.next() {
+                Some((_, name)) => Err(self.unsupported(name.as_ref())),
+                None => Ok(()),
+            },
+            Some(ignored) => {
+                ignored
+                    .borrow_mut()
+                    .extend(set.map(|(_, name)| self.unsupported(name.as_ref())));
+                Ok(())
+            }
         }
     }
 

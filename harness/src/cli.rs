@@ -69,6 +69,13 @@ pub enum Command {
     /// agrees, 1 disagreements, 2 bad input, 3 undecided (skipped cases, an
     /// interrupted run)
     Fidelity(FidelityArgs),
+    /// Admit Pods (and the pods of Deployments, StatefulSets, DaemonSets,
+    /// ReplicaSets, Jobs and CronJobs) against any Kyverno policy set, on the
+    /// embedded engine with real signatures from the lab or an OCI layout.
+    /// Prints per resource, container, policy and rule: pass, fail, skip,
+    /// with Kyverno's message. Exit 0 every resource admitted, 1 something
+    /// denied, 2 bad input, 3 cannot decide (a field the engine does not model)
+    Admit(AdmitArgs),
     /// Render one vendor's policies for one engine as kubectl-apply-ready YAML
     Render {
         /// Vendor profile name (see configs/vendors)
@@ -171,6 +178,48 @@ pub struct RunArgs {
     /// disagreements aside, whatever the hypotheses found; the fidelity gate)
     #[arg(long, value_enum, default_value = "hypotheses", value_name = "CLAIM")]
     pub claim: Claim,
+}
+
+#[derive(Debug, Args)]
+pub struct AdmitArgs {
+    /// Policy files or folders of *.yaml (repeatable; documents that are not
+    /// Kyverno objects are skipped and listed)
+    #[arg(long = "policies", value_name = "PATH", required = true)]
+    pub policies: Vec<PathBuf>,
+    /// Pod or workload manifests (multi-document YAML)
+    #[arg(value_name = "MANIFEST", required = true)]
+    pub manifests: Vec<PathBuf>,
+    /// Namespace of manifests that name none
+    #[arg(long, default_value = "default", value_name = "NS")]
+    pub namespace: String,
+    /// Signatures from the lab (built from --seed when the folder holds no
+    /// lab); its trusted root stands in for Sigstore's public-good one
+    #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
+    pub lab: PathBuf,
+    /// Seed of the lab when it must be built
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Signatures from this OCI image layout instead of the lab, on the
+    /// system clock
+    #[arg(long, value_name = "DIR")]
+    pub layout: Option<PathBuf>,
+    /// With --layout: what a policy that names no trust material trusts
+    /// (default: nothing)
+    #[arg(long, value_name = "FILE", requires = "layout")]
+    pub trusted_root: Option<PathBuf>,
+    /// Compile a Kyverno field the engine does not model as if it were
+    /// absent, and list it (the decision may then differ from Kyverno's)
+    #[arg(long)]
+    pub allow_unmodelled: bool,
+    /// Terminal output: a readable table, or admit.json
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also write admit.json to this folder (written whole, then swapped in)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace --out even if it holds files trustswap did not write
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -498,6 +547,7 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         }
         Command::Run(args) => run(&cli.inputs, args),
         Command::Fidelity(args) => fidelity(&cli.inputs, args),
+        Command::Admit(args) => admit(args),
         Command::Check(args) => {
             let inputs = cli.inputs.load()?;
             let vendors = profile::select(inputs.vendors.clone(), &args.vendor_names)?;
@@ -603,6 +653,53 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             Ok(code)
         }
     }
+}
+
+fn admit(args: &AdmitArgs) -> Result<u8> {
+    use crate::admit;
+    let policies = admit::read_policies(&args.policies)?;
+    let resources = admit::read_resources(&args.manifests, &args.namespace)?;
+    // Held until the decisions are made: no other trustswap replaces the lab meanwhile.
+    let _lab_lock;
+    let (evidence, source, now) = match &args.layout {
+        Some(dir) => admit::layout_evidence(dir, args.trusted_root.as_deref())?,
+        None => {
+            _lab_lock = if args.lab.join("catalogue.json").is_file() {
+                crate::supply::lab::folder::lock(
+                    &args.lab,
+                    crate::supply::lab::folder::Access::Shared,
+                )?
+            } else {
+                eprintln!(
+                    "lab: building {} from seed {}",
+                    display(&args.lab),
+                    args.seed
+                );
+                crate::lab_cli::init(&args.lab, args.seed)?.1
+            };
+            admit::lab_evidence(&args.lab)?
+        }
+    };
+    let report = admit::admit(
+        &policies,
+        &resources,
+        evidence,
+        source,
+        now,
+        args.allow_unmodelled,
+    )?;
+    let json = report::pretty(&report)?;
+    if let Some(out) = &args.out {
+        crate::owned::Owner::output().replace_with(out, args.force, |tmp| {
+            crate::yaml::write_atomic(&tmp.join("admit.json"), json.as_bytes())
+        })?;
+    }
+    let text = match args.format {
+        Format::Json => json,
+        Format::Table => report::terminal::admit(&report),
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(report.exit_code)
 }
 
 fn dedup(engines: &[Engine]) -> Vec<Engine> {

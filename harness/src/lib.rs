@@ -1,6 +1,7 @@
 //! trustswap: render the same admission policies for several hardened-image
 //! vendors and check that only the trust root differs. See ARCHITECTURE.md.
 
+pub mod admit;
 pub mod audit;
 pub mod backend;
 pub mod check;

@@ -157,3 +157,102 @@ pub fn run(report: &super::experiment::RunReport<'_>) -> String {
     }
     t
 }
+
+/// The terminal form of `admit`: where signatures came from, what was read,
+/// then per resource its decision and every rule's result, grouped by
+/// container (results about no image last).
+pub fn admit(report: &crate::admit::AdmitReport) -> String {
+    let e = &report.evidence;
+    let mut t = format!(
+        "evidence: {} {}\ndefault trust: {}\nclock: {}\npolicies: {}\n",
+        e.kind,
+        e.path,
+        e.default_trust,
+        e.clock,
+        report.policies.join(", ")
+    );
+    for s in &report.skipped {
+        t.push_str(&format!(
+            "skipped: {} in {} ({})\n",
+            s.document, s.file, s.reason
+        ));
+    }
+    for i in &report.ignored {
+        t.push_str(&format!(
+            "warning: {} in {}: field {} is not modelled by the embedded engine and was \
+             ignored (--allow-unmodelled); real Kyverno may decide differently\n",
+            i.document, i.file, i.field
+        ));
+    }
+    for r in &report.resources {
+        let res = &r.resource;
+        t.push_str(&format!(
+            "\n{} {}/{}{} ({}, document {}): {}\n",
+            res.kind,
+            res.namespace,
+            res.name,
+            if res.kind == "Pod" {
+                ""
+            } else {
+                ", as the Pod its controller creates"
+            },
+            res.file,
+            res.document,
+            if r.allowed { "ADMITTED" } else { "DENIED" }
+        ));
+        let mut groups: Vec<(Option<&str>, Vec<&crate::admit::RuleOutcome>)> = Vec::new();
+        for x in &r.results {
+            let key = x.container.as_deref().or(x.image.as_deref());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(x),
+                None => groups.push((key, vec![x])),
+            }
+        }
+        groups.sort_by_key(|(k, _)| k.is_none());
+        for (key, results) in groups {
+            match (key, results[0].image.as_deref()) {
+                (Some(c), Some(img)) if c != img => {
+                    t.push_str(&format!("  container {c}: {img}\n"))
+                }
+                (Some(img), _) => t.push_str(&format!("  image {img}\n")),
+                (None, _) => t.push_str("  the resource\n"),
+            }
+            for x in results {
+                t.push_str(&format!(
+                    "    {:<5} {}/{}: {}\n",
+                    x.status, x.policy, x.rule, x.message
+                ));
+            }
+        }
+        if r.results.is_empty() {
+            t.push_str("  no policy applies\n");
+        }
+        for w in &r.warnings {
+            t.push_str(&format!("  warning: {w}\n"));
+        }
+        // a denied request is not mutated
+        for p in r.patches.iter().filter(|_| r.allowed) {
+            if let (Some(path), Some(v)) = (p.get("path"), p.get("value")) {
+                t.push_str(&format!(
+                    "  mutate: {} -> {}\n",
+                    path.as_str().unwrap_or_default(),
+                    v.as_str().unwrap_or_default()
+                ));
+            }
+        }
+        if let Some(m) = &r.message {
+            t.push_str("  denied:\n");
+            for line in m.trim().lines() {
+                t.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    let denied = report.resources.iter().filter(|r| !r.allowed).count();
+    t.push_str(&format!(
+        "\n{} resources: {} admitted, {} denied\n",
+        report.resources.len(),
+        report.resources.len() - denied,
+        denied
+    ));
+    t
+}

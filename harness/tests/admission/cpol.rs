@@ -910,6 +910,61 @@ fn kyverno_fields_the_engine_does_not_model_are_refused_by_name(
     let e = CompiledPolicySet::compile(&docs).unwrap_err();
     assert_eq!(e.kind, PolicyErrorKind::Unsupported, "{e}");
     assert_eq!(e.field, field, "{e}");
+    // `--allow-unmodelled`: the field is listed and compiled as if absent,
+    // except a verifier type, which nothing can stand in for
+    let lenient = CompiledPolicySet::compile_with(
+        &docs,
+        EngineOptions {
+            allow_unmodelled: true,
+            ..EngineOptions::default()
+        },
+    );
+    if field.ends_with(".type") {
+        assert_eq!(lenient.unwrap_err(), e);
+        return;
+    }
+    let set = lenient.unwrap();
+    let ignored: Vec<(&str, PolicyErrorKind)> = set
+        .ignored()
+        .iter()
+        .map(|e| (e.field.as_str(), e.kind))
+        .collect();
+    assert_eq!(ignored, [(field, PolicyErrorKind::Unsupported)]);
+    assert_eq!(set.ignored()[0].document, "ClusterPolicy/verify");
+    let d = set.evaluate(
+        &req("default", pod("p", &[CG_NGINX], &[], &[])),
+        now(),
+        &verifier(vendor_verifier()),
+    );
+    assert!(d.allowed, "{:?}", d.message);
+}
+
+#[test]
+fn allow_unmodelled_lists_every_ignored_field_in_compile_order() {
+    let mut docs = policy("Enforce", None, None, json!([kl(CG_SUBJECT)]), json!({}));
+    docs[0]["spec"]["applyRules"] = json!("One");
+    docs[0]["spec"]["rules"][0]["context"] = json!([{"name": "x", "variable": {"value": 1}}]);
+    docs[0]["spec"]["rules"][0]["verifyImages"][0]["annotations"] = json!({"a": "b"});
+    let set = CompiledPolicySet::compile_with(
+        &docs,
+        EngineOptions {
+            allow_unmodelled: true,
+            ..EngineOptions::default()
+        },
+    )
+    .unwrap();
+    let fields: Vec<&str> = set.ignored().iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.applyRules",
+            "spec.rules[0].context",
+            "spec.rules[0].verifyImages[0].annotations",
+        ]
+    );
+    // strict compilation names the first one only
+    let e = CompiledPolicySet::compile(&docs).unwrap_err();
+    assert_eq!(e.field, "spec.applyRules");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The `trustswap` binary and the library calls behind its commands: commands
+//! The `trustswap` binary and the library calls behind its commands: `admit`,
+//! commands
 //! and reports (`commands`), bad input (`bad_input`), exit codes
 //! (`exit_codes`), never destroying what a user owns (`never_destroy`), the
 //! shipped hypotheses (`experiments`, `negative`), the static substitution check
@@ -10,6 +11,7 @@
 mod common;
 mod synth;
 
+mod admit;
 mod audit_drift;
 mod bad_input;
 mod commands;
