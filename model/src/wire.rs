@@ -38,6 +38,10 @@ pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 pub const BUNDLE_CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
 /// The predicate type of a cosign v3 attestation bundle referrer.
 pub const BUNDLE_PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+/// The predicate type of the in-toto statement cosign v3 signs as an image
+/// signature in a Sigstore bundle (`cosign sign`'s default since v3: a DSSE
+/// envelope over a statement whose subject is the image, empty predicate).
+pub const COSIGN_SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// cosign's tag for the legacy signature or attestation of a digest:
 /// `<algorithm>-<hex>.<suffix>` (`sha256-ab…cd.sig`).

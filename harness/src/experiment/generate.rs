@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use crate::experiment::patch::PolicyPatch;
 use crate::experiment::scenario::{
-    Action, AppliesTo, ContractPatch, IdentityMode, ImageSel, Kind, Layer, Pod, Scenario, Step,
-    TrustRootMode,
+    Action, AppliesTo, ContractPatch, Exception, IdentityMode, ImageSel, Kind, Layer, Pod,
+    Scenario, Step, TrustRootMode,
 };
 use crate::policy::kyverno::cpol::FailureAction;
 use crate::policy::kyverno::meta::FailurePolicy;
@@ -28,6 +28,12 @@ fn variants() -> Vec<&'static str> {
 
 /// Admission requests per (variant, engine, vendor) run.
 pub const REQUESTS_PER_RUN: usize = 4;
+
+/// How long a generated exception lasts: long enough that it has not expired
+/// on a real cluster's clock either (the lab's clock is fixed at 2026-01-01),
+/// so that the knob exercises what an exception matches and exempts, not its
+/// expiry (the break-glass scenario times that, on the embedded backend).
+pub const EXCEPTION_SECONDS: i64 = 3 * 365 * 24 * 3600;
 
 /// The scenario id prefix of generated variants.
 pub const ID_PREFIX: &str = "gen";
@@ -123,6 +129,23 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
         TrustRootMode::Lab
     };
     let variants = variants();
+    // A PolicyException (kyverno.io/v2 for ClusterPolicy, the CEL one for
+    // ImageValidatingPolicy) for one of the requests' pods.
+    if rng.chance(20) {
+        let k = rng.next() % REQUESTS_PER_RUN as u64;
+        steps.push(Step {
+            label: format!("exception for pod r{k}"),
+            action: Action::Exception {
+                exception: Exception {
+                    name: format!("gen-exempt-r{k}"),
+                    namespace: "apps".into(),
+                    pod: format!("r{k}"),
+                    expires_in_seconds: EXCEPTION_SECONDS,
+                },
+            },
+            expect: None,
+        });
+    }
     for r in 0..REQUESTS_PER_RUN {
         let image = ImageSel {
             variant: (*rng.pick(&variants)).to_owned(),
@@ -259,11 +282,23 @@ mod tests {
             c.iter()
                 .any(|s| s.identity == IdentityMode::TrustRotatedKey)
         );
-        // Every step is an admission request: one case each.
+        // Every step is an admission request (one case each) but the
+        // exceptions created before them.
         assert!(
             c.iter()
                 .flat_map(|s| &s.steps)
-                .all(|st| matches!(st.action, Action::Admit { .. }))
+                .all(|st| matches!(st.action, Action::Admit { .. } | Action::Exception { .. }))
+        );
+        assert!(c.iter().all(|s| s
+            .steps
+            .iter()
+            .filter(|st| matches!(st.action, Action::Admit { .. }))
+            .count()
+            == REQUESTS_PER_RUN));
+        assert!(
+            c.iter()
+                .flat_map(|s| &s.steps)
+                .any(|st| matches!(st.action, Action::Exception { .. }))
         );
     }
 }

@@ -1,4 +1,5 @@
-//! The lab and the evidence it is made of: OCI images and layouts (`oci_*`),
+//! The lab and the evidence it is made of: real cosign both ways
+//! (`cosign_interop`), OCI images and layouts (`oci_*`),
 //! the real registry (`registry`), determinism per seed (`determinism`), the
 //! lab's TUF repository (`tuf`), the fixtures' signatures verified
 //! independently (`verify_fixtures`), and the real-world signatures and bundles
@@ -8,6 +9,7 @@
 mod common;
 mod oci_common;
 
+mod cosign_interop;
 mod determinism;
 mod oci_image;
 mod oci_layout;

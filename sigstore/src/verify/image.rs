@@ -185,7 +185,7 @@ impl<S: Store> ImageVerifier<S> {
         &self,
         repo: &str,
         digest: &Digest,
-        content: &str,
+        content: Option<&str>,
     ) -> Result<Vec<(Descriptor, Vec<u8>)>, Refusal> {
         let mut out = Vec::new();
         for r in self
@@ -196,9 +196,10 @@ impl<S: Store> ImageVerifier<S> {
             if r.artifact_type.as_deref() != Some(BUNDLE_ARTIFACT_TYPE) {
                 continue;
             }
-            if r.annotations
-                .get(BUNDLE_CONTENT_ANNOTATION)
-                .is_some_and(|c| c != content)
+            if let Some(content) = content
+                && r.annotations
+                    .get(BUNDLE_CONTENT_ANNOTATION)
+                    .is_some_and(|c| c != content)
             {
                 continue;
             }
@@ -279,7 +280,13 @@ impl<S: Store> ImageVerifier<S> {
                 Err(e) => reasons.push(format!("{sig_repo}:{tag}"), &e),
             }
         }
-        for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, "message-signature")? {
+        // Every bundle that verifies for the image's digest is a signature,
+        // whatever it signs: cosign v3's `sign/v1` statement, a message
+        // signature, or an attestation (cosign `verify` and Kyverno's
+        // SigstoreBundle verifier do not filter on the predicate type:
+        // pkg/image/verifiers/cpol/cosign/sigstore.go:76-88 verifies every
+        // bundle referrer against the image digest).
+        for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, None)? {
             match self.verify_bundle(&bundle_json, &digest, policy) {
                 Ok((signer, issuer)) => {
                     return Ok(Evidence {
@@ -310,14 +317,14 @@ impl<S: Store> ImageVerifier<S> {
         digest: &Digest,
         policy: &SignerPolicy,
     ) -> Result<(String, Option<String>), Refusal> {
-        let SignerPolicy::Keyless {
-            rule, require_tlog, ..
-        } = policy
-        else {
-            return Err(Refusal::unsupported(
-                "bundle",
-                "key-based Sigstore bundles are not supported by the sigstore crate",
-            ));
+        let (rule, require_tlog) = match policy {
+            SignerPolicy::Keyless {
+                rule, require_tlog, ..
+            } => (rule, require_tlog),
+            SignerPolicy::Key {
+                public_key_pem,
+                require_tlog,
+            } => return self.verify_key_bundle(json, digest, public_key_pem, *require_tlog),
         };
         // A bundle found in a store is evidence, not input the user named:
         // one that does not parse is refused.
@@ -349,6 +356,38 @@ impl<S: Store> ImageVerifier<S> {
             },
         )?;
         Ok((san, issuer))
+    }
+
+    /// A key-signed bundle, as `cosign sign --key` and `cosign attest --key`
+    /// write them: a DSSE envelope whose signature verifies with the key over
+    /// its PAE, and whose in-toto statement names the image's digest. The
+    /// sigstore crate verifies no public-key bundle, so the envelope is
+    /// checked here with the crate's key type; a log entry is not read, so a
+    /// policy that requires one cannot be decided.
+    fn verify_key_bundle(
+        &self,
+        json: &[u8],
+        digest: &Digest,
+        public_key_pem: &str,
+        require_tlog: bool,
+    ) -> Result<(String, Option<String>), Refusal> {
+        let bundle: serde_json::Value =
+            serde_json::from_slice(json).refuse_ctx("bundle", "bundle JSON")?;
+        let Some(envelope) = bundle.get("dsseEnvelope") else {
+            return Err(Refusal::unsupported(
+                "bundle",
+                "a key-signed message-signature bundle (trustswap checks key-signed DSSE bundles only)",
+            ));
+        };
+        if require_tlog {
+            return Err(Refusal::unsupported(
+                "bundle",
+                "a key-signed Sigstore bundle checked against its transparency-log entry (accept it without the log with ignoreTlog / --insecure-ignore-tlog)",
+            ));
+        }
+        let envelope = serde_json::to_vec(envelope).refuse_ctx("bundle", "DSSE envelope")?;
+        dsse::verify_key_attestation_layer(&envelope, public_key_pem, &digest.to_string())?;
+        Ok(("key".into(), None))
     }
 
     /// Verify an attestation of `predicate_type` for the image: `.att` layers,
@@ -392,7 +431,7 @@ impl<S: Store> ImageVerifier<S> {
                 ),
             }
         }
-        for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, "dsse-envelope")? {
+        for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, Some("dsse-envelope"))? {
             if r.annotations
                 .get(ANN_BUNDLE_PREDICATE_TYPE)
                 .is_some_and(|t| t != predicate_type)

@@ -20,8 +20,8 @@ pub use trustswap_model::wire::{
     BUNDLE_CONTENT_ANNOTATION as ANN_BUNDLE_CONTENT,
     BUNDLE_PREDICATE_TYPE_ANNOTATION as ANN_BUNDLE_PREDICATE_TYPE, BUNDLE_V03_MEDIA_TYPE,
     COSIGN_BUNDLE_ANNOTATION as ANN_BUNDLE, COSIGN_CERTIFICATE_ANNOTATION as ANN_CERT,
-    COSIGN_CHAIN_ANNOTATION as ANN_CHAIN, COSIGN_SIGNATURE_ANNOTATION as ANN_SIGNATURE,
-    DSSE_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE as IN_TOTO_PAYLOAD_TYPE,
+    COSIGN_CHAIN_ANNOTATION as ANN_CHAIN, COSIGN_SIGN_PREDICATE_TYPE,
+    COSIGN_SIGNATURE_ANNOTATION as ANN_SIGNATURE, DSSE_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE as IN_TOTO_PAYLOAD_TYPE,
     PREDICATE_TYPE_ANNOTATION as ANN_PREDICATE_TYPE, SIMPLESIGNING_MEDIA_TYPE, cosign_tag,
 };
 
@@ -353,7 +353,8 @@ pub fn attest_legacy(
 /// What a bundle carries.
 #[derive(Clone, Debug)]
 pub enum BundleContent<'a> {
-    /// A message signature over the image manifest bytes (digest = image digest).
+    /// An image signature as cosign v3 writes it: DSSE over a
+    /// `https://sigstore.dev/cosign/sign/v1` statement about the image.
     ImageSignature,
     /// A DSSE in-toto attestation.
     Attestation {
@@ -405,59 +406,48 @@ pub fn publish_bundle(
     };
     let cert_pem = pem_cert(&leaf.cert_der)?;
     let mut ann = BTreeMap::new();
-    let (content_json, entry, kind) = match content {
-        BundleContent::ImageSignature => {
-            let manifest_bytes = layout
-                .get_blob(target.digest())
-                .map_err(layout_err("image manifest"))?;
-            let digest = Sha256::digest(&manifest_bytes);
-            let sig = m.key.sign(&manifest_bytes);
-            let e = rekor.append(&hashedrekord_body(&sig, &digest, &cert_pem), opts.signed_at)?;
-            ann.insert(
-                ANN_BUNDLE_CONTENT.to_owned(),
-                "message-signature".to_owned(),
-            );
-            let c = json!({ "messageSignature": {
-                "messageDigest": { "algorithm": "SHA2_256", "digest": B64.encode(digest) },
-                "signature": B64.encode(&sig),
-            }});
-            (c, e, "hashedrekord")
-        }
+    // An image signature is what cosign v3 `sign` writes by default: a DSSE
+    // envelope over an in-toto statement of predicate type
+    // `https://sigstore.dev/cosign/sign/v1` with an empty predicate.
+    let empty = json!({});
+    let (predicate_type, predicate) = match content {
+        BundleContent::ImageSignature => (COSIGN_SIGN_PREDICATE_TYPE, &empty),
         BundleContent::Attestation {
             predicate_type,
             predicate,
-        } => {
-            use sigstore_protobuf_specs::io::intoto::{Envelope, Signature};
-            let payload = statement(target, predicate_type, predicate)?;
-            let sig = m.key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &payload));
-            let env = Envelope {
-                payload: payload.clone(),
-                payload_type: IN_TOTO_PAYLOAD_TYPE.to_owned(),
-                signatures: vec![Signature {
-                    sig: sig.clone(),
-                    keyid: String::new(),
-                }],
-            };
-            // envelopeHash as sigstore-rs 0.15 recomputes it: serde JSON of the proto envelope.
-            let env_json = serde_json::to_vec(&env).map_err(json_err("dsse envelope"))?;
-            let body = json!({
-                "apiVersion": "0.0.1",
-                "kind": "dsse",
-                "spec": {
-                    "envelopeHash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(&env_json)) },
-                    "payloadHash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(&payload)) },
-                    "signatures": [{ "signature": B64.encode(&sig), "verifier": B64.encode(&cert_pem) }]
-                }
-            });
-            let e = rekor.append(&body, opts.signed_at)?;
-            ann.insert(ANN_BUNDLE_CONTENT.to_owned(), "dsse-envelope".to_owned());
-            ann.insert(
-                ANN_BUNDLE_PREDICATE_TYPE.to_owned(),
-                predicate_type.to_owned(),
-            );
-            let c = json!({ "dsseEnvelope": serde_json::to_value(&env).map_err(json_err("dsse envelope"))? });
-            (c, e, "dsse")
-        }
+        } => (predicate_type, predicate),
+    };
+    let (content_json, entry, kind) = {
+        use sigstore_protobuf_specs::io::intoto::{Envelope, Signature};
+        let payload = statement(target, predicate_type, predicate)?;
+        let sig = m.key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &payload));
+        let env = Envelope {
+            payload: payload.clone(),
+            payload_type: IN_TOTO_PAYLOAD_TYPE.to_owned(),
+            signatures: vec![Signature {
+                sig: sig.clone(),
+                keyid: String::new(),
+            }],
+        };
+        // envelopeHash as sigstore-rs 0.15 recomputes it: serde JSON of the proto envelope.
+        let env_json = serde_json::to_vec(&env).map_err(json_err("dsse envelope"))?;
+        let body = json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "envelopeHash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(&env_json)) },
+                "payloadHash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(&payload)) },
+                "signatures": [{ "signature": B64.encode(&sig), "verifier": B64.encode(&cert_pem) }]
+            }
+        });
+        let e = rekor.append(&body, opts.signed_at)?;
+        ann.insert(ANN_BUNDLE_CONTENT.to_owned(), "dsse-envelope".to_owned());
+        ann.insert(
+            ANN_BUNDLE_PREDICATE_TYPE.to_owned(),
+            predicate_type.to_owned(),
+        );
+        let c = json!({ "dsseEnvelope": serde_json::to_value(&env).map_err(json_err("dsse envelope"))? });
+        (c, e, "dsse")
     };
     let mut bundle = json!({
         "mediaType": BUNDLE_V03_MEDIA_TYPE,
