@@ -488,6 +488,8 @@ fn eval_match_conditions(
 #[derive(Debug)]
 pub struct CelPolicyException {
     pub key: String,
+    /// `metadata.namespace` (empty when none is given).
+    pub namespace: String,
     refs: Vec<(String, String)>,
     match_conditions: Vec<(String, Expr)>,
     expires_at: Option<DateTime<Utc>>,
@@ -540,6 +542,7 @@ impl CelPolicyException {
             } else {
                 format!("{ns}/{name}")
             },
+            namespace: ns,
             refs,
             match_conditions: compile_named(
                 env,

@@ -862,6 +862,8 @@ impl ClusterPolicy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyExceptionV2 {
     pub key: String,
+    /// `metadata.namespace` (empty when none is given).
+    pub namespace: String,
     exceptions: Vec<(String, Vec<String>)>,
     matcher: MatchResources,
     conditions: Option<AnyAll>,
@@ -900,6 +902,7 @@ impl PolicyExceptionV2 {
         };
         Ok(PolicyExceptionV2 {
             key,
+            namespace: e.metadata.namespace.clone().unwrap_or_default(),
             exceptions,
             matcher,
             conditions,

@@ -46,6 +46,66 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Kyverno's PolicyException feature flags (`--enablePolicyException`,
+/// `--exceptionNamespace`: `cmd/internal/flag.go:139-140`). Off by default,
+/// in Kyverno's binary as in its Helm chart (`features.policyExceptions`),
+/// and then every PolicyException is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExceptionSettings {
+    pub enabled: bool,
+    /// `--exceptionNamespace`: where kyverno.io/v2 exceptions are read from
+    /// (`*`: every namespace; empty: none, however `enabled` is set).
+    pub namespace: String,
+}
+
+impl ExceptionSettings {
+    /// `--enablePolicyException=true --exceptionNamespace=*`.
+    pub fn every_namespace() -> Self {
+        ExceptionSettings {
+            enabled: true,
+            namespace: "*".into(),
+        }
+    }
+
+    /// Why Kyverno does not read a kyverno.io/v2 PolicyException in
+    /// `namespace`, if it does not: the feature off or no exception
+    /// namespace (`cmd/internal/engine.go:63-69` builds no exception
+    /// selector), or another namespace
+    /// (`pkg/controllers/exceptions/controller.go:139-143`).
+    pub fn refuses_v2(&self, namespace: &str) -> Option<String> {
+        if !self.enabled {
+            Some("Kyverno runs with --enablePolicyException=false (its default)".into())
+        } else if self.namespace.is_empty() {
+            Some("Kyverno runs without --exceptionNamespace, so it reads no kyverno.io/v2 PolicyException".into())
+        } else if self.namespace != "*" && self.namespace != namespace {
+            Some(format!(
+                "Kyverno reads PolicyExceptions from namespace {:?} only (--exceptionNamespace)",
+                self.namespace
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Why Kyverno does not read a CEL PolicyException in `namespace`, if it
+    /// does not: the feature off (`cmd/kyverno/main.go:752-758`, the policy
+    /// providers list no exception), or another namespace
+    /// (`pkg/cel/engine/exception.go:54`: empty or `*` reads every one).
+    pub fn refuses_cel(&self, namespace: &str) -> Option<String> {
+        if !self.enabled {
+            Some("Kyverno runs with --enablePolicyException=false (its default)".into())
+        } else if !self.namespace.is_empty() && self.namespace != "*" && self.namespace != namespace
+        {
+            Some(format!(
+                "Kyverno reads PolicyExceptions from namespace {:?} only (--exceptionNamespace)",
+                self.namespace
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 /// Engine options.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -63,6 +123,10 @@ pub struct EngineOptions {
     /// refusing the document (`--allow-unmodelled`). The decisions are then
     /// the engine's without that field, which Kyverno's may not be.
     pub allow_unmodelled: bool,
+    /// Which PolicyExceptions Kyverno reads; the others are compiled (so
+    /// that their errors show), listed by
+    /// [`CompiledPolicySet::unread_exceptions`], and never applied.
+    pub exceptions: ExceptionSettings,
 }
 
 /// A compiled set of policies and exceptions.
@@ -75,6 +139,7 @@ pub struct CompiledPolicySet {
     cel_exceptions: Vec<CelPolicyException>,
     options: EngineOptions,
     ignored: Vec<PolicyError>,
+    unread_exceptions: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for CompiledPolicySet {
@@ -122,6 +187,7 @@ impl CompiledPolicySet {
             cel_exceptions: vec![],
             options,
             ignored: vec![],
+            unread_exceptions: vec![],
         };
         let ignored = std::cell::RefCell::new(Vec::new());
         for (i, d) in docs.iter().enumerate() {
@@ -153,7 +219,11 @@ impl CompiledPolicySet {
                 ("kyverno.io", "PolicyException")
                     if api == "kyverno.io/v2" || api == "kyverno.io/v2beta1" =>
                 {
-                    set.exceptions_v2.push(PolicyExceptionV2::compile(d, &doc)?)
+                    let e = PolicyExceptionV2::compile(d, &doc)?;
+                    match set.options.exceptions.refuses_v2(&e.namespace) {
+                        None => set.exceptions_v2.push(e),
+                        Some(why) => set.unread_exceptions.push((label.clone(), why)),
+                    }
                 }
                 ("policies.kyverno.io", _) => {
                     let version = api.split('/').nth(1).unwrap_or_default();
@@ -171,9 +241,13 @@ impl CompiledPolicySet {
                         "ValidatingPolicy" => {
                             set.vps.push(ValidatingPolicy::compile(&env, d, &doc)?)
                         }
-                        "PolicyException" => set
-                            .cel_exceptions
-                            .push(CelPolicyException::compile(&env, d, &doc)?),
+                        "PolicyException" => {
+                            let e = CelPolicyException::compile(&env, d, &doc)?;
+                            match set.options.exceptions.refuses_cel(&e.namespace) {
+                                None => set.cel_exceptions.push(e),
+                                Some(why) => set.unread_exceptions.push((label.clone(), why)),
+                            }
+                        }
                         _ => {
                             return Err(PolicyError::new(
                                 &label,
@@ -202,6 +276,13 @@ impl CompiledPolicySet {
     /// [`PolicyErrorKind::Unsupported`] error naming the document and field.
     pub fn ignored(&self) -> &[PolicyError] {
         &self.ignored
+    }
+
+    /// The PolicyExceptions Kyverno would not read under
+    /// [`EngineOptions::exceptions`], as (document, why): compiled, never
+    /// applied.
+    pub fn unread_exceptions(&self) -> &[(String, String)] {
+        &self.unread_exceptions
     }
 
     /// Evaluates one admission request. `now` is used for `expiresAt`; the wall clock is never read.

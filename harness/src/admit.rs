@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use crate::admission::decision::Decision;
 use crate::admission::request::{AdmissionRequest, Operation};
 use crate::admission::{
-    CompiledPolicySet, EngineOptions, EvidenceVerifier, PolicyError, PolicyErrorKind,
-    VerificationCache,
+    CompiledPolicySet, EngineOptions, EvidenceVerifier, ExceptionSettings, PolicyError,
+    PolicyErrorKind, VerificationCache,
 };
 use crate::backend::evidence::StoreEvidence;
 use crate::error::{Error, Result};
@@ -261,6 +261,15 @@ pub struct Ignored {
     pub field: String,
 }
 
+/// A PolicyException Kyverno does not read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unread {
+    pub file: String,
+    pub document: String,
+    pub why: String,
+}
+
 /// Where signatures come from, and what the cluster trusts by default.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -284,6 +293,9 @@ pub struct AdmitReport {
     pub policies: Vec<String>,
     pub skipped: Vec<Skipped>,
     pub ignored: Vec<Ignored>,
+    /// PolicyExceptions Kyverno would not read under the flags modelled
+    /// (`--enable-policy-exceptions`), with why: never applied.
+    pub unread_exceptions: Vec<Unread>,
     pub resources: Vec<Admitted>,
     pub exit_code: u8,
 }
@@ -341,6 +353,7 @@ pub fn admit(
     source: EvidenceSource,
     now: i64,
     allow_unmodelled: bool,
+    exceptions: ExceptionSettings,
 ) -> Result<AdmitReport> {
     let docs: Vec<Value> = policies.documents.iter().map(|(_, d)| d.clone()).collect();
     let set = CompiledPolicySet::compile_with(
@@ -348,6 +361,7 @@ pub fn admit(
         EngineOptions {
             verification_cache: Some(Arc::new(VerificationCache::kyverno_default())),
             allow_unmodelled,
+            exceptions,
             ..EngineOptions::default()
         },
     )
@@ -389,6 +403,15 @@ pub fn admit(
             .collect(),
         skipped: policies.skipped.clone(),
         ignored,
+        unread_exceptions: set
+            .unread_exceptions()
+            .iter()
+            .map(|(document, why)| Unread {
+                file: file_of(policies, document),
+                document: document.clone(),
+                why: why.clone(),
+            })
+            .collect(),
         exit_code: AdmitReport::code(&admitted),
         resources: admitted,
     })

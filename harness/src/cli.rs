@@ -39,11 +39,12 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Folder of vendor profiles (*.yaml) [default: configs/vendors]
+    /// Folder of vendor profiles (*.yaml) [default: the shipped profiles,
+    /// built in; `trustswap init` writes editable copies]
     #[arg(long, global = true, value_name = "DIR")]
     pub vendors: Option<PathBuf>,
     /// The trust contract every vendor's policies must implement
-    /// [default: configs/policies/contract.yaml]
+    /// [default: the shipped configs/policies/contract.yaml, built in]
     #[arg(long, global = true, value_name = "FILE")]
     pub contract: Option<PathBuf>,
     /// Folder holding published vendor keys, matched by their pinned sha256
@@ -76,6 +77,17 @@ pub enum Command {
     /// with Kyverno's message. Exit 0 every resource admitted, 1 something
     /// denied, 2 bad input, 3 cannot decide (a field the engine does not model)
     Admit(AdmitArgs),
+    /// Write editable copies of the shipped vendor profiles, trust contract
+    /// and hypotheses (built into the binary) to DIR; point --vendors,
+    /// --contract and --scenarios at them
+    Init {
+        /// Folder to write (written whole, then swapped in)
+        #[arg(default_value = "trustswap-inputs", value_name = "DIR")]
+        dir: PathBuf,
+        /// Replace DIR even if it holds files trustswap did not write
+        #[arg(long)]
+        force: bool,
+    },
     /// Render one vendor's policies for one engine as kubectl-apply-ready YAML
     Render {
         /// Vendor profile name (see configs/vendors)
@@ -151,9 +163,9 @@ pub struct RunArgs {
     /// Where admission happens
     #[arg(long, value_enum, default_value_t = BackendKind::Embedded)]
     pub backend: BackendKind,
-    /// Folder of hypothesis files
-    #[arg(long, default_value = "scenarios", value_name = "DIR")]
-    pub scenarios: PathBuf,
+    /// Folder of hypothesis files [default: the shipped scenarios, built in]
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
     /// Run only these scenario ids (repeatable)
     #[arg(long = "scenario", value_name = "ID")]
     pub only: Vec<String>,
@@ -211,6 +223,12 @@ pub struct AdmitArgs {
     /// absent, and list it (the decision may then differ from Kyverno's)
     #[arg(long)]
     pub allow_unmodelled: bool,
+    /// Model a Kyverno started with --enablePolicyException=true and
+    /// --exceptionNamespace=NAMESPACE (`*`, the default value: every
+    /// namespace). Without it PolicyExceptions are ignored, as Kyverno's
+    /// binary and Helm chart default, and listed
+    #[arg(long, value_name = "NAMESPACE", num_args = 0..=1, require_equals = true, default_missing_value = "*")]
+    pub enable_policy_exceptions: Option<String>,
     /// Terminal output: a readable table, or admit.json
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -463,17 +481,14 @@ pub struct Inputs {
 impl InputArgs {
     pub fn load(&self) -> Result<Inputs> {
         let keys = KeyResolver::with_defaults(self.key_cache.clone());
-        let contract = Contract::load(
-            self.contract
-                .as_deref()
-                .unwrap_or(Path::new("configs/policies/contract.yaml")),
-        )?;
-        let vendors = profile::load_dir(
-            self.vendors
-                .as_deref()
-                .unwrap_or(Path::new("configs/vendors")),
-            &keys,
-        )?;
+        let contract = match &self.contract {
+            Some(path) => Contract::load(path)?,
+            None => Contract::shipped()?,
+        };
+        let vendors = match &self.vendors {
+            Some(dir) => profile::load_dir(dir, &keys)?,
+            None => profile::load_shipped(&keys)?,
+        };
         Ok(Inputs {
             contract,
             vendors,
@@ -548,6 +563,16 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         Command::Run(args) => run(&cli.inputs, args),
         Command::Fidelity(args) => fidelity(&cli.inputs, args),
         Command::Admit(args) => admit(args),
+        Command::Init { dir, force } => {
+            let written = crate::shipped::init(dir, *force)?;
+            let d = display(dir);
+            println!(
+                "wrote {} files to {d}; use them with
+  trustswap run --vendors {d}/configs/vendors --contract {d}/configs/policies/contract.yaml --scenarios {d}/scenarios",
+                written.len()
+            );
+            Ok(exit::HOLDS)
+        }
         Command::Check(args) => {
             let inputs = cli.inputs.load()?;
             let vendors = profile::select(inputs.vendors.clone(), &args.vendor_names)?;
@@ -687,6 +712,13 @@ fn admit(args: &AdmitArgs) -> Result<u8> {
         source,
         now,
         args.allow_unmodelled,
+        match &args.enable_policy_exceptions {
+            Some(namespace) => crate::admission::ExceptionSettings {
+                enabled: true,
+                namespace: namespace.clone(),
+            },
+            None => crate::admission::ExceptionSettings::default(),
+        },
     )?;
     let json = report::pretty(&report)?;
     if let Some(out) = &args.out {
@@ -1109,7 +1141,10 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     } else {
         dedup(&args.check.engines)
     };
-    let mut scenarios = crate::experiment::scenario::load_dir(&args.scenarios)?;
+    let mut scenarios = match &args.scenarios {
+        Some(dir) => crate::experiment::scenario::load_dir(dir)?,
+        None => crate::experiment::scenario::load_shipped()?,
+    };
     if !args.only.is_empty() {
         for id in &args.only {
             if !scenarios.iter().any(|s| &s.id == id) {

@@ -605,7 +605,7 @@ impl BundleBench {
         };
         let predicate = serde_json::json!({"spdxVersion": "SPDX-2.3", "name": "fuzz"});
         let contents = [
-            ("message-signature", BundleContent::ImageSignature),
+            ("message-signature", BundleContent::MessageSignature),
             (
                 "dsse-attestation",
                 BundleContent::Attestation {

@@ -13,6 +13,7 @@ pub mod lab_cli;
 pub mod policy;
 pub mod profile;
 pub mod report;
+pub mod shipped;
 
 // The workspace's library crates, under the module names the CLI, the tests
 // and the benches use (ARCHITECTURE.md maps them).

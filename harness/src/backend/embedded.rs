@@ -11,7 +11,7 @@ use super::{Backend, BackendError};
 use crate::admission::decision::Decision;
 use crate::admission::request::AdmissionRequest;
 use crate::admission::verifier::EvidenceVerifier;
-use crate::admission::{CompiledPolicySet, EngineOptions, VerificationCache};
+use crate::admission::{CompiledPolicySet, EngineOptions, ExceptionSettings, VerificationCache};
 
 pub struct Embedded {
     set: Option<CompiledPolicySet>,
@@ -23,6 +23,8 @@ pub struct Embedded {
     /// what the API server would give them.
     objects: BTreeMap<String, (Value, u64, u64)>,
     serial: u64,
+    /// Kyverno's PolicyException flags (off by default, as in Kyverno).
+    exceptions: ExceptionSettings,
 }
 
 impl Embedded {
@@ -33,7 +35,14 @@ impl Embedded {
             cache: Arc::new(VerificationCache::kyverno_default()),
             objects: BTreeMap::new(),
             serial: 0,
+            exceptions: ExceptionSettings::default(),
         }
+    }
+
+    /// The same engine under other PolicyException flags.
+    pub fn with_exceptions(mut self, exceptions: ExceptionSettings) -> Self {
+        self.exceptions = exceptions;
+        self
     }
 }
 
@@ -92,6 +101,7 @@ impl Backend for Embedded {
             &documents,
             EngineOptions {
                 verification_cache: Some(self.cache.clone()),
+                exceptions: self.exceptions.clone(),
                 ..EngineOptions::default()
             },
         )?;

@@ -29,6 +29,10 @@ pub struct Comparison {
     pub backend: String,
     /// Observations compared (steps and matrix cells).
     pub compared: usize,
+    /// Of those, admission decisions (what `trustswap fidelity` counts as
+    /// cases; a step that creates an exception is compared, not a case).
+    #[serde(skip)]
+    pub decisions: usize,
     /// Runs not compared, with why (not applicable or errored on one side).
     pub skipped: Vec<String>,
     /// Disagreements not in the known list: findings.
@@ -258,6 +262,9 @@ pub fn compare(
             }
             for (cstep, estep) in cr.steps.iter().zip(&er.steps) {
                 c.compared += 1;
+                if matches!(cstep.observed, Observation::Decision { .. }) {
+                    c.decisions += 1;
+                }
                 if !same(cstep, estep) {
                     c.disagreements.push(Disagreement {
                         scenario: cs.id.clone(),

@@ -6,6 +6,7 @@
 //! reproducer folder (the policies, the pod, the evidence) that a test loads
 //! with [`Reproducer::load`].
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,10 @@ pub struct Reproducer {
     pub pod: Value,
     /// The evidence: the lab fixtures the pod names, and their digests.
     pub evidence: Value,
+    /// The Kyverno flags the case ran under beyond its chart's defaults
+    /// (`enablePolicyException`, `exceptionNamespace`), which the embedded
+    /// engine models too ([`Reproducer::exceptions`]).
+    pub kyverno_flags: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -96,6 +101,8 @@ struct CaseFile {
     #[serde(flatten)]
     case: CaseDisagreement,
     evidence: Value,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    kyverno_flags: BTreeMap<String, String>,
 }
 
 impl Reproducer {
@@ -105,6 +112,7 @@ impl Reproducer {
             seed: self.seed,
             case: self.case.clone(),
             evidence: self.evidence.clone(),
+            kyverno_flags: self.kyverno_flags.clone(),
         };
         let policies = self
             .policies
@@ -149,7 +157,24 @@ impl Reproducer {
             policies,
             pod,
             evidence: case.evidence,
+            kyverno_flags: case.kyverno_flags,
         })
+    }
+
+    /// The PolicyException flags the case ran under (Kyverno's default
+    /// when the folder names none).
+    pub fn exceptions(&self) -> crate::admission::ExceptionSettings {
+        crate::admission::ExceptionSettings {
+            enabled: self
+                .kyverno_flags
+                .get("enablePolicyException")
+                .is_some_and(|v| v == "true"),
+            namespace: self
+                .kyverno_flags
+                .get("exceptionNamespace")
+                .cloned()
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -176,11 +201,12 @@ pub fn run(
     let contract = plan.contract.clone();
     let vendors = plan.vendors.to_vec();
     let seed = plan.seed;
+    let flags = super::kyverno_flags(&plan.exceptions());
     let real = super::real::run(plan, target, true, &[], timeouts)?;
     let comparison = real.comparison.clone();
     let (compared, skipped, unconfirmed, found) = match &comparison {
         Some(c) => (
-            c.compared,
+            c.decisions,
             c.skipped.clone(),
             c.unconfirmed.clone(),
             c.disagreements.clone(),
@@ -191,7 +217,9 @@ pub fn run(
     let mut reproducers = Vec::new();
     for (i, d) in found.iter().enumerate() {
         let name = format!("{:03}", i + 1);
-        let r = reproducer(&real, &scenarios, &contract, &vendors, seed, d, &name)?;
+        let r = reproducer(
+            &real, &scenarios, &contract, &vendors, seed, d, &name, &flags,
+        )?;
         disagreements.push(r.case.clone());
         reproducers.push(r);
     }
@@ -248,6 +276,7 @@ fn step_of<'a>(results: &'a [ScenarioResult], d: &Disagreement) -> Option<&'a ru
         .find(|s| s.label == d.step)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn reproducer(
     real: &RealRun,
     scenarios: &[Scenario],
@@ -256,6 +285,7 @@ fn reproducer(
     seed: u64,
     d: &Disagreement,
     name: &str,
+    flags: &[(String, String)],
 ) -> Result<Reproducer> {
     let missing = |what: &str| Error::Internal {
         message: format!(
@@ -337,6 +367,7 @@ fn reproducer(
         policies,
         pod,
         evidence,
+        kyverno_flags: flags.iter().cloned().collect(),
     })
 }
 

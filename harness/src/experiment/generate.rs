@@ -289,12 +289,13 @@ mod tests {
                 .flat_map(|s| &s.steps)
                 .all(|st| matches!(st.action, Action::Admit { .. } | Action::Exception { .. }))
         );
-        assert!(c.iter().all(|s| s
-            .steps
-            .iter()
-            .filter(|st| matches!(st.action, Action::Admit { .. }))
-            .count()
-            == REQUESTS_PER_RUN));
+        assert!(c.iter().all(|s| {
+            s.steps
+                .iter()
+                .filter(|st| matches!(st.action, Action::Admit { .. }))
+                .count()
+                == REQUESTS_PER_RUN
+        }));
         assert!(
             c.iter()
                 .flat_map(|s| &s.steps)

@@ -128,18 +128,59 @@ pub fn scenarios<B: Backend>(
     Ok(results)
 }
 
-/// The embedded backend over the lab's evidence.
-pub fn embedded(lab: &lab::LabContext) -> Embedded {
+/// The embedded backend over the lab's evidence, under the plan's
+/// PolicyException flags ([`RunPlan::exceptions`]).
+pub fn embedded(lab: &lab::LabContext, plan: &RunPlan<'_>) -> Embedded {
     let evidence: std::sync::Arc<dyn crate::admission::verifier::EvidenceVerifier> =
         lab.evidence.clone();
-    Embedded::new(evidence)
+    Embedded::new(evidence).with_exceptions(plan.exceptions())
+}
+
+impl RunPlan<'_> {
+    /// The PolicyException flags of the cluster the run models: Kyverno's
+    /// default (off: every exception ignored) unless a scenario creates an
+    /// exception, then on for every namespace (`--enablePolicyException=true
+    /// --exceptionNamespace=*`), on the embedded engine and on the local
+    /// backend's Kyverno alike ([`kyverno_flags`]). A kind cluster or your
+    /// own runs its Kyverno's flags, which `--compare` then shows.
+    pub fn exceptions(&self) -> crate::admission::ExceptionSettings {
+        let creates = self.scenarios.iter().any(|s| {
+            s.steps
+                .iter()
+                .any(|st| matches!(st.action, scenario::Action::Exception { .. }))
+        });
+        if creates {
+            crate::admission::ExceptionSettings::every_namespace()
+        } else {
+            crate::admission::ExceptionSettings::default()
+        }
+    }
+}
+
+/// Kyverno's command-line flags for `exceptions` beyond its chart's (the
+/// local backend sets them on its admission and reports controllers).
+pub fn kyverno_flags(exceptions: &crate::admission::ExceptionSettings) -> Vec<(String, String)> {
+    if !exceptions.enabled {
+        return Vec::new();
+    }
+    let mut flags = vec![(
+        "enablePolicyException".to_owned(),
+        exceptions.enabled.to_string(),
+    )];
+    if !exceptions.namespace.is_empty() {
+        flags.push((
+            "exceptionNamespace".to_owned(),
+            exceptions.namespace.clone(),
+        ));
+    }
+    flags
 }
 
 /// Build the lab, run the static check on the lab-rendered policies, then
 /// every scenario on the embedded backend.
 pub fn run(plan: RunPlan<'_>) -> Result<RunOutcome> {
     let (lab, check) = prepare(&plan)?;
-    let scenarios = scenarios(&plan, &lab, embedded(&lab))?;
+    let scenarios = scenarios(&plan, &lab, embedded(&lab, &plan))?;
     Ok(RunOutcome {
         check,
         scenarios,

@@ -186,6 +186,7 @@ pub fn run(
         (Target::Local { oracle, keep }, _) => {
             let local_settings = crate::backend::local::LocalSettings {
                 keep: *keep,
+                kyverno_overrides: super::kyverno_flags(&plan.exceptions()),
                 tuf_dir: Some(lab.dir.join(crate::lab_cli::TUF_DIR)),
                 ..Default::default()
             };
@@ -379,7 +380,7 @@ pub fn run(
     let mut embedded_seen = Vec::new();
     if let (true, false, Ok(found)) = (compare_embedded, interrupted, &results) {
         let bar = step("running the embedded engine on the same inputs");
-        let embedded_results = scenarios(&plan, &lab, embedded(&lab));
+        let embedded_results = scenarios(&plan, &lab, embedded(&lab, &plan));
         bar.finish_and_clear();
         match embedded_results {
             Ok(embedded_results) => {

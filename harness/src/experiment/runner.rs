@@ -324,15 +324,31 @@ pub fn policies_at(
         vendor: vendor.clone(),
         engine,
     };
+    let mut exceptions = Vec::new();
     for step in scenario.steps.iter().take(upto) {
         match &step.action {
             Action::Contract { patch } => st.contract = patched(&st.contract, patch),
             Action::Identity { mode } => st.identity = *mode,
             Action::TrustRoot { mode } => st.trust_root = *mode,
+            Action::Exception { exception } => exceptions.push((
+                exception.clone(),
+                st.cluster.now + exception.expires_in_seconds,
+            )),
+            Action::Advance { seconds } => {
+                st.cluster.advance(*seconds);
+            }
             _ => {}
         }
     }
-    rendered(lab, &st, &st.contract, None)
+    let mut docs = rendered(lab, &st, &st.contract, None)?;
+    // The exceptions created so far, under the lab's namespace names, as the
+    // embedded backend applies them.
+    docs.extend(
+        exceptions
+            .iter()
+            .map(|(e, expires_at)| exception_document(&st, e, &e.namespace, *expires_at)),
+    );
+    Ok(docs)
 }
 
 fn patched(contract: &Contract, patch: &ContractPatch) -> Contract {

@@ -732,6 +732,18 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>> {
     Ok(out)
 }
 
+/// The hypotheses built into the binary (`scenarios/*.yaml` as shipped),
+/// validated and sorted as [`load_dir`] does.
+pub fn load_shipped() -> Result<Vec<Scenario>> {
+    let mut out = Vec::new();
+    for (path, text) in crate::shipped::yaml(crate::shipped::SCENARIOS) {
+        let raw: RawScenario = crate::yaml::parse_str(path, text)?;
+        out.push(raw.validate(path)?);
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Engine, Expect, Outcome, parse_duration};

@@ -81,7 +81,19 @@ pub struct Contract {
 
 impl Contract {
     pub fn load(path: &Path) -> Result<Contract> {
-        let contract: Contract = crate::yaml::parse_file(path)?;
+        Contract::parse(path, &crate::yaml::read_to_string(path)?)
+    }
+
+    /// The contract built into the binary (`configs/policies/contract.yaml`
+    /// as shipped).
+    pub fn shipped() -> Result<Contract> {
+        let f = &crate::shipped::CONTRACT[0];
+        Contract::parse(Path::new(f.path), f.text)
+    }
+
+    /// A contract from its text; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Contract> {
+        let contract: Contract = crate::yaml::parse_str(path, text)?;
         if !(1..=30).contains(&contract.webhook_timeout_seconds) {
             return Err(Error::invalid(
                 path,

@@ -422,12 +422,31 @@ pub fn load_dir(dir: &Path, keys: &KeyResolver) -> Result<Vec<Vendor>> {
             hint: "pass --vendors DIR pointing at a folder of vendor profiles".into(),
         });
     }
-    let mut vendors: Vec<Vendor> = Vec::new();
+    let mut texts = Vec::new();
     for file in files {
-        let vendor = load_file(&file, keys)?;
+        let text = crate::yaml::read_to_string(&file)?;
+        texts.push((file, text));
+    }
+    from_texts(texts.iter().map(|(p, t)| (p.as_path(), t.as_str())), keys)
+}
+
+/// The vendor profiles built into the binary (`configs/vendors/*.yaml` as
+/// shipped), validated and sorted as [`load_dir`] does.
+pub fn load_shipped(keys: &KeyResolver) -> Result<Vec<Vendor>> {
+    from_texts(crate::shipped::yaml(crate::shipped::VENDORS), keys)
+}
+
+fn from_texts<'a>(
+    files: impl Iterator<Item = (&'a Path, &'a str)>,
+    keys: &KeyResolver,
+) -> Result<Vec<Vendor>> {
+    let mut vendors: Vec<Vendor> = Vec::new();
+    for (file, text) in files {
+        let raw: RawProfile = crate::yaml::parse_str(file, text)?;
+        let vendor = raw.validate(file, keys)?;
         if let Some(prev) = vendors.iter().find(|v| v.name == vendor.name) {
             return Err(Error::invalid(
-                &file,
+                file,
                 None,
                 "name",
                 format!(

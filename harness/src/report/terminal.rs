@@ -184,6 +184,13 @@ pub fn admit(report: &crate::admit::AdmitReport) -> String {
             i.document, i.file, i.field
         ));
     }
+    for u in &report.unread_exceptions {
+        t.push_str(&format!(
+            "warning: {} in {} is never applied: {} (--enable-policy-exceptions models a Kyverno \
+             that reads it)\n",
+            u.document, u.file, u.why
+        ));
+    }
     for r in &report.resources {
         let res = &r.resource;
         t.push_str(&format!(

@@ -394,7 +394,7 @@ fn cel_policy_exception_and_expiry(
 ) {
     let mut docs = ivp_cg();
     docs.push(cel_polex(expires));
-    let d = eval(
+    let d = eval_exceptions(
         &docs,
         &req(ns, pod(name, &["nginx"], &[], &[])),
         vendor_verifier(),
@@ -416,7 +416,7 @@ fn cel_policy_exception_and_expiry(
 fn expiry_uses_the_given_now_not_the_wall_clock() {
     let mut docs = ivp_cg();
     docs.push(cel_polex(Some("2030-01-01T00:00:00Z")));
-    let set = CompiledPolicySet::compile(&docs).unwrap();
+    let set = compile_exceptions(&docs);
     let v: Arc<dyn EvidenceVerifier> = Arc::new(vendor_verifier());
     let r = req("ops", pod("debug-1", &["nginx"], &[], &[]));
     assert!(

@@ -137,6 +137,23 @@ pub fn eval(docs: &[Value], r: &AdmissionRequest, v: FakeVerifier) -> Decision {
     set.evaluate(r, now(), &verifier(v))
 }
 
+/// [`eval`] on a Kyverno that reads PolicyExceptions in every namespace
+/// (`--enablePolicyException=true --exceptionNamespace=*`).
+pub fn eval_exceptions(docs: &[Value], r: &AdmissionRequest, v: FakeVerifier) -> Decision {
+    compile_exceptions(docs).evaluate(r, now(), &verifier(v))
+}
+
+pub fn compile_exceptions(docs: &[Value]) -> CompiledPolicySet {
+    CompiledPolicySet::compile_with(
+        docs,
+        EngineOptions {
+            exceptions: ExceptionSettings::every_namespace(),
+            ..EngineOptions::default()
+        },
+    )
+    .unwrap()
+}
+
 /// Unfolded messages of every failing / erroring result.
 pub fn failures(d: &Decision) -> String {
     d.results

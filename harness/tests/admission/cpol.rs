@@ -543,11 +543,22 @@ spec:
         names: ["tool-*"]
 "#,
     ));
-    let d = eval(
-        &docs,
-        &req("debug", pod("tool-1", &["nginx"], &[], &[])),
-        vendor_verifier(),
+    let r = req("debug", pod("tool-1", &["nginx"], &[], &[]));
+    // Kyverno's default (--enablePolicyException=false) reads no exception
+    let off = CompiledPolicySet::compile(&docs).unwrap();
+    assert!(
+        !off.evaluate(&r, now(), &verifier(vendor_verifier()))
+            .allowed
     );
+    assert_eq!(off.unread_exceptions().len(), 1);
+    assert!(
+        off.unread_exceptions()[0]
+            .1
+            .contains("--enablePolicyException=false"),
+        "{:?}",
+        off.unread_exceptions()
+    );
+    let d = eval_exceptions(&docs, &r, vendor_verifier());
     assert!(d.allowed, "{:?}", d.message);
     assert_eq!(
         d.status_of("trustswap-verify-images", "restrict-registries"),
@@ -1140,4 +1151,32 @@ fn the_old_object_is_checked_as_kyverno_checks_it(#[case] rule_extra: Value) {
         d.results
     );
     assert!(!d.allowed);
+}
+
+#[rstest]
+// the feature off: nothing is read
+#[case(false, "*", false, false)]
+// on, without --exceptionNamespace: no kyverno.io/v2 exception, every CEL one
+#[case(true, "", false, true)]
+// on, one namespace: only the exceptions there
+#[case(true, "platform", true, true)]
+#[case(true, "elsewhere", false, false)]
+#[case(true, "*", true, true)]
+fn kyverno_reads_policy_exceptions_as_its_flags_say(
+    #[case] enabled: bool,
+    #[case] namespace: &str,
+    #[case] v2_read: bool,
+    #[case] cel_read: bool,
+) {
+    let settings = ExceptionSettings {
+        enabled,
+        namespace: namespace.into(),
+    };
+    let v2 = settings.refuses_v2("platform");
+    let cel = settings.refuses_cel("platform");
+    assert_eq!(
+        (v2.is_none(), cel.is_none()),
+        (v2_read, cel_read),
+        "{v2:?} {cel:?}"
+    );
 }

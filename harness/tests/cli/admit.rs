@@ -301,3 +301,45 @@ fn out_writes_admit_json_as_printed() {
             .unwrap();
     assert_eq!(written, printed);
 }
+
+#[test]
+fn policy_exceptions_are_read_only_when_kyverno_is_told_to() {
+    let exception = "---\napiVersion: kyverno.io/v2\nkind: PolicyException\n\
+        metadata: {name: break-glass, namespace: platform}\nspec:\n  exceptions:\n\
+        \x20 - policyName: require-signed\n    ruleNames: [chainguard-signed]\n  match:\n    any:\n\
+        \x20   - resources: {kinds: [Pod], namespaces: [shop], names: [bad]}\n";
+    let case = Case::new(&format!("{}{exception}", cpol("")), PODS);
+    // Kyverno's default: the exception is never applied, and said so
+    let (code, v) = case.json(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        v["unreadExceptions"][0]["document"],
+        "PolicyException/break-glass"
+    );
+    assert!(
+        v["unreadExceptions"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("--enablePolicyException=false"),
+        "{v:#}"
+    );
+    let (_, out, _) = case.admit(&[]);
+    assert!(
+        out.contains("warning: PolicyException/break-glass in "),
+        "{out}"
+    );
+    // enabled for every namespace: the Deployment's pod is exempted
+    let (code, v) = case.json(&["--enable-policy-exceptions"]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["unreadExceptions"].as_array().unwrap().len(), 0);
+    // enabled for another namespace only: not read
+    let (code, v) = case.json(&["--enable-policy-exceptions=kyverno"]);
+    assert_eq!(code, 1);
+    assert!(
+        v["unreadExceptions"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("\"kyverno\" only"),
+        "{v:#}"
+    );
+}

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
 
-use trustswap::admission::CompiledPolicySet;
 use trustswap::admission::request::{AdmissionRequest, Operation};
 use trustswap::admission::verifier::EvidenceVerifier;
+use trustswap::admission::{CompiledPolicySet, EngineOptions};
 use trustswap::experiment::fidelity::{CaseDisagreement, Reproducer, Side};
 use trustswap::experiment::runner::{Observation, policies_at};
 use trustswap::experiment::scenario::Action;
@@ -37,7 +37,7 @@ fn reproducers_decide_as_the_run_did() {
         cancel: Default::default(),
     };
     let lab = trustswap::experiment::lab::LabContext::build(&plan.lab_dir, seed).expect("lab");
-    let results = scenarios(&plan, &lab, embedded(&lab)).expect("run");
+    let results = scenarios(&plan, &lab, embedded(&lab, &plan)).expect("run");
     // Decided again on evidence that has cached nothing from the run.
     let fresh = Arc::new(lab.fresh_evidence().expect("evidence"));
     let evidence: Arc<dyn EvidenceVerifier> = fresh.clone();
@@ -68,13 +68,19 @@ fn reproducers_decide_as_the_run_did() {
                     .as_str()
                     .expect("ns")
                     .to_owned();
-                let d = CompiledPolicySet::compile(&policies)
-                    .expect("compiles")
-                    .evaluate(
-                        &AdmissionRequest::pod(Operation::Create, &namespace, BTreeMap::new(), pod),
-                        now,
-                        &evidence,
-                    );
+                let d = CompiledPolicySet::compile_with(
+                    &policies,
+                    EngineOptions {
+                        exceptions: plan.exceptions(),
+                        ..EngineOptions::default()
+                    },
+                )
+                .expect("compiles")
+                .evaluate(
+                    &AdmissionRequest::pod(Operation::Create, &namespace, BTreeMap::new(), pod),
+                    now,
+                    &evidence,
+                );
                 assert_eq!(
                     d.allowed,
                     *seen == trustswap::experiment::scenario::Outcome::Admitted,
@@ -123,6 +129,11 @@ fn a_reproducer_folder_reads_back_as_written() {
         ],
         pod: serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "r0"}}),
         evidence: serde_json::json!({"lab": "trustswap lab init --seed 1"}),
+        kyverno_flags: [
+            ("enablePolicyException".to_owned(), "true".to_owned()),
+            ("exceptionNamespace".to_owned(), "*".to_owned()),
+        ]
+        .into(),
     };
     let dir = t.path().join("001");
     std::fs::create_dir(&dir).expect("dir");
@@ -132,6 +143,10 @@ fn a_reproducer_folder_reads_back_as_written() {
     assert_eq!(back.seed, 1);
     assert_eq!(back.policies, r.policies);
     assert_eq!(back.pod, r.pod);
+    assert_eq!(
+        back.exceptions(),
+        trustswap::admission::ExceptionSettings::every_namespace()
+    );
     assert_eq!(back.evidence, r.evidence);
 }
 

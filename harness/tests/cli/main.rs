@@ -12,6 +12,7 @@ mod common;
 mod synth;
 
 mod admit;
+mod anywhere;
 mod audit_drift;
 mod bad_input;
 mod commands;

@@ -77,7 +77,7 @@ fn run_on_fake(only: &[&str], knobs: Knobs, engines: &[Engine]) -> Run {
     let swaps = backend.swaps().to_vec();
     drop(backend);
     fake.join();
-    let embedded = scenarios(&plan, &lab, embedded(&lab)).expect("embedded run");
+    let embedded = scenarios(&plan, &lab, embedded(&lab, &plan)).expect("embedded run");
     let st = state.lock().expect("state");
     Run {
         check,

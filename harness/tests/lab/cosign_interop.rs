@@ -216,7 +216,11 @@ fn trustswap_verifies_what_real_cosign_writes() {
         .env("COSIGN_PASSWORD", "")
         .output()
         .expect("cosign runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (key, public) = (keys.join("cosign.key"), keys.join("cosign.pub"));
     let key_s = key.display().to_string();
     std::fs::write(
@@ -257,7 +261,7 @@ fn trustswap_verifies_what_real_cosign_writes() {
             .iter()
             .find(|f| {
                 serde_json::to_value(f.variant).ok() == Some(serde_json::json!("unsigned"))
-                    && serde_json::to_value(&f.vendor).ok() == Some(serde_json::json!(vendor))
+                    && serde_json::to_value(f.vendor).ok() == Some(serde_json::json!(vendor))
             })
             .map(|f| f.image_ref.clone())
             .expect("an unsigned fixture")
@@ -269,8 +273,16 @@ fn trustswap_verifies_what_real_cosign_writes() {
     ] {
         let at = format!("{}/{image}", p.host);
         write(format, &["sign"], &at);
-        write(format, &["attest", "--type", "cyclonedx", "--predicate", &bom], &at);
-        write(format, &["attest", "--type", "spdxjson", "--predicate", &spdx], &at);
+        write(
+            format,
+            &["attest", "--type", "cyclonedx", "--predicate", &bom],
+            &at,
+        );
+        write(
+            format,
+            &["attest", "--type", "spdxjson", "--predicate", &spdx],
+            &at,
+        );
     }
     let types = [
         "--type",
@@ -294,7 +306,11 @@ fn trustswap_verifies_what_real_cosign_writes() {
             &p,
             &public,
             image,
-            &["--insecure-ignore-tlog", "--type", "https://slsa.dev/provenance/v1"],
+            &[
+                "--insecure-ignore-tlog",
+                "--type",
+                "https://slsa.dev/provenance/v1",
+            ],
         );
         assert_eq!(code, 1, "{text}");
     }
@@ -318,5 +334,8 @@ fn trustswap_verifies_what_real_cosign_writes() {
         ],
         &[],
     );
-    assert!(!ok, "cosign refuses a legacy signature without its log entry");
+    assert!(
+        !ok,
+        "cosign refuses a legacy signature without its log entry"
+    );
 }

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use trustswap::admission::CompiledPolicySet;
 use trustswap::admission::request::{AdmissionRequest, Operation};
 use trustswap::admission::verifier::EvidenceVerifier;
+use trustswap::admission::{CompiledPolicySet, EngineOptions};
 use trustswap::experiment::fidelity::Reproducer;
 use trustswap::experiment::lab::LabContext;
 
@@ -43,18 +43,24 @@ fn every_kept_reproducer_decides_as_kyverno_did() {
         if let Some((repo, tag, prev)) = lab.moved_tag(&r.case.vendor) {
             fresh.pin(&repo, &tag, prev.parse().expect("digest"));
         }
-        let d = CompiledPolicySet::compile(&r.policies)
-            .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
-            .evaluate(
-                &AdmissionRequest::pod(
-                    Operation::Create,
-                    &namespace,
-                    BTreeMap::new(),
-                    r.pod.clone(),
-                ),
-                now,
-                &evidence,
-            );
+        let d = CompiledPolicySet::compile_with(
+            &r.policies,
+            EngineOptions {
+                exceptions: r.exceptions(),
+                ..EngineOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .evaluate(
+            &AdmissionRequest::pod(
+                Operation::Create,
+                &namespace,
+                BTreeMap::new(),
+                r.pod.clone(),
+            ),
+            now,
+            &evidence,
+        );
         let decision = if d.allowed { "admitted" } else { "denied" };
         assert_eq!(
             decision,

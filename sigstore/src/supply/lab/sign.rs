@@ -21,8 +21,9 @@ pub use trustswap_model::wire::{
     BUNDLE_PREDICATE_TYPE_ANNOTATION as ANN_BUNDLE_PREDICATE_TYPE, BUNDLE_V03_MEDIA_TYPE,
     COSIGN_BUNDLE_ANNOTATION as ANN_BUNDLE, COSIGN_CERTIFICATE_ANNOTATION as ANN_CERT,
     COSIGN_CHAIN_ANNOTATION as ANN_CHAIN, COSIGN_SIGN_PREDICATE_TYPE,
-    COSIGN_SIGNATURE_ANNOTATION as ANN_SIGNATURE, DSSE_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE as IN_TOTO_PAYLOAD_TYPE,
-    PREDICATE_TYPE_ANNOTATION as ANN_PREDICATE_TYPE, SIMPLESIGNING_MEDIA_TYPE, cosign_tag,
+    COSIGN_SIGNATURE_ANNOTATION as ANN_SIGNATURE, DSSE_MEDIA_TYPE,
+    INTOTO_PAYLOAD_TYPE as IN_TOTO_PAYLOAD_TYPE, PREDICATE_TYPE_ANNOTATION as ANN_PREDICATE_TYPE,
+    SIMPLESIGNING_MEDIA_TYPE, cosign_tag,
 };
 
 /// The image being signed and where its signatures go.
@@ -356,6 +357,10 @@ pub enum BundleContent<'a> {
     /// An image signature as cosign v3 writes it: DSSE over a
     /// `https://sigstore.dev/cosign/sign/v1` statement about the image.
     ImageSignature,
+    /// A message signature over the image manifest bytes (digest = image
+    /// digest): the shape `cosign sign-blob --bundle` writes for an artifact,
+    /// which cosign v3 never attaches to an image (the fuzz bench's sample).
+    MessageSignature,
     /// A DSSE in-toto attestation.
     Attestation {
         predicate_type: &'a str,
@@ -416,8 +421,25 @@ pub fn publish_bundle(
             predicate_type,
             predicate,
         } => (predicate_type, predicate),
+        BundleContent::MessageSignature => ("", &empty),
     };
-    let (content_json, entry, kind) = {
+    let (content_json, entry, kind) = if let BundleContent::MessageSignature = content {
+        let manifest_bytes = layout
+            .get_blob(target.digest())
+            .map_err(layout_err("image manifest"))?;
+        let digest = Sha256::digest(&manifest_bytes);
+        let sig = m.key.sign(&manifest_bytes);
+        let e = rekor.append(&hashedrekord_body(&sig, &digest, &cert_pem), opts.signed_at)?;
+        ann.insert(
+            ANN_BUNDLE_CONTENT.to_owned(),
+            "message-signature".to_owned(),
+        );
+        let c = json!({ "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": B64.encode(digest) },
+            "signature": B64.encode(&sig),
+        }});
+        (c, e, "hashedrekord")
+    } else {
         use sigstore_protobuf_specs::io::intoto::{Envelope, Signature};
         let payload = statement(target, predicate_type, predicate)?;
         let sig = m.key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &payload));
