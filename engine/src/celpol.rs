@@ -9,8 +9,8 @@ use crate::request::AdmissionRequest;
 use crate::selector::{LabelSelector, labels_of};
 use crate::util::Doc;
 use crate::verifier::{
-    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, TrustSource, Verification,
-    match_identity,
+    AttestorSpec, CtlogSpec, EvidenceFormat, EvidenceVerifier, IdentitySpec, RekorSpec,
+    TrustSource, Verification, match_identity,
 };
 use cel::objects::{Key, Map};
 use cel::{Context, Env, ExecutionError, Program, Value as CelValue};
@@ -923,6 +923,9 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                         rekor,
                         ctlog,
                         trust,
+                        // Kyverno picks the bundle path per image when any
+                        // bundle referrer exists (not modelled: SEMANTICS.md)
+                        format: EvidenceFormat::Any,
                     }
                 }
                 (None, Some(k), None) => {
@@ -964,6 +967,7 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                         rekor,
                         ctlog,
                         trust,
+                        format: EvidenceFormat::Any,
                     }
                 }
                 (None, None, Some(k)) => {
@@ -973,6 +977,7 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                         cert_chain: literal(&k.cert_chain, doc, &format!("{kf}.certChain"))?,
                         rekor,
                         ctlog,
+                        format: EvidenceFormat::Any,
                     }
                 }
                 _ => {

@@ -11,8 +11,8 @@ use crate::request::{AdmissionRequest, Operation, UserInfo};
 use crate::selector::{LabelSelector, labels_of};
 use crate::util::Doc;
 use crate::verifier::{
-    AttestorSpec, CtlogSpec, EvidenceVerifier, IdentitySpec, RekorSpec, TrustSource, Verification,
-    match_identity,
+    AttestorSpec, CtlogSpec, EvidenceFormat, EvidenceVerifier, IdentitySpec, RekorSpec,
+    TrustSource, Verification, match_identity,
 };
 use regex::Regex;
 use serde_json::{Value, json};
@@ -370,6 +370,8 @@ struct ImageVerification {
     required: bool,
     /// `useCache` (default true): passed verifications are cached ([`super::ivcache`]).
     use_cache: bool,
+    /// The evidence `type` reads (`Cosign`: legacy tags, `SigstoreBundle`: bundles).
+    format: EvidenceFormat,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -445,6 +447,7 @@ fn compile_attestor_set(
     set: &k::AttestorSet,
     doc: &Doc,
     field: &str,
+    format: EvidenceFormat,
 ) -> Result<AttestorSet, PolicyError> {
     let count = match &set.count {
         None | Some(Value::Null) => None,
@@ -503,6 +506,7 @@ fn compile_attestor_set(
                         rekor: rekor.clone(),
                         ctlog: ctlog.clone(),
                         trust: TrustSource::Inline,
+                        format,
                     },
                     repository: repository.clone(),
                 });
@@ -529,6 +533,7 @@ fn compile_attestor_set(
                     rekor: compile_rekor(k.rekor.as_ref()),
                     ctlog: compile_ctlog(k.ctlog.as_ref()),
                     trust: TrustSource::Inline,
+                    format,
                 },
                 repository,
             });
@@ -539,11 +544,12 @@ fn compile_attestor_set(
                     cert_chain: k.cert_chain.clone(),
                     rekor: compile_rekor(k.rekor.as_ref()),
                     ctlog: compile_ctlog(k.ctlog.as_ref()),
+                    format,
                 },
                 repository,
             });
         } else if let Some(nested) = &e.attestor {
-            let nested = compile_attestor_set(nested, doc, &format!("{ef}.attestor"))?;
+            let nested = compile_attestor_set(nested, doc, &format!("{ef}.attestor"), format)?;
             entries.push(AttestorEntry::Nested(Box::new(nested)));
         }
     }
@@ -604,11 +610,14 @@ fn compile_image_verification(
     spec_action: Action,
 ) -> Result<ImageVerification, PolicyError> {
     let action = iv.failure_action.map(action).unwrap_or(spec_action);
-    match iv.type_.as_deref() {
-        None | Some("Cosign") | Some("SigstoreBundle") => {}
+    // `Cosign` reads cosign's legacy tags only, `SigstoreBundle` the bundle
+    // referrers only (`pkg/image/verifiers/cpol/cosign/verifier.go:31-60`).
+    let format = match iv.type_.as_deref() {
+        None | Some("Cosign") => EvidenceFormat::Legacy,
+        Some("SigstoreBundle") => EvidenceFormat::Bundle,
         Some("Notary") => return Err(doc.unsupported(format!("{field}.type"))),
         Some(o) => return Err(doc.err(format!("{field}.type"), format!("unknown type {o:?}"))),
-    }
+    };
     doc.refuse_unmodelled(&[
         (!iv.annotations.is_empty(), format!("{field}.annotations")),
         (
@@ -631,6 +640,7 @@ fn compile_image_verification(
             a,
             doc,
             &format!("{field}.attestors[{i}]"),
+            format,
         )?);
     }
     let mut attestations = Vec::new();
@@ -648,6 +658,7 @@ fn compile_image_verification(
                 s,
                 doc,
                 &format!("{af}.attestors[{j}]"),
+                format,
             )?);
         }
         let mut conditions = Vec::new();
@@ -672,6 +683,7 @@ fn compile_image_verification(
         ));
     }
     Ok(ImageVerification {
+        format,
         action,
         image_references: iv.image_references.clone(),
         skip_image_references: iv.skip_image_references.clone(),
@@ -690,7 +702,7 @@ fn compile_rule(
     doc: &Doc,
     rf: &str,
     spec_action: Action,
-) -> Result<Rule, PolicyError> {
+) -> Result<Option<Rule>, PolicyError> {
     if r.name.is_empty() {
         return Err(doc.err(format!("{rf}.name"), "required string"));
     }
@@ -750,6 +762,9 @@ fn compile_rule(
             let (patterns, any_pattern) = match (&val.pattern, &val.any_pattern) {
                 (Some(p), None) if !p.is_null() => (vec![p.clone()], false),
                 (None, Some(Value::Array(a))) => (a.clone(), true),
+                // the rule validates only through unmodelled fields, which
+                // a lenient compile listed: nothing of it is left to evaluate
+                (None, None) if doc.is_lenient() => return Ok(None),
                 _ => {
                     return Err(doc.err(
                         &vf,
@@ -765,17 +780,21 @@ fn compile_rule(
                 allow_existing_violations: val.allow_existing_violations.unwrap_or(true),
             }
         }
+        // a mutate or generate rule, listed by a lenient compile
+        ([], None) if doc.is_lenient() && (r.mutate.is_some() || r.generate.is_some()) => {
+            return Ok(None);
+        }
         _ => {
             return Err(doc.err(rf, "exactly one of verifyImages or validate is required"));
         }
     };
-    Ok(Rule {
+    Ok(Some(Rule {
         name: r.name.clone(),
         matcher,
         exclude,
         preconditions,
         body,
-    })
+    }))
 }
 
 impl ClusterPolicy {
@@ -810,7 +829,9 @@ impl ClusterPolicy {
         ])?;
         let mut rules = Vec::new();
         for (i, r) in spec.rules.iter().enumerate() {
-            rules.push(compile_rule(
+            // `None`: a rule whose only body is unmodelled, left out under
+            // `allow_unmodelled` (its fields are listed)
+            rules.extend(compile_rule(
                 r,
                 doc,
                 &format!("spec.rules[{i}]"),
@@ -1438,6 +1459,7 @@ impl ClusterPolicy {
                     rekor: None,
                     ctlog: None,
                     trust: TrustSource::Inline,
+                    format: iv.format,
                 },
                 repository: None,
             }],

@@ -41,8 +41,7 @@ impl PolicyError {
             document: document.to_string(),
             field: field.into(),
             message: "a Kyverno 1.19 field the embedded engine does not model; it refuses the \
-                      policy rather than decide without it (run against real Kyverno with \
-                      --backend local, kind or cluster)"
+                      policy rather than decide without it"
                 .to_string(),
             kind: PolicyErrorKind::Unsupported,
         }

@@ -248,6 +248,16 @@ impl CompiledPolicySet {
                                 Some(why) => set.unread_exceptions.push((label.clone(), why)),
                             }
                         }
+                        // Kyverno 1.19 admission kinds the engine does not
+                        // evaluate: unmodelled, not invalid
+                        "MutatingPolicy"
+                        | "GeneratingPolicy"
+                        | "NamespacedValidatingPolicy"
+                        | "NamespacedImageValidatingPolicy"
+                        | "NamespacedMutatingPolicy"
+                        | "NamespacedGeneratingPolicy" => {
+                            doc.refuse_unmodelled(&[(true, "kind")])?
+                        }
                         _ => {
                             return Err(PolicyError::new(
                                 &label,
@@ -256,6 +266,11 @@ impl CompiledPolicySet {
                             ));
                         }
                     }
+                }
+                ("kyverno.io", "Policy")
+                    if api == "kyverno.io/v1" || api == "kyverno.io/v2beta1" =>
+                {
+                    doc.refuse_unmodelled(&[(true, "kind")])?
                 }
                 _ => {
                     return Err(PolicyError::new(

@@ -32,6 +32,11 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// Whether unmodelled fields are listed and ignored rather than refused.
+    pub fn is_lenient(&self) -> bool {
+        self.ignored.is_some()
+    }
+
     pub fn err(&self, field: impl Into<String>, msg: impl Into<String>) -> PolicyError {
         PolicyError::new(self.name, field, msg)
     }

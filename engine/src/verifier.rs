@@ -87,6 +87,8 @@ pub enum AttestorSpec {
         ctlog: Option<CtlogSpec>,
         /// Where the Sigstore trust comes from ([`TrustSource`]).
         trust: TrustSource,
+        /// Which evidence is read (ClusterPolicy `verifyImages[].type`).
+        format: EvidenceFormat,
     },
     /// Keyless (Fulcio) signatures. ClusterPolicy entries have exactly one identity;
     /// IVP `keyless.identities` may list several (any one matching is enough).
@@ -98,6 +100,8 @@ pub enum AttestorSpec {
         ctlog: Option<CtlogSpec>,
         /// Where the Sigstore trust comes from ([`TrustSource`]).
         trust: TrustSource,
+        /// Which evidence is read (ClusterPolicy `verifyImages[].type`).
+        format: EvidenceFormat,
     },
     /// Certificate (and optional chain).
     Certificates {
@@ -105,6 +109,8 @@ pub enum AttestorSpec {
         cert_chain: Option<String>,
         rekor: Option<RekorSpec>,
         ctlog: Option<CtlogSpec>,
+        /// Which evidence is read (ClusterPolicy `verifyImages[].type`).
+        format: EvidenceFormat,
     },
     /// Notary (IVP `notary.certs`).
     Notary {
@@ -135,7 +141,20 @@ pub enum TrustSource {
     Nothing,
 }
 
+pub use trustswap_model::wire::EvidenceFormat;
+
 impl AttestorSpec {
+    /// Which evidence the attestor reads ([`EvidenceFormat::Any`] for the
+    /// kinds that do not say).
+    pub fn format(&self) -> EvidenceFormat {
+        match self {
+            AttestorSpec::Keys { format, .. }
+            | AttestorSpec::Keyless { format, .. }
+            | AttestorSpec::Certificates { format, .. } => *format,
+            AttestorSpec::Notary { .. } => EvidenceFormat::Any,
+        }
+    }
+
     /// The path segment Kyverno uses in ClusterPolicy error messages.
     pub fn path_segment(&self) -> &'static str {
         match self {

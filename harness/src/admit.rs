@@ -75,6 +75,17 @@ pub struct Policies {
     pub skipped: Vec<Skipped>,
 }
 
+/// Kyverno kinds that never decide an admission request (cleanup, deletion,
+/// global context, background requests): read past and listed.
+const NO_ADMISSION_EFFECT: &[&str] = &[
+    "CleanupPolicy",
+    "ClusterCleanupPolicy",
+    "DeletingPolicy",
+    "NamespacedDeletingPolicy",
+    "GlobalContextEntry",
+    "UpdateRequest",
+];
+
 fn kind_name(doc: &Value) -> (String, String) {
     let s = |p: &str| doc.pointer(p).and_then(Value::as_str).unwrap_or_default();
     (s("/kind").to_owned(), s("/metadata/name").to_owned())
@@ -93,15 +104,32 @@ fn is_kyverno(doc: &Value) -> bool {
 
 /// Reads policy files (or folders of `*.yaml`/`*.yml`). Documents that are
 /// not Kyverno objects are skipped and listed; no Kyverno document at all is
-/// a usage error.
-pub fn read_policies(paths: &[PathBuf]) -> Result<Policies> {
+/// a usage error. A PolicyException that names no namespace is given
+/// `namespace`, as `kubectl apply -n` would.
+pub fn read_policies(paths: &[PathBuf], namespace: &str) -> Result<Policies> {
     let mut out = Policies::default();
     for path in paths {
         let set = crate::policy::PolicySet::load(path)?;
         for d in set.documents {
             let (kind, name) = kind_name(&d.value);
-            if is_kyverno(&d.value) {
-                out.documents.push((d.origin, d.value));
+            if is_kyverno(&d.value) && NO_ADMISSION_EFFECT.contains(&kind.as_str()) {
+                out.skipped.push(Skipped {
+                    file: d.origin,
+                    document: format!("{kind}/{name}"),
+                    reason: "a Kyverno kind that decides no admission request".into(),
+                });
+            } else if is_kyverno(&d.value) {
+                let mut value = d.value;
+                if kind == "PolicyException"
+                    && value
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                    && value.get("metadata").is_some_and(Value::is_object)
+                {
+                    value["metadata"]["namespace"] = json!(namespace);
+                }
+                out.documents.push((d.origin, value));
             } else {
                 out.skipped.push(Skipped {
                     file: d.origin,
@@ -312,13 +340,21 @@ impl AdmitReport {
 }
 
 /// The file a compile error's document came from.
+/// The file a compiled document came from, by its label: `Kind/name`, or
+/// `Kind (document[i])` (its position among all documents) when unnamed.
+/// Two documents of one kind and name are attributed to the first file.
 fn file_of(policies: &Policies, label: &str) -> String {
-    policies
-        .documents
-        .iter()
-        .find(|(_, d)| {
-            let (k, n) = kind_name(d);
-            format!("{k}/{n}") == label
+    let by_index = label
+        .rsplit_once("(document[")
+        .and_then(|(_, rest)| rest.strip_suffix("])"))
+        .and_then(|i| i.parse::<usize>().ok())
+        .and_then(|i| policies.documents.get(i));
+    by_index
+        .or_else(|| {
+            policies.documents.iter().find(|(_, d)| {
+                let (k, n) = kind_name(d);
+                format!("{k}/{n}") == label
+            })
         })
         .map(|(f, _)| f.clone())
         .unwrap_or_default()
@@ -337,8 +373,7 @@ fn compile_error(policies: &Policies, e: PolicyError) -> Error {
         PolicyErrorKind::Unsupported => Error::harness(
             format!(
                 "cannot decide: {file} uses a Kyverno field the embedded engine does not model \
-                 (--allow-unmodelled compiles it as if absent and lists it; --backend local asks \
-                 real Kyverno)"
+                 (--allow-unmodelled compiles it as if absent and lists it)"
             ),
             e,
         ),
@@ -605,7 +640,7 @@ mod tests {
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n\
              apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec: {rules: []}\n",
         );
-        let p = read_policies(std::slice::from_ref(&f)).unwrap();
+        let p = read_policies(std::slice::from_ref(&f), "default").unwrap();
         assert_eq!(p.documents.len(), 1);
         assert_eq!(p.skipped.len(), 1);
         assert_eq!(p.skipped[0].document, "ConfigMap/c");
@@ -614,7 +649,7 @@ mod tests {
             "q.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
         );
-        let e = read_policies(&[only]).unwrap_err();
+        let e = read_policies(&[only], "default").unwrap_err();
         assert_eq!(e.exit_code(), crate::exit::USAGE);
     }
 }

@@ -201,7 +201,7 @@ pub struct AdmitArgs {
     /// Pod or workload manifests (multi-document YAML)
     #[arg(value_name = "MANIFEST", required = true)]
     pub manifests: Vec<PathBuf>,
-    /// Namespace of manifests that name none
+    /// Namespace of manifests (and PolicyExceptions) that name none
     #[arg(long, default_value = "default", value_name = "NS")]
     pub namespace: String,
     /// Signatures from the lab (built from --seed when the folder holds no
@@ -682,7 +682,7 @@ pub fn execute(cli: &Cli) -> Result<u8> {
 
 fn admit(args: &AdmitArgs) -> Result<u8> {
     use crate::admit;
-    let policies = admit::read_policies(&args.policies)?;
+    let policies = admit::read_policies(&args.policies, &args.namespace)?;
     let resources = admit::read_resources(&args.manifests, &args.namespace)?;
     // Held until the decisions are made: no other trustswap replaces the lab meanwhile.
     let _lab_lock;

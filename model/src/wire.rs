@@ -43,6 +43,30 @@ pub const BUNDLE_PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicat
 /// envelope over a statement whose subject is the image, empty predicate).
 pub const COSIGN_SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
 
+/// Which of an image's evidence a verification reads: cosign's legacy
+/// `.sig`/`.att` tags, its Sigstore bundle referrers, or both (legacy first).
+/// Kyverno's ClusterPolicy reads one format per `verifyImages[].type`:
+/// `Cosign` (the default) the legacy tags only, since it never sets cosign's
+/// `NewBundleFormat` (`pkg/image/verifiers/cpol/cosign/verifier.go:31-60`,
+/// `cosign.go` buildCosignOptions), `SigstoreBundle` the bundles only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum EvidenceFormat {
+    #[default]
+    Any,
+    Legacy,
+    Bundle,
+}
+
+impl EvidenceFormat {
+    pub fn reads_legacy(self) -> bool {
+        self != EvidenceFormat::Bundle
+    }
+
+    pub fn reads_bundles(self) -> bool {
+        self != EvidenceFormat::Legacy
+    }
+}
+
 /// cosign's tag for the legacy signature or attestation of a digest:
 /// `<algorithm>-<hex>.<suffix>` (`sha256-ab…cd.sig`).
 pub fn cosign_tag(digest: &str, suffix: &str) -> String {

@@ -149,7 +149,7 @@ mod tests {
             e.chain(),
             "the embedded engine refused the policies: ClusterPolicy/p: field spec.rules[0].context: \
              a Kyverno 1.19 field the embedded engine does not model; it refuses the policy rather \
-             than decide without it (run against real Kyverno with --backend local, kind or cluster)"
+             than decide without it"
         );
         let e = backend
             .apply(&[policy(json!({"mutateRules": true}))])

@@ -272,7 +272,7 @@ impl TrustKey {
 /// identities are matched by the engine afterwards, so they are not part of
 /// the key.
 fn attestor_key(attestor: &AttestorSpec) -> String {
-    let trust = TrustKey::of(attestor).id();
+    let trust = format!("{}:{:?}", TrustKey::of(attestor).id(), attestor.format());
     match attestor {
         AttestorSpec::Keys {
             public_keys,
@@ -524,7 +524,7 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
                 Ok(v) => v,
                 Err(v) => return v,
             };
-            match verifier.signature(&at, repository, &policy) {
+            match verifier.signature_in(attestor.format(), &at, repository, &policy) {
                 Ok(e) => Verification::Verified {
                     digest: e.digest.to_string(),
                     identities: vec![identity(&e, &policy)],
@@ -557,7 +557,13 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
                 Ok(v) => v,
                 Err(v) => return v,
             };
-            match verifier.attestation(&at, repository, predicate_type, &policy) {
+            match verifier.attestation_in(
+                attestor.format(),
+                &at,
+                repository,
+                predicate_type,
+                &policy,
+            ) {
                 Ok(e) => Verification::Verified {
                     digest: e.digest.to_string(),
                     identities: vec![identity(&e, &policy)],
@@ -646,6 +652,7 @@ mod tests {
             rekor: None,
             ctlog: None,
             trust: TrustSource::Inline,
+            format: Default::default(),
         };
         evidence.verify_signature(&image, &attestor, None)
     }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::admission::image::ImageRef;
 use crate::admission::verifier::{
-    AttestorSpec, CtlogSpec, EvidenceVerifier, RekorSpec, TrustSource, Verification,
+    AttestorSpec, CtlogSpec, EvidenceFormat, EvidenceVerifier, RekorSpec, TrustSource, Verification,
 };
 use crate::experiment::cluster::Cluster;
 use crate::experiment::lab::LabContext;
@@ -70,6 +70,7 @@ fn attestors(lab: &LabContext, vendor: &Vendor) -> Result<Vec<AttestorSpec>, Str
                     rekor: rekor.clone(),
                     ctlog: ctlog.clone(),
                     trust: TrustSource::Inline,
+                    format: EvidenceFormat::Any,
                 })
                 .collect()
         }
@@ -80,6 +81,7 @@ fn attestors(lab: &LabContext, vendor: &Vendor) -> Result<Vec<AttestorSpec>, Str
             rekor,
             ctlog,
             trust: TrustSource::Inline,
+            format: EvidenceFormat::Any,
         }],
     })
 }

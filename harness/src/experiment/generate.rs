@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use crate::experiment::patch::PolicyPatch;
+use crate::experiment::patch::{PolicyPatch, VpAction};
 use crate::experiment::scenario::{
     Action, AppliesTo, ContractPatch, Exception, IdentityMode, ImageSel, Kind, Layer, Pod,
     Scenario, Step, TrustRootMode,
@@ -129,23 +129,6 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
         TrustRootMode::Lab
     };
     let variants = variants();
-    // A PolicyException (kyverno.io/v2 for ClusterPolicy, the CEL one for
-    // ImageValidatingPolicy) for one of the requests' pods.
-    if rng.chance(20) {
-        let k = rng.next() % REQUESTS_PER_RUN as u64;
-        steps.push(Step {
-            label: format!("exception for pod r{k}"),
-            action: Action::Exception {
-                exception: Exception {
-                    name: format!("gen-exempt-r{k}"),
-                    namespace: "apps".into(),
-                    pod: format!("r{k}"),
-                    expires_in_seconds: EXCEPTION_SECONDS,
-                },
-            },
-            expect: None,
-        });
-    }
     for r in 0..REQUESTS_PER_RUN {
         let image = ImageSel {
             variant: (*rng.pick(&variants)).to_owned(),
@@ -166,7 +149,7 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
         let pod = Pod {
             name: format!("r{r}"),
             namespace: namespace.to_owned(),
-            team: "payments".into(),
+            team: crate::experiment::patch::GENERATED_TEAM.into(),
             image,
             init_image,
         };
@@ -174,6 +157,42 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
             label: format!("request {r}: {}", describe_pod(&pod)),
             action: Action::Admit { pod },
             expect: None,
+        });
+    }
+    // Knobs added later draw from a stream of their own per variant, so that
+    // a seed still names the variants it named before them (the seeds cited
+    // in SEMANTICS.md and the reproducers keep their cases).
+    let mut later = Rng(SplitMix64(
+        seed ^ 0x6c61_7465_725f_6b6e ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    ));
+    let rng = &mut later;
+    // A PolicyException (kyverno.io/v2 for ClusterPolicy, the CEL one for
+    // ImageValidatingPolicy) for one of the requests' pods, created first.
+    if rng.chance(20) {
+        let k = rng.next() % REQUESTS_PER_RUN as u64;
+        steps.insert(
+            0,
+            Step {
+                label: format!("exception for pod r{k}"),
+                action: Action::Exception {
+                    exception: Exception {
+                        name: format!("gen-exempt-r{k}"),
+                        namespace: "apps".into(),
+                        pod: format!("r{k}"),
+                        expires_in_seconds: EXCEPTION_SECONDS,
+                    },
+                },
+                expect: None,
+            },
+        );
+    }
+    if rng.chance(15) {
+        patches.push(PolicyPatch::SigstoreBundle);
+    }
+    if rng.chance(20) {
+        patches.push(PolicyPatch::TeamPolicy {
+            holds: rng.chance(50),
+            action: *rng.pick(&[VpAction::Deny, VpAction::Audit, VpAction::Warn]),
         });
     }
     let mut setup = vec![
@@ -256,6 +275,23 @@ mod tests {
         assert!(a.iter().all(|s| s.id.starts_with("gen-7-")));
     }
 
+    /// The seed CI runs (`--cases 500 --seed 1`, 8 runs per variant) turns
+    /// the knobs added later too.
+    #[test]
+    fn the_ci_seed_creates_exceptions_and_a_validating_policy() {
+        let c = corpus(500, 1, 8);
+        assert!(
+            c.iter()
+                .flat_map(|s| &s.steps)
+                .any(|st| matches!(st.action, Action::Exception { .. }))
+        );
+        assert!(
+            c.iter()
+                .flat_map(|s| &s.patches)
+                .any(|p| matches!(p, PolicyPatch::TeamPolicy { .. }))
+        );
+    }
+
     #[test]
     fn every_knob_is_turned_somewhere_in_a_large_corpus() {
         let c = corpus(4000, 1, 8);
@@ -263,7 +299,8 @@ mod tests {
             .iter()
             .flat_map(|s| s.patches.iter().map(|p| p.describe()))
             .collect();
-        assert_eq!(patches.len(), 9, "{patches:?}");
+        // 10 knobs, and the team policy's 6 forms
+        assert_eq!(patches.len(), 16, "{patches:?}");
         let variants: std::collections::BTreeSet<&str> = c
             .iter()
             .flat_map(|s| &s.steps)

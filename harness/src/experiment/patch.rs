@@ -38,6 +38,24 @@ pub enum PolicyPatch {
     /// verify). An ImageValidatingPolicy names its attestors in CEL, so this
     /// has no counterpart there.
     ExtraEntry { any: bool },
+    /// A ValidatingPolicy beside the set (either engine): a CEL variable
+    /// reads the pod's `team` label and a validation requires the team the
+    /// generated pods carry (`holds`) or another one, with a
+    /// `messageExpression`, under one validation action.
+    TeamPolicy { holds: bool, action: VpAction },
+    /// ClusterPolicy `verifyImages[].type: SigstoreBundle`: signatures and
+    /// attestations are read from Sigstore bundle referrers only (an
+    /// ImageValidatingPolicy has no such field).
+    SigstoreBundle,
+}
+
+/// A ValidatingPolicy's `validationActions` (one of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub enum VpAction {
+    Deny,
+    Audit,
+    Warn,
 }
 
 /// A public key that signed nothing in the lab (Sigstore's public-good Rekor key).
@@ -55,7 +73,8 @@ impl PolicyPatch {
             (
                 PolicyPatch::UseCache(_)
                     | PolicyPatch::SkipOwnImages
-                    | PolicyPatch::ExtraEntry { .. },
+                    | PolicyPatch::ExtraEntry { .. }
+                    | PolicyPatch::SigstoreBundle,
                 Engine::Ivpol
             )
         )
@@ -77,13 +96,51 @@ impl PolicyPatch {
             PolicyPatch::ExtraEntry { any: false } => {
                 "a second attestor entry nothing satisfies, no count".into()
             }
+            PolicyPatch::SigstoreBundle => "type: SigstoreBundle".into(),
+            PolicyPatch::TeamPolicy { holds, action } => format!(
+                "a ValidatingPolicy ({action:?}) whose CEL validation {} the pods' team",
+                if holds { "accepts" } else { "refuses" }
+            ),
         }
     }
 }
 
+/// The team label the generated pods carry.
+pub const GENERATED_TEAM: &str = "payments";
+
+/// The ValidatingPolicy of [`PolicyPatch::TeamPolicy`].
+fn team_policy(holds: bool, action: VpAction) -> Value {
+    let team = if holds { GENERATED_TEAM } else { "platform" };
+    serde_json::json!({
+        "apiVersion": "policies.kyverno.io/v1",
+        "kind": "ValidatingPolicy",
+        "metadata": {"name": "trustswap-gen-team"},
+        "spec": {
+            "validationActions": [action],
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"], "resources": ["pods"],
+            }]},
+            "variables": [{
+                "name": "team",
+                "expression": "has(object.metadata.labels) && 'team' in object.metadata.labels ? object.metadata.labels['team'] : ''",
+            }],
+            "validations": [{
+                "expression": format!("variables.team == '{team}'"),
+                "messageExpression": "'pods of team ' + variables.team + ' may not run here'",
+            }],
+        },
+    })
+}
+
 /// Apply `patches` to the rendered documents (exceptions included: they are
 /// left as they are).
-pub fn apply(docs: &mut [Value], patches: &[PolicyPatch]) {
+pub fn apply(docs: &mut Vec<Value>, patches: &[PolicyPatch]) {
+    for p in patches {
+        if let PolicyPatch::TeamPolicy { holds, action } = p {
+            docs.push(team_policy(*holds, *action));
+        }
+    }
     for doc in docs.iter_mut() {
         match doc["kind"].as_str() {
             Some("ClusterPolicy") => {
@@ -197,6 +254,9 @@ fn cpol(doc: &mut Value, p: PolicyPatch) {
                         o.remove("count");
                     }
                 }),
+                PolicyPatch::SigstoreBundle => vi["type"] = Value::from("SigstoreBundle"),
+                // A document of its own (`apply`).
+                PolicyPatch::TeamPolicy { .. } => {}
             }
         }
     }
@@ -213,7 +273,11 @@ fn ivpol(doc: &mut Value, p: PolicyPatch) {
         PolicyPatch::MutateDigest(b) => config(spec, "mutateDigest", b),
         PolicyPatch::VerifyDigest(b) => config(spec, "verifyDigest", b),
         PolicyPatch::Required(b) => config(spec, "required", b),
-        PolicyPatch::UseCache(_) | PolicyPatch::SkipOwnImages | PolicyPatch::ExtraEntry { .. } => {}
+        PolicyPatch::UseCache(_)
+        | PolicyPatch::SkipOwnImages
+        | PolicyPatch::ExtraEntry { .. }
+        | PolicyPatch::SigstoreBundle
+        | PolicyPatch::TeamPolicy { .. } => {}
         PolicyPatch::IgnoreTlog(b) | PolicyPatch::IgnoreSct(b) => {
             let field = match p {
                 PolicyPatch::IgnoreTlog(_) => "insecureIgnoreTlog",
@@ -232,6 +296,27 @@ fn ivpol(doc: &mut Value, p: PolicyPatch) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_team_policy_is_a_validating_policy_of_its_own() {
+        let mut docs = vec![json!({"kind": "ClusterPolicy", "spec": {"rules": []}})];
+        apply(
+            &mut docs,
+            &[PolicyPatch::TeamPolicy {
+                holds: false,
+                action: VpAction::Warn,
+            }],
+        );
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1]["kind"], "ValidatingPolicy");
+        assert_eq!(docs[1]["spec"]["validationActions"], json!(["Warn"]));
+        assert_eq!(
+            docs[1]["spec"]["validations"][0]["expression"],
+            "variables.team == 'platform'"
+        );
+        // it compiles on the embedded engine
+        crate::admission::CompiledPolicySet::compile(&docs[1..]).unwrap();
+    }
 
     #[test]
     fn cluster_policy_fields_are_set_on_every_verify_images_item_and_entry() {

@@ -305,7 +305,7 @@ fn rendered(
 
 /// The policies a run of `scenario` for (`engine`, `vendor`) has applied when
 /// it reaches step `upto`, under the lab's own image names: the setup, then
-/// every earlier step that changes them (exceptions aside). What a
+/// every earlier step that changes them, the exceptions created so far included. What a
 /// reproducer of one of that step's decisions holds.
 pub fn policies_at(
     lab: &LabContext,

@@ -343,3 +343,41 @@ fn policy_exceptions_are_read_only_when_kyverno_is_told_to() {
         "{v:#}"
     );
 }
+
+#[test]
+fn kyverno_kinds_are_skipped_refused_or_listed_by_what_they_do() {
+    let extra = "---\napiVersion: kyverno.io/v2\nkind: ClusterCleanupPolicy\nmetadata: {name: tidy}\n\
+        spec: {schedule: '* * * * *', match: {any: [{resources: {kinds: [Pod]}}]}}\n\
+        ---\napiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: add-label}\n\
+        spec:\n  rules:\n  - name: label\n    match: {any: [{resources: {kinds: [Pod]}}]}\n\
+        \x20   mutate: {patchStrategicMerge: {metadata: {labels: {x: y}}}}\n\
+        ---\napiVersion: policies.kyverno.io/v1\nkind: MutatingPolicy\nmetadata: {name: m}\n\
+        spec: {mutations: []}\n";
+    let case = Case::new(&format!("{}{extra}", cpol("")), PODS);
+    // a mutate rule, a MutatingPolicy: cannot decide
+    let (code, _, err) = case.admit(&[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("spec.rules[0].mutate"), "{err}");
+    // allowed: the mutate-only rule and the MutatingPolicy are listed and
+    // left out; the cleanup policy decides no admission and is skipped
+    let (code, v) = case.json(&["--allow-unmodelled"]);
+    assert_eq!(code, 1, "{v:#}");
+    let ignored: Vec<&str> = v["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(ignored, ["spec.rules[0].mutate", "kind"], "{v:#}");
+    assert_eq!(v["ignored"][1]["document"], "MutatingPolicy/m");
+    assert!(
+        v["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["document"] == "ClusterCleanupPolicy/tidy"),
+        "{v:#}"
+    );
+    // the verifying policy still decides
+    assert_eq!(v["resources"][1]["allowed"], false);
+}

@@ -254,6 +254,7 @@ fn a_tuf_root_that_did_not_sign_the_repository_is_the_refusal_reason() {
             rekor: None,
             ctlog: None,
             trust: TrustSource::Tuf(Some(tuf)),
+            format: Default::default(),
         };
         lab.evidence.verify_signature(&image, &attestor, None)
     };

@@ -429,3 +429,56 @@ fn a_registry_that_trickles_is_cut_at_the_operation_deadline() {
         "{took:?}"
     );
 }
+
+/// A ClusterPolicy of `type: Cosign` reads the legacy tags only, one of
+/// `type: SigstoreBundle` the bundle referrers only (Kyverno
+/// `pkg/image/verifiers/cpol/cosign/verifier.go:31-60`): the self-built
+/// fixtures carry both, Chainguard's the legacy ones only.
+#[test]
+fn each_evidence_format_reads_only_its_own_evidence() {
+    use trustswap::verify::image::EvidenceFormat;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab = dir.path().join("lab");
+    let (catalogue, _lock) = init(&lab, 5).expect("lab init");
+    let trust = TrustMaterial::from_file(&lab.join("trusted_root.json")).expect("trust");
+    let layout = Layout::open(layout_dir(&lab)).expect("layout");
+    let v = ImageVerifier::new(&layout, &trust, LAB_NOW).expect("verifier");
+    let good = |vendor: &str| {
+        catalogue
+            .fixtures
+            .iter()
+            .find(|f| {
+                serde_json::to_value(f.variant).ok() == Some(serde_json::json!("good"))
+                    && serde_json::to_value(f.vendor).ok() == Some(serde_json::json!(vendor))
+            })
+            .expect("a good fixture")
+    };
+    let via = |f: &Fixture, format: EvidenceFormat| {
+        v.signature_in(format, &f.image_ref, None, &policy(f))
+            .map(|e| e.via)
+            .map_err(|r| r.to_string())
+    };
+    let selfbuilt = good("self-built");
+    assert_eq!(via(selfbuilt, EvidenceFormat::Legacy), Ok("legacy-sig"));
+    assert_eq!(via(selfbuilt, EvidenceFormat::Bundle), Ok("bundle"));
+    assert_eq!(via(selfbuilt, EvidenceFormat::Any), Ok("legacy-sig"));
+    let chainguard = good("chainguard");
+    assert_eq!(via(chainguard, EvidenceFormat::Legacy), Ok("legacy-sig"));
+    let refused = via(chainguard, EvidenceFormat::Bundle).unwrap_err();
+    assert!(refused.contains("no signatures found"), "{refused}");
+    // attestations likewise
+    let sbom = |f: &Fixture, format: EvidenceFormat| {
+        v.attestation_in(
+            format,
+            &f.image_ref,
+            None,
+            &f.sbom_predicate_types[0],
+            &policy(f),
+        )
+        .map(|e| e.via)
+        .map_err(|r| r.to_string())
+    };
+    assert_eq!(sbom(selfbuilt, EvidenceFormat::Bundle), Ok("bundle"));
+    assert_eq!(sbom(selfbuilt, EvidenceFormat::Legacy), Ok("legacy-att"));
+    assert!(sbom(chainguard, EvidenceFormat::Bundle).is_err());
+}

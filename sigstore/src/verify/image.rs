@@ -25,7 +25,7 @@ type Layers = Vec<(Descriptor, Vec<u8>)>;
 pub use trustswap_model::wire::BUNDLE_V03_MEDIA_TYPE as BUNDLE_ARTIFACT_TYPE;
 pub use trustswap_model::wire::{
     BUNDLE_CONTENT_ANNOTATION, BUNDLE_PREDICATE_TYPE_ANNOTATION as ANN_BUNDLE_PREDICATE_TYPE,
-    PREDICATE_TYPE_ANNOTATION as ANN_PREDICATE_TYPE, cosign_tag,
+    EvidenceFormat, PREDICATE_TYPE_ANNOTATION as ANN_PREDICATE_TYPE, cosign_tag,
 };
 
 /// Who must have signed.
@@ -231,11 +231,26 @@ impl<S: Store> ImageVerifier<S> {
         repository: Option<&str>,
         policy: &SignerPolicy,
     ) -> Result<Evidence, Refusal> {
+        self.signature_in(EvidenceFormat::Any, image, repository, policy)
+    }
+
+    /// [`ImageVerifier::signature`] reading only the evidence of `format`.
+    pub fn signature_in(
+        &self,
+        format: EvidenceFormat,
+        image: &str,
+        repository: Option<&str>,
+        policy: &SignerPolicy,
+    ) -> Result<Evidence, Refusal> {
         let (repo, digest) = self.resolve(image)?;
         let sig_repo = Self::sig_repo(&repo, repository);
         let mut reasons = Alternatives::default();
         let tag = cosign_tag(&digest.to_string(), "sig");
-        if let Some(layers) = self.layers(&sig_repo, &tag)? {
+        let legacy = match format.reads_legacy() {
+            true => self.layers(&sig_repo, &tag)?,
+            false => None,
+        };
+        if let Some(layers) = legacy {
             let layers: Vec<LegacyLayer> = layers
                 .into_iter()
                 .map(|(d, payload)| LegacyLayer {
@@ -286,7 +301,11 @@ impl<S: Store> ImageVerifier<S> {
         // SigstoreBundle verifier do not filter on the predicate type:
         // pkg/image/verifiers/cpol/cosign/sigstore.go:76-88 verifies every
         // bundle referrer against the image digest).
-        for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, None)? {
+        let bundles = match format.reads_bundles() {
+            true => self.bundle_referrers(&sig_repo, &digest, None)?,
+            false => Vec::new(),
+        };
+        for (r, bundle_json) in bundles {
             match self.verify_bundle(&bundle_json, &digest, policy) {
                 Ok((signer, issuer)) => {
                     return Ok(Evidence {
@@ -399,12 +418,34 @@ impl<S: Store> ImageVerifier<S> {
         predicate_type: &str,
         policy: &SignerPolicy,
     ) -> Result<Evidence, Refusal> {
+        self.attestation_in(
+            EvidenceFormat::Any,
+            image,
+            repository,
+            predicate_type,
+            policy,
+        )
+    }
+
+    /// [`ImageVerifier::attestation`] reading only the evidence of `format`.
+    pub fn attestation_in(
+        &self,
+        format: EvidenceFormat,
+        image: &str,
+        repository: Option<&str>,
+        predicate_type: &str,
+        policy: &SignerPolicy,
+    ) -> Result<Evidence, Refusal> {
         let (repo, digest) = self.resolve(image)?;
         let sig_repo = Self::sig_repo(&repo, repository);
         let mut reasons = Alternatives::default();
         let mut seen_types = Vec::new();
         let tag = cosign_tag(&digest.to_string(), "att");
-        for (desc, envelope) in self.layers(&sig_repo, &tag)?.unwrap_or_default() {
+        let legacy = match format.reads_legacy() {
+            true => self.layers(&sig_repo, &tag)?.unwrap_or_default(),
+            false => Vec::new(),
+        };
+        for (desc, envelope) in legacy {
             let annotated = desc.annotations.get(ANN_PREDICATE_TYPE).cloned();
             if let Some(t) = &annotated {
                 seen_types.push(t.clone());
@@ -431,7 +472,11 @@ impl<S: Store> ImageVerifier<S> {
                 ),
             }
         }
-        for (r, bundle_json) in self.bundle_referrers(&sig_repo, &digest, Some("dsse-envelope"))? {
+        let bundles = match format.reads_bundles() {
+            true => self.bundle_referrers(&sig_repo, &digest, Some("dsse-envelope"))?,
+            false => Vec::new(),
+        };
+        for (r, bundle_json) in bundles {
             if r.annotations
                 .get(ANN_BUNDLE_PREDICATE_TYPE)
                 .is_some_and(|t| t != predicate_type)

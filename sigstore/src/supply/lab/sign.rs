@@ -415,14 +415,6 @@ pub fn publish_bundle(
     // envelope over an in-toto statement of predicate type
     // `https://sigstore.dev/cosign/sign/v1` with an empty predicate.
     let empty = json!({});
-    let (predicate_type, predicate) = match content {
-        BundleContent::ImageSignature => (COSIGN_SIGN_PREDICATE_TYPE, &empty),
-        BundleContent::Attestation {
-            predicate_type,
-            predicate,
-        } => (predicate_type, predicate),
-        BundleContent::MessageSignature => ("", &empty),
-    };
     let (content_json, entry, kind) = if let BundleContent::MessageSignature = content {
         let manifest_bytes = layout
             .get_blob(target.digest())
@@ -441,6 +433,13 @@ pub fn publish_bundle(
         (c, e, "hashedrekord")
     } else {
         use sigstore_protobuf_specs::io::intoto::{Envelope, Signature};
+        let (predicate_type, predicate) = match content {
+            BundleContent::Attestation {
+                predicate_type,
+                predicate,
+            } => (predicate_type, predicate),
+            _ => (COSIGN_SIGN_PREDICATE_TYPE, &empty),
+        };
         let payload = statement(target, predicate_type, predicate)?;
         let sig = m.key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &payload));
         let env = Envelope {
