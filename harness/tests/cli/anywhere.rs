@@ -3,21 +3,8 @@
 //! copies, and the flags read files instead.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use crate::common::{self, text};
-
-fn trustswap_in(cwd: &Path, args: &[&str]) -> Output {
-    let home = tempfile::tempdir().expect("tempdir");
-    Command::new(env!("CARGO_BIN_EXE_trustswap"))
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", home.path())
-        .env_remove("TRUSTSWAP_KEY_CACHE")
-        .env_remove("TRUSTSWAP_ORACLE")
-        .output()
-        .expect("binary runs")
-}
+use crate::common::{self, text, trustswap_in};
 
 #[test]
 fn run_works_from_a_folder_without_the_repository() {

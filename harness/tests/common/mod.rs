@@ -60,10 +60,15 @@ pub fn vendor(name: &str) -> Vendor {
 /// Run the binary from the project root with an isolated HOME and no key-cache
 /// environment, so that only what the test passes is used.
 pub fn trustswap(args: &[&str]) -> std::process::Output {
+    trustswap_in(&root(), args)
+}
+
+/// [`trustswap`] from the folder `cwd`.
+pub fn trustswap_in(cwd: &Path, args: &[&str]) -> std::process::Output {
     let home = tempfile::tempdir().expect("tempdir");
     std::process::Command::new(env!("CARGO_BIN_EXE_trustswap"))
         .args(args)
-        .current_dir(root())
+        .current_dir(cwd)
         .env("HOME", home.path())
         .env_remove("TRUSTSWAP_KEY_CACHE")
         .env_remove("TRUSTSWAP_ORACLE")
