@@ -190,9 +190,16 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
         patches.push(PolicyPatch::SigstoreBundle);
     }
     if rng.chance(20) {
-        patches.push(PolicyPatch::TeamPolicy {
+        patches.push(PolicyPatch::SbomCondition {
             holds: rng.chance(50),
-            action: *rng.pick(&[VpAction::Deny, VpAction::Audit, VpAction::Warn]),
+        });
+    }
+    if rng.chance(25) {
+        // one draw for the six forms (accepts or refuses, under each action)
+        let form = rng.next() % 6;
+        patches.push(PolicyPatch::TeamPolicy {
+            holds: form.is_multiple_of(2),
+            action: [VpAction::Deny, VpAction::Audit, VpAction::Warn][(form / 2) as usize],
         });
     }
     let mut setup = vec![
@@ -299,8 +306,8 @@ mod tests {
             .iter()
             .flat_map(|s| s.patches.iter().map(|p| p.describe()))
             .collect();
-        // 10 knobs, and the team policy's 6 forms
-        assert_eq!(patches.len(), 16, "{patches:?}");
+        // 10 knobs, the SBOM condition's 2 forms and the team policy's 6
+        assert_eq!(patches.len(), 18, "{patches:?}");
         let variants: std::collections::BTreeSet<&str> = c
             .iter()
             .flat_map(|s| &s.steps)

@@ -47,6 +47,12 @@ pub enum PolicyPatch {
     /// attestations are read from Sigstore bundle referrers only (an
     /// ImageValidatingPolicy has no such field).
     SigstoreBundle,
+    /// ClusterPolicy `attestations[].conditions` on the SBOM's predicate
+    /// (Kyverno merges the predicate into the context:
+    /// `pkg/engine/internal/utils.go:43-54`): its format field equals what
+    /// the lab's SBOMs hold (`holds`) or another value. An
+    /// ImageValidatingPolicy checks payloads in CEL instead.
+    SbomCondition { holds: bool },
 }
 
 /// A ValidatingPolicy's `validationActions` (one of them).
@@ -74,7 +80,8 @@ impl PolicyPatch {
                 PolicyPatch::UseCache(_)
                     | PolicyPatch::SkipOwnImages
                     | PolicyPatch::ExtraEntry { .. }
-                    | PolicyPatch::SigstoreBundle,
+                    | PolicyPatch::SigstoreBundle
+                    | PolicyPatch::SbomCondition { .. },
                 Engine::Ivpol
             )
         )
@@ -97,12 +104,34 @@ impl PolicyPatch {
                 "a second attestor entry nothing satisfies, no count".into()
             }
             PolicyPatch::SigstoreBundle => "type: SigstoreBundle".into(),
+            PolicyPatch::SbomCondition { holds } => format!(
+                "an attestation condition on the SBOM's format that {}",
+                if holds { "holds" } else { "fails" }
+            ),
             PolicyPatch::TeamPolicy { holds, action } => format!(
                 "a ValidatingPolicy ({action:?}) whose CEL validation {} the pods' team",
                 if holds { "accepts" } else { "refuses" }
             ),
         }
     }
+}
+
+/// The conditions of [`PolicyPatch::SbomCondition`] for an attestation of
+/// `predicate_type`: the lab's CycloneDX SBOMs say `bomFormat: CycloneDX`,
+/// its SPDX ones `spdxVersion: SPDX-2.3`.
+fn sbom_condition(predicate_type: &Value, holds: bool) -> Value {
+    let cyclonedx = predicate_type
+        .as_str()
+        .is_some_and(|t| t.contains("cyclonedx"));
+    let (key, good, bad) = match cyclonedx {
+        true => ("{{ bomFormat }}", "CycloneDX", "SPDX"),
+        false => ("{{ spdxVersion }}", "SPDX-2.3", "SPDX-2.2"),
+    };
+    serde_json::json!([{"all": [{
+        "key": key,
+        "operator": "Equals",
+        "value": if holds { good } else { bad },
+    }]}])
 }
 
 /// The team label the generated pods carry.
@@ -255,6 +284,11 @@ fn cpol(doc: &mut Value, p: PolicyPatch) {
                     }
                 }),
                 PolicyPatch::SigstoreBundle => vi["type"] = Value::from("SigstoreBundle"),
+                PolicyPatch::SbomCondition { holds } => {
+                    for att in each_mut(vi, "attestations") {
+                        att["conditions"] = sbom_condition(&att["type"], holds);
+                    }
+                }
                 // A document of its own (`apply`).
                 PolicyPatch::TeamPolicy { .. } => {}
             }
@@ -277,6 +311,7 @@ fn ivpol(doc: &mut Value, p: PolicyPatch) {
         | PolicyPatch::SkipOwnImages
         | PolicyPatch::ExtraEntry { .. }
         | PolicyPatch::SigstoreBundle
+        | PolicyPatch::SbomCondition { .. }
         | PolicyPatch::TeamPolicy { .. } => {}
         PolicyPatch::IgnoreTlog(b) | PolicyPatch::IgnoreSct(b) => {
             let field = match p {
