@@ -24,7 +24,6 @@ use crate::admission::{
 };
 use crate::backend::evidence::StoreEvidence;
 use crate::error::{Error, Result};
-use crate::verify::trust::TrustMaterial;
 
 /// Version of `admit.json`'s layout (`harness/schema/admit.schema.json`);
 /// bump on any incompatible change.
@@ -504,13 +503,9 @@ fn outcome(r: &Resource, d: Decision) -> Admitted {
 pub fn lab_evidence(dir: &Path) -> Result<(Arc<dyn EvidenceVerifier>, EvidenceSource, i64)> {
     let layout = crate::lab_cli::open_layout(&crate::lab_cli::layout_dir(dir))?;
     let root = dir.join("trusted_root.json");
-    let trust = trusted_root(&root)?;
+    let trust = crate::lab_cli::trusted_root(&root)?;
     let now = crate::lab_cli::LAB_NOW;
-    let evidence = StoreEvidence::new(layout, Some(trust), now);
-    evidence.add_tuf_mirror(
-        crate::lab_cli::TUF_MIRROR_UNSERVED,
-        &dir.join(crate::lab_cli::TUF_DIR),
-    );
+    let evidence = crate::experiment::lab::evidence_over(layout, dir, Some(trust));
     Ok((
         Arc::new(evidence),
         EvidenceSource {
@@ -521,7 +516,10 @@ pub fn lab_evidence(dir: &Path) -> Result<(Arc<dyn EvidenceVerifier>, EvidenceSo
                  policy names is used as written)",
                 root.display()
             ),
-            clock: format!("{} (the lab's fixed clock)", rfc3339(now)),
+            clock: format!(
+                "{} (the lab's fixed clock)",
+                crate::report::experiment::rfc3339(now)
+            ),
         },
         now,
     ))
@@ -533,7 +531,9 @@ pub fn layout_evidence(
     trusted_root_file: Option<&Path>,
 ) -> Result<(Arc<dyn EvidenceVerifier>, EvidenceSource, i64)> {
     let layout = crate::lab_cli::open_layout(dir)?;
-    let trust = trusted_root_file.map(trusted_root).transpose()?;
+    let trust = trusted_root_file
+        .map(crate::lab_cli::trusted_root)
+        .transpose()?;
     let now = chrono::Utc::now().timestamp();
     let default_trust = match trusted_root_file {
         Some(f) => format!("{} (given with --trusted-root)", f.display()),
@@ -545,28 +545,13 @@ pub fn layout_evidence(
             kind: "layout",
             path: dir.display().to_string(),
             default_trust,
-            clock: format!("{} (the system clock)", rfc3339(now)),
+            clock: format!(
+                "{} (the system clock)",
+                crate::report::experiment::rfc3339(now)
+            ),
         },
         now,
     ))
-}
-
-fn trusted_root(path: &Path) -> Result<TrustMaterial> {
-    TrustMaterial::from_file(path).map_err(|r| {
-        Error::invalid(
-            path,
-            None,
-            "trusted_root.json",
-            r.reason,
-            "run `trustswap lab init`, or pass --trusted-root FILE of a Sigstore trusted root",
-        )
-    })
-}
-
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

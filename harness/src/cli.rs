@@ -834,7 +834,10 @@ fn verify_bundle(
         "trust root: {} (given with --trusted-root)",
         trusted_root.display()
     );
-    println!("clock: {} (the system clock)", rfc3339(now));
+    println!(
+        "clock: {} (the system clock)",
+        crate::report::experiment::rfc3339(now)
+    );
     let verifier = BundleVerifier::new(trust, now).map_err(bad_root)?;
     let outcome = BundleVerifier::parse(&json)
         .and_then(|b| verifier.verify_strict(b, ArtifactDigest::Sha256(digest), &policy));
@@ -867,7 +870,6 @@ fn verify_bundle(
 fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
     use crate::verify::identity::{IdentityRule, Pattern};
     use crate::verify::image::SignerPolicy;
-    use crate::verify::trust::TrustMaterial;
 
     // Lab material is verified with lab trust only when the user says so
     // (--lab) or reads the lab itself (no --layout/--registry): never silently.
@@ -972,22 +974,17 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
         (None, None, Some(env)) => (env, "from $TRUSTSWAP_TRUSTED_ROOT"),
         (None, None, None) => return Err(no_trusted_root()),
     };
-    let trust = TrustMaterial::from_file(&trusted_root).map_err(|r| {
-        Error::invalid(
-            &trusted_root,
-            None,
-            "trusted_root.json",
-            r.reason,
-            "run `trustswap lab init`, or pass --trusted-root FILE",
-        )
-    })?;
+    let trust = crate::lab_cli::trusted_root(&trusted_root)?;
     let (now, clock) = if lab_mode {
         (crate::lab_cli::LAB_NOW, "the lab's fixed clock")
     } else {
         (chrono::Utc::now().timestamp(), "the system clock")
     };
     println!("trust root: {} ({origin})", trusted_root.display());
-    println!("clock: {} ({clock})", rfc3339(now));
+    println!(
+        "clock: {} ({clock})",
+        crate::report::experiment::rfc3339(now)
+    );
     let layout;
     let registry;
     let store: &dyn crate::supply::store::Store = if let Some(host) = &args.registry {
@@ -1019,12 +1016,6 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
 
 /// The lab folder when none is named.
 const DEFAULT_LAB: &str = ".trustswap/lab";
-
-fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| unix.to_string())
-}
 
 /// Verification outside the lab with no trusted root: refuse, and say how to get one.
 fn no_trusted_root() -> Error {

@@ -94,6 +94,20 @@ pub fn init(dir: &Path, seed: u64) -> Result<(Catalogue, LabLock)> {
 /// Hint for a layout file that cannot be read.
 const LAYOUT_FAULT_HINT: &str = "every file of an OCI layout must be a regular file within its size limit (no FIFOs, devices or links to them); re-create the layout (`trustswap lab init`, `skopeo copy`)";
 
+/// A Sigstore `trusted_root.json`; a file that is not one is bad input
+/// naming it.
+pub fn trusted_root(path: &Path) -> Result<crate::verify::trust::TrustMaterial> {
+    crate::verify::trust::TrustMaterial::from_file(path).map_err(|r| {
+        Error::invalid(
+            path,
+            None,
+            "trusted_root.json",
+            r.reason,
+            "run `trustswap lab init`, or pass --trusted-root FILE",
+        )
+    })
+}
+
 pub fn open_layout(dir: &Path) -> Result<Layout> {
     let fault = |path: &Path, message: String| Error::Input {
         path: path.to_path_buf(),

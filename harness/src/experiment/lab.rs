@@ -42,10 +42,17 @@ fn lab_name(id: &impl serde::Serialize) -> String {
         .unwrap_or_default()
 }
 
-/// The embedded engine's evidence over the lab's layout: no default trust
-/// root, the lab's TUF repository under its unserved mirror URL.
-fn evidence_over(layout: Layout, dir: &Path) -> StoreEvidence<Layout> {
-    let evidence = StoreEvidence::new(layout, None, LAB_NOW);
+/// The embedded engine's evidence over the lab's layout, on the lab's clock,
+/// with the lab's TUF repository under its unserved mirror URL;
+/// `default_trust` is what a policy naming no trust material trusts (`run`:
+/// nothing, as a cluster trusting only the public-good root; `admit`: the
+/// lab's root in its place).
+pub(crate) fn evidence_over(
+    layout: Layout,
+    dir: &Path,
+    default_trust: Option<crate::verify::trust::TrustMaterial>,
+) -> StoreEvidence<Layout> {
+    let evidence = StoreEvidence::new(layout, default_trust, LAB_NOW);
     evidence.add_tuf_mirror(
         crate::lab_cli::TUF_MIRROR_UNSERVED,
         &dir.join(crate::lab_cli::TUF_DIR),
@@ -59,7 +66,7 @@ impl LabContext {
     pub fn fresh_evidence(&self) -> Result<StoreEvidence<Layout>> {
         let layout = Layout::open(layout_dir(&self.dir))
             .map_err(|e| Error::harness("failed to open the lab layout", e))?;
-        Ok(evidence_over(layout, &self.dir))
+        Ok(evidence_over(layout, &self.dir, None))
     }
 
     /// The key DHI rotated to (`<lab>/dhi-1.pub`), read once when the lab opens.
@@ -108,7 +115,7 @@ impl LabContext {
         // Sigstore's public-good root (no lab image verifies against it); the
         // lab's policies name the lab's trust material, inline (ClusterPolicy)
         // or through the lab's TUF repository (ImageValidatingPolicy).
-        let evidence = evidence_over(layout, dir);
+        let evidence = evidence_over(layout, dir, None);
         let chain = read(dir.join("fulcio-chain.pem"))?;
         Ok(LabContext {
             trust: TrustOverrides {
