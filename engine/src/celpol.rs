@@ -68,13 +68,6 @@ fn cel_map(entries: Vec<(String, CelValue)>) -> CelValue {
     CelValue::Map(Map { map: Arc::new(map) })
 }
 
-fn cel_get<'a>(v: &'a CelValue, key: &str) -> Option<&'a CelValue> {
-    match v {
-        CelValue::Map(m) => m.map.get(&Key::from(key)),
-        _ => None,
-    }
-}
-
 /// A compiled CEL expression with its source.
 pub(crate) struct Expr {
     pub source: String,
@@ -409,29 +402,53 @@ fn policy_name(
     Ok(meta.name.clone())
 }
 
-/// Inputs shared by all CEL policies: per request.
+/// The request variables every CEL policy sees.
+const INPUT_NAMES: [&str; 4] = ["object", "oldObject", "request", "namespaceObject"];
+
+/// Inputs shared by all CEL policies: per request. cel-rust copies a value
+/// deeply each time it is bound to a context, so these are bound through a
+/// resolver instead: each is converted once per request, on first use, and
+/// every policy's context borrows it (an expression that never reads
+/// `request` never pays for it).
 pub(crate) struct CelInputs {
-    pub object: CelValue,
-    pub old_object: CelValue,
-    pub request: CelValue,
-    pub namespace_object: CelValue,
+    values: [CelValue; 4],
+    bound: [std::sync::OnceLock<Option<Box<dyn cel::common::value::Val>>>; 4],
+}
+
+impl std::fmt::Debug for CelInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CelInputs")
+    }
 }
 
 impl CelInputs {
     pub fn new(req: &AdmissionRequest, object: &Value) -> CelInputs {
-        let mut raw = req.raw.clone();
-        if let Some(m) = raw.as_object_mut() {
-            m.insert("object".into(), object.clone());
-        }
+        let object = json_to_cel(object);
+        // `request.object` is the (patched) object: converted once, shared.
+        let request = match req.raw.as_object() {
+            Some(m) => {
+                let mut map: HashMap<Key, CelValue> = m
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "object")
+                    .map(|(k, v)| (Key::from(k.as_str()), json_to_cel(v)))
+                    .collect();
+                map.insert(Key::from("object"), object.clone());
+                CelValue::Map(Map { map: Arc::new(map) })
+            }
+            None => json_to_cel(&req.raw),
+        };
         CelInputs {
-            object: json_to_cel(object),
-            old_object: json_to_cel(&req.old_object),
-            request: json_to_cel(&raw),
-            namespace_object: json_to_cel(&req.namespace_object()),
+            values: [
+                object,
+                json_to_cel(&req.old_object),
+                request,
+                json_to_cel(&req.namespace_object()),
+            ],
+            bound: Default::default(),
         }
     }
 
-    fn context(&self, env: &Arc<Env>) -> Context<'static, 'static> {
+    fn context<'a>(&'a self, env: &Arc<Env>) -> Context<'a, 'a> {
         let mut ctx = Context::with_env(env.clone());
         let _ = ctx.add_function(
             "__matchesCached",
@@ -439,11 +456,16 @@ impl CelInputs {
              re: Arc<String>|
              -> cel::ResolveResult { cached_matches(&s, &re).map(CelValue::Bool) },
         );
-        ctx.add_variable_from_value("object", self.object.clone());
-        ctx.add_variable_from_value("oldObject", self.old_object.clone());
-        ctx.add_variable_from_value("request", self.request.clone());
-        ctx.add_variable_from_value("namespaceObject", self.namespace_object.clone());
+        ctx.set_variable_resolver(self);
         ctx
+    }
+}
+
+impl cel::context::VariableResolver for CelInputs {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<cel::common::value::CowVal<'b, 'b>> {
+        let i = INPUT_NAMES.iter().position(|n| *n == variable)?;
+        let val = self.bound[i].get_or_init(|| self.values[i].clone().try_into().ok());
+        val.as_deref().map(cel::common::value::CowVal::Borrowed)
     }
 }
 
@@ -683,10 +705,7 @@ impl ValidatingPolicy {
 }
 
 /// Evaluates `variables` in order, each seeing the previous ones as `variables.<name>`.
-fn bind_variables(
-    vars: &[(String, Expr)],
-    ctx: &mut Context<'static, 'static>,
-) -> Result<(), String> {
+fn bind_variables(vars: &[(String, Expr)], ctx: &mut Context<'_, '_>) -> Result<(), String> {
     let mut bound: Vec<(String, CelValue)> = Vec::new();
     ctx.add_variable_from_value("variables", cel_map(vec![]));
     for (name, expr) in vars {
@@ -1337,7 +1356,7 @@ pub(crate) struct IvpShared {
     /// raw image → (verified, attempted)
     pub status: Mutex<HashMap<String, (bool, bool)>>,
     /// (raw image, attestation name) → verified in-toto statement
-    pub payloads: Mutex<HashMap<(String, String), Value>>,
+    pub payloads: Mutex<HashMap<(String, String), Arc<Value>>>,
     /// verifier errors seen (always recorded, whatever the mode)
     pub errors: Mutex<Vec<String>>,
 }
@@ -1374,15 +1393,6 @@ fn fn_err(name: &str, msg: impl ToString) -> ExecutionError {
     ExecutionError::function_error(name, msg)
 }
 
-fn attestor_names(list: &[CelValue], fname: &str) -> Result<Vec<String>, ExecutionError> {
-    list.iter()
-        .map(|a| match cel_get(a, "name") {
-            Some(CelValue::String(s)) => Ok(s.to_string()),
-            _ => Err(fn_err(fname, "attestor must be an attestors.<name> value")),
-        })
-        .collect()
-}
-
 /// `insecureIgnoreTlog` on the attestor (IVP `cosign.ctlog`).
 fn ignores_tlog(spec: &AttestorSpec) -> bool {
     let rekor = match spec {
@@ -1400,7 +1410,7 @@ fn count_verified(
     shared: &IvpShared,
     fname: &str,
     image: &str,
-    attestors: &[CelValue],
+    attestors: Result<Vec<String>, ExecutionError>,
     attestation: Option<&str>,
 ) -> Result<i64, ExecutionError> {
     if !data.image_matches(image).map_err(|e| fn_err(fname, e))? {
@@ -1417,7 +1427,7 @@ fn count_verified(
         },
     };
     let mut count = 0i64;
-    for name in attestor_names(attestors, fname)? {
+    for name in attestors? {
         let Some(att) = data.attestors.get(&name) else {
             return Err(fn_err(fname, format!("unknown attestor {name:?}")));
         };
@@ -1463,7 +1473,7 @@ fn count_verified(
                             })
                             .or(payloads.first())
                             .cloned()
-                            .unwrap_or(Value::Null);
+                            .unwrap_or_else(|| Arc::new(Value::Null));
                         if let Ok(mut p) = shared.payloads.lock() {
                             p.insert((image.to_string(), a.to_string()), stmt);
                         }
@@ -1487,35 +1497,29 @@ fn count_verified(
     Ok(count)
 }
 
-fn register_functions(
-    ctx: &mut Context<'static, 'static>,
-    data: &Arc<IvpData>,
-    shared: &Arc<IvpShared>,
-) {
+fn register_functions(ctx: &mut Context<'_, '_>, data: &Arc<IvpData>, shared: &Arc<IvpShared>) {
+    // The arguments are read where they lie: an `[attestors.x]` list holds
+    // whole attestor maps, which converting to `Value` would copy on every
+    // call (the warm admission decision's largest cost).
     let (d, s) = (data.clone(), shared.clone());
     let _ = ctx.add_function(
         "verifyImageSignatures",
-        move |image: Arc<String>, attestors: Arc<Vec<CelValue>>| -> cel::ResolveResult {
-            count_verified(&d, &s, "verifyImageSignatures", &image, &attestors, None)
-                .map(CelValue::Int)
+        move |ftx: &cel::FunctionContext| -> cel::ResolveResult {
+            const F: &str = "verifyImageSignatures";
+            let image = arg_string(ftx, 0, F)?;
+            let attestors = arg_attestor_names(ftx, 1, F)?;
+            count_verified(&d, &s, F, &image, attestors, None).map(CelValue::Int)
         },
     );
     let (d, s) = (data.clone(), shared.clone());
     let _ = ctx.add_function(
         "verifyAttestationSignatures",
-        move |image: Arc<String>,
-              attestation: Arc<String>,
-              attestors: Arc<Vec<CelValue>>|
-              -> cel::ResolveResult {
-            count_verified(
-                &d,
-                &s,
-                "verifyAttestationSignatures",
-                &image,
-                &attestors,
-                Some(&attestation),
-            )
-            .map(CelValue::Int)
+        move |ftx: &cel::FunctionContext| -> cel::ResolveResult {
+            const F: &str = "verifyAttestationSignatures";
+            let image = arg_string(ftx, 0, F)?;
+            let attestation = arg_string(ftx, 1, F)?;
+            let attestors = arg_attestor_names(ftx, 2, F)?;
+            count_verified(&d, &s, F, &image, attestors, Some(&attestation)).map(CelValue::Int)
         },
     );
     let s = shared.clone();
@@ -1526,6 +1530,71 @@ fn register_functions(
             None => Err(fn_err("extractPayload", "intoto attestation payload cannot be fetch before verifying intoto attestation")),
         }
     });
+}
+
+/// The argument `i` of a call, as CEL evaluated it.
+fn arg<'a, 'c, 'l>(
+    ftx: &'a cel::FunctionContext<'c, 'l>,
+    i: usize,
+) -> Result<&'a (dyn cel::common::value::Val + 'l), ExecutionError> {
+    ftx.args
+        .get(i)
+        .map(|v| v.as_ref())
+        .ok_or_else(|| ExecutionError::invalid_argument_count(i + 1, ftx.args.len()))
+}
+
+/// A string argument.
+fn arg_string(ftx: &cel::FunctionContext, i: usize, fname: &str) -> Result<String, ExecutionError> {
+    use cel::common::value::FromVal as _;
+    let v = arg(ftx, i)?;
+    cel::common::types::CelString::from_val(v)
+        .map(|s| s.inner().to_owned())
+        .ok_or_else(|| {
+            fn_err(
+                fname,
+                format!("argument {} must be a string, got {v:?}", i + 1),
+            )
+        })
+}
+
+/// The `name` of every attestor in a list argument (`[attestors.x, ...]`).
+/// An argument that is no list fails the call at once; an element that is
+/// no attestor fails it only once the image matches (the inner result), as
+/// when the list was converted whole.
+fn arg_attestor_names(
+    ftx: &cel::FunctionContext,
+    i: usize,
+    fname: &str,
+) -> Result<Result<Vec<String>, ExecutionError>, ExecutionError> {
+    use cel::common::value::FromVal as _;
+    let list = arg(ftx, i)?;
+    let items = list.as_iterable().ok_or_else(|| {
+        fn_err(
+            fname,
+            format!("argument {} must be a list of attestors", i + 1),
+        )
+    })?;
+    let key = cel::common::types::CelString::from("name");
+    let mut names = Vec::new();
+    let mut it = items.iter();
+    while let Some(a) = it.next() {
+        let name = a
+            .as_indexer()
+            .and_then(|ix| ix.get(&key).ok())
+            .and_then(|n| {
+                cel::common::types::CelString::from_val(n.as_ref()).map(|s| s.inner().to_owned())
+            });
+        match name {
+            Some(n) => names.push(n),
+            None => {
+                return Ok(Err(fn_err(
+                    fname,
+                    "attestor must be an attestors.<name> value",
+                )));
+            }
+        }
+    }
+    Ok(Ok(names))
 }
 
 pub(crate) fn cel_result(

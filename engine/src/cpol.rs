@@ -1341,6 +1341,7 @@ impl ClusterPolicy {
         let image = info.normalized();
         let statements: Vec<&Value> = payloads
             .iter()
+            .map(|s| &**s)
             .filter(|s| {
                 s.get("predicateType").and_then(Value::as_str) == Some(att.predicate_type.as_str())
             })

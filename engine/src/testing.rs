@@ -194,12 +194,12 @@ impl EvidenceVerifier for FakeVerifier {
         {
             if let Some(id) = self.signer_matches(&a.signer, attestor) {
                 identities.push(id);
-                payloads.push(serde_json::json!({
+                payloads.push(std::sync::Arc::new(serde_json::json!({
                     "_type": "https://in-toto.io/Statement/v0.1",
                     "predicateType": a.predicate_type,
                     "subject": [{"name": image.repository(), "digest": {"sha256": img.digest.trim_start_matches("sha256:")}}],
                     "predicate": a.predicate,
-                }));
+                })));
             }
         }
         if identities.is_empty() {

@@ -6,6 +6,7 @@ use crate::image::ImageRef;
 use regex::Regex;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use trustswap_model::identity::{Identity, Pattern};
 use trustswap_model::wildcard::wildcard_match;
 
@@ -184,11 +185,12 @@ pub struct SignerIdentity {
 pub enum Verification {
     /// Cryptographically valid evidence was found. For keyless attestors `identities` lists the
     /// certificate identity of every valid signature; the engine then applies the expected
-    /// subject/issuer. `payloads` holds the in-toto statements of verified attestations.
+    /// subject/issuer. `payloads` holds the in-toto statements of verified attestations
+    /// (shared: a cached verification hands them out without copying an SBOM).
     Verified {
         digest: String,
         identities: Vec<SignerIdentity>,
-        payloads: Vec<Value>,
+        payloads: Vec<Arc<Value>>,
         /// The evidence came from a Sigstore bundle (cosign's new bundle
         /// format, OCI referrers), not from a legacy `.sig`/`.att` tag.
         /// Cosign reports a legacy attestation verified with the tlog

@@ -115,14 +115,20 @@ pub enum Command {
     /// cosign and Kyverno do, from the lab layout, an OCI layout or a registry.
     /// Exit 0 verified, 1 refused, 2 bad input, 3 a shape trustswap cannot check
     Verify(VerifyArgs),
+    /// Verify one cosign image signature from its parts (payload, signature,
+    /// certificate, Rekor bundle: what `cosign verify` prints) for the image
+    /// digest it signs, through the same checks as `verify`. Exit 0
+    /// verified, 1 refused, 2 bad input, 3 undecided
+    VerifySignature(VerifySignatureArgs),
     /// Enforcement audits of a running state
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
     /// Verify a Sigstore bundle for an artifact (file or sha256:HEX), the
-    /// command form the Sigstore conformance suite drives. Exit 0 verified,
-    /// 1 refused, 2 bad input, 3 a bundle shape trustswap cannot check yet
+    /// command form the Sigstore conformance suite drives: certificate or
+    /// public-key bundles, Rekor v1 or v2 entries, RFC 3161 timestamps. Exit 0
+    /// verified, 1 refused, 2 bad input, 3 a bundle shape trustswap cannot check
     VerifyBundle {
         /// The bundle (`*.sigstore.json`)
         #[arg(long, value_name = "FILE")]
@@ -382,33 +388,11 @@ pub enum LabCommand {
 pub struct VerifyArgs {
     /// Image reference, e.g. cgr.dev/chainguard/static:latest or repo@sha256:...
     pub image: String,
-    /// Use a vendor profile's trust root and signature repository
-    #[arg(long, value_name = "NAME")]
-    pub vendor: Option<String>,
-    /// Public key (PEM) the signature must verify with
-    #[arg(long, value_name = "FILE", conflicts_with = "vendor")]
-    pub key: Option<PathBuf>,
-    /// Expected certificate identity, exact (as cosign and `verify-bundle` read it; a SAN: URI or email)
-    #[arg(long, conflicts_with_all = ["vendor", "key"])]
-    pub certificate_identity: Option<String>,
-    /// Expected certificate identity as a regular expression
-    #[arg(long, conflicts_with_all = ["vendor", "key", "certificate_identity"])]
-    pub certificate_identity_regexp: Option<String>,
-    /// Expected OIDC issuer, exact (as cosign reads it)
-    #[arg(long, conflicts_with_all = ["vendor", "key"])]
-    pub certificate_oidc_issuer: Option<String>,
-    /// Expected OIDC issuer as a regular expression
-    #[arg(long, conflicts_with_all = ["vendor", "key", "certificate_oidc_issuer"])]
-    pub certificate_oidc_issuer_regexp: Option<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Where signatures live (cosign COSIGN_REPOSITORY, Kyverno `repository`)
     #[arg(long, value_name = "REPO")]
     pub repository: Option<String>,
-    /// Accept a key signature without a transparency-log entry
-    #[arg(long)]
-    pub insecure_ignore_tlog: bool,
-    /// Accept a certificate without an embedded SCT
-    #[arg(long)]
-    pub insecure_ignore_sct: bool,
     /// Also verify an attestation of this predicate type (repeatable)
     #[arg(long = "type", value_name = "PREDICATE")]
     pub types: Vec<String>,
@@ -429,6 +413,64 @@ pub struct VerifyArgs {
     /// Timeouts of --registry
     #[command(flatten)]
     pub net: crate::lab_cli::NetArgs,
+}
+
+/// Who must have signed, as `verify` and `verify-signature` read it.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Use a vendor profile's trust root and signature repository
+    #[arg(long, value_name = "NAME")]
+    pub vendor: Option<String>,
+    /// Public key (PEM) the signature must verify with
+    #[arg(long, value_name = "FILE", conflicts_with = "vendor")]
+    pub key: Option<PathBuf>,
+    /// Expected certificate identity, exact (as cosign and `verify-bundle` read it; a SAN: URI or email)
+    #[arg(long, conflicts_with_all = ["vendor", "key"])]
+    pub certificate_identity: Option<String>,
+    /// Expected certificate identity as a regular expression
+    #[arg(long, conflicts_with_all = ["vendor", "key", "certificate_identity"])]
+    pub certificate_identity_regexp: Option<String>,
+    /// Expected OIDC issuer, exact (as cosign reads it)
+    #[arg(long, conflicts_with_all = ["vendor", "key"])]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Expected OIDC issuer as a regular expression
+    #[arg(long, conflicts_with_all = ["vendor", "key", "certificate_oidc_issuer"])]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Accept a key signature without a transparency-log entry
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Accept a certificate without an embedded SCT
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+}
+
+/// One cosign image signature taken apart: the files `cosign verify` prints
+/// or a legacy `.sig` layer holds.
+#[derive(Debug, Args)]
+pub struct VerifySignatureArgs {
+    /// The image digest the signature must sign (sha256:HEX)
+    pub digest: String,
+    /// The signed payload (cosign simple signing JSON), its exact bytes
+    #[arg(long, value_name = "FILE")]
+    pub payload: PathBuf,
+    /// The signature, base64 (the layer's dev.cosignproject.cosign/signature)
+    #[arg(long, value_name = "FILE")]
+    pub signature: PathBuf,
+    /// The signing certificate, PEM (keyless signatures)
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
+    /// The certificate's chain, PEM
+    #[arg(long, value_name = "FILE")]
+    pub certificate_chain: Option<PathBuf>,
+    /// The Rekor bundle: cosign's dev.sigstore.cosign/bundle JSON
+    /// ({"SignedEntryTimestamp", "Payload"})
+    #[arg(long, value_name = "FILE")]
+    pub rekor_bundle: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Sigstore trusted_root.json (default: $TRUSTSWAP_TRUSTED_ROOT)
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -629,6 +671,7 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             Ok(exit::HOLDS)
         }
         Command::Verify(args) => verify_image(&cli.inputs, args),
+        Command::VerifySignature(args) => verify_signature(&cli.inputs, args),
         Command::Audit {
             command:
                 AuditCommand::Drift {
@@ -788,6 +831,7 @@ fn verify_bundle(
 ) -> Result<u8> {
     use crate::verify::bundles::BundleVerifier;
     use crate::verify::certs::IdentityPolicy;
+    use crate::verify::keys::PublicKey;
     use crate::verify::refusal::RefusalKind;
     use crate::verify::trust::TrustMaterial;
     use sigstore::bundle::verify::ArtifactDigest;
@@ -813,21 +857,33 @@ fn verify_bundle(
         )
     };
     let trust = TrustMaterial::from_file(trusted_root).map_err(bad_root)?;
-    if key.is_some() {
-        println!(
-            "undecided: public-key bundles are not supported by the sigstore crate trustswap verifies with"
-        );
-        return Ok(exit::UNDECIDED);
+    enum Expected {
+        Identity(IdentityPolicy),
+        Key(PublicKey),
     }
-    let (Some(identity), Some(issuer)) = (identity, issuer) else {
-        return Err(Error::Usage {
-            message: "no verification policy".into(),
-            hint: "pass --certificate-identity and --certificate-oidc-issuer, or --key".into(),
-        });
-    };
-    let policy = IdentityPolicy {
-        identity: identity.to_owned(),
-        issuer: Some(issuer.to_owned()),
+    let expected = match (key, identity, issuer) {
+        (Some(path), _, _) => {
+            let pem = crate::input::read(path)?;
+            Expected::Key(PublicKey::from_pem(&pem).map_err(|r| {
+                Error::invalid(
+                    path,
+                    None,
+                    "key",
+                    r.reason,
+                    "give the signer's public key as a PEM `PUBLIC KEY` block",
+                )
+            })?)
+        }
+        (None, Some(identity), Some(issuer)) => Expected::Identity(IdentityPolicy {
+            identity: identity.to_owned(),
+            issuer: Some(issuer.to_owned()),
+        }),
+        _ => {
+            return Err(Error::Usage {
+                message: "no verification policy".into(),
+                hint: "pass --certificate-identity and --certificate-oidc-issuer, or --key".into(),
+            });
+        }
     };
     let now = chrono::Utc::now().timestamp();
     println!(
@@ -839,14 +895,25 @@ fn verify_bundle(
         crate::report::experiment::rfc3339(now)
     );
     let verifier = BundleVerifier::new(trust, now).map_err(bad_root)?;
-    let outcome = BundleVerifier::parse(&json)
-        .and_then(|b| verifier.verify_strict(b, ArtifactDigest::Sha256(digest), &policy));
+    let digest = ArtifactDigest::Sha256(digest);
+    let outcome = BundleVerifier::parse(&json).and_then(|b| match &expected {
+        Expected::Identity(policy) => verifier.verify_strict(b, digest, policy),
+        Expected::Key(k) => verifier.verify_with_key(b, digest, k),
+    });
     match outcome {
         Ok(()) => {
-            println!(
-                "verified: {} signed by {identity} ({issuer})",
-                bundle.display()
-            );
+            let signer = match (&expected, key) {
+                (Expected::Identity(p), _) => {
+                    format!(
+                        "{} ({})",
+                        p.identity,
+                        p.issuer.as_deref().unwrap_or_default()
+                    )
+                }
+                (Expected::Key(_), Some(path)) => format!("the key {}", path.display()),
+                (Expected::Key(_), None) => "the key".to_owned(),
+            };
+            println!("verified: {} signed by {signer}", bundle.display());
             Ok(exit::HOLDS)
         }
         Err(refusal) if refusal.kind == RefusalKind::Malformed => Err(Error::invalid(
@@ -867,34 +934,25 @@ fn verify_bundle(
     }
 }
 
-fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
+/// The signer policy the flags name: a vendor profile, a key, or a
+/// certificate identity and issuer (cosign's flags); with the vendor's
+/// signature repository.
+fn signer_policy(
+    inputs: &InputArgs,
+    p: &PolicyArgs,
+    lab: Option<&Path>,
+) -> Result<(crate::verify::image::SignerPolicy, Option<String>)> {
     use crate::verify::identity::{IdentityRule, Pattern};
     use crate::verify::image::SignerPolicy;
 
-    // Lab material is verified with lab trust only when the user says so
-    // (--lab) or reads the lab itself (no --layout/--registry): never silently.
-    let lab_mode = args.lab.is_some() || (args.layout.is_none() && args.registry.is_none());
-    let lab_dir = args
-        .lab
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_LAB));
-    let _lab_lock = if lab_mode {
-        Some(crate::supply::lab::folder::lock(
-            &lab_dir,
-            crate::supply::lab::folder::Access::Shared,
-        )?)
-    } else {
-        None
-    };
-    let lab = lab_mode.then_some(lab_dir.as_path());
-    let (mut policy, mut repository) = if let Some(name) = &args.vendor {
+    let (mut policy, repository) = if let Some(name) = &p.vendor {
         let loaded = inputs.load()?;
         let vendor = profile::select(loaded.vendors, std::slice::from_ref(name))?.remove(0);
         (
             crate::lab_cli::vendor_policy(&vendor, lab)?,
             vendor.signatures.repository.clone(),
         )
-    } else if let Some(key) = &args.key {
+    } else if let Some(key) = &p.key {
         let pem = crate::input::read_to_string(key)?;
         crate::profile::keys::parse_public_key(&pem).map_err(|m| {
             Error::invalid(key, None, "--key", m.to_string(), "give a PEM public key")
@@ -921,16 +979,16 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
                 _ => Err(missing),
             };
         let subject = pick(
-            &args.certificate_identity,
-            &args.certificate_identity_regexp,
+            &p.certificate_identity,
+            &p.certificate_identity_regexp,
             Error::Usage {
                 message: "no verification policy".into(),
                 hint: "pass --vendor NAME, --key FILE, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]".into(),
             },
         )?;
         let issuer = pick(
-            &args.certificate_oidc_issuer,
-            &args.certificate_oidc_issuer_regexp,
+            &p.certificate_oidc_issuer,
+            &p.certificate_oidc_issuer_regexp,
             Error::Usage {
                 message: "a certificate identity needs its OIDC issuer".into(),
                 hint: "pass --certificate-oidc-issuer URL (cosign requires it too)".into(),
@@ -948,21 +1006,123 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
             None,
         )
     };
-    if args.repository.is_some() {
-        repository = args.repository.clone();
-    }
     match &mut policy {
         SignerPolicy::Key { require_tlog, .. } => {
-            *require_tlog &= !args.insecure_ignore_tlog;
+            *require_tlog &= !p.insecure_ignore_tlog;
         }
         SignerPolicy::Keyless {
             require_sct,
             require_tlog,
             ..
         } => {
-            *require_sct &= !args.insecure_ignore_sct;
-            *require_tlog &= !args.insecure_ignore_tlog;
+            *require_sct &= !p.insecure_ignore_sct;
+            *require_tlog &= !p.insecure_ignore_tlog;
         }
+    }
+    Ok((policy, repository))
+}
+
+/// `verify-signature`: one legacy signature from its parts, through the
+/// legacy verifier `verify` uses for `.sig` layers.
+fn verify_signature(inputs: &InputArgs, args: &VerifySignatureArgs) -> Result<u8> {
+    use crate::verify::legacy::{
+        ANN_BUNDLE, ANN_CERT, ANN_CHAIN, ANN_SIGNATURE, LegacyLayer, LegacyVerifier,
+    };
+    let digest = args.digest.to_ascii_lowercase();
+    if digest
+        .strip_prefix("sha256:")
+        .is_none_or(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(Error::Usage {
+            message: format!("`{}` is not an image digest", args.digest),
+            hint: "give the digest the signature signs: sha256: followed by 64 hex digits".into(),
+        });
+    }
+    let (policy, _) = signer_policy(inputs, &args.policy, None)?;
+    let text =
+        |p: &Path| -> Result<String> { Ok(crate::input::read_to_string(p)?.trim().to_owned()) };
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert(ANN_SIGNATURE.to_owned(), text(&args.signature)?);
+    for (name, file) in [
+        (ANN_CERT, &args.certificate),
+        (ANN_CHAIN, &args.certificate_chain),
+        (ANN_BUNDLE, &args.rekor_bundle),
+    ] {
+        if let Some(file) = file {
+            annotations.insert(name.to_owned(), text(file)?);
+        }
+    }
+    let layer = LegacyLayer {
+        payload: crate::input::read(&args.payload)?,
+        annotations,
+    };
+    let (trusted_root, origin) = match (
+        &args.trusted_root,
+        std::env::var_os("TRUSTSWAP_TRUSTED_ROOT"),
+    ) {
+        (Some(given), _) => (given.clone(), "given with --trusted-root"),
+        (None, Some(env)) => (PathBuf::from(env), "from $TRUSTSWAP_TRUSTED_ROOT"),
+        (None, None) => return Err(no_trusted_root()),
+    };
+    let trust = crate::lab_cli::trusted_root(&trusted_root)?;
+    let now = chrono::Utc::now().timestamp();
+    println!("trust root: {} ({origin})", trusted_root.display());
+    println!(
+        "clock: {} (the system clock)",
+        crate::report::experiment::rfc3339(now)
+    );
+    let verifier = LegacyVerifier::new(trust, now).map_err(|r| {
+        Error::invalid(
+            &trusted_root,
+            None,
+            "trusted_root.json",
+            r.reason,
+            "give a Sigstore trusted_root.json",
+        )
+    })?;
+    match verifier.verify_image(&[layer], &digest, &policy.legacy()) {
+        Ok(v) => {
+            println!(
+                "verified: the signature of {digest} signed by {}{}{}",
+                v.signer,
+                v.issuer.map(|i| format!(" ({i})")).unwrap_or_default(),
+                v.integrated_time
+                    .map(|t| format!(", logged at {}", crate::report::experiment::rfc3339(t)))
+                    .unwrap_or_default()
+            );
+            Ok(exit::HOLDS)
+        }
+        Err(refusal) => {
+            if refusal.kind.undecided() {
+                println!("undecided: {refusal}");
+            } else {
+                println!("{refusal}");
+            }
+            Ok(refusal.kind.exit_code())
+        }
+    }
+}
+
+fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
+    // Lab material is verified with lab trust only when the user says so
+    // (--lab) or reads the lab itself (no --layout/--registry): never silently.
+    let lab_mode = args.lab.is_some() || (args.layout.is_none() && args.registry.is_none());
+    let lab_dir = args
+        .lab
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_LAB));
+    let _lab_lock = if lab_mode {
+        Some(crate::supply::lab::folder::lock(
+            &lab_dir,
+            crate::supply::lab::folder::Access::Shared,
+        )?)
+    } else {
+        None
+    };
+    let lab = lab_mode.then_some(lab_dir.as_path());
+    let (policy, mut repository) = signer_policy(inputs, &args.policy, lab)?;
+    if args.repository.is_some() {
+        repository = args.repository.clone();
     }
     let configured = std::env::var_os("TRUSTSWAP_TRUSTED_ROOT").map(PathBuf::from);
     let (trusted_root, origin) = match (&args.trusted_root, lab, configured) {

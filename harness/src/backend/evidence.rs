@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::admission::image::ImageRef;
 use crate::admission::verifier::{
-    AttestorSpec, EvidenceVerifier, ResolveError, SignerIdentity, TrustSource, Verification,
+    AttestorSpec, EvidenceFormat, EvidenceVerifier, ResolveError, SignerIdentity, TrustSource,
+    Verification,
 };
 use crate::supply::oci::{Descriptor, Digest};
 use crate::supply::store::{Store, StoreError};
@@ -85,7 +86,7 @@ impl<S: Store> Store for PinnedStore<S> {
     }
 }
 
-type CacheKey = (String, String, Option<String>, Option<String>);
+type CacheKey = (String, AttestorKey, Option<String>, Option<String>);
 
 type Verifier<S> = ImageVerifier<Arc<PinnedStore<S>>>;
 
@@ -103,7 +104,7 @@ pub struct StoreEvidence<S: Store> {
     /// TUF repositories trustswap can read, by mirror URL.
     tuf_mirrors: Mutex<BTreeMap<String, PathBuf>>,
     /// One verifier per distinct trust material, by its key.
-    verifiers: Mutex<HashMap<String, Arc<Verifier<S>>>>,
+    verifiers: Mutex<HashMap<TrustKey, Arc<Verifier<S>>>>,
     now: i64,
     cache: Mutex<HashMap<CacheKey, Verification>>,
     /// Tag resolutions (`repo:tag` -> digest); cleared when a tag is (un)pinned.
@@ -258,38 +259,68 @@ impl TrustKey {
             ctlog,
         }
     }
-
-    /// A short stable name for caches.
-    fn id(&self) -> String {
-        use sha2::Digest as _;
-        let text = serde_json::to_string(self).unwrap_or_default();
-        hex::encode(sha2::Sha256::digest(text.as_bytes()))
-    }
 }
 
 /// What a verification result depends on: the key material, the trust it is
-/// checked against, and the transparency-log and SCT requirements. Keyless
-/// identities are matched by the engine afterwards, so they are not part of
-/// the key.
-fn attestor_key(attestor: &AttestorSpec) -> String {
-    let trust = format!("{}:{:?}", TrustKey::of(attestor).id(), attestor.format());
+/// checked against, the evidence format, and the transparency-log and SCT
+/// requirements. Keyless identities are matched by the engine afterwards,
+/// so they are not part of the key. (A structured key: a warm admission
+/// looks it up for every image and attestor.)
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum AttestorKey {
+    Keys {
+        ignore_tlog: bool,
+        ignore_sct: bool,
+        trust: TrustKey,
+        format: EvidenceFormat,
+        public_keys: String,
+    },
+    Keyless {
+        ignore_tlog: bool,
+        ignore_sct: bool,
+        trust: TrustKey,
+        format: EvidenceFormat,
+    },
+    Other(String),
+}
+
+fn attestor_key(attestor: &AttestorSpec) -> AttestorKey {
+    let ignores = |rekor: &Option<_>, ctlog: &Option<_>| {
+        (
+            rekor
+                .as_ref()
+                .is_some_and(|r: &crate::admission::verifier::RekorSpec| r.ignore_tlog),
+            ctlog
+                .as_ref()
+                .is_some_and(|c: &crate::admission::verifier::CtlogSpec| c.ignore_sct),
+        )
+    };
     match attestor {
         AttestorSpec::Keys {
             public_keys,
             rekor,
             ctlog,
             ..
-        } => format!(
-            "keys:{}:{}:{trust}:{public_keys}",
-            rekor.as_ref().is_some_and(|r| r.ignore_tlog),
-            ctlog.as_ref().is_some_and(|c| c.ignore_sct)
-        ),
-        AttestorSpec::Keyless { rekor, ctlog, .. } => format!(
-            "keyless:{}:{}:{trust}",
-            rekor.as_ref().is_some_and(|r| r.ignore_tlog),
-            ctlog.as_ref().is_some_and(|c| c.ignore_sct)
-        ),
-        other => format!("{other:?}"),
+        } => {
+            let (ignore_tlog, ignore_sct) = ignores(rekor, ctlog);
+            AttestorKey::Keys {
+                ignore_tlog,
+                ignore_sct,
+                trust: TrustKey::of(attestor),
+                format: attestor.format(),
+                public_keys: public_keys.clone(),
+            }
+        }
+        AttestorSpec::Keyless { rekor, ctlog, .. } => {
+            let (ignore_tlog, ignore_sct) = ignores(rekor, ctlog);
+            AttestorKey::Keyless {
+                ignore_tlog,
+                ignore_sct,
+                trust: TrustKey::of(attestor),
+                format: attestor.format(),
+            }
+        }
+        other => AttestorKey::Other(format!("{other:?}")),
     }
 }
 
@@ -390,7 +421,7 @@ impl<S: Store> StoreEvidence<S> {
     /// The verifier for the trust `attestor` names.
     fn verifier_for(&self, attestor: &AttestorSpec) -> Result<Arc<Verifier<S>>, Verification> {
         let key = TrustKey::of(attestor);
-        let id = key.id();
+        let id = key.clone();
         if let Some(v) = self.verifiers.lock().ok().and_then(|m| m.get(&id).cloned()) {
             return Ok(v);
         }
@@ -567,7 +598,7 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
                 Ok(e) => Verification::Verified {
                     digest: e.digest.to_string(),
                     identities: vec![identity(&e, &policy)],
-                    payloads: e.statement.clone().into_iter().collect(),
+                    payloads: e.statement.clone().into_iter().map(Arc::new).collect(),
                     bundle: e.via == "bundle",
                 },
                 Err(r) => outcome(r),

@@ -314,11 +314,11 @@ fn trustswap_verifies_what_real_cosign_writes() {
         );
         assert_eq!(code, 1, "{text}");
     }
-    // A key-signed bundle carries no log entry here: requiring one cannot be
-    // decided (exit 3), never accepted; the legacy signature has none either
-    // and is refused like cosign refuses it.
+    // A key-signed bundle carries no log entry here: requiring one refuses it
+    // (exit 1), as cosign refuses it; the legacy signature has none either.
     let (code, text) = trustswap_verify(&p, &public, &bundled, &[]);
-    assert_eq!(code, 3, "{text}");
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("no transparency log entry"), "{text}");
     let (code, text) = trustswap_verify(&p, &public, &legacy, &[]);
     assert_eq!(code, 1, "{text}");
     let (ok, _) = p.cosign(

@@ -2,9 +2,8 @@
 //! public signature, attestation and Sigstore conformance case under
 //! `../shared/realworld/`, read in place. Missing data fails loudly.
 //!
-//! Conformance cases the `sigstore` crate cannot verify yet are pinned in
-//! `KNOWN_GAPS` (valid bundles refused, with the reason): the test fails if one
-//! starts passing, so the list stays true. No `_fail` case may ever pass.
+//! All 70 conformance cases reach their expected verdict (no `_fail` case may
+//! ever pass, no valid one be refused), and every production bundle verifies.
 
 use crate::common;
 
@@ -19,8 +18,11 @@ use trustswap::verify::bundles::{
 };
 use trustswap::verify::certs::IdentityPolicy;
 use trustswap::verify::dsse::{self, AttVerified};
-use trustswap::verify::legacy::{LegacyLayer, LegacyPolicy, LegacyVerifier, Signer};
-use trustswap::verify::refusal::{Refusal, RefusalKind};
+use trustswap::verify::keys::PublicKey;
+use trustswap::verify::legacy::{
+    ANN_BUNDLE, ANN_CERT, ANN_SIGNATURE, LegacyLayer, LegacyPolicy, LegacyVerifier, Signer,
+};
+use trustswap::verify::refusal::Refusal;
 use trustswap::verify::trust::TrustMaterial;
 
 fn read(p: &Path) -> Vec<u8> {
@@ -460,16 +462,19 @@ fn conformance(root: &Path, t: &mut Tally, prod: &mut Tally) {
         let run = |strict: bool| -> Result<String, String> {
             let tm = TrustMaterial::from_file(&trust_path).map_err(|e| e.to_string())?;
             let v = BundleVerifier::new(tm, now).map_err(|e| e.to_string())?;
-            if dir.join("key.pub").exists() {
-                return Err(
-                    "key.pub case: sigstore 0.15 has no public-key bundle verification".into(),
-                );
-            }
             let b = BundleVerifier::parse(&bundle_json).map_err(|e| e.to_string())?;
-            let r = if strict {
-                v.verify_strict(b, digest, &policy)
-            } else {
-                v.verify_crate_only(b, digest, &policy)
+            let r = match (strict, rd("key.pub")) {
+                (true, Some(pem)) => {
+                    let key = PublicKey::from_pem(&pem).map_err(|e| e.to_string())?;
+                    v.verify_with_key(b, digest, &key)
+                }
+                (false, Some(_)) => {
+                    return Err(
+                        "key.pub case: sigstore 0.15 has no public-key bundle verification".into(),
+                    );
+                }
+                (true, None) => v.verify_strict(b, digest, &policy),
+                (false, None) => v.verify_crate_only(b, digest, &policy),
             };
             r.map(|_| String::new()).map_err(|e| e.to_string())
         };
@@ -485,44 +490,51 @@ fn conformance(root: &Path, t: &mut Tally, prod: &mut Tally) {
     // Production bundles (no artifacts shipped except the wheel): digest from the bundle itself,
     // identity from its own certificate, so this checks trust/signature/log, not artifact binding.
     let b = root.join("bundles");
-    let cases: Vec<(&str, &str, Option<&str>)> = vec![
+    let cases: Vec<(&str, &str, Option<&str>, Option<&str>)> = vec![
         (
             "sigstore-go/dsse-email-keyless_slsa-provenance-0.0.7.sigstore.json",
             "trust/sigstore-public-good/trusted_root.json",
+            None,
             None,
         ),
         (
             "sigstore-go/sigstore.js@1.3.0-provenance.sigstore.json",
             "trust/sigstore-public-good/trusted_root.json",
             None,
+            None,
         ),
         (
             "sigstore-go/sigstore.js@2.0.0-provenance.sigstore.json",
             "trust/sigstore-public-good/trusted_root.json",
+            None,
             None,
         ),
         (
             "sigstore-go/sigstore.js@1.3.0-npm-publish.sigstore.json",
             "trust/sigstore-public-good/trusted_root.json",
             None,
+            Some("sigstore-go/npm-registry-publish_key.pub"),
         ),
         (
             "sigstore-python/rfc8785-0.1.2-py3-none-any.whl.sigstore",
             "trust/sigstore-public-good/trusted_root.json",
             Some("sigstore-python/rfc8785-0.1.2-py3-none-any.whl"),
+            None,
         ),
         (
             "sigstore-python/Python-3.12.5.tgz.sigstore",
             "trust/sigstore-public-good/trusted_root.json",
+            None,
             None,
         ),
         (
             "cosign/oci-attestation.sigstore.json",
             "bundles/cosign/trusted_root_pgi.json",
             None,
+            None,
         ),
     ];
-    for (file, trust, artifact) in cases {
+    for (file, trust, artifact, key) in cases {
         let r = (|| -> Result<String, String> {
             let json = std::fs::read(b.join(file)).map_err(|e| e.to_string())?;
             let tm = TrustMaterial::from_file(&root.join(trust)).map_err(|e| e.to_string())?;
@@ -540,6 +552,15 @@ fn conformance(root: &Path, t: &mut Tally, prod: &mut Tally) {
                     _ => return Err("no digest to check against".into()),
                 },
             };
+            if let Some(key) = key {
+                let key =
+                    PublicKey::from_pem(&std::fs::read(b.join(key)).map_err(|e| e.to_string())?)
+                        .map_err(|e| e.to_string())?;
+                return v
+                    .verify_with_key(bundle, digest, &key)
+                    .map(|_| format!("digest: {how}; signer: the key of {file}"))
+                    .map_err(|e| e.to_string());
+            }
             let (id, iss) =
                 leaf_identity(&bundle).ok_or("no certificate identity (public-key bundle?)")?;
             v.verify_strict(
@@ -575,39 +596,6 @@ fn legacy_attestations_reach_the_expected_verdicts() {
     assert!(t.mismatches().is_empty(), "{:#?}", t.mismatches());
 }
 
-/// Valid conformance bundles the verifier refuses today, and why. FIXME: each
-/// needs support the `sigstore` 0.15 crate lacks (see the README's notes).
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    (
-        "bundle-with-sct-with-extensions",
-        "RFC 3161 timestamp as the only signed time",
-    ),
-    (
-        "happy-path-v0.3",
-        "old-style v0.3 media type name rejected by the crate",
-    ),
-    (
-        "intoto-with-custom-trust-root",
-        "Rekor intoto/0.0.2 entry unsupported by the crate",
-    ),
-    (
-        "managed-key-and-trusted-root",
-        "public-key bundles unsupported by the crate",
-    ),
-    (
-        "managed-key-happy-path",
-        "public-key bundles unsupported by the crate",
-    ),
-    (
-        "rekor2-",
-        "Rekor v2 entries (0.0.2) whose only signed time is an RFC 3161 timestamp (10 cases)",
-    ),
-    (
-        "trust-root-tsa-validity-end-inclusive",
-        "RFC 3161 timestamp as the only signed time",
-    ),
-];
-
 #[test]
 fn conformance_bundle_verify_cases() {
     let root = common::realworld();
@@ -635,40 +623,27 @@ fn conformance_bundle_verify_cases() {
         false_accepts.is_empty(),
         "a _fail case verified: {false_accepts:?}"
     );
-    let mut refused_valid: Vec<String> = strict
+    let refused_valid: Vec<&String> = strict
         .iter()
         .filter(|(_, e, r)| *e && r.is_err())
-        .map(|r| r.0.trim_start_matches("strict: ").to_owned())
-        .collect();
-    refused_valid.sort();
-    let gap_prefixes: Vec<&str> = KNOWN_GAPS.iter().map(|g| g.0).collect();
-    let unexplained: Vec<&String> = refused_valid
-        .iter()
-        .filter(|n| !gap_prefixes.iter().any(|g| n.starts_with(g)))
+        .map(|r| &r.0)
         .collect();
     assert!(
-        unexplained.is_empty(),
-        "valid bundles refused without a known gap: {unexplained:?}"
+        refused_valid.is_empty(),
+        "valid bundles refused: {refused_valid:?}"
     );
-    let closed: Vec<&&str> = gap_prefixes
-        .iter()
-        .filter(|g| !refused_valid.iter().any(|n| n.starts_with(**g)))
-        .collect();
-    assert!(
-        closed.is_empty(),
-        "known gaps now verify; remove them from KNOWN_GAPS: {closed:?}"
-    );
+    assert_eq!(total, 70, "the conformance suite has 70 cases");
     prod.print();
-    let wheel = prod
-        .rows
-        .iter()
-        .find(|r| r.0.contains("rfc8785"))
-        .expect("wheel case");
-    assert!(wheel.2.is_ok(), "the wheel bundle verifies: {:?}", wheel.2);
+    assert_eq!(prod.rows.len(), 7);
+    assert!(
+        prod.mismatches().is_empty(),
+        "production bundles refused: {:#?}",
+        prod.mismatches()
+    );
 }
 
 /// `trustswap verify-bundle` as the conformance suite drives it: exit 0
-/// verified, 1 refused, 2 bad input, 3 a shape it cannot check.
+/// verified, 1 refused, 2 bad input (3, a shape it cannot check, is below).
 #[test]
 fn verify_bundle_command_exit_codes() {
     let suite = common::realworld().join("bundles/sigstore-conformance/bundle-verify");
@@ -730,8 +705,33 @@ fn verify_bundle_command_exit_codes() {
         .display()
         .to_string();
     let (code, out) = run("managed-key-happy-path", &["--key", &key], &a);
-    assert_eq!(code, Some(3), "{out}");
-    assert!(out.contains("undecided"), "{out}");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("signed by the key"), "{out}");
+    // The wrong key, and a public-key bundle checked against an identity.
+    let other = common::realworld()
+        .join("bundles/sigstore-go/npm-registry-publish_key.pub")
+        .display()
+        .to_string();
+    assert_eq!(
+        run("managed-key-happy-path", &["--key", &other], &a).0,
+        Some(1)
+    );
+    // The conformance suite's "wrong key" is no PEM at all: bad input.
+    let broken = suite
+        .join("managed-key-wrong-key_fail/key.pub")
+        .display()
+        .to_string();
+    assert_eq!(
+        run("managed-key-happy-path", &["--key", &broken], &a).0,
+        Some(2)
+    );
+    let (code, out) = run("managed-key-happy-path", &id, &a);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("--key"), "{out}");
+    // A key file that is not a key names the file.
+    let (code, out) = run("managed-key-happy-path", &["--key", &a], &a);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("a.txt"), "{out}");
     assert_eq!(run("happy-path-v0.1", &id, "sha256:zz").0, Some(2));
 }
 
@@ -958,14 +958,14 @@ fn verify_bundle_exit_codes_do_not_depend_on_the_inputs_text() {
         .display()
         .to_string();
     let a = suite().join("a.txt").display().to_string();
-    let run = |bundle: &Path| {
+    let run_in = |bundle: &Path, root: &str| {
         let b = bundle.display().to_string();
         let o = common::trustswap(&[
             "verify-bundle",
             "--bundle",
             &b,
             "--trusted-root",
-            &root,
+            root,
             "--certificate-identity",
             BEACON,
             "--certificate-oidc-issuer",
@@ -977,6 +977,7 @@ fn verify_bundle_exit_codes_do_not_depend_on_the_inputs_text() {
             common::text(&o.stdout) + &common::text(&o.stderr),
         )
     };
+    let run = |bundle: &Path| run_in(bundle, &root);
     let write = |name: &str, v: &serde_json::Value| {
         let p = dir.path().join(name);
         std::fs::write(&p, serde_json::to_vec(v).expect("json")).expect("write");
@@ -1014,8 +1015,17 @@ fn verify_bundle_exit_codes_do_not_depend_on_the_inputs_text() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("refused at kindVersion"), "{out}");
 
-    // A valid shape trustswap cannot check yet.
-    let (code, out) = run(&suite().join("rekor2-happy-path/bundle.sigstore.json"));
+    // A shape trustswap cannot check: a Rekor v2 entry of the dsse kind
+    // (sigstore-go v1.3.0 verifies Rekor v2 hashedrekord entries only).
+    let mut b = case_json("rekor2-happy-path");
+    *at(&mut b, &format!("{ENTRY}/kindVersion/kind")) = "dsse".into();
+    let body = at(&mut b, &format!("{ENTRY}/canonicalizedBody"));
+    let text = String::from_utf8(B64.decode(body.as_str().expect("body")).expect("base64"))
+        .expect("utf-8")
+        .replace("\"kind\":\"hashedrekord\"", "\"kind\":\"dsse\"");
+    *body = B64.encode(text).into();
+    let staging = suite().join("rekor2-happy-path/trusted_root.json");
+    let (code, out) = run_in(&write("dsse-v2.json", &b), &staging.display().to_string());
     assert_eq!(code, Some(3), "{out}");
     assert!(out.lines().any(|l| l.starts_with("undecided: ")), "{out}");
 }
@@ -1089,10 +1099,10 @@ fn every_single_field_change_to_a_verifying_bundle_is_refused() {
     assert!(accepted.is_empty(), "accepted after a change: {accepted:?}");
 }
 
-/// Never overstate: a valid conformance bundle that trustswap cannot verify
-/// is undecided (a shape it cannot check yet), never refused.
+/// Every valid conformance bundle verifies through `verify_strict` (or
+/// `verify_with_key` where the case gives a key), never undecided.
 #[test]
-fn valid_conformance_bundles_are_verified_or_undecided_never_refused() {
+fn valid_conformance_bundles_all_verify() {
     let prod = common::realworld().join("trust/sigstore-public-good/trusted_root.json");
     let mut dirs: Vec<_> = std::fs::read_dir(suite())
         .expect("suite")
@@ -1100,7 +1110,7 @@ fn valid_conformance_bundles_are_verified_or_undecided_never_refused() {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    let (mut verified, mut undecided, mut wrong) = (0, 0, Vec::new());
+    let (mut verified, mut wrong) = (0, Vec::new());
     for dir in dirs {
         let name = dir
             .file_name()
@@ -1124,15 +1134,305 @@ fn valid_conformance_bundles_are_verified_or_undecided_never_refused() {
         let digest = ArtifactDigest::Sha256(Sha256::digest(&artifact).into());
         let v = BundleVerifier::new(TrustMaterial::from_file(&trust_path).expect("trust"), now())
             .expect("verifier");
-        let r = BundleVerifier::parse(&rd("bundle.sigstore.json").expect("bundle"))
-            .and_then(|b| v.verify_strict(b, digest, &policy));
+        let r = BundleVerifier::parse(&rd("bundle.sigstore.json").expect("bundle")).and_then(|b| {
+            match rd("key.pub") {
+                Some(pem) => v.verify_with_key(b, digest, &PublicKey::from_pem(&pem)?),
+                None => v.verify_strict(b, digest, &policy),
+            }
+        });
         match r {
             Ok(()) => verified += 1,
-            Err(r) if r.kind == RefusalKind::Unsupported => undecided += 1,
             Err(r) => wrong.push(format!("{name}: {:?} {r}", r.kind)),
         }
     }
-    println!("valid conformance bundles: {verified} verified, {undecided} undecided");
-    assert_eq!(verified, 5);
+    println!("valid conformance bundles: {verified} verified");
     assert!(wrong.is_empty(), "valid bundles refused: {wrong:#?}");
+    assert_eq!(verified, 21);
+}
+
+// ---------------------------------------------------------------------------
+// The newer shapes, each broken on its own: a Rekor v2 entry dated only by an
+// RFC 3161 timestamp (`rekor2-happy-path` under its staging trusted root).
+// Each variant is refused at the stage that names what broke.
+
+/// `rekor2-happy-path` with `edit` applied to its bundle and trusted root,
+/// verified strictly for `a.txt` under the default identity.
+fn rekor2_variant(
+    edit: impl FnOnce(&mut serde_json::Value, &mut serde_json::Value),
+) -> Result<(), Refusal> {
+    let mut bundle = case_json("rekor2-happy-path");
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&read(&suite().join("rekor2-happy-path/trusted_root.json")))
+            .expect("trusted root");
+    edit(&mut bundle, &mut root);
+    let trust = TrustMaterial::from_trusted_root_json(&serde_json::to_vec(&root).expect("json"))?;
+    let v = BundleVerifier::new(trust, now())?;
+    v.verify_strict(
+        BundleVerifier::parse(&serde_json::to_vec(&bundle).expect("json"))?,
+        ArtifactDigest::Sha256(Sha256::digest(read(&suite().join("a.txt"))).into()),
+        &IdentityPolicy {
+            identity: BEACON.into(),
+            issuer: Some(GHA.into()),
+        },
+    )
+}
+
+const TSA0: &str = "/timestampAuthorities/0";
+const V2_LOG: &str = "/tlogs/1";
+
+#[rstest::rstest]
+#[case::unchanged(|_: &mut serde_json::Value, _: &mut serde_json::Value| {}, None)]
+#[case::wrong_tsa(
+    |_: &mut serde_json::Value, r: &mut serde_json::Value| {
+        // The authority's chain replaced by the Fulcio CA's: another issuer.
+        let ca = r.pointer("/certificateAuthorities/0/certChain").cloned().expect("ca");
+        *at(r, &format!("{TSA0}/certChain")) = ca;
+    },
+    Some(("timestamp", "no trusted timestamp authority verifies it"))
+)]
+#[case::timestamp_after_the_window(
+    |_: &mut serde_json::Value, r: &mut serde_json::Value| {
+        // One second before the token's genTime (2025-06-12T12:02:20Z).
+        at(r, &format!("{TSA0}/validFor")).as_object_mut().expect("validFor")
+            .insert("end".into(), "2025-06-12T12:02:19Z".into());
+    },
+    Some(("timestamp", "outside the authority's validFor window"))
+)]
+#[case::timestamp_before_the_window(
+    |_: &mut serde_json::Value, r: &mut serde_json::Value| {
+        *at(r, &format!("{TSA0}/validFor/start")) = "2025-06-12T12:02:21Z".into();
+    },
+    Some(("timestamp", "outside the authority's validFor window"))
+)]
+#[case::timestamp_over_another_signature(
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        let other = case_json("rekor2-timestamp-payload-mismatch_fail");
+        *at(b, "/verificationMaterial/timestampVerificationData") =
+            other["verificationMaterial"]["timestampVerificationData"].clone();
+    },
+    Some(("timestamp", "message imprint is not the hash of the bundle's signature"))
+)]
+#[case::checkpoint_bad_log_signature(
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        edit_envelope(b, |e| {
+            let (text, sig) = e.rsplit_once(' ').expect("signature line");
+            let mut raw = B64.decode(sig.trim_end()).expect("base64");
+            let last = raw.len() - 1;
+            raw[last] ^= 1;
+            format!("{text} {}\n", B64.encode(raw))
+        });
+    },
+    Some(("checkpoint", "signature of the log"))
+)]
+#[case::checkpoint_signed_twice_by_the_log(
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        edit_envelope(b, |e| {
+            let line = e.lines().last().expect("line").to_owned();
+            format!("{e}{line}\n")
+        });
+    },
+    Some(("checkpoint", "more than once"))
+)]
+#[case::checkpoint_of_another_origin(
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        edit_envelope(b, |e| e.replacen("log2025-alpha1.rekor.sigstage.dev\n", "rekor.sigstage.dev\n", 1));
+    },
+    Some(("checkpoint", "is not the log"))
+)]
+#[case::mismatched_log_id(
+    |b: &mut serde_json::Value, r: &mut serde_json::Value| {
+        // The entry names the other (Rekor v1) log of the trusted root.
+        let v1 = r.pointer("/tlogs/0/logId/keyId").cloned().expect("v1 log");
+        *at(b, &format!("{ENTRY}/logId/keyId")) = v1;
+    },
+    Some(("checkpoint", "is not the log \"rekor.sigstage.dev\""))
+)]
+#[case::unknown_log_id(
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        *at(b, &format!("{ENTRY}/logId/keyId")) = B64.encode([7u8; 32]).into();
+    },
+    Some(("tlog", "no trusted Rekor key"))
+)]
+#[case::log_key_outside_its_window(
+    |_: &mut serde_json::Value, r: &mut serde_json::Value| {
+        *at(r, &format!("{V2_LOG}/publicKey/validFor/start")) = "2025-06-13T00:00:00Z".into();
+    },
+    Some(("tlog", "outside the Rekor v2 log key's validity window"))
+)]
+#[case::no_timestamp(
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        at(b, "/verificationMaterial").as_object_mut().expect("vm").remove("timestampVerificationData");
+    },
+    Some(("timestamp", "no verified time dates the signature"))
+)]
+fn rekor_v2_and_timestamp_variants_are_refused_at_their_stage(
+    #[case] edit: fn(&mut serde_json::Value, &mut serde_json::Value),
+    #[case] expected: Option<(&str, &str)>,
+) {
+    let r = rekor2_variant(edit);
+    match expected {
+        None => assert!(r.is_ok(), "{r:?}"),
+        Some((stage, why)) => {
+            let refusal = r.expect_err("the variant must be refused");
+            assert_eq!(refusal.stage, stage, "{refusal}");
+            assert!(refusal.reason.contains(why), "{refusal}");
+            assert_ne!(
+                refusal.kind,
+                trustswap::verify::refusal::RefusalKind::Unsupported,
+                "{refusal}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Real Chainguard release signatures (2022-2023, legacy `.sig` + Rekor SET)
+// under the shipped `chainguard` profile and the public-good root, through the
+// legacy verifier `trustswap verify` and `verify-signature` use: the catalogue's
+// release workflow verifies, a per-repository workflow is refused for identity.
+
+/// Each record of a Chainguard JSONL file as the `.sig` layer it was.
+fn chainguard_layers(file: &str) -> Vec<(String, LegacyLayer)> {
+    let path = common::realworld().join("vendors/chainguard").join(file);
+    let text = String::from_utf8(read(&path)).expect("utf-8");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let r: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let s = |k: &str| {
+                r[k].as_str()
+                    .unwrap_or_else(|| panic!("{file}: no {k}"))
+                    .to_owned()
+            };
+            let annotations = BTreeMap::from([
+                (ANN_SIGNATURE.to_owned(), s("base64_signature")),
+                (ANN_CERT.to_owned(), s("cert_pem")),
+                (ANN_BUNDLE.to_owned(), r["bundle"].to_string()),
+            ]);
+            (
+                s("signed_digest"),
+                LegacyLayer {
+                    payload: s("payload").into_bytes(),
+                    annotations,
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn chainguard_release_signatures_verify_and_per_repository_ones_are_refused() {
+    let keys = trustswap::profile::keys::KeyResolver::new(Vec::new());
+    let vendors = trustswap::profile::load_shipped(&keys).expect("shipped profiles");
+    let chainguard = vendors
+        .iter()
+        .find(|v| v.name == "chainguard")
+        .expect("chainguard profile");
+    let policy = trustswap::lab_cli::vendor_policy(chainguard, None)
+        .expect("policy")
+        .legacy();
+    let trust = TrustMaterial::from_file(
+        &common::realworld().join("trust/sigstore-public-good/trusted_root.json"),
+    )
+    .expect("trust");
+    let v = LegacyVerifier::new(trust, now()).expect("verifier");
+    let mut release = Vec::new();
+    for file in [
+        "php-monorepo-identity.jsonl",
+        "musl-dynamic-monorepo-identity.jsonl",
+    ] {
+        release.extend(chainguard_layers(file));
+    }
+    let per_repo = chainguard_layers("hello-world-per-repo-identity.jsonl");
+    assert_eq!((release.len(), per_repo.len()), (120, 82));
+
+    let refused: Vec<String> = release
+        .iter()
+        .filter_map(|(digest, layer)| {
+            v.verify_image(std::slice::from_ref(layer), digest, &policy)
+                .err()
+                .map(|r| format!("{digest}: {r}"))
+        })
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "release signatures refused: {refused:#?}"
+    );
+
+    let mut not_for_identity = Vec::new();
+    for (digest, layer) in &per_repo {
+        match v.verify_image(std::slice::from_ref(layer), digest, &policy) {
+            Ok(ok) => not_for_identity.push(format!("{digest}: accepted as {}", ok.signer)),
+            Err(r) if r.reason.contains("refused at identity: subject mismatch") => {}
+            Err(r) => not_for_identity.push(format!("{digest}: {r}")),
+        }
+        // The same record passes under its own identity: refused for
+        // identity only, never for its cryptography.
+        let own = LegacyPolicy::Keyless {
+            signer: trustswap::verify::legacy::Signer::Uri(
+                "https://github.com/chainguard-images/hello-world/.github/workflows/release.yaml@refs/heads/main".into(),
+            ),
+            issuer: Some(GHA.into()),
+            require_sct: true,
+            require_tlog: true,
+        };
+        if let Err(r) = v.verify_image(std::slice::from_ref(layer), digest, &own) {
+            not_for_identity.push(format!("{digest} under its own identity: {r}"));
+        }
+    }
+    assert!(
+        not_for_identity.is_empty(),
+        "per-repository signatures not refused for identity alone: {not_for_identity:#?}"
+    );
+}
+
+/// `trustswap verify-signature` on one record unpacked into files, as a user
+/// checks one from the command line (README "Check a real signature").
+#[test]
+fn verify_signature_checks_a_chainguard_record_from_its_files() {
+    let root = common::realworld();
+    let trusted = root
+        .join("trust/sigstore-public-good/trusted_root.json")
+        .display()
+        .to_string();
+    let ex = root.join("vendors/chainguard/example-php-logindex-14311171");
+    let f = |n: &str| ex.join(n).display().to_string();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&read(&ex.join("meta.json"))).expect("meta");
+    let digest = meta["signed_digest"].as_str().expect("digest").to_owned();
+    let run = |digest: &str, extra: &[&str]| {
+        let mut args = vec!["verify-signature", digest, "--payload"];
+        let (p, s, c, b) = (
+            f("payload.json"),
+            f("signature.b64"),
+            f("cert.pem"),
+            f("bundle.json"),
+        );
+        let owned = [p, s, c, b, trusted.clone()];
+        args.push(&owned[0]);
+        args.extend(["--signature", &owned[1], "--certificate", &owned[2]]);
+        args.extend(["--rekor-bundle", &owned[3], "--trusted-root", &owned[4]]);
+        args.extend_from_slice(extra);
+        let o = common::trustswap(&args);
+        (
+            o.status.code(),
+            common::text(&o.stdout) + &common::text(&o.stderr),
+        )
+    };
+    let (code, out) = run(&digest, &["--vendor", "chainguard"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("signed by https://github.com/chainguard-images/images/.github/workflows/release.yaml@refs/heads/main"),
+        "{out}"
+    );
+    // Another vendor's identity, and another image's digest, are refused.
+    let (code, out) = run(&digest, &["--vendor", "distroless"]);
+    assert_eq!(code, Some(1), "{out}");
+    let other = format!("sha256:{}", "0".repeat(64));
+    let (code, out) = run(&other, &["--vendor", "chainguard"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("refused at"), "{out}");
+    // Not a digest: bad input.
+    assert_eq!(run("latest", &["--vendor", "chainguard"]).0, Some(2));
 }

@@ -1,40 +1,40 @@
-//! Sigstore bundle (v0.1-v0.3) verification, offline, with sigstore 0.15's
-//! `bundle::verify::blocking::Verifier`, plus the checks the crate leaves out ("strict" mode).
+//! Sigstore bundle (v0.1-v0.3) verification, offline, as sigstore-go v1.3.0 verifies
+//! (`verify/signed_entity.go`), by trustswap on the `sigstore` crate's key and proof types:
+//! certificate or public-key bundles; message signatures (prehashed, any curve) or DSSE
+//! envelopes; Rekor v1 (`hashedrekord`/`dsse` 0.0.1, `intoto` 0.0.2) and Rekor v2
+//! (`hashedrekord` 0.0.2) entries ([`crate::verify::tlog`]); RFC 3161 timestamps
+//! ([`crate::verify::tsa`]); the certificate's chain at every verified time, its embedded
+//! SCT ([`crate::verify::sct`]) and the identity policy.
 //!
-//! Crate (as is): leaf-only cert chain to any CA cert in the root (at the cert's notBefore),
-//! embedded SCT, policy, signature (prehash sha256 or DSSE PAE), tlog body consistency
-//! (hashedrekord 0.0.1 / dsse 0.0.1), integratedTime inside the cert validity.
-//! Crate does NOT: verify the SET (inclusion promise), the inclusion proof, or the checkpoint
-//! (TODO sigstore-rs#285); honour trusted-root validity windows; support public-key bundles,
-//! Rekor v2 entries (hashedrekord/dsse 0.0.2), intoto entries, or RFC 3161 timestamps.
-//! Strict mode adds SET + inclusion proof/checkpoint + key windows + sanity on times/indices and
-//! refuses, with a reason, every bundle shape it cannot fully check.
+//! The crate's own verifier (`bundle::verify::blocking::Verifier`) stays available as
+//! [`BundleVerifier::verify_crate_only`], a baseline: it checks the chain at the
+//! certificate's notBefore, no SET, proof or checkpoint, no validity windows, and verifies no
+//! public-key bundle, Rekor v2 entry, intoto entry or timestamp.
 //!
-//! Strict mode also reads every field the signatures do not cover as strictly as the
-//! specification writes it: the bundle must re-encode to the JSON it came as (no unknown
+//! Strict reading first: every field the signatures do not cover is read as strictly as
+//! the specification writes it: the bundle must re-encode to the JSON it came as (no unknown
 //! field, no second spelling of a number or of base64), `messageDigest` must be the
 //! artifact's digest, `kindVersion` must name the logged body's kind and version, the
 //! checkpoint must re-encode to its own bytes and be signed under the log's name and key
-//! hint, certificates must be DER and the chain free of repeats and of leaves, and an
-//! RFC 3161 timestamp must parse (it is not verified yet: it is never the only signed time).
+//! hint, certificates must be DER and the chain free of repeats and of leaves, and every
+//! RFC 3161 timestamp must parse (one that parses but does not verify is not a signed time).
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
-use sha2::{Digest as _, Sha256};
 
 use sigstore::bundle::Bundle;
 use sigstore::bundle::verify::ArtifactDigest;
 use sigstore::bundle::verify::blocking::Verifier;
-use sigstore::crypto::{CosignVerificationKey, Signature};
-use sigstore::rekor::models::InclusionProof;
-use sigstore::rekor::models::checkpoint::SignedCheckpoint;
 use sigstore_protobuf_specs::dev::sigstore::bundle::v1::bundle::Content as BundleContent;
 use sigstore_protobuf_specs::dev::sigstore::bundle::v1::verification_material::Content as VmContent;
 use sigstore_protobuf_specs::dev::sigstore::common::v1::HashAlgorithm;
 use sigstore_protobuf_specs::dev::sigstore::rekor::v1::TransparencyLogEntry;
 
 use crate::verify::certs::IdentityPolicy;
+use crate::verify::keys::PublicKey;
 use crate::verify::legacy::source_chain;
 use crate::verify::refusal::{Refusal, RefuseExt};
+use crate::verify::tlog::{self, Logged, LoggedContent};
 use crate::verify::trust::TrustMaterial;
+use crate::verify::{sct, tsa};
 
 /// The media types of the Sigstore bundle versions (protobuf-specs `Bundle.mediaType`).
 pub const MEDIA_TYPES: &[&str] = &[
@@ -132,155 +132,332 @@ impl BundleVerifier {
             })
     }
 
-    /// Strict: the unsigned fields read strictly, the checks the crate skips,
-    /// then the crate's verifier. Fields that can be refused whatever the
-    /// bundle's shape are checked before shapes trustswap cannot check are
-    /// reported as unsupported.
+    /// Strict: the unsigned fields read strictly, then every check sigstore-go
+    /// v1.3.0 makes (`verify/signed_entity.go`), by trustswap: the signature
+    /// with the leaf's key (any curve, any hash the format names), the
+    /// transparency-log entries ([`crate::verify::tlog`]), RFC 3161
+    /// timestamps ([`crate::verify::tsa`]), then the certificate at every
+    /// verified time (chain to a Fulcio CA valid then), its embedded SCT
+    /// ([`crate::verify::sct`]) and the identity policy.
     pub fn verify_strict(
         &self,
         bundle: Bundle,
         digest: ArtifactDigest,
         policy: &IdentityPolicy,
     ) -> Result<(), Refusal> {
-        check_message_digest(&bundle, &digest)?;
-        check_certificates(&bundle)?;
-        check_timestamps(&bundle)?;
-        check_kind_versions(&bundle)?;
-        self.check_tlog(&bundle)?;
-        if bundle.media_type == MEDIA_TYPE_V03_OLD {
-            return Err(Refusal::unsupported(
-                "bundle",
-                format!(
-                    "mediaType {MEDIA_TYPE_V03_OLD} is valid v0.3, but the sigstore crate only accepts its new name"
-                ),
-            ));
-        }
-        self.verify_crate_only(bundle, digest, policy)
+        self.verify_as(&bundle, &digest, Signer::Identity(policy))
     }
 
-    fn check_tlog(&self, bundle: &Bundle) -> Result<(), Refusal> {
+    /// [`BundleVerifier::verify_strict`] for a public-key bundle: `key` is
+    /// the signer's key (cosign `--key`), which no certificate vouches for.
+    pub fn verify_with_key(
+        &self,
+        bundle: Bundle,
+        digest: ArtifactDigest,
+        key: &PublicKey,
+    ) -> Result<(), Refusal> {
+        self.verify_as(&bundle, &digest, Signer::Key(key))
+    }
+
+    fn verify_as(
+        &self,
+        bundle: &Bundle,
+        digest: &ArtifactDigest,
+        signer: Signer<'_>,
+    ) -> Result<(), Refusal> {
+        check_message_digest(bundle, digest)?;
+        check_certificates(bundle)?;
+        check_timestamps(bundle)?;
+        check_kind_versions(bundle)?;
         let vm = bundle
             .verification_material
             .as_ref()
             .refuse_ctx("bundle", "no verificationMaterial")?;
-        if let Some(VmContent::PublicKey(_)) = vm.content {
-            return Err(Refusal::unsupported(
-                "bundle",
-                "public-key bundles are not supported by sigstore 0.15's verifier",
-            ));
-        }
-        if vm
-            .timestamp_verification_data
-            .as_ref()
-            .is_some_and(|t| !t.rfc3161_timestamps.is_empty())
-        {
-            // We could ignore them if a SET is present, but a bundle relying on them can't be checked.
-            if vm
-                .tlog_entries
-                .iter()
-                .all(|e| e.inclusion_promise.is_none())
-            {
-                return Err(Refusal::unsupported(
-                    "tlog",
-                    "an RFC 3161 timestamp is the only signed time, and timestamps are not verified yet",
+
+        // 1. Who signed: the leaf certificate, or the key the caller trusts.
+        let (cert_der, cert) = match (&vm.content, &signer) {
+            (Some(VmContent::PublicKey(_)), Signer::Key(_)) => (None, None),
+            (Some(VmContent::PublicKey(_)), Signer::Identity(_)) => {
+                return Err(Refusal::new(
+                    "bundle",
+                    "a public-key bundle: no certificate names its signer (verify it with the signer's key, --key)",
                 ));
             }
-        }
-        let entry = match vm.tlog_entries.as_slice() {
-            [entry] => entry,
-            [] => return Err(Refusal::new("tlog", "no transparency log entry")),
-            more => {
-                return Err(Refusal::unsupported(
-                    "tlog",
-                    format!("need exactly 1 tlog entry, got {}", more.len()),
+            (_, Signer::Key(_)) => {
+                return Err(Refusal::new(
+                    "bundle",
+                    "a key was given, but the bundle's signer is a certificate (verify it with an identity)",
                 ));
+            }
+            (_, Signer::Identity(_)) => {
+                let der = leaf_der(bundle).refuse_ctx("bundle", "no signing certificate")?;
+                let cert = crate::verify::certs::parse_cert(&der)?;
+                (Some(der), Some(cert))
             }
         };
-        let kv = entry
-            .kind_version
-            .as_ref()
-            .refuse_ctx("tlog", "no kindVersion")?;
-        match (kv.kind.as_str(), kv.version.as_str()) {
-            ("hashedrekord" | "dsse", "0.0.1") => {}
-            ("hashedrekord" | "dsse", v) => {
-                return Err(Refusal::unsupported(
-                    "tlog",
-                    format!(
-                        "{} {v} is a Rekor v2 entry, which the sigstore crate cannot check",
-                        kv.kind
-                    ),
-                ));
+        let key = match (&signer, &cert) {
+            (Signer::Key(k), _) => (*k).clone(),
+            (_, Some(cert)) => PublicKey::from_cert(cert)?,
+            _ => return Err(Refusal::new("bundle", "no signing key")),
+        };
+
+        // 2. The signature over the artifact or the DSSE envelope.
+        let signed = SignedContent::of(bundle)?;
+        signed.verify(&key, digest)?;
+
+        // 3. Transparency-log entries from the trusted logs.
+        let logged = Logged {
+            signature: &signed.signature,
+            cert_der: cert_der.as_deref(),
+            key: &key,
+            content: signed.logged_content(digest),
+        };
+        let promise_required = bundle.media_type.ends_with("version=0.1");
+        let mut times: Vec<(i64, String)> = Vec::new();
+        let mut logged_times = Vec::new();
+        let mut verified_entries = 0;
+        let mut key_windows = Vec::new();
+        let mut skipped = Vec::new();
+        for entry in &vm.tlog_entries {
+            let id = entry
+                .log_id
+                .as_ref()
+                .map(|l| hex::encode(&l.key_id))
+                .unwrap_or_default();
+            if self.trust.rekor_log(&id).is_none() {
+                skipped.push(id);
+                continue;
             }
-            (k, v) => {
-                return Err(Refusal::unsupported(
-                    "tlog",
-                    format!("entry kind {k} {v} unsupported by the crate's consistency check"),
-                ));
+            let proof =
+                tlog::verify_entry(entry, &logged, &self.trust, self.now, promise_required)?;
+            verified_entries += 1;
+            key_windows.extend(proof.key_window);
+            if let Some(t) = proof.integrated_time {
+                logged_times.push(t);
+                if proof.signed_time {
+                    times.push((t, format!("the signed integrated time of log {id}")));
+                }
             }
         }
-        if entry.log_index < 0 {
-            return Err(Refusal::new("tlog", "negative logIndex"));
-        }
-        let t = entry.integrated_time;
-        if t <= 0 || t > self.now + 60 {
+        if verified_entries == 0 {
             return Err(Refusal::new(
                 "tlog",
-                format!("integratedTime {t} missing or in the future"),
+                match skipped.as_slice() {
+                    [] => "no transparency log entry".to_owned(),
+                    ids => format!("no trusted Rekor key with log id {}", ids.join(", ")),
+                },
             ));
         }
-        let log_id = hex::encode(&entry.log_id.as_ref().refuse_ctx("tlog", "no logId")?.key_id);
-        let key = self.trust.rekor_key_at(&log_id, t)?;
 
-        // SET: signature over canonical JSON {body, integratedTime, logIndex, logID}.
-        let promise = entry.inclusion_promise.as_ref().ok_or_else(|| {
-            Refusal::unsupported(
-                "tlog",
-                "no inclusion promise (SET): the signed time would need an RFC 3161 timestamp, not verified yet",
-            )
-        })?;
-        let set_payload = serde_json::json!({
-            "body": B64.encode(&entry.canonicalized_body),
-            "integratedTime": t,
-            "logIndex": entry.log_index,
-            "logID": log_id,
-        });
-        let canon =
-            serde_json_canonicalizer::to_vec(&set_payload).refuse_ctx("tlog", "canonicalize")?;
-        key.verify_signature(Signature::Raw(&promise.signed_entry_timestamp), &canon)
-            .refuse_ctx("tlog", "SET signature")?;
+        // 4. RFC 3161 timestamps: each one that verifies dates the signature.
+        let mut ts_reasons = Vec::new();
+        if let Some(tvd) = &vm.timestamp_verification_data {
+            let mut uris = Vec::new();
+            for ts in &tvd.rfc3161_timestamps {
+                match tsa::verify(&ts.signed_timestamp, &signed.signature, &self.trust) {
+                    Ok(t) if uris.contains(&t.uri) => {
+                        ts_reasons.push(format!("a second timestamp from {} (ignored)", t.uri))
+                    }
+                    Ok(t) => {
+                        uris.push(t.uri.clone());
+                        times.push((t.time, format!("the timestamp of {}", t.uri)));
+                    }
+                    Err(r) => ts_reasons.push(r.to_string()),
+                }
+            }
+        }
+        if times.is_empty() {
+            return Err(Refusal::new(
+                "timestamp",
+                format!(
+                    "no verified time dates the signature (a signed entry timestamp or an RFC 3161 timestamp){}",
+                    if ts_reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", ts_reasons.join("; "))
+                    }
+                ),
+            ));
+        }
 
-        // Inclusion proof + checkpoint, when present (required by the crate for v0.2+).
-        // (A v0.1 proof without checkpoint has an unauthenticated root: the SET alone counts.)
-        if let Some((p, cp)) = entry
-            .inclusion_proof
-            .as_ref()
-            .and_then(|p| Some((p, p.checkpoint.as_ref()?)))
-        {
-            let spki = self
-                .trust
-                .rekor
+        for (from, to) in &key_windows {
+            if let Some((t, what)) = times
                 .iter()
-                .find(|k| k.key_id_hex.eq_ignore_ascii_case(&log_id))
-                .map(|k| k.spki_der.as_slice())
-                .refuse_ctx("tlog", "no trusted Rekor key")?;
-            let cp = check_checkpoint(&cp.envelope, &key, spki)?;
-            let root: [u8; 32] = p
-                .root_hash
-                .as_slice()
-                .try_into()
-                .refuse_ctx("tlog", "root hash length")?;
-            let hashes = p
-                .hashes
-                .iter()
-                .map(|h| <[u8; 32]>::try_from(h.as_slice()))
-                .collect::<Result<Vec<_>, _>>()
-                .refuse_ctx("tlog", "proof hash length")?;
-            let size = u64::try_from(p.tree_size).refuse_ctx("tlog", "tree size")?;
-            InclusionProof::new(p.log_index, root, size, hashes, Some(cp))
-                .verify(&entry.canonicalized_body, &key)
-                .refuse_ctx("tlog", "inclusion proof / checkpoint")?;
+                .find(|(t, _)| !crate::verify::trust::in_window(*t, *from, *to))
+            {
+                return Err(Refusal::new(
+                    "tlog",
+                    format!("{what} ({t}) is outside the Rekor v2 log key's validity window"),
+                ));
+            }
+        }
+
+        // 5. The certificate at every verified (and every logged) time, its
+        //    SCT and the identity.
+        if let (Some(der), Some(cert), Signer::Identity(policy)) = (&cert_der, &cert, &signer) {
+            for t in &logged_times {
+                crate::verify::certs::check_within_validity(cert, *t).map_err(|r| {
+                    Refusal::new(
+                        "certificate",
+                        format!("integrated time outside the certificate's validity: {r}"),
+                    )
+                })?;
+            }
+            for (t, what) in &times {
+                // Intermediates come from the trusted root only, never from the bundle.
+                let (anchors, inters) = self.trust.fulcio_at(*t);
+                crate::verify::certs::verify_chain_at(der, &anchors, &inters, *t)
+                    .map_err(|r| Refusal::new("chain", format!("at {what} ({t}): {r}")))?;
+            }
+            let issuer = self.trust.issuer_spki(cert, &[])?;
+            sct::verify_embedded(der, cert, &issuer, &self.trust)?;
+            use sigstore::bundle::verify::VerificationPolicy as _;
+            policy
+                .verify(cert)
+                .map_err(|e| Refusal::new("policy", e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+/// Who the caller expects to have signed.
+enum Signer<'a> {
+    Identity(&'a IdentityPolicy),
+    Key(&'a PublicKey),
+}
+
+/// What a bundle signs: a message digest or a DSSE envelope, and its signature.
+struct SignedContent {
+    signature: Vec<u8>,
+    kind: SignedKind,
+}
+
+enum SignedKind {
+    Message,
+    Envelope {
+        payload_type: String,
+        payload: Vec<u8>,
+    },
+}
+
+impl SignedContent {
+    fn of(bundle: &Bundle) -> Result<Self, Refusal> {
+        match &bundle.content {
+            Some(BundleContent::MessageSignature(ms)) => Ok(Self {
+                signature: ms.signature.clone(),
+                kind: SignedKind::Message,
+            }),
+            Some(BundleContent::DsseEnvelope(env)) => {
+                let [sig] = env.signatures.as_slice() else {
+                    return Err(Refusal::new(
+                        "dsse",
+                        format!(
+                            "the envelope carries {} signatures, not one",
+                            env.signatures.len()
+                        ),
+                    ));
+                };
+                Ok(Self {
+                    signature: sig.sig.clone(),
+                    kind: SignedKind::Envelope {
+                        payload_type: env.payload_type.clone(),
+                        payload: env.payload.clone(),
+                    },
+                })
+            }
+            None => Err(Refusal::malformed(
+                "bundle",
+                "neither a message signature nor a DSSE envelope",
+            )),
+        }
+    }
+
+    fn logged_content<'a>(&'a self, digest: &'a ArtifactDigest) -> LoggedContent<'a> {
+        match &self.kind {
+            SignedKind::Message => LoggedContent::Message {
+                sha256: digest.as_bytes(),
+            },
+            SignedKind::Envelope {
+                payload_type,
+                payload,
+            } => LoggedContent::Envelope {
+                payload_type,
+                payload,
+            },
+        }
+    }
+
+    /// The signature verifies with `key`, over the artifact's digest or the
+    /// envelope's PAE, and an envelope's statement names the artifact.
+    fn verify(&self, key: &PublicKey, digest: &ArtifactDigest) -> Result<(), Refusal> {
+        match &self.kind {
+            SignedKind::Message => {
+                let ArtifactDigest::Sha256(d) = digest else {
+                    return Err(Refusal::new(
+                        "signature",
+                        "a message signature is over the artifact's SHA-256 digest",
+                    ));
+                };
+                // Ed25519 signs the artifact whole, which a digest cannot check.
+                key.verify_prehashed(crate::verify::keys::Hash::Sha256, d, &self.signature)
+            }
+            SignedKind::Envelope {
+                payload_type,
+                payload,
+            } => {
+                key.verify(
+                    None,
+                    &crate::verify::dsse::pae(payload_type, payload),
+                    &self.signature,
+                )
+                .map_err(|_| {
+                    Refusal::new(
+                        "signature",
+                        "the envelope's signature does not verify with the key",
+                    )
+                })?;
+                statement_names(payload, digest)
+            }
+        }
+    }
+}
+
+/// The in-toto statement of a DSSE envelope names `digest` among its subjects.
+fn statement_names(payload: &[u8], digest: &ArtifactDigest) -> Result<(), Refusal> {
+    #[derive(serde::Deserialize)]
+    struct St {
+        subject: Vec<Sub>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Sub {
+        digest: std::collections::BTreeMap<String, String>,
+    }
+    let st: St = serde_json::from_slice(payload)
+        .refuse_ctx("dsse", "the payload is not an in-toto statement")?;
+    let (alg, want) = match digest {
+        ArtifactDigest::Sha512(_) => ("sha512", digest.to_hex()),
+        _ => ("sha256", digest.to_hex()),
+    };
+    if st.subject.iter().any(|s| {
+        s.digest
+            .get(alg)
+            .is_some_and(|d| d.eq_ignore_ascii_case(&want))
+    }) {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            "dsse",
+            format!("no subject of the statement has the artifact's {alg} digest {want}"),
+        ))
+    }
+}
+
+/// The leaf certificate's DER.
+fn leaf_der(bundle: &Bundle) -> Option<Vec<u8>> {
+    match bundle.verification_material.as_ref()?.content.as_ref()? {
+        VmContent::Certificate(c) => Some(c.raw_bytes.clone()),
+        VmContent::X509CertificateChain(ch) => Some(ch.certificates.first()?.raw_bytes.clone()),
+        _ => None,
     }
 }
 
@@ -382,8 +559,8 @@ fn check_certificates(bundle: &Bundle) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// RFC 3161 timestamps are not verified yet (they are never the only signed
-/// time trustswap accepts), but one that does not parse is refused, not ignored.
+/// An RFC 3161 timestamp that does not parse is refused, not ignored (one that
+/// parses is verified, or not counted, later).
 fn check_timestamps(bundle: &Bundle) -> Result<(), Refusal> {
     let Some(tvd) = bundle
         .verification_material
@@ -393,65 +570,15 @@ fn check_timestamps(bundle: &Bundle) -> Result<(), Refusal> {
         return Ok(());
     };
     for (i, ts) in tvd.rfc3161_timestamps.iter().enumerate() {
-        parse_rfc3161(&ts.signed_timestamp).map_err(|why| {
-            Refusal::new(
-                "timestamp",
-                format!("RFC 3161 timestamp {i} in timestampVerificationData: {why}"),
-            )
-        })?;
+        tsa::parse(&ts.signed_timestamp)
+            .map(|_| ())
+            .map_err(|why| {
+                Refusal::new(
+                    "timestamp",
+                    format!("RFC 3161 timestamp {i} in timestampVerificationData: {why}"),
+                )
+            })?;
     }
-    Ok(())
-}
-
-/// A DER TimeStampResp, granted, whose token is CMS SignedData over a TSTInfo.
-fn parse_rfc3161(der: &[u8]) -> Result<(), String> {
-    use cms::cert::x509::der::{Decode, Encode, oid::ObjectIdentifier};
-    use cms::signed_data::SignedData;
-    use x509_tsp::{TimeStampResp, TstInfo};
-
-    const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-    const ID_CT_TST_INFO: ObjectIdentifier =
-        ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
-
-    let resp = TimeStampResp::from_der(der).map_err(|e| format!("not a TimeStampResp: {e}"))?;
-    if resp.to_der().ok().as_deref() != Some(der) {
-        return Err("does not re-encode to its own bytes (not DER)".into());
-    }
-    let status = resp.status.status as u8;
-    // PKIStatus granted (0) or grantedWithMods (1).
-    if status > 1 {
-        return Err(format!("status {status}: no timestamp was granted"));
-    }
-    let token = resp
-        .time_stamp_token
-        .ok_or("granted, but carries no timeStampToken")?;
-    if token.content_type != ID_SIGNED_DATA {
-        return Err(format!(
-            "the token is {}, not CMS SignedData",
-            token.content_type
-        ));
-    }
-    let signed = SignedData::from_der(
-        &token
-            .content
-            .to_der()
-            .map_err(|e| format!("token content: {e}"))?,
-    )
-    .map_err(|e| format!("the token is not CMS SignedData: {e}"))?;
-    if signed.encap_content_info.econtent_type != ID_CT_TST_INFO {
-        return Err(format!(
-            "the token signs {}, not a TSTInfo",
-            signed.encap_content_info.econtent_type
-        ));
-    }
-    if signed.signer_infos.0.is_empty() {
-        return Err("the token has no signer".into());
-    }
-    let content = signed
-        .encap_content_info
-        .econtent
-        .ok_or("the token carries no TSTInfo")?;
-    TstInfo::from_der(content.value()).map_err(|e| format!("TSTInfo: {e}"))?;
     Ok(())
 }
 
@@ -486,118 +613,6 @@ fn check_kind_version(entry: &TransparencyLogEntry) -> Result<(), Refusal> {
         ));
     }
     Ok(())
-}
-
-/// A checkpoint is a signed note (transparency-dev `log` and `note` formats):
-/// origin, decimal size, base64 root hash and any other lines, a blank line,
-/// then `— <name> <base64(4-byte key hint ‖ signature)>` lines. It is read
-/// strictly (the size in shortest decimal, base64 as written by the log, so
-/// the note re-encodes to its own bytes: the crate's parser reads `021` or
-/// `+21` as 21 and verifies its own re-encoding), and a signature line must
-/// name the log, carry the hint of the log's key, and verify. Lines by other
-/// signers (witness cosignatures) are allowed and not checked.
-///
-/// The log's name is the origin, or for a Rekor v1 origin `<name> - <tree
-/// id>` the name before the tree id. The key hint is the first 4 bytes of the
-/// SHA-256 of the key's DER SubjectPublicKeyInfo (Rekor v1's log id).
-fn check_checkpoint(
-    envelope: &str,
-    key: &CosignVerificationKey,
-    spki_der: &[u8],
-) -> Result<SignedCheckpoint, Refusal> {
-    use sigstore::rekor::models::checkpoint::{Checkpoint, CheckpointSignature, OtherContent};
-
-    let bad = |why: &str| Refusal::new("checkpoint", format!("not a canonical signed note: {why}"));
-    let (text, sig_block) = envelope
-        .split_once("\n\n")
-        .ok_or_else(|| bad("no blank line before the signatures"))?;
-    let mut lines = text.split('\n');
-    let origin = lines
-        .next()
-        .filter(|o| !o.is_empty())
-        .ok_or_else(|| bad("no origin"))?;
-    let size_text = lines.next().ok_or_else(|| bad("no tree size"))?;
-    let size: u64 = size_text
-        .parse()
-        .ok()
-        .filter(|n: &u64| n.to_string() == size_text)
-        .ok_or_else(|| {
-            bad(&format!(
-                "tree size {size_text:?} is not a decimal number in shortest form"
-            ))
-        })?;
-    let hash_text = lines.next().ok_or_else(|| bad("no root hash"))?;
-    let hash: [u8; 32] = B64
-        .decode(hash_text)
-        .ok()
-        .filter(|h| B64.encode(h) == hash_text)
-        .and_then(|h| h.try_into().ok())
-        .ok_or_else(|| bad("root hash is not 32 bytes of standard base64"))?;
-    let other_content = lines
-        .map(|l| {
-            (!l.is_empty())
-                .then(|| OtherContent::Value(l.to_owned()))
-                .ok_or_else(|| bad("empty line in the note"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let sig_lines = sig_block
-        .strip_suffix('\n')
-        .ok_or_else(|| bad("the last signature line does not end with a newline"))?;
-    let mut signatures = Vec::new();
-    for line in sig_lines.split('\n') {
-        let (name, b64) = line
-            .strip_prefix("\u{2014} ")
-            .and_then(|l| l.split_once(' '))
-            .filter(|(n, b)| !n.is_empty() && !b.contains(' '))
-            .ok_or_else(|| bad(&format!("signature line {line:?}")))?;
-        let blob = B64
-            .decode(b64)
-            .ok()
-            .filter(|d| B64.encode(d) == b64 && d.len() > 4)
-            .ok_or_else(|| bad(&format!("signature of {name:?} is not standard base64")))?;
-        let (hint, raw) = blob.split_at(4);
-        signatures.push(CheckpointSignature {
-            key_fingerprint: hint.try_into().refuse_ctx("checkpoint", "key hint")?,
-            raw: raw.to_vec(),
-            name: name.to_owned(),
-        });
-    }
-
-    let name = match origin.split_once(" - ") {
-        Some((name, tree)) if !tree.is_empty() && tree.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => origin,
-    };
-    let hint: [u8; 4] = Sha256::digest(spki_der)[..4]
-        .try_into()
-        .refuse_ctx("checkpoint", "key hint")?;
-    let ours: Vec<CheckpointSignature> = signatures
-        .into_iter()
-        .filter(|s| s.name == name && s.key_fingerprint == hint)
-        .collect();
-    if ours.is_empty() {
-        return Err(Refusal::new(
-            "checkpoint",
-            format!(
-                "no signature line by {name:?} with the log key's hint {}",
-                hex::encode(hint)
-            ),
-        ));
-    }
-    // The signed text is the note up to and including its last newline.
-    let note = format!("{text}\n");
-    for s in &ours {
-        key.verify_signature(Signature::Raw(&s.raw), note.as_bytes())
-            .refuse_ctx("checkpoint", "signature of the log")?;
-    }
-    Ok(SignedCheckpoint {
-        note: Checkpoint {
-            origin: origin.to_owned(),
-            size,
-            hash,
-            other_content,
-        },
-        signatures: ours,
-    })
 }
 
 /// Proto3 JSON may spell a field at its default value, or `null`, or leave it out.

@@ -127,6 +127,23 @@ pub fn verify_chain_at(
     intermediates_der: &[Vec<u8>],
     t: i64,
 ) -> Result<(), Refusal> {
+    verify_chain_for(
+        leaf_der,
+        anchors_der,
+        intermediates_der,
+        t,
+        EKU_CODE_SIGNING,
+    )
+}
+
+/// [`verify_chain_at`] for the extended key usage `eku` (DER contents of its OID).
+pub fn verify_chain_for(
+    leaf_der: &[u8],
+    anchors_der: &[Vec<u8>],
+    intermediates_der: &[Vec<u8>],
+    t: i64,
+    eku: &'static [u8],
+) -> Result<(), Refusal> {
     if anchors_der.is_empty() {
         return Err(Refusal::new(
             "chain",
@@ -154,12 +171,12 @@ pub fn verify_chain_at(
         &anchors,
         &inters,
         UnixTime::since_unix_epoch(Duration::from_secs(t)),
-        webpki::KeyUsage::required(EKU_CODE_SIGNING),
+        webpki::KeyUsage::required(eku),
         None,
         None,
     )
     .map(|_| ())
-    .refuse_ctx("chain", "path validation at integratedTime")
+    .refuse_ctx("chain", &format!("path validation at {t}"))
 }
 
 /// A `sigstore::bundle::verify::VerificationPolicy` that pins SAN identity and OIDC issuer,
@@ -196,6 +213,23 @@ impl sigstore::bundle::verify::VerificationPolicy for IdentityPolicy {
             Err(mismatch("SubjectAltName", names.join(", ")))
         }
     }
+}
+
+/// `t` lies within the certificate's validity, both ends inclusive
+/// (sigstore-go `Certificate.ValidAtTime`).
+pub fn check_within_validity(cert: &Certificate, t: i64) -> Result<(), Refusal> {
+    let validity = cert.tbs_certificate().validity();
+    let secs = |x: &x509_cert::time::Time| {
+        i64::try_from(x.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+    };
+    let (from, to) = (secs(&validity.not_before), secs(&validity.not_after));
+    if t < from || t > to {
+        return Err(Refusal::new(
+            "certificate",
+            format!("{t} is outside the certificate's validity {from}..={to}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A certificate checked against the verification time when nothing else

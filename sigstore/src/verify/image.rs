@@ -46,6 +46,31 @@ pub enum SignerPolicy {
     },
 }
 
+impl SignerPolicy {
+    /// The same policy for cosign's legacy `.sig` layers.
+    pub fn legacy(&self) -> LegacyPolicy {
+        match self {
+            SignerPolicy::Key {
+                public_key_pem,
+                require_tlog,
+            } => LegacyPolicy::Key {
+                public_key_pem: public_key_pem.as_bytes().to_vec(),
+                require_tlog: *require_tlog,
+            },
+            SignerPolicy::Keyless {
+                rule,
+                require_sct,
+                require_tlog,
+            } => LegacyPolicy::Keyless {
+                signer: Signer::Rule(rule.clone()),
+                issuer: None,
+                require_sct: *require_sct,
+                require_tlog: *require_tlog,
+            },
+        }
+    }
+}
+
 /// What was verified, for decisions and reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
@@ -258,25 +283,7 @@ impl<S: Store> ImageVerifier<S> {
                     annotations: d.annotations,
                 })
                 .collect();
-            let legacy_policy = match policy {
-                SignerPolicy::Key {
-                    public_key_pem,
-                    require_tlog,
-                } => LegacyPolicy::Key {
-                    public_key_pem: public_key_pem.as_bytes().to_vec(),
-                    require_tlog: *require_tlog,
-                },
-                SignerPolicy::Keyless {
-                    rule,
-                    require_sct,
-                    require_tlog,
-                } => LegacyPolicy::Keyless {
-                    signer: Signer::Rule(rule.clone()),
-                    issuer: None,
-                    require_sct: *require_sct,
-                    require_tlog: *require_tlog,
-                },
-            };
+            let legacy_policy = policy.legacy();
             match self
                 .legacy
                 .verify_image(&layers, &digest.to_string(), &legacy_policy)
@@ -342,8 +349,23 @@ impl<S: Store> ImageVerifier<S> {
             } => (rule, require_tlog),
             SignerPolicy::Key {
                 public_key_pem,
-                require_tlog,
-            } => return self.verify_key_bundle(json, digest, public_key_pem, *require_tlog),
+                require_tlog: true,
+            } => {
+                // The log entry is required: the whole bundle is verified,
+                // the key standing in for a certificate.
+                let bundle = BundleVerifier::parse(json).map_err(Refusal::as_evidence)?;
+                let key = crate::verify::keys::PublicKey::from_pem(public_key_pem.as_bytes())?;
+                self.bundles.verify_with_key(
+                    bundle,
+                    ArtifactDigest::Sha256(raw_digest(digest)?),
+                    &key,
+                )?;
+                return Ok(("key".into(), None));
+            }
+            SignerPolicy::Key {
+                public_key_pem,
+                require_tlog: false,
+            } => return self.verify_key_bundle(json, digest, public_key_pem),
         };
         // A bundle found in a store is evidence, not input the user named:
         // one that does not parse is refused.
@@ -362,13 +384,9 @@ impl<S: Store> ImageVerifier<S> {
         let (san, issuer) =
             leaf_identity(&bundle).refuse_ctx("bundle", "no certificate identity")?;
         let san = rule.check(&[san], issuer.as_deref())?;
-        let raw: [u8; 32] = hex::decode(digest.hex())
-            .ok()
-            .and_then(|d| d.try_into().ok())
-            .refuse_ctx("bundle", "digest")?;
         self.bundles.verify_strict(
             bundle,
-            ArtifactDigest::Sha256(raw),
+            ArtifactDigest::Sha256(raw_digest(digest)?),
             &IdentityPolicy {
                 identity: san.clone(),
                 issuer: issuer.clone(),
@@ -377,18 +395,16 @@ impl<S: Store> ImageVerifier<S> {
         Ok((san, issuer))
     }
 
-    /// A key-signed bundle, as `cosign sign --key` and `cosign attest --key`
-    /// write them: a DSSE envelope whose signature verifies with the key over
-    /// its PAE, and whose in-toto statement names the image's digest. The
-    /// sigstore crate verifies no public-key bundle, so the envelope is
-    /// checked here with the crate's key type; a log entry is not read, so a
-    /// policy that requires one cannot be decided.
+    /// A key-signed bundle read without its log entry (`ignoreTlog`,
+    /// `--insecure-ignore-tlog`), as `cosign sign --key --tlog-upload=false`
+    /// and `cosign attest --key` write them: a DSSE envelope whose signature
+    /// verifies with the key over its PAE, and whose in-toto statement names
+    /// the image's digest.
     fn verify_key_bundle(
         &self,
         json: &[u8],
         digest: &Digest,
         public_key_pem: &str,
-        require_tlog: bool,
     ) -> Result<(String, Option<String>), Refusal> {
         let bundle: serde_json::Value =
             serde_json::from_slice(json).refuse_ctx("bundle", "bundle JSON")?;
@@ -398,12 +414,6 @@ impl<S: Store> ImageVerifier<S> {
                 "a key-signed message-signature bundle (trustswap checks key-signed DSSE bundles only)",
             ));
         };
-        if require_tlog {
-            return Err(Refusal::unsupported(
-                "bundle",
-                "a key-signed Sigstore bundle checked against its transparency-log entry (accept it without the log with ignoreTlog / --insecure-ignore-tlog)",
-            ));
-        }
         let envelope = serde_json::to_vec(envelope).refuse_ctx("bundle", "DSSE envelope")?;
         dsse::verify_key_attestation_layer(&envelope, public_key_pem, &digest.to_string())?;
         Ok(("key".into(), None))
@@ -622,4 +632,12 @@ mod tests {
         assert_eq!((r.as_str(), t), ("localhost:5000/a", None));
         assert!(split_reference("x@sha256:zz").is_err());
     }
+}
+
+/// The SHA-256 bytes of an image digest.
+fn raw_digest(digest: &Digest) -> Result<[u8; 32], Refusal> {
+    hex::decode(digest.hex())
+        .ok()
+        .and_then(|d| d.try_into().ok())
+        .refuse_ctx("bundle", "digest")
 }

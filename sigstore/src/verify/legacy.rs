@@ -11,7 +11,9 @@
 //!   never check the signature; they only read `certificate_signature`, so they are always
 //!   combined with `CertificateVerifier` here.
 //! * Chain: rustls-webpki at integratedTime, anchors picked by trusted_root validity window.
-//! * SCT: the crate's bundle verifier (the only public SCT check) on an equivalent v0.1 bundle.
+//! * SCT: [`crate::verify::sct`], the embedded SCT against the trusted root's CT logs, with or
+//!   without a transparency-log entry (the crate's only SCT check sits inside its bundle
+//!   verifier, which re-did every other check and cost half of the verification time).
 //! * Rekor body consistency (sig, key/cert, payload hash inside the SET-covered body): done here,
 //!   the crate does not do it for legacy layers.
 
@@ -34,7 +36,7 @@ use sigstore::cosign::{
 };
 use sigstore::crypto::CosignVerificationKey;
 
-use crate::verify::certs::{self, IdentityPolicy};
+use crate::verify::certs;
 use crate::verify::refusal::{Alternatives, Refusal, RefuseExt};
 use crate::verify::trust::TrustMaterial;
 
@@ -130,30 +132,22 @@ struct RekorPk {
 
 /// What the SET-covered Rekor body says was logged.
 struct LoggedEntry {
-    kind: String,
     bundle: RekorBundle,
     /// DER of the logged key material (certificate or SPKI) and its PEM label.
     logged_key_label: String,
     logged_key_der: Vec<u8>,
 }
 
-/// Holds the trust material and the crate's bundle verifier (used for SCT checks).
+/// Holds the trust material and the verification clock.
 pub struct LegacyVerifier {
     trust: TrustMaterial,
-    bundle_verifier: sigstore::bundle::verify::blocking::Verifier,
     now: i64,
 }
 
 impl LegacyVerifier {
     pub fn new(trust: TrustMaterial, now_unix: i64) -> Result<Self, Refusal> {
-        let bundle_verifier = sigstore::bundle::verify::blocking::Verifier::new(
-            Default::default(),
-            trust.manual_trust_root(),
-        )
-        .refuse_ctx("trust", "bundle verifier")?;
         Ok(Self {
             trust,
-            bundle_verifier,
             now: now_unix,
         })
     }
@@ -362,27 +356,14 @@ impl LegacyVerifier {
                 vc.push(identity_constraint(signer, issuer)?);
                 run_constraints(&sl, &vc)?;
 
-                // SCT (embedded, verified by the crate's bundle verifier).
-                let sct_verified = match (&logged, *require_sct) {
-                    (_, false) => false,
-                    (Some(logged), true) => {
-                        self.check_sct_via_bundle(
-                            logged,
-                            &cert_der,
-                            &sig_raw,
-                            &layer.payload,
-                            signer,
-                            issuer,
-                        )?;
-                        true
-                    }
-                    // The crate checks SCTs only inside a bundle with its log entry.
-                    (None, true) => {
-                        return Err(Refusal::unsupported(
-                            "sct",
-                            "an SCT without a transparency-log entry (rekor.ignoreTlog with ctlog.ignoreSCT false) is not checked by the embedded verifier",
-                        ));
-                    }
+                // SCT embedded in the leaf, signed by a trusted CT log over the
+                // precertificate and the issuer's key (the chain just validated).
+                let sct_verified = if *require_sct {
+                    let issuer = self.trust.issuer_spki(&cert, &inters)?;
+                    crate::verify::sct::verify_embedded(&cert_der, &cert, &issuer, &self.trust)?;
+                    true
+                } else {
+                    false
                 };
                 Ok(LegacyVerified {
                     layer_index: 0,
@@ -442,63 +423,10 @@ impl LegacyVerifier {
         let (label, der) =
             x509_cert::der::pem::decode_vec(&pk_pem).refuse_ctx("tlog", "logged key PEM")?;
         Ok(LoggedEntry {
-            kind: body.kind,
             bundle,
             logged_key_label: label.to_owned(),
             logged_key_der: der,
         })
-    }
-
-    /// The only public SCT verification in sigstore 0.15 is inside `bundle::verify::Verifier`.
-    /// A legacy hashedrekord layer carries exactly what a v0.1 message-signature bundle does,
-    /// so build that bundle and let the crate check chain + SCT + policy + signature + body.
-    fn check_sct_via_bundle(
-        &self,
-        logged: &LoggedEntry,
-        cert_der: &[u8],
-        sig_raw: &[u8],
-        payload: &[u8],
-        signer: &Signer,
-        issuer: &Option<String>,
-    ) -> Result<(), Refusal> {
-        if logged.kind != "hashedrekord" {
-            return Err(Refusal::new(
-                "sct",
-                format!(
-                    "SCT check supported for hashedrekord only, entry is {}",
-                    logged.kind
-                ),
-            ));
-        }
-        let p = &logged.bundle.payload;
-        let digest: [u8; 32] = Sha256::digest(payload).into();
-        let json = serde_json::json!({
-            "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
-            "verificationMaterial": {
-                "x509CertificateChain": { "certificates": [ { "rawBytes": B64.encode(cert_der) } ] },
-                "tlogEntries": [ {
-                    "logIndex": p.log_index.to_string(),
-                    "logId": { "keyId": B64.encode(hex::decode(&p.log_id).refuse_ctx("sct", "logID hex")?) },
-                    "kindVersion": { "kind": "hashedrekord", "version": "0.0.1" },
-                    "integratedTime": p.integrated_time.to_string(),
-                    "inclusionPromise": { "signedEntryTimestamp": logged.bundle.signed_entry_timestamp },
-                    "canonicalizedBody": p.body,
-                } ]
-            },
-            "messageSignature": {
-                "messageDigest": { "algorithm": "SHA2_256", "digest": B64.encode(digest) },
-                "signature": B64.encode(sig_raw),
-            }
-        });
-        let bundle: sigstore::bundle::Bundle =
-            serde_json::from_value(json).refuse_ctx("sct", "synthesized bundle")?;
-        let policy = IdentityPolicy {
-            identity: signer_str(signer).to_owned(),
-            issuer: issuer.clone(),
-        };
-        self.bundle_verifier
-            .verify_digest_with(digest.into(), bundle, &policy, true)
-            .map_err(|e| Refusal::new("sct", format!("{e} ({})", source_chain(&e))))
     }
 }
 

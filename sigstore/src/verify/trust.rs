@@ -30,6 +30,18 @@ pub struct LogKey {
     pub spki_der: Vec<u8>,
     pub valid_from: Option<i64>,
     pub valid_to: Option<i64>,
+    /// The log's `baseUrl`: a Rekor v2 log signs its checkpoints under its host name.
+    pub base_url: Option<String>,
+}
+
+/// One RFC 3161 timestamp authority: its chain (the TSA's leaf first when
+/// the root names it, the root last), its URI and validity window.
+#[derive(Debug, Clone)]
+pub struct TsaEntry {
+    pub certs_der: Vec<Vec<u8>>,
+    pub uri: String,
+    pub valid_from: Option<i64>,
+    pub valid_to: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,7 +49,7 @@ pub struct TrustMaterial {
     pub fulcio: Vec<CaEntry>,
     pub rekor: Vec<LogKey>,
     pub ctlogs: Vec<LogKey>,
-    pub tsas: usize,
+    pub tsas: Vec<TsaEntry>,
 }
 
 fn window(tr: Option<&TimeRange>) -> (Option<i64>, Option<i64>) {
@@ -50,7 +62,7 @@ fn window(tr: Option<&TimeRange>) -> (Option<i64>, Option<i64>) {
     }
 }
 
-fn in_window(t: i64, from: Option<i64>, to: Option<i64>) -> bool {
+pub(crate) fn in_window(t: i64, from: Option<i64>, to: Option<i64>) -> bool {
     // A missing start is treated as "not valid" (fail closed, as sigstore-go does);
     // the end is inclusive.
     match from {
@@ -71,6 +83,7 @@ fn log_keys(logs: &[TransparencyLogInstance]) -> Vec<LogKey> {
                 spki_der: raw.clone(),
                 valid_from,
                 valid_to,
+                base_url: (!l.base_url.is_empty()).then(|| l.base_url.clone()),
             })
         })
         .collect()
@@ -116,7 +129,24 @@ impl TrustMaterial {
             fulcio,
             rekor: log_keys(&root.tlogs),
             ctlogs: log_keys(&root.ctlogs),
-            tsas: root.timestamp_authorities.len(),
+            tsas: root
+                .timestamp_authorities
+                .iter()
+                .map(|ta| {
+                    let (valid_from, valid_to) = window(ta.valid_for.as_ref());
+                    TsaEntry {
+                        certs_der: ta
+                            .cert_chain
+                            .as_ref()
+                            .map(|c| c.certificates.iter().map(|x| x.raw_bytes.clone()).collect())
+                            .unwrap_or_default(),
+                        uri: ta.uri.clone(),
+                        valid_from,
+                        valid_to,
+                    }
+                })
+                .filter(|ta| !ta.certs_der.is_empty())
+                .collect(),
         })
     }
 
@@ -184,6 +214,41 @@ impl TrustMaterial {
         CosignVerificationKey::try_from_der(&k.spki_der).refuse_ctx("tlog", "Rekor key")
     }
 
+    /// The CT log with this log id, if its validity window contains `t`.
+    pub fn ctlog_at(&self, key_id_hex: &str, t: i64) -> Option<&LogKey> {
+        self.ctlogs.iter().find(|k| {
+            k.key_id_hex.eq_ignore_ascii_case(key_id_hex) && in_window(t, k.valid_from, k.valid_to)
+        })
+    }
+
+    /// The DER SubjectPublicKeyInfo of the certificate that issued `leaf`:
+    /// a Fulcio CA certificate of this root, or one of `intermediates`
+    /// (a chain the signature carries, already path-validated). An embedded
+    /// SCT is signed over this key's hash.
+    pub fn issuer_spki(
+        &self,
+        leaf: &x509_cert::Certificate,
+        intermediates: &[Vec<u8>],
+    ) -> Result<Vec<u8>, Refusal> {
+        use x509_cert::der::{Decode as _, Encode as _};
+        let issuer = leaf.tbs_certificate().issuer();
+        self.fulcio
+            .iter()
+            .flat_map(|ca| ca.certs_der.iter())
+            .chain(intermediates)
+            .filter_map(|der| x509_cert::Certificate::from_der(der).ok())
+            .find(|ca| ca.tbs_certificate().subject() == issuer)
+            .and_then(|ca| ca.tbs_certificate().subject_public_key_info().to_der().ok())
+            .refuse_ctx("sct", "the certificate's issuer is not in the trusted root")
+    }
+
+    /// The Rekor log with this log id, whatever its window.
+    pub fn rekor_log(&self, key_id_hex: &str) -> Option<&LogKey> {
+        self.rekor
+            .iter()
+            .find(|k| k.key_id_hex.eq_ignore_ascii_case(key_id_hex))
+    }
+
     /// All Rekor keys (as the crate wants them) valid at `t`.
     pub fn rekor_keys_at(&self, t: i64) -> BTreeMap<String, CosignVerificationKey> {
         self.rekor
@@ -237,6 +302,7 @@ fn inline_log_key(pem_text: &str, what: &str) -> Result<LogKey, Refusal> {
         spki_der,
         valid_from: ALWAYS,
         valid_to: None,
+        base_url: None,
     })
 }
 
@@ -248,7 +314,7 @@ impl TrustMaterial {
             fulcio: Vec::new(),
             rekor: Vec::new(),
             ctlogs: Vec::new(),
-            tsas: 0,
+            tsas: Vec::new(),
         }
     }
 

@@ -6,9 +6,8 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyUsagePurpose, SanType, SerialNumber,
 };
 use sha2::{Digest as _, Sha256};
-use tls_codec::{SerializeBytes, TlsByteVecU16, TlsByteVecU24, TlsSerializeBytes, TlsSize};
-use x509_cert::der::{self, Decode, Encode, Tag, TagNumber, Tagged, asn1::Utf8StringRef};
-use x509_cert::ext::Extension;
+use tls_codec::TlsByteVecU16;
+use x509_cert::der::{self, Encode, asn1::Utf8StringRef};
 use x509_cert::ext::pkix::sct::{
     DigitallySigned as SctSig, HashAlgorithm, LogId, SerializedSct, SignatureAlgorithm,
     SignatureAndHashAlgorithm, SignedCertificateTimestamp, SignedCertificateTimestampList, Version,
@@ -134,17 +133,8 @@ impl CtLog {
             what: "precertificate".into(),
             reason,
         };
-        let signed = CtSignedData {
-            version: Version::V1,
-            signature_type: CtSignatureType::CertificateTimestamp,
-            timestamp: timestamp_ms,
-            signed_entry: CtSignedEntry::PrecertEntry(CtPreCert {
-                issuer_key_hash: Sha256::digest(issuer_spki_der).into(),
-                tbs_certificate: tbs_der.into(),
-            }),
-            extensions: TlsByteVecU16::from_slice(&[]),
-        };
-        let bytes = signed.tls_serialize().map_err(|e| err(e.to_string()))?;
+        let bytes = crate::verify::sct::signed_data(issuer_spki_der, tbs_der, timestamp_ms, &[])
+            .map_err(|e| err(e.to_string()))?;
         let sig = self.key.sign(&bytes);
         Ok(SignedCertificateTimestamp {
             version: Version::V1,
@@ -162,39 +152,6 @@ impl CtLog {
             },
         })
     }
-}
-
-// RFC 6962 section 3.2 `digitally-signed` input, TLS-encoded with tls_codec (same shape as
-// sigstore-rs's transparency.rs, which verifies it).
-#[derive(TlsSerializeBytes, TlsSize)]
-#[repr(u8)]
-enum CtSignatureType {
-    CertificateTimestamp = 0,
-}
-#[repr(u16)]
-enum CtLogEntryType {
-    #[allow(dead_code)]
-    X509Entry = 0,
-    PrecertEntry = 1,
-}
-#[derive(TlsSerializeBytes, TlsSize)]
-struct CtPreCert {
-    issuer_key_hash: [u8; 32],
-    tbs_certificate: TlsByteVecU24,
-}
-#[derive(TlsSerializeBytes, TlsSize)]
-#[repr(u16)]
-enum CtSignedEntry {
-    #[tls_codec(discriminant = "CtLogEntryType::PrecertEntry")]
-    PrecertEntry(CtPreCert),
-}
-#[derive(TlsSerializeBytes, TlsSize)]
-struct CtSignedData {
-    version: Version,
-    signature_type: CtSignatureType,
-    timestamp: u64,
-    signed_entry: CtSignedEntry,
-    extensions: TlsByteVecU16,
 }
 
 /// A Fulcio-like CA: a self-signed root and an intermediate that issues leaves.
@@ -437,31 +394,7 @@ impl LabCa {
     }
 }
 
-/// The TBSCertificate of `cert_der` with the extension `oid` removed, working on the original
-/// DER elements (no re-encoding of the other fields).
-pub fn tbs_without_extension(cert_der: &[u8], oid: &str) -> der::Result<Vec<u8>> {
-    const EXTENSIONS_TAG: Tag = Tag::ContextSpecific {
-        constructed: true,
-        number: TagNumber(3),
-    };
-    let oid =
-        der::asn1::ObjectIdentifier::new(oid).map_err(|_| Tag::ObjectIdentifier.value_error())?;
-    let cert_fields = Vec::<der::Any>::from_der(cert_der)?;
-    let tbs = cert_fields
-        .first()
-        .ok_or_else(|| Tag::Sequence.value_error())?;
-    let mut tbs_fields: Vec<der::Any> = tbs.decode_as()?;
-    if let Some(extensions) = tbs_fields.iter_mut().find(|f| f.tag() == EXTENSIONS_TAG) {
-        let mut kept = Vec::new();
-        for extension in Vec::<der::Any>::from_der(extensions.value())? {
-            if extension.decode_as::<Extension>()?.extn_id != oid {
-                kept.push(extension);
-            }
-        }
-        *extensions = der::Any::new(EXTENSIONS_TAG, kept.to_der()?)?;
-    }
-    tbs_fields.to_der()
-}
+pub use crate::verify::sct::tbs_without_extension;
 
 /// PEM of a certificate, LF line endings (byte-identical to what sigstore-rs expects in Rekor
 /// bodies).
