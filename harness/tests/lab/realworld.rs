@@ -1231,7 +1231,28 @@ const V2_LOG: &str = "/tlogs/1";
             format!("{e}{line}\n")
         });
     },
-    Some(("checkpoint", "more than once"))
+    None
+)]
+#[case::checkpoint_with_a_bad_second_log_signature(
+    // x/mod `note.Open` verifies the first signature by a key and drops repeats.
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        edit_envelope(b, |e| {
+            let line = e.lines().last().expect("line").to_owned();
+            let (name, sig) = line.rsplit_once(' ').expect("signature line");
+            let mut raw = B64.decode(sig).expect("base64");
+            let last = raw.len() - 1;
+            raw[last] ^= 1;
+            format!("{e}{name} {}\n", B64.encode(raw))
+        });
+    },
+    None
+)]
+#[case::entry_at_another_index(
+    // Rekor v2 proves the entry's own index (rekor-tiles `VerifyLogEntryWithHash`).
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        *at(b, &format!("{ENTRY}/logIndex")) = "734".into();
+    },
+    Some(("tlog", "inclusion proof"))
 )]
 #[case::checkpoint_of_another_origin(
     |b: &mut serde_json::Value, _: &mut serde_json::Value| {

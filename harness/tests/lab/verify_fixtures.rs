@@ -391,3 +391,110 @@ fn private_keys_are_0600_and_readme_says_never_trust() {
     }
     assert!(n >= 10);
 }
+
+/// A checkpoint the log really signed, for the empty tree, must not vouch for
+/// an inclusion proof of another tree: the proof is checked against the
+/// checkpoint's own size and root (rekor-tiles proves against them), not tied
+/// to it by a consistency check, which the empty tree passes for any proof.
+#[test]
+fn a_log_signed_empty_tree_checkpoint_proves_no_inclusion() {
+    use sha2::{Digest as _, Sha256};
+    let dir = tempfile::tempdir().expect("tmp");
+    let (lab, cat) = build(dir.path());
+    let layout = Layout::open(dir.path().join("oci")).expect("layout");
+    let trust = TrustMaterial::from_file(&dir.path().join("lab/trusted_root.json")).expect("trust");
+    let f = cat
+        .fixtures
+        .iter()
+        .find(|f| {
+            let digest: Digest = f.image_digest.parse().expect("digest");
+            matches!(f.expect_signature, Expect::Accept)
+                && matches!(f.policy, PolicySpec::Keyless { .. })
+                && layout
+                    .referrers(&f.repository, &digest)
+                    .expect("referrers")
+                    .iter()
+                    .any(|d| {
+                        d.artifact_type.as_deref()
+                            == Some(trustswap::supply::lab::sign::BUNDLE_V03_MEDIA_TYPE)
+                    })
+        })
+        .expect("a keyless fixture with a bundle");
+    let PolicySpec::Keyless { san, issuer, .. } = &f.policy else {
+        unreachable!()
+    };
+    let policy = IdentityPolicy {
+        identity: san.as_str().to_owned(),
+        issuer: Some(issuer.clone()),
+    };
+    let digest: Digest = f.image_digest.parse().expect("digest");
+    let referrer = layout
+        .referrers(&f.repository, &digest)
+        .expect("referrers")
+        .into_iter()
+        .find(|d| {
+            d.artifact_type.as_deref() == Some(trustswap::supply::lab::sign::BUNDLE_V03_MEDIA_TYPE)
+        })
+        .expect("bundle referrer");
+    let Document::Manifest(m) = layout.get_manifest(&referrer).expect("manifest") else {
+        panic!("a bundle referrer is a manifest")
+    };
+    let json = layout.get_blob_checked(&m.layers[0]).expect("bundle");
+    let raw: [u8; 32] = hex::decode(digest.hex())
+        .expect("hex")
+        .try_into()
+        .expect("32");
+    let verify = |b: &serde_json::Value| {
+        let v = BundleVerifier::new(trust.clone(), NOW).expect("verifier");
+        v.verify_strict(
+            BundleVerifier::parse(&serde_json::to_vec(b).expect("json"))?,
+            ArtifactDigest::Sha256(raw),
+            &policy,
+        )
+    };
+    let original: serde_json::Value = serde_json::from_slice(&json).expect("bundle json");
+    verify(&original).expect("the unchanged bundle verifies");
+
+    // The proof, rewritten for a one-leaf tree whose root is the entry's leaf
+    // hash, under a checkpoint the log signs for the empty tree.
+    let mut forged = original.clone();
+    let entry = forged
+        .pointer_mut("/verificationMaterial/tlogEntries/0")
+        .expect("entry");
+    let body = B64
+        .decode(entry["canonicalizedBody"].as_str().expect("body"))
+        .expect("base64");
+    let mut leaf = Sha256::new();
+    leaf.update([0u8]);
+    leaf.update(&body);
+    let root = leaf.finalize();
+    entry["logIndex"] = "0".into();
+    let empty = Sha256::digest(b"");
+    let origin = trustswap::supply::lab::rekor::REKOR_ORIGIN_NAME;
+    let tree = entry["inclusionProof"]["checkpoint"]["envelope"]
+        .as_str()
+        .and_then(|e| e.lines().next())
+        .expect("origin line")
+        .to_owned();
+    let note = format!("{tree}\n0\n{}\n", B64.encode(empty));
+    let mut hint_sig = lab.rekor.key().key_id()[..4].to_vec();
+    hint_sig.extend(lab.rekor.key().sign(note.as_bytes()));
+    entry["inclusionProof"] = serde_json::json!({
+        "logIndex": "0",
+        "rootHash": B64.encode(root),
+        "treeSize": "1",
+        "hashes": [],
+        "checkpoint": { "envelope": format!("{note}\n\u{2014} {origin} {}\n", B64.encode(hint_sig)) },
+    });
+    // The SET names the entry's original index: it must not be what refuses.
+    entry
+        .as_object_mut()
+        .expect("entry")
+        .remove("inclusionPromise");
+    let refusal = verify(&forged).expect_err("an empty signed tree proves nothing");
+    assert_eq!(refusal.stage, "tlog", "{refusal}");
+    assert!(
+        refusal.reason.contains("is not the checkpoint's"),
+        "{refusal}"
+    );
+}

@@ -29,7 +29,7 @@ use sigstore_protobuf_specs::dev::sigstore::common::v1::HashAlgorithm;
 use sigstore_protobuf_specs::dev::sigstore::rekor::v1::TransparencyLogEntry;
 
 use crate::verify::certs::IdentityPolicy;
-use crate::verify::keys::PublicKey;
+use crate::verify::keys::{Hash, KeyKind, PublicKey};
 use crate::verify::legacy::source_chain;
 use crate::verify::refusal::{Refusal, RefuseExt};
 use crate::verify::tlog::{self, Logged, LoggedContent};
@@ -309,7 +309,7 @@ impl BundleVerifier {
                 crate::verify::certs::verify_chain_at(der, &anchors, &inters, *t)
                     .map_err(|r| Refusal::new("chain", format!("at {what} ({t}): {r}")))?;
             }
-            let issuer = self.trust.issuer_spki(cert, &[])?;
+            let issuer = self.trust.issuer_spki(der, cert, &[])?;
             sct::verify_embedded(der, cert, &issuer, &self.trust)?;
             use sigstore::bundle::verify::VerificationPolicy as _;
             policy
@@ -405,17 +405,28 @@ impl SignedContent {
                 payload_type,
                 payload,
             } => {
-                key.verify(
-                    None,
-                    &crate::verify::dsse::pae(payload_type, payload),
-                    &self.signature,
-                )
-                .map_err(|_| {
-                    Refusal::new(
-                        "signature",
-                        "the envelope's signature does not verify with the key",
-                    )
-                })?;
+                // sigstore-go `verify/statement.go`: only in-toto statements.
+                if payload_type != crate::verify::dsse::IN_TOTO_PAYLOAD_TYPE {
+                    return Err(Refusal::new(
+                        "dsse",
+                        format!("payloadType {payload_type:?} is not an in-toto statement"),
+                    ));
+                }
+                let pae = crate::verify::dsse::pae(payload_type, payload);
+                // The key's hash, then SHA-256 for P-384/P-521 keys, as
+                // sigstore-go tries both for bundles up to v0.3 (`signature.go`).
+                let fallback = matches!(key.kind, KeyKind::EcdsaP384 | KeyKind::EcdsaP521);
+                key.verify(None, &pae, &self.signature)
+                    .or_else(|e| match fallback {
+                        true => key.verify(Some(Hash::Sha256), &pae, &self.signature),
+                        false => Err(e),
+                    })
+                    .map_err(|_| {
+                        Refusal::new(
+                            "signature",
+                            "the envelope's signature does not verify with the key",
+                        )
+                    })?;
                 statement_names(payload, digest)
             }
         }

@@ -136,13 +136,49 @@ pub fn verify_chain_at(
     )
 }
 
-/// [`verify_chain_at`] for the extended key usage `eku` (DER contents of its OID).
-pub fn verify_chain_for(
+/// [`verify_chain_at`] for a path whose certificates may leave their
+/// extended key usage out; one that names it must include `eku` (DER contents
+/// of its OID). The leaf's own usage is the caller's to check (a timestamp
+/// authority's intermediate without EKU is unrestricted, as in sigstore's
+/// timestamp-authority `verifyIntermediateExtendedKeyUsage`).
+pub fn verify_chain_if_present(
     leaf_der: &[u8],
     anchors_der: &[Vec<u8>],
     intermediates_der: &[Vec<u8>],
     t: i64,
     eku: &'static [u8],
+) -> Result<(), Refusal> {
+    chain(
+        leaf_der,
+        anchors_der,
+        intermediates_der,
+        t,
+        webpki::KeyUsage::required_if_present(eku),
+    )
+}
+
+fn verify_chain_for(
+    leaf_der: &[u8],
+    anchors_der: &[Vec<u8>],
+    intermediates_der: &[Vec<u8>],
+    t: i64,
+    eku: &'static [u8],
+) -> Result<(), Refusal> {
+    chain(
+        leaf_der,
+        anchors_der,
+        intermediates_der,
+        t,
+        webpki::KeyUsage::required(eku),
+    )
+}
+
+fn chain(
+    leaf_der: &[u8],
+    anchors_der: &[Vec<u8>],
+    intermediates_der: &[Vec<u8>],
+    t: i64,
+    usage: webpki::KeyUsage,
 ) -> Result<(), Refusal> {
     if anchors_der.is_empty() {
         return Err(Refusal::new(
@@ -171,7 +207,7 @@ pub fn verify_chain_for(
         &anchors,
         &inters,
         UnixTime::since_unix_epoch(Duration::from_secs(t)),
-        webpki::KeyUsage::required(eku),
+        usage,
         None,
         None,
     )

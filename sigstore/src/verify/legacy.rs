@@ -359,7 +359,7 @@ impl LegacyVerifier {
                 // SCT embedded in the leaf, signed by a trusted CT log over the
                 // precertificate and the issuer's key (the chain just validated).
                 let sct_verified = if *require_sct {
-                    let issuer = self.trust.issuer_spki(&cert, &inters)?;
+                    let issuer = self.trust.issuer_spki(&cert_der, &cert, &inters)?;
                     crate::verify::sct::verify_embedded(&cert_der, &cert, &issuer, &self.trust)?;
                     true
                 } else {

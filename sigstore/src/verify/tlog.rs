@@ -151,7 +151,7 @@ pub fn verify_entry(
             .refuse_ctx("tlog", "no trusted Rekor key")?
             .spki_der;
         let cp = check_checkpoint(&cp.envelope, &key, NoteSigner::RekorV1 { spki_der: spki })?;
-        prove_inclusion(p, cp, &entry.canonicalized_body, &key)?;
+        prove_inclusion(p.log_index, p, cp, &entry.canonicalized_body, &key)?;
     }
     check_v1_body(entry, logged)?;
     Ok(EntryProof {
@@ -161,7 +161,10 @@ pub fn verify_entry(
     })
 }
 
+/// Prove `leaf` at `index` (Rekor v1: the proof's index in its shard; Rekor
+/// v2: the entry's, as rekor-tiles `VerifyLogEntryWithHash` reads it).
 fn prove_inclusion(
+    index: i64,
     p: &sigstore_protobuf_specs::dev::sigstore::rekor::v1::InclusionProof,
     cp: SignedCheckpoint,
     leaf: &[u8],
@@ -179,7 +182,20 @@ fn prove_inclusion(
         .collect::<Result<Vec<_>, _>>()
         .refuse_ctx("tlog", "proof hash length")?;
     let size = u64::try_from(p.tree_size).refuse_ctx("tlog", "tree size")?;
-    InclusionProof::new(p.log_index, root, size, hashes, Some(cp))
+    // The proof must be about the tree the log signed: its size and root
+    // are the checkpoint's (rekor-tiles `VerifyInclusionProof` proves against
+    // the checkpoint's). The crate's own tie is a consistency check, which an
+    // empty signed tree satisfies for any proof.
+    if size == 0 || cp.note.size != size || cp.note.hash != root {
+        return Err(Refusal::new(
+            "tlog",
+            format!(
+                "the inclusion proof's tree (size {size}) is not the checkpoint's (size {})",
+                cp.note.size
+            ),
+        ));
+    }
+    InclusionProof::new(index, root, size, hashes, Some(cp))
         .verify(leaf, key)
         .refuse_ctx("tlog", "inclusion proof / checkpoint")
 }
@@ -344,6 +360,13 @@ fn verify_v2(
             ),
         ));
     }
+    if entry.inclusion_promise.is_some() {
+        // sigstore-go skips such an entry: its SET cannot verify.
+        return Err(Refusal::new(
+            "tlog",
+            "a Rekor v2 entry carries an inclusion promise (SET), which Rekor v2 never signs",
+        ));
+    }
     let proof = entry
         .inclusion_proof
         .as_ref()
@@ -386,7 +409,7 @@ fn verify_v2(
             "the logged Rekor v2 entry is not this bundle's signature, digest and signer",
         ));
     }
-    prove_inclusion(proof, cp, &rebuilt, &key)?;
+    prove_inclusion(entry.log_index, proof, cp, &rebuilt, &key)?;
     Ok(EntryProof {
         integrated_time: None,
         signed_time: false,
@@ -474,7 +497,8 @@ pub fn note_key_hint(name: &str, key: &PublicKey) -> [u8; 4] {
 /// is the first 4 bytes of the SHA-256 of the key's DER
 /// SubjectPublicKeyInfo (its log id); for Rekor v2 the host name of the
 /// log's `baseUrl`, which must be the origin, and the hint of
-/// [`note_key_hint`]. A signer may not sign twice (x/mod `note.Open`).
+/// [`note_key_hint`]. Only the log's first signature line is verified: later
+/// ones by the same name and hint are dropped, as x/mod `note.Open` drops them.
 fn check_checkpoint(
     envelope: &str,
     key: &CosignVerificationKey,
@@ -566,16 +590,13 @@ fn check_checkpoint(
             (name, hint)
         }
     };
-    let ours: Vec<CheckpointSignature> = signatures
+    let mut ours: Vec<CheckpointSignature> = signatures
         .into_iter()
         .filter(|s| s.name == name && s.key_fingerprint == hint)
         .collect();
-    if ours.len() > 1 {
-        return Err(Refusal::new(
-            "checkpoint",
-            format!("{name:?} signs the checkpoint more than once"),
-        ));
-    }
+    // Repeated signatures by the log are dropped after the first (x/mod
+    // `note.Open`: "Drop repeated signatures by a single verifier").
+    ours.truncate(1);
     if ours.is_empty() {
         return Err(Refusal::new(
             "checkpoint",

@@ -13,6 +13,7 @@ use sigstore::trust::ManualTrustRoot;
 use sigstore_protobuf_specs::dev::sigstore::common::v1::TimeRange;
 use sigstore_protobuf_specs::dev::sigstore::trustroot::v1::{TransparencyLogInstance, TrustedRoot};
 
+use crate::verify::keys::{Hash, PublicKey};
 use crate::verify::refusal::{Refusal, RefuseExt};
 
 /// One Fulcio CA from the trusted root: chain (leaf-most first, root last) and validity window.
@@ -221,23 +222,43 @@ impl TrustMaterial {
         })
     }
 
-    /// The DER SubjectPublicKeyInfo of the certificate that issued `leaf`:
-    /// a Fulcio CA certificate of this root, or one of `intermediates`
-    /// (a chain the signature carries, already path-validated). An embedded
-    /// SCT is signed over this key's hash.
+    /// The DER SubjectPublicKeyInfo of the certificate that issued `leaf`
+    /// (`leaf_der`): a Fulcio CA certificate of this root, or one of
+    /// `intermediates` (a chain the signature carries, already
+    /// path-validated), named as the leaf's issuer and whose key signed it
+    /// (CAs rotate keys under one name). An embedded SCT is signed over this
+    /// key's hash.
     pub fn issuer_spki(
         &self,
+        leaf_der: &[u8],
         leaf: &x509_cert::Certificate,
         intermediates: &[Vec<u8>],
     ) -> Result<Vec<u8>, Refusal> {
         use x509_cert::der::{Decode as _, Encode as _};
         let issuer = leaf.tbs_certificate().issuer();
+        let tbs = x509_cert::der::Any::from_der(leaf_der)
+            .ok()
+            .and_then(|c| c.decode_as::<Vec<x509_cert::der::Any>>().ok())
+            .and_then(|fields| fields.first().and_then(|t| t.to_der().ok()))
+            .refuse_ctx("sct", "the certificate's TBSCertificate")?;
+        let hash = match leaf.signature_algorithm().oid.to_string().as_str() {
+            "1.2.840.10045.4.3.2" | "1.2.840.113549.1.1.11" => Some(Hash::Sha256),
+            "1.2.840.10045.4.3.3" | "1.2.840.113549.1.1.12" => Some(Hash::Sha384),
+            "1.2.840.10045.4.3.4" | "1.2.840.113549.1.1.13" => Some(Hash::Sha512),
+            _ => None,
+        };
+        let signature = leaf.signature().raw_bytes();
         self.fulcio
             .iter()
             .flat_map(|ca| ca.certs_der.iter())
             .chain(intermediates)
             .filter_map(|der| x509_cert::Certificate::from_der(der).ok())
-            .find(|ca| ca.tbs_certificate().subject() == issuer)
+            .filter(|ca| ca.tbs_certificate().subject() == issuer)
+            .find(|ca| {
+                PublicKey::from_cert(ca)
+                    .and_then(|k| k.verify(hash, &tbs, signature))
+                    .is_ok()
+            })
             .and_then(|ca| ca.tbs_certificate().subject_public_key_info().to_der().ok())
             .refuse_ctx("sct", "the certificate's issuer is not in the trusted root")
     }

@@ -167,9 +167,11 @@ pub fn verify(der: &[u8], signature: &[u8], trust: &TrustMaterial) -> Result<Tim
 
 fn verify_with(p: &Parsed, signer: &SignerInfo, time: i64, tsa: &TsaEntry) -> Result<(), String> {
     let (root, rest) = tsa.certs_der.split_last().ok_or("an empty chain")?;
+    // The first certificate is the authority's own only when it is no CA
+    // (sigstore-go `root/trusted_root.go`).
     let (leaf, intermediates) = match rest.split_first() {
-        Some((leaf, inters)) => (Some(leaf), inters),
-        None => (None, rest),
+        Some((first, inters)) if !is_ca(first) => (Some(first), inters),
+        _ => (None, rest),
     };
     let embedded: Vec<Vec<u8>> = p
         .signed
@@ -212,7 +214,7 @@ fn verify_with(p: &Parsed, signer: &SignerInfo, time: i64, tsa: &TsaEntry) -> Re
     check_time_stamping_eku(&cert)?;
     let mut inters: Vec<Vec<u8>> = intermediates.to_vec();
     inters.extend(embedded.iter().filter(|d| *d != signer_der).cloned());
-    certs::verify_chain_for(
+    certs::verify_chain_if_present(
         signer_der,
         std::slice::from_ref(root),
         &inters,
@@ -229,6 +231,18 @@ fn verify_with(p: &Parsed, signer: &SignerInfo, time: i64, tsa: &TsaEntry) -> Re
         ));
     }
     Ok(())
+}
+
+/// Is the certificate `der` a CA (basic constraints)?
+fn is_ca(der: &[u8]) -> bool {
+    use x509_cert::ext::pkix::BasicConstraints;
+    certs::parse_cert(der).ok().is_some_and(|c| {
+        c.tbs_certificate()
+            .get_extension::<BasicConstraints>()
+            .ok()
+            .flatten()
+            .is_some_and(|(_, bc)| bc.ca)
+    })
 }
 
 /// Does the certificate `der` carry the signer identifier `sid`?
