@@ -1457,3 +1457,51 @@ fn verify_signature_checks_a_chainguard_record_from_its_files() {
     // Not a digest: bad input.
     assert_eq!(run("latest", &["--vendor", "chainguard"]).0, Some(2));
 }
+
+/// `rekor.ignoreTlog` without `ctlog.ignoreSCT`: nothing dates the signature
+/// but the verification time, and the embedded SCT is still checked against
+/// the trust root's CT logs, as cosign checks it whatever the log
+/// (`pkg/cosign/verify.go:405-420`).
+#[test]
+fn an_sct_is_checked_when_the_log_is_ignored() {
+    let (digest, layer) = chainguard_layers("php-monorepo-identity.jsonl").remove(0);
+    let bundle: serde_json::Value =
+        serde_json::from_str(&layer.annotations[ANN_BUNDLE]).expect("bundle");
+    let logged = bundle["Payload"]["integratedTime"].as_i64().expect("time");
+    let policy = |require_sct| {
+        LegacyPolicy::Keyless {
+        signer: Signer::Uri(
+            "https://github.com/chainguard-images/images/.github/workflows/release.yaml@refs/heads/main"
+                .into(),
+        ),
+        issuer: Some(GHA.into()),
+        require_sct,
+        require_tlog: false,
+    }
+    };
+    let root = common::realworld().join("trust/sigstore-public-good/trusted_root.json");
+    let trust = TrustMaterial::from_file(&root).expect("trust");
+    // Verified while the certificate is valid: the SCT verifies.
+    let v = LegacyVerifier::new(trust.clone(), logged).expect("verifier");
+    let ok = v
+        .verify_image(std::slice::from_ref(&layer), &digest, &policy(true))
+        .expect("the SCT verifies without the log");
+    assert!(ok.sct_verified);
+    // Against a root whose CT logs are another instance's: refused at sct.
+    let mut other = trust.clone();
+    other.ctlogs = TrustMaterial::from_file(
+        &common::realworld().join("trust/sigstore-staging/trusted_root.json"),
+    )
+    .expect("staging")
+    .ctlogs;
+    let v = LegacyVerifier::new(other.clone(), logged).expect("verifier");
+    let refusal = v
+        .verify_image(std::slice::from_ref(&layer), &digest, &policy(true))
+        .expect_err("no trusted CT log signed the SCT");
+    assert!(refusal.to_string().contains("refused at sct"), "{refusal}");
+    // ctlog.ignoreSCT: the same signature verifies.
+    assert!(
+        v.verify_image(std::slice::from_ref(&layer), &digest, &policy(false))
+            .is_ok()
+    );
+}

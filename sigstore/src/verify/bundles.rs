@@ -48,17 +48,13 @@ const MEDIA_TYPE_V03_OLD: &str = "application/vnd.dev.sigstore.bundle+json;versi
 
 pub struct BundleVerifier {
     trust: TrustMaterial,
-    inner: Verifier,
     now: i64,
 }
 
 impl BundleVerifier {
     pub fn new(trust: TrustMaterial, now_unix: i64) -> Result<Self, Refusal> {
-        let inner = Verifier::new(Default::default(), trust.manual_trust_root())
-            .refuse_ctx("trust", "bundle verifier")?;
         Ok(Self {
             trust,
-            inner,
             now: now_unix,
         })
     }
@@ -109,7 +105,9 @@ impl BundleVerifier {
         policy: &IdentityPolicy,
     ) -> Result<(), Refusal> {
         use sigstore::bundle::verify::{BundleErrorKind, SignatureErrorKind, VerificationError};
-        self.inner
+        // Built per call: only this baseline uses the crate's verifier.
+        Verifier::new(Default::default(), self.trust.manual_trust_root())
+            .refuse_ctx("trust", "bundle verifier")?
             .verify_digest_with(digest, bundle, policy, true)
             .map_err(|e| {
                 // What the crate cannot check is undecided, decided by the
@@ -435,15 +433,7 @@ impl SignedContent {
 
 /// The in-toto statement of a DSSE envelope names `digest` among its subjects.
 fn statement_names(payload: &[u8], digest: &ArtifactDigest) -> Result<(), Refusal> {
-    #[derive(serde::Deserialize)]
-    struct St {
-        subject: Vec<Sub>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Sub {
-        digest: std::collections::BTreeMap<String, String>,
-    }
-    let st: St = serde_json::from_slice(payload)
+    let st: Subjects = serde_json::from_slice(payload)
         .refuse_ctx("dsse", "the payload is not an in-toto statement")?;
     let (alg, want) = match digest {
         ArtifactDigest::Sha512(_) => ("sha512", digest.to_hex()),
@@ -461,6 +451,17 @@ fn statement_names(payload: &[u8], digest: &ArtifactDigest) -> Result<(), Refusa
             format!("no subject of the statement has the artifact's {alg} digest {want}"),
         ))
     }
+}
+
+/// The subjects of an in-toto statement (the rest is not read here).
+#[derive(serde::Deserialize)]
+struct Subjects {
+    subject: Vec<Subject>,
+}
+
+#[derive(serde::Deserialize)]
+struct Subject {
+    digest: std::collections::BTreeMap<String, String>,
 }
 
 /// The leaf certificate's DER.
@@ -691,16 +692,8 @@ pub fn dsse_first_subject(bundle_json: &[u8]) -> Option<ArtifactDigest> {
     struct E {
         payload: String,
     }
-    #[derive(serde::Deserialize)]
-    struct St {
-        subject: Vec<Sub>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Sub {
-        digest: std::collections::BTreeMap<String, String>,
-    }
     let b: B = serde_json::from_slice(bundle_json).ok()?;
-    let st: St = serde_json::from_slice(&B64.decode(b.dsse?.payload).ok()?).ok()?;
+    let st: Subjects = serde_json::from_slice(&B64.decode(b.dsse?.payload).ok()?).ok()?;
     let s = st.subject.first()?;
     if let Some(h) = s.digest.get("sha256") {
         return Some(ArtifactDigest::Sha256(

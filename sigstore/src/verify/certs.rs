@@ -127,12 +127,12 @@ pub fn verify_chain_at(
     intermediates_der: &[Vec<u8>],
     t: i64,
 ) -> Result<(), Refusal> {
-    verify_chain_for(
+    chain(
         leaf_der,
         anchors_der,
         intermediates_der,
         t,
-        EKU_CODE_SIGNING,
+        webpki::KeyUsage::required(EKU_CODE_SIGNING),
     )
 }
 
@@ -154,22 +154,6 @@ pub fn verify_chain_if_present(
         intermediates_der,
         t,
         webpki::KeyUsage::required_if_present(eku),
-    )
-}
-
-fn verify_chain_for(
-    leaf_der: &[u8],
-    anchors_der: &[Vec<u8>],
-    intermediates_der: &[Vec<u8>],
-    t: i64,
-    eku: &'static [u8],
-) -> Result<(), Refusal> {
-    chain(
-        leaf_der,
-        anchors_der,
-        intermediates_der,
-        t,
-        webpki::KeyUsage::required(eku),
     )
 }
 
