@@ -611,6 +611,14 @@ fn bundle_statement(json: &[u8]) -> Result<serde_json::Value, Refusal> {
     serde_json::from_slice(&bytes).refuse_ctx("bundle", "in-toto statement")
 }
 
+/// The SHA-256 bytes of an image digest.
+fn raw_digest(digest: &Digest) -> Result<[u8; 32], Refusal> {
+    hex::decode(digest.hex())
+        .ok()
+        .and_then(|d| d.try_into().ok())
+        .refuse_ctx("bundle", "digest")
+}
+
 #[cfg(test)]
 mod tests {
     use super::split_reference;
@@ -632,12 +640,4 @@ mod tests {
         assert_eq!((r.as_str(), t), ("localhost:5000/a", None));
         assert!(split_reference("x@sha256:zz").is_err());
     }
-}
-
-/// The SHA-256 bytes of an image digest.
-fn raw_digest(digest: &Digest) -> Result<[u8; 32], Refusal> {
-    hex::decode(digest.hex())
-        .ok()
-        .and_then(|d| d.try_into().ok())
-        .refuse_ctx("bundle", "digest")
 }
