@@ -146,3 +146,150 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     std::fs::write(&tmp, contents).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
+
+/// Where the nodes of one YAML document are written: the RFC 6901 pointer of
+/// each map entry and list item, to the 1-based line and column of its key
+/// (of the item, in a list). Built from serde-saphyr's `Spanned`; a document
+/// whose locations cannot be read has an empty map (locations are a help for
+/// the reader, never a reason to refuse the input).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceMap {
+    nodes: std::collections::BTreeMap<String, (u64, u64)>,
+}
+
+impl SourceMap {
+    /// The line and column of the node at `pointer`, if it is written.
+    pub fn get(&self, pointer: &str) -> Option<(u64, u64)> {
+        self.nodes.get(pointer).copied()
+    }
+
+    fn walk(&mut self, pointer: &str, tree: &Tree) {
+        match tree {
+            Tree::Map(entries) => {
+                for (key, value) in entries {
+                    let p = format!(
+                        "{pointer}/{}",
+                        key.value.replace('~', "~0").replace('/', "~1")
+                    );
+                    self.nodes
+                        .insert(p.clone(), (key.referenced.line(), key.referenced.column()));
+                    self.walk(&p, &value.value);
+                }
+            }
+            Tree::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let p = format!("{pointer}/{i}");
+                    self.nodes.insert(
+                        p.clone(),
+                        (item.referenced.line(), item.referenced.column()),
+                    );
+                    self.walk(&p, &item.value);
+                }
+            }
+            Tree::Null | Tree::Scalar => {}
+        }
+    }
+}
+
+/// A YAML node's shape with the locations of its keys and items.
+enum Tree {
+    Map(Vec<(serde_saphyr::Spanned<String>, serde_saphyr::Spanned<Tree>)>),
+    Seq(Vec<serde_saphyr::Spanned<Tree>>),
+    Null,
+    Scalar,
+}
+
+impl<'de> serde::Deserialize<'de> for Tree {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Tree;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a YAML node")
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Tree, E> {
+                Ok(Tree::Scalar)
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Tree, E> {
+                Ok(Tree::Scalar)
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Tree, E> {
+                Ok(Tree::Scalar)
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Tree, E> {
+                Ok(Tree::Scalar)
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Tree, E> {
+                Ok(Tree::Scalar)
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> std::result::Result<Tree, E> {
+                Ok(Tree::Scalar)
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Tree, E> {
+                Ok(Tree::Null)
+            }
+            fn visit_none<E>(self) -> std::result::Result<Tree, E> {
+                Ok(Tree::Null)
+            }
+            fn visit_some<D2: serde::Deserializer<'de>>(
+                self,
+                d: D2,
+            ) -> std::result::Result<Tree, D2::Error> {
+                serde::Deserialize::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Tree, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Tree::Seq(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Tree, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key()? {
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(Tree::Map(entries))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// [`parse_documents`], each document with where its nodes are written.
+pub fn parse_documents_located(path: &Path) -> Result<Vec<(serde_json::Value, SourceMap)>> {
+    let text = read_to_string(path)?;
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_str_multiple_with_options(&text, options_for(text.len())).map_err(
+            |e| Error::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            },
+        )?;
+    let trees: Vec<serde_saphyr::Spanned<Tree>> =
+        serde_saphyr::from_str_multiple_with_options(&text, options_for(text.len()))
+            .unwrap_or_default();
+    let mut maps: Vec<SourceMap> = trees
+        .iter()
+        .map(|t| {
+            let mut m = SourceMap::default();
+            m.walk("", &t.value);
+            m
+        })
+        .collect();
+    // The two readings must see the same documents; otherwise no locations.
+    if maps.len() != docs.len() {
+        maps = vec![SourceMap::default(); docs.len()];
+    }
+    Ok(docs
+        .into_iter()
+        .zip(maps)
+        .filter(|(d, _)| !d.is_null())
+        .collect())
+}

@@ -6,6 +6,9 @@
 
 pub mod canon;
 mod classify;
+pub mod written;
+
+pub use written::Written;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,6 +79,11 @@ pub struct Difference {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub right: Option<Value>,
     pub class: Class,
+    /// Where each side writes the field, for documents read from files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_at: Option<Written>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub right_at: Option<Written>,
 }
 
 /// The differences between two policy sets.
@@ -169,6 +177,8 @@ impl Ctx<'_> {
             left: left.cloned(),
             right: right.cloned(),
             class,
+            left_at: None,
+            right_at: None,
         });
     }
 }
@@ -258,6 +268,16 @@ pub fn diff_documents(left: &Document, right: &Document) -> Vec<Difference> {
         out: Vec::new(),
     };
     walk(&mut ctx, &mut Vec::new(), &l, &r);
+    for d in &mut ctx.out {
+        d.left_at = d
+            .left_pointer
+            .as_deref()
+            .and_then(|p| written::locate(left, p));
+        d.right_at = d
+            .right_pointer
+            .as_deref()
+            .and_then(|p| written::locate(right, p));
+    }
     ctx.out
 }
 
@@ -336,6 +356,8 @@ fn whole(d: &Document, left: bool) -> Difference {
         left: if left { v.clone() } else { None },
         right: if left { None } else { v },
         class: Class::Structural,
+        left_at: None,
+        right_at: None,
     }
 }
 
@@ -352,6 +374,7 @@ mod tests {
                 .map(|value| Document {
                     origin: String::new(),
                     value,
+                    source: None,
                 })
                 .collect(),
             files: vec![],

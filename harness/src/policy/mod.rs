@@ -128,6 +128,9 @@ pub struct Document {
     /// Where it came from (a file path, or the rendered file name).
     pub origin: String,
     pub value: Value,
+    /// Where its fields are written, for a document read from a file.
+    #[serde(skip)]
+    pub source: Option<std::sync::Arc<crate::yaml::SourceMap>>,
 }
 
 impl Document {
@@ -183,7 +186,10 @@ impl PolicySet {
         }
         let mut documents = Vec::new();
         for file in files {
-            for (i, value) in crate::yaml::parse_documents(&file)?.into_iter().enumerate() {
+            for (i, (value, source)) in crate::yaml::parse_documents_located(&file)?
+                .into_iter()
+                .enumerate()
+            {
                 if !value.is_object() || value.get("kind").and_then(Value::as_str).is_none() {
                     return Err(Error::invalid(
                         &file,
@@ -196,6 +202,7 @@ impl PolicySet {
                 documents.push(Document {
                     origin: file.display().to_string(),
                     value,
+                    source: Some(std::sync::Arc::new(source)),
                 });
             }
         }

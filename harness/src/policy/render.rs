@@ -76,6 +76,7 @@ fn push<T: Serialize>(set: &mut PolicySet, object: &T) -> Result<()> {
     let doc = Document {
         origin: String::new(),
         value,
+        source: None,
     };
     let file = format!("{}-{}.yaml", doc.kind().to_ascii_lowercase(), doc.name());
     let mut yaml = crate::yaml::to_yaml(object)?;

@@ -46,6 +46,9 @@ fn details(title: &str, c: &Comparison, out: &mut String) {
             show(d.left.as_ref()),
             show(d.right.as_ref())
         ));
+        for at in [&d.left_at, &d.right_at].into_iter().flatten() {
+            out.push_str(&format!("              {at}\n"));
+        }
     }
     for w in &c.warnings {
         out.push_str(&format!("  warning: {w}\n"));

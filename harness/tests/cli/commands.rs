@@ -222,6 +222,36 @@ fn diff_of_hand_written_sets() {
     assert_eq!(result["command"], "diff");
     assert_eq!(result["verdict"], "does-not-hold");
     assert_eq!(result["exitCode"], 1);
+
+    // Each difference where the user wrote it: the spec-level action the
+    // canonical path moved into each entry, a value written on one side only
+    // (the other side's is Kyverno's default), and a list both sides write.
+    let audit = "fixtures/policies/handwritten/dhi-audit/verify-images.yaml";
+    let chainguard = "fixtures/policies/handwritten/chainguard/verify-images.yaml";
+    for line in [
+        format!("spec.validationFailureAction at {chainguard}:6:3"),
+        format!("spec.validationFailureAction at {audit}:6:3"),
+        format!("spec.rules[0].verifyImages[0].mutateDigest at {audit}:20:11"),
+        format!(
+            "spec.rules[0].verifyImages[0].mutateDigest at {chainguard}:20:11 (not written: Kyverno's default)"
+        ),
+        format!("spec.rules[0].exclude.any[0].resources.namespaces at {audit}:18:15"),
+    ] {
+        assert!(stdout.contains(&line), "{line} shown: {stdout}");
+    }
+    let differences = result["comparison"]["differences"]
+        .as_array()
+        .expect("differences");
+    let action = differences
+        .iter()
+        .find(|d| d["path"] == "/spec/rules/name=verify-signature/verifyImages/0/failureAction")
+        .expect("the action differs");
+    assert_eq!(
+        action["rightAt"],
+        serde_json::json!({
+            "file": audit, "line": 6, "column": 3, "field": "spec.validationFailureAction"
+        })
+    );
 }
 
 #[test]

@@ -222,6 +222,7 @@ impl KubeBackend {
                 .map(|v| Document {
                     origin: "applied".into(),
                     value: v.clone(),
+                    source: None,
                 })
                 .collect(),
             files: Vec::new(),
