@@ -119,8 +119,11 @@ pub fn san_identities(cert: &Certificate) -> Result<Vec<String>, Refusal> {
 }
 
 /// Path validation with webpki at time `t` (the Rekor integrated time), to anchors chosen from
-/// the trusted root by their validity window. EKU code signing is required. The leaf's own
-/// validity is checked at `t` too, i.e. "certificate valid at integratedTime".
+/// the trusted root by their validity window. Extended key usage as Go's `x509.Verify` with
+/// `KeyUsages: [CodeSigning]` reads it (cosign `TrustedCert`, sigstore-go
+/// `VerifyLeafCertificate`): a certificate of the path that names usages must name code
+/// signing, one that names none is unrestricted (GitHub's Fulcio intermediate names none).
+/// The leaf's own validity is checked at `t` too, i.e. "certificate valid at integratedTime".
 pub fn verify_chain_at(
     leaf_der: &[u8],
     anchors_der: &[Vec<u8>],
@@ -132,7 +135,7 @@ pub fn verify_chain_at(
         anchors_der,
         intermediates_der,
         t,
-        webpki::KeyUsage::required(EKU_CODE_SIGNING),
+        webpki::KeyUsage::required_if_present(EKU_CODE_SIGNING),
     )
 }
 
@@ -275,4 +278,67 @@ pub fn check_valid_at(cert: &Certificate, now: i64) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose as Eku, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+
+    /// Root, intermediate and leaf DER, each usage list as given.
+    fn path(inter: Vec<Eku>, leaf: Vec<Eku>) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let params = |cn: &str, ca: Option<BasicConstraints>, eku: Vec<Eku>| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+            p.distinguished_name.push(DnType::CommonName, cn);
+            match ca {
+                Some(bc) => {
+                    p.is_ca = IsCa::Ca(bc);
+                    p.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+                }
+                None => p.key_usages = vec![KeyUsagePurpose::DigitalSignature],
+            }
+            p.extended_key_usages = eku;
+            p
+        };
+        let root_key = KeyPair::generate().expect("key");
+        let root = params("root", Some(BasicConstraints::Unconstrained), vec![]);
+        let root_der = root.self_signed(&root_key).expect("root").der().to_vec();
+        let inter_key = KeyPair::generate().expect("key");
+        let inter = params(
+            "intermediate",
+            Some(BasicConstraints::Constrained(0)),
+            inter,
+        );
+        let inter_der = inter
+            .signed_by(&inter_key, &Issuer::new(root, &root_key))
+            .expect("intermediate")
+            .der()
+            .to_vec();
+        let leaf_key = KeyPair::generate().expect("key");
+        let leaf_der = params("leaf", None, leaf)
+            .signed_by(&leaf_key, &Issuer::new(inter, &inter_key))
+            .expect("leaf")
+            .der()
+            .to_vec();
+        (root_der, inter_der, leaf_der)
+    }
+
+    const T: i64 = 1_767_225_600;
+
+    #[test]
+    fn an_intermediate_that_names_no_usage_is_unrestricted() {
+        let (root, inter, leaf) = path(vec![], vec![Eku::CodeSigning]);
+        verify_chain_at(&leaf, &[root], &[inter], T).expect("as Go's x509.Verify accepts it");
+    }
+
+    #[test]
+    fn a_certificate_that_names_other_usages_is_refused() {
+        let (root, inter, leaf) = path(vec![], vec![Eku::ServerAuth]);
+        assert!(verify_chain_at(&leaf, &[root], &[inter], T).is_err());
+        let (root, inter, leaf) = path(vec![Eku::ServerAuth], vec![Eku::CodeSigning]);
+        assert!(verify_chain_at(&leaf, &[root], &[inter], T).is_err());
+    }
 }
