@@ -1280,6 +1280,23 @@ const V2_LOG: &str = "/tlogs/1";
     },
     Some(("tlog", "outside the Rekor v2 log key's validity window"))
 )]
+#[case::the_same_entry_twice(
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        let entries = at(b, "/verificationMaterial/tlogEntries").as_array_mut().expect("entries");
+        entries.push(entries[0].clone());
+    },
+    Some(("tlog", "duplicate tlog entries"))
+)]
+#[case::more_timestamps_than_sigstore_go_reads(
+    |b: &mut serde_json::Value, _: &mut serde_json::Value| {
+        let ts = at(b, "/verificationMaterial/timestampVerificationData/rfc3161Timestamps")
+            .as_array_mut()
+            .expect("timestamps");
+        let one = ts[0].clone();
+        ts.extend(std::iter::repeat_n(one, 32));
+    },
+    Some(("timestamp", "too many signed timestamps: 33 > 32"))
+)]
 #[case::no_timestamp(
     |b: &mut serde_json::Value, _: &mut serde_json::Value| {
         at(b, "/verificationMaterial").as_object_mut().expect("vm").remove("timestampVerificationData");

@@ -211,6 +211,7 @@ impl BundleVerifier {
             content: signed.logged_content(digest),
         };
         let promise_required = bundle.media_type.ends_with("version=0.1");
+        check_limits(vm)?;
         let mut times: Vec<(i64, String)> = Vec::new();
         let mut logged_times = Vec::new();
         let mut verified_entries = 0;
@@ -316,6 +317,42 @@ impl BundleVerifier {
         }
         Ok(())
     }
+}
+
+/// sigstore-go's bounds (`internal/limits`): at most 32 log entries and 32
+/// timestamps, and no log entry twice (same log, same index).
+fn check_limits(
+    vm: &sigstore_protobuf_specs::dev::sigstore::bundle::v1::VerificationMaterial,
+) -> Result<(), Refusal> {
+    const MAX_TLOG_ENTRIES: usize = 32;
+    const MAX_TIMESTAMPS: usize = 32;
+    let entries = &vm.tlog_entries;
+    if entries.len() > MAX_TLOG_ENTRIES {
+        return Err(Refusal::new(
+            "tlog",
+            format!(
+                "too many tlog entries: {} > {MAX_TLOG_ENTRIES}",
+                entries.len()
+            ),
+        ));
+    }
+    let timestamps = vm
+        .timestamp_verification_data
+        .as_ref()
+        .map_or(0, |t| t.rfc3161_timestamps.len());
+    if timestamps > MAX_TIMESTAMPS {
+        return Err(Refusal::new(
+            "timestamp",
+            format!("too many signed timestamps: {timestamps} > {MAX_TIMESTAMPS}"),
+        ));
+    }
+    let id = |e: &TransparencyLogEntry| (e.log_id.as_ref().map(|l| l.key_id.clone()), e.log_index);
+    for (i, e) in entries.iter().enumerate() {
+        if entries[..i].iter().any(|f| id(f) == id(e)) {
+            return Err(Refusal::new("tlog", "duplicate tlog entries"));
+        }
+    }
+    Ok(())
 }
 
 /// Who the caller expects to have signed.
