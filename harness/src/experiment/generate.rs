@@ -202,6 +202,11 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
             action: [VpAction::Deny, VpAction::Audit, VpAction::Warn][(form / 2) as usize],
         });
     }
+    if rng.chance(20) {
+        patches.push(PolicyPatch::SbomPayload {
+            holds: rng.chance(50),
+        });
+    }
     let mut setup = vec![
         format!(
             "failureAction {}",
@@ -297,6 +302,11 @@ mod tests {
                 .flat_map(|s| &s.patches)
                 .any(|p| matches!(p, PolicyPatch::TeamPolicy { .. }))
         );
+        assert!(
+            c.iter()
+                .flat_map(|s| &s.patches)
+                .any(|p| matches!(p, PolicyPatch::SbomPayload { .. }))
+        );
     }
 
     #[test]
@@ -306,8 +316,9 @@ mod tests {
             .iter()
             .flat_map(|s| s.patches.iter().map(|p| p.describe()))
             .collect();
-        // 10 knobs, the SBOM condition's 2 forms and the team policy's 6
-        assert_eq!(patches.len(), 18, "{patches:?}");
+        // 10 knobs, the SBOM condition's 2 forms, the team policy's 6 and
+        // the SBOM payload check's 2
+        assert_eq!(patches.len(), 20, "{patches:?}");
         let variants: std::collections::BTreeSet<&str> = c
             .iter()
             .flat_map(|s| &s.steps)

@@ -53,6 +53,11 @@ pub enum PolicyPatch {
     /// the lab's SBOMs hold (`holds`) or another value. An
     /// ImageValidatingPolicy checks payloads in CEL instead.
     SbomCondition { holds: bool },
+    /// ImageValidatingPolicy: a CEL validation on the verified SBOM
+    /// statement `extractPayload` returns (after the SBOM's own
+    /// validation): its format field equals what the lab's SBOMs hold
+    /// (`holds`) or another value.
+    SbomPayload { holds: bool },
 }
 
 /// A ValidatingPolicy's `validationActions` (one of them).
@@ -83,7 +88,7 @@ impl PolicyPatch {
                     | PolicyPatch::SigstoreBundle
                     | PolicyPatch::SbomCondition { .. },
                 Engine::Ivpol
-            )
+            ) | (PolicyPatch::SbomPayload { .. }, Engine::Cpol)
         )
     }
 
@@ -112,6 +117,10 @@ impl PolicyPatch {
                 "a ValidatingPolicy ({action:?}) whose CEL validation {} the pods' team",
                 if holds { "accepts" } else { "refuses" }
             ),
+            PolicyPatch::SbomPayload { holds } => format!(
+                "a CEL validation on the extracted SBOM's format that {}",
+                if holds { "holds" } else { "fails" }
+            ),
         }
     }
 }
@@ -132,6 +141,35 @@ fn sbom_condition(predicate_type: &Value, holds: bool) -> Value {
         "operator": "Equals",
         "value": if holds { good } else { bad },
     }]}])
+}
+
+/// [`PolicyPatch::SbomPayload`]: a validation, after the others, on the
+/// statement of the policy's in-toto SBOM attestation (a policy without one
+/// is left as it is). The lab's CycloneDX SBOMs say `bomFormat: CycloneDX`,
+/// its SPDX ones `spdxVersion: SPDX-2.3`.
+fn sbom_payload(spec: &mut Value, holds: bool) {
+    let Some((name, cyclonedx)) = spec["attestations"].as_array().and_then(|atts| {
+        atts.iter().find_map(|a| {
+            let t = a["intoto"]["type"].as_str()?;
+            Some((a["name"].as_str()?.to_owned(), t.contains("cyclonedx")))
+        })
+    }) else {
+        return;
+    };
+    let (field, good, bad) = match cyclonedx {
+        true => ("bomFormat", "CycloneDX", "SPDX"),
+        false => ("spdxVersion", "SPDX-2.3", "SPDX-2.2"),
+    };
+    let value = if holds { good } else { bad };
+    if let Some(validations) = spec["validations"].as_array_mut() {
+        validations.push(serde_json::json!({
+            "expression": format!(
+                "({}).map(image, extractPayload(image, attestations.{name}).predicate.{field} == '{value}').all(e, e)",
+                crate::policy::render::image_lists()
+            ),
+            "message": format!("the SBOM's {field} is not {value}"),
+        }));
+    }
 }
 
 /// The team label the generated pods carry.
@@ -289,8 +327,8 @@ fn cpol(doc: &mut Value, p: PolicyPatch) {
                         att["conditions"] = sbom_condition(&att["type"], holds);
                     }
                 }
-                // A document of its own (`apply`).
-                PolicyPatch::TeamPolicy { .. } => {}
+                // A document of its own (`apply`); an ImageValidatingPolicy's.
+                PolicyPatch::TeamPolicy { .. } | PolicyPatch::SbomPayload { .. } => {}
             }
         }
     }
@@ -313,6 +351,7 @@ fn ivpol(doc: &mut Value, p: PolicyPatch) {
         | PolicyPatch::SigstoreBundle
         | PolicyPatch::SbomCondition { .. }
         | PolicyPatch::TeamPolicy { .. } => {}
+        PolicyPatch::SbomPayload { holds } => sbom_payload(spec, holds),
         PolicyPatch::IgnoreTlog(b) | PolicyPatch::IgnoreSct(b) => {
             let field = match p {
                 PolicyPatch::IgnoreTlog(_) => "insecureIgnoreTlog",

@@ -306,10 +306,14 @@ fn actions(contract: &Contract) -> Vec<ValidationAction> {
 /// `initContainers` and `ephemeralContainers` to their (matched) images, and a
 /// key may be absent, so each list is guarded.
 fn all_images(check: &str) -> String {
-    let lists = ["containers", "initContainers", "ephemeralContainers"]
+    format!("({}).map(image, {check}).all(e, e > 0)", image_lists())
+}
+
+/// Every image an ImageValidatingPolicy extracts, as one CEL list.
+pub(crate) fn image_lists() -> String {
+    ["containers", "initContainers", "ephemeralContainers"]
         .map(|k| format!("(has(images.{k}) ? images.{k} : [])"))
-        .join(" + ");
-    format!("({lists}).map(image, {check}).all(e, e > 0)")
+        .join(" + ")
 }
 
 fn image_validating_policy(
