@@ -12,7 +12,7 @@ use crate::selector::{LabelSelector, labels_of};
 use crate::util::Doc;
 use crate::verifier::{
     AttestorSpec, CtlogSpec, EvidenceFormat, EvidenceVerifier, IdentitySpec, RekorSpec,
-    TrustSource, Verification, match_identity,
+    TrustSource, Verification, match_bundle_identity, match_identity,
 };
 use regex::Regex;
 use serde_json::{Value, json};
@@ -1331,8 +1331,12 @@ impl ClusterPolicy {
         } = spec
         {
             for id in &identities {
-                match_identity(exp, additional_extensions, std::slice::from_ref(id))
-                    .map_err(|e| format!("failed to verify image {image}: {e}"))?;
+                match spec.format() {
+                    EvidenceFormat::Bundle => match_bundle_identity(exp, std::slice::from_ref(id)),
+                    _ => match_identity(exp, additional_extensions, std::slice::from_ref(id))
+                        .map_err(|e| e.to_string()),
+                }
+                .map_err(|e| format!("failed to verify image {image}: {e}"))?;
             }
         }
         if info.digest.is_none() {
@@ -1413,9 +1417,13 @@ impl ClusterPolicy {
                                 identities: exp,
                                 additional_extensions,
                                 ..
-                            } => match_identity(exp, additional_extensions, &identities)
-                                .map(|()| Some(digest))
-                                .map_err(|e| (false, format!("{entry_path}{seg}: {e}"))),
+                            } => match spec.format() {
+                                EvidenceFormat::Bundle => match_bundle_identity(exp, &identities),
+                                _ => match_identity(exp, additional_extensions, &identities)
+                                    .map_err(|e| e.to_string()),
+                            }
+                            .map(|()| Some(digest))
+                            .map_err(|e| (false, format!("{entry_path}{seg}: {e}"))),
                             _ => Ok(Some(digest)),
                         },
                         Verification::Refused { reason } => {

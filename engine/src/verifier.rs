@@ -300,6 +300,52 @@ pub fn match_identity(
     Err(IdentityMismatch { reasons: errs })
 }
 
+/// Kyverno's `SigstoreBundle` verifier asks sigstore-go for the identity
+/// (`pkg/image/verifiers/cpol/cosign/sigstore.go:174-197` buildPolicy,
+/// `verify.NewShortCertificateIdentity`): `subject` and `issuer` are literal,
+/// not go-wildcards, the regexps unanchored, and every criterion given must
+/// hold (sigstore-go `verify/certificate_identity.go:120-169`). Without a
+/// subject or without an issuer criterion there is no identity policy and
+/// no bundle verifies; `additionalExtensions` are not read. A bundle whose
+/// identity does not match simply does not verify, so the reason is the one
+/// Kyverno gives when none does (`verifier.go:36-39`).
+pub fn match_bundle_identity(
+    expected: &[IdentitySpec],
+    received: &[SignerIdentity],
+) -> Result<(), String> {
+    const NONE: &str = "sigstore bundle verification failed: no matching signatures found";
+    let Some(spec) = expected.first() else {
+        return Err(NONE.into());
+    };
+    fn given(s: &Option<String>) -> Option<&str> {
+        s.as_deref().filter(|v| !v.is_empty())
+    }
+    let (subject, issuer) = (given(&spec.subject), given(&spec.issuer));
+    if (subject.is_none() && spec.subject_regexp.is_none())
+        || (issuer.is_none() && spec.issuer_regexp.is_none())
+    {
+        return Err(NONE.into());
+    }
+    let holds = |exact: Option<&str>, re: &Option<Regex>, value: &str| {
+        exact.is_none_or(|e| e == value) && re.as_ref().is_none_or(|r| r.is_match(value))
+    };
+    received
+        .iter()
+        .any(|id| {
+            holds(
+                subject,
+                &spec.subject_regexp,
+                id.subject.as_deref().unwrap_or_default(),
+            ) && holds(
+                issuer,
+                &spec.issuer_regexp,
+                id.issuer.as_deref().unwrap_or_default(),
+            )
+        })
+        .then_some(())
+        .ok_or_else(|| NONE.into())
+}
+
 /// Why no signature's identity satisfied the expected identities: one reason
 /// per (signature, expected identity) pair tried, in that order, written as
 /// Kyverno writes them and `"; "`-joined as it joins them.
@@ -336,4 +382,58 @@ fn match_certificate_data(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAN: &str =
+        "https://github.com/example-org/platform/.github/workflows/release.yaml@refs/heads/main";
+    const GHA: &str = "https://token.actions.githubusercontent.com";
+
+    fn spec(subject: Option<&str>, subject_re: Option<&str>, issuer: Option<&str>) -> IdentitySpec {
+        IdentitySpec {
+            subject: subject.map(str::to_owned),
+            subject_regexp: subject_re.map(|r| Regex::new(r).expect("regex")),
+            issuer: issuer.map(str::to_owned),
+            issuer_regexp: None,
+        }
+    }
+
+    #[test]
+    fn a_sigstore_bundle_identity_is_literal_and_needs_subject_and_issuer() {
+        let signer = [SignerIdentity {
+            subject: Some(SAN.into()),
+            issuer: Some(GHA.into()),
+            ..Default::default()
+        }];
+        let ok = |s: IdentitySpec| match_bundle_identity(&[s], &signer).is_ok();
+        assert!(ok(spec(Some(SAN), None, Some(GHA))));
+        // go-wildcards are not read: `*` is a character like any other
+        assert!(!ok(spec(
+            Some("https://github.com/example-org*"),
+            None,
+            Some(GHA)
+        )));
+        // the regexp is unanchored, and both criteria must hold when both are given
+        assert!(ok(spec(None, Some("example-org/platform"), Some(GHA))));
+        assert!(!ok(spec(Some(SAN), Some("other-org"), Some(GHA))));
+        // no issuer (or no subject) criterion: nothing verifies
+        assert!(!ok(spec(Some(SAN), None, None)));
+        assert!(!ok(spec(None, None, Some(GHA))));
+        // the careless wildcard still matches on the legacy path
+        assert!(
+            match_identity(
+                &[spec(
+                    Some("https://github.com/example-org*"),
+                    None,
+                    Some(GHA)
+                )],
+                &BTreeMap::new(),
+                &signer
+            )
+            .is_ok()
+        );
+    }
 }
