@@ -10,7 +10,7 @@ use crate::selector::{LabelSelector, labels_of};
 use crate::util::Doc;
 use crate::verifier::{
     AttestorSpec, CtlogSpec, EvidenceFormat, EvidenceVerifier, IdentitySpec, RekorSpec,
-    TrustSource, Verification, match_identity,
+    TrustSource, Verification, match_cosign_identity,
 };
 use cel::objects::{Key, Map};
 use cel::{Context, Env, ExecutionError, Program, Value as CelValue};
@@ -1457,10 +1457,8 @@ fn count_verified(
             } => {
                 let ok = match &att.spec {
                     AttestorSpec::Keyless {
-                        identities: exp,
-                        additional_extensions,
-                        ..
-                    } => match_identity(exp, additional_extensions, &identities).is_ok(),
+                        identities: exp, ..
+                    } => match_cosign_identity(exp, &identities),
                     _ => true,
                 };
                 if ok {

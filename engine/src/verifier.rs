@@ -300,6 +300,32 @@ pub fn match_identity(
     Err(IdentityMismatch { reasons: errs })
 }
 
+/// An ImageValidatingPolicy's keyless identities, which Kyverno hands to
+/// cosign as `CheckOpts.Identities` (`pkg/image/verifiers/ivpol/cosign/opts.go:189-197`):
+/// cosign v3.1.2 `CheckCertificatePolicy` (`pkg/cosign/verify.go:463-512`)
+/// reads `subject` and `issuer` literally, a regexp (unanchored) taking
+/// precedence over the literal, an absent criterion matching anything; one
+/// identity of the list must match.
+pub fn match_cosign_identity(expected: &[IdentitySpec], received: &[SignerIdentity]) -> bool {
+    fn criterion(exact: &Option<String>, re: &Option<Regex>, value: &str) -> bool {
+        match (re, exact.as_deref().filter(|s| !s.is_empty())) {
+            (Some(re), _) => re.is_match(value),
+            (None, Some(exact)) => exact == value,
+            (None, None) => true,
+        }
+    }
+    received.iter().any(|id| {
+        let (subject, issuer) = (
+            id.subject.as_deref().unwrap_or_default(),
+            id.issuer.as_deref().unwrap_or_default(),
+        );
+        expected.iter().any(|e| {
+            criterion(&e.issuer, &e.issuer_regexp, issuer)
+                && criterion(&e.subject, &e.subject_regexp, subject)
+        })
+    })
+}
+
 /// Kyverno's `SigstoreBundle` verifier asks sigstore-go for the identity
 /// (`pkg/image/verifiers/cpol/cosign/sigstore.go:174-197` buildPolicy,
 /// `verify.NewShortCertificateIdentity`): `subject` and `issuer` are literal,
@@ -422,6 +448,24 @@ mod tests {
         // no issuer (or no subject) criterion: nothing verifies
         assert!(!ok(spec(Some(SAN), None, None)));
         assert!(!ok(spec(None, None, Some(GHA))));
+        // an ImageValidatingPolicy's identity is cosign's: literal, the
+        // regexp first
+        assert!(!match_cosign_identity(
+            &[spec(
+                Some("https://github.com/example-org*"),
+                None,
+                Some(GHA)
+            )],
+            &signer
+        ));
+        assert!(match_cosign_identity(
+            &[spec(Some("https://other"), Some("example-org/"), Some(GHA))],
+            &signer
+        ));
+        assert!(match_cosign_identity(
+            &[spec(Some(SAN), None, None)],
+            &signer
+        ));
         // the careless wildcard still matches on the legacy path
         assert!(
             match_identity(
