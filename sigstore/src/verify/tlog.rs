@@ -492,7 +492,7 @@ pub fn note_key_hint(name: &str, key: &PublicKey) -> [u8; 4] {
 /// name the log, carry the hint of the log's key, and verify. Lines by other
 /// signers (witness cosignatures) are allowed and not checked.
 ///
-/// `name` is the log's name: for Rekor v1 (`None`) the origin, or for an
+/// The log's name: for Rekor v1 ([`NoteSigner::RekorV1`]) the origin, or for an
 /// origin `<name> - <tree id>` the name before the tree id, and the key hint
 /// is the first 4 bytes of the SHA-256 of the key's DER
 /// SubjectPublicKeyInfo (its log id); for Rekor v2 the host name of the
