@@ -1056,14 +1056,7 @@ fn verify_signature(inputs: &InputArgs, args: &VerifySignatureArgs) -> Result<u8
         payload: crate::input::read(&args.payload)?,
         annotations,
     };
-    let (trusted_root, origin) = match (
-        &args.trusted_root,
-        std::env::var_os("TRUSTSWAP_TRUSTED_ROOT"),
-    ) {
-        (Some(given), _) => (given.clone(), "given with --trusted-root"),
-        (None, Some(env)) => (PathBuf::from(env), "from $TRUSTSWAP_TRUSTED_ROOT"),
-        (None, None) => return Err(no_trusted_root()),
-    };
+    let (trusted_root, origin) = choose_trusted_root(args.trusted_root.as_ref(), None)?;
     let trust = crate::lab_cli::trusted_root(&trusted_root)?;
     let now = chrono::Utc::now().timestamp();
     println!("trust root: {} ({origin})", trusted_root.display());
@@ -1124,16 +1117,7 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
     if args.repository.is_some() {
         repository = args.repository.clone();
     }
-    let configured = std::env::var_os("TRUSTSWAP_TRUSTED_ROOT").map(PathBuf::from);
-    let (trusted_root, origin) = match (&args.trusted_root, lab, configured) {
-        (Some(given), _, _) => (given.clone(), "given with --trusted-root"),
-        (None, Some(lab), _) => (
-            lab.join("trusted_root.json"),
-            "the lab's (lab material: its keys are public, never trust it outside the lab)",
-        ),
-        (None, None, Some(env)) => (env, "from $TRUSTSWAP_TRUSTED_ROOT"),
-        (None, None, None) => return Err(no_trusted_root()),
-    };
+    let (trusted_root, origin) = choose_trusted_root(args.trusted_root.as_ref(), lab)?;
     let trust = crate::lab_cli::trusted_root(&trusted_root)?;
     let (now, clock) = if lab_mode {
         (crate::lab_cli::LAB_NOW, "the lab's fixed clock")
@@ -1178,6 +1162,24 @@ fn verify_image(inputs: &InputArgs, args: &VerifyArgs) -> Result<u8> {
 const DEFAULT_LAB: &str = ".trustswap/lab";
 
 /// Verification outside the lab with no trusted root: refuse, and say how to get one.
+/// The trust root a verification uses, and why: the one given, the lab's
+/// when verifying lab material, or `$TRUSTSWAP_TRUSTED_ROOT`; never a default.
+fn choose_trusted_root(
+    given: Option<&PathBuf>,
+    lab: Option<&Path>,
+) -> Result<(PathBuf, &'static str)> {
+    let configured = std::env::var_os("TRUSTSWAP_TRUSTED_ROOT").map(PathBuf::from);
+    Ok(match (given, lab, configured) {
+        (Some(given), _, _) => (given.clone(), "given with --trusted-root"),
+        (None, Some(lab), _) => (
+            lab.join("trusted_root.json"),
+            "the lab's (lab material: its keys are public, never trust it outside the lab)",
+        ),
+        (None, None, Some(env)) => (env, "from $TRUSTSWAP_TRUSTED_ROOT"),
+        (None, None, None) => return Err(no_trusted_root()),
+    })
+}
+
 fn no_trusted_root() -> Error {
     Error::Usage {
         message: "no trusted root: verifying outside the lab needs the Sigstore trust root you trust".into(),

@@ -50,14 +50,18 @@ pub fn parse_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
 /// values. Empty documents (a lone `---`) are skipped.
 pub fn parse_documents(path: &Path) -> Result<Vec<serde_json::Value>> {
     let text = read_to_string(path)?;
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_str_multiple_with_options(&text, options_for(text.len())).map_err(
-            |e| Error::Parse {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            },
-        )?;
+    let docs = documents(path, &text)?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Every document of `text` (read from `path`) as JSON, empty ones included.
+fn documents(path: &Path, text: &str) -> Result<Vec<serde_json::Value>> {
+    serde_saphyr::from_str_multiple_with_options(text, options_for(text.len())).map_err(|e| {
+        Error::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    })
 }
 
 /// Parse a data file that may be large (a drift-audit state): JSON when the
@@ -265,13 +269,7 @@ impl<'de> serde::Deserialize<'de> for Tree {
 /// [`parse_documents`], each document with where its nodes are written.
 pub fn parse_documents_located(path: &Path) -> Result<Vec<(serde_json::Value, SourceMap)>> {
     let text = read_to_string(path)?;
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_str_multiple_with_options(&text, options_for(text.len())).map_err(
-            |e| Error::Parse {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            },
-        )?;
+    let docs = documents(path, &text)?;
     let trees: Vec<serde_saphyr::Spanned<Tree>> =
         serde_saphyr::from_str_multiple_with_options(&text, options_for(text.len()))
             .unwrap_or_default();
