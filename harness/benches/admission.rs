@@ -35,7 +35,13 @@ fn inputs() -> (Contract, Vec<Vendor>) {
 fn bench(c: &mut Criterion) {
     let (contract, vendors) = inputs();
     let dir = tempfile::tempdir().expect("tempdir");
-    let lab = LabContext::build(&dir.path().join("lab"), 0).expect("lab");
+    let lab = LabContext::build(
+        &dir.path().join("lab"),
+        0,
+        &trustswap::profile::load_shipped(&trustswap::profile::keys::KeyResolver::new(Vec::new()))
+            .expect("shipped profiles"),
+    )
+    .expect("lab");
     let chainguard = vendors
         .iter()
         .find(|v| v.name == "chainguard")
@@ -103,6 +109,7 @@ fn bench(c: &mut Criterion) {
                             .expect("scenarios"),
                         lab_dir: d.path().join("lab"),
                         seed: 0,
+                        own: &[],
                         cancel: Default::default(),
                     })
                     .expect("run")

@@ -24,7 +24,12 @@ const ISSUER: &str = "https://token.actions.githubusercontent.com";
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = dir.path().join("lab");
-    init(&lab, 0).expect("lab");
+    init(
+        &lab,
+        0,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .expect("lab");
     let trust = TrustMaterial::from_file(&lab.join("trusted_root.json")).expect("trust");
     let layout = Layout::open(layout_dir(&lab)).expect("layout");
 
@@ -104,7 +109,12 @@ fn bench(c: &mut Criterion) {
                     })
                     .expect("lab");
                     let mut layout = Layout::create(d.path().join("layout")).expect("layout");
-                    build_all(&mut lab, &mut layout).expect("fixtures")
+                    build_all(
+                        &mut lab,
+                        &mut layout,
+                        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+                    )
+                    .expect("fixtures")
                 },
                 criterion::BatchSize::PerIteration,
             )

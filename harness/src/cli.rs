@@ -175,6 +175,13 @@ pub struct RunArgs {
     /// Run only these scenario ids (repeatable)
     #[arg(long = "scenario", value_name = "ID")]
     pub only: Vec<String>,
+    /// A vendor's hand-written policy set (file or folder) in place of the
+    /// policies rendered from the contract (repeatable, one per vendor; the
+    /// run's vendors are then exactly these). Trust material naming the
+    /// vendor's real signer is re-pointed at the lab, every edit listed and
+    /// proved trust-root class; identity matchers are never rewritten
+    #[arg(long = "policies", value_name = "VENDOR=PATH", value_parser = crate::experiment::own::parse_arg)]
+    pub policies: Vec<(String, PathBuf)>,
     /// Lab folder (rebuilt from --seed for every run)
     #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
     pub lab: PathBuf,
@@ -604,7 +611,7 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         }
         Command::Run(args) => run(&cli.inputs, args),
         Command::Fidelity(args) => fidelity(&cli.inputs, args),
-        Command::Admit(args) => admit(args),
+        Command::Admit(args) => admit(&cli.inputs, args),
         Command::Init { dir, force } => {
             let written = crate::shipped::init(dir, *force)?;
             let d = display(dir);
@@ -647,13 +654,14 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         Command::Lab {
             command: LabCommand::Init { dir, seed },
         } => {
-            if cli.inputs.vendors.is_some() || cli.inputs.contract.is_some() {
+            if cli.inputs.contract.is_some() {
                 return Err(Error::Usage {
-                    message: "--vendors and --contract do not apply to `lab init`: the lab signs fixtures for the shipped vendors (dhi, chainguard, selfbuilt, distroless) whatever the profiles say".into(),
-                    hint: "drop the flag; `run --vendors DIR` runs the hypotheses of the vendors the lab signs for and says which it cannot".into(),
+                    message: "--contract does not apply to `lab init`: the lab signs images, it renders no policy".into(),
+                    hint: "drop the flag; --vendors DIR chooses the vendors the lab signs for".into(),
                 });
             }
-            let (catalogue, _lock) = crate::lab_cli::init(dir, *seed)?;
+            let vendors = crate::profile::lab::lab_vendors(&cli.inputs.load()?.vendors)?;
+            let (catalogue, _lock) = crate::lab_cli::init(dir, *seed, &vendors)?;
             println!(
                 "lab: {} fixtures ({} not applicable) in {}; trusted root {}; SCTs embedded and required: {}",
                 catalogue.fixtures.len(),
@@ -723,7 +731,7 @@ pub fn execute(cli: &Cli) -> Result<u8> {
     }
 }
 
-fn admit(args: &AdmitArgs) -> Result<u8> {
+fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
     use crate::admit;
     let policies = admit::read_policies(&args.policies, &args.namespace)?;
     let resources = admit::read_resources(&args.manifests, &args.namespace)?;
@@ -743,7 +751,8 @@ fn admit(args: &AdmitArgs) -> Result<u8> {
                     display(&args.lab),
                     args.seed
                 );
-                crate::lab_cli::init(&args.lab, args.seed)?.1
+                let vendors = crate::profile::lab::lab_vendors(&inputs.load()?.vendors)?;
+                crate::lab_cli::init(&args.lab, args.seed, &vendors)?.1
             };
             admit::lab_evidence(&args.lab)?
         }
@@ -1271,6 +1280,19 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
             hint: "add --backend local (or kind, or cluster), or drop the flag".into(),
         });
     }
+    if !args.policies.is_empty() && args.backend != BackendKind::Embedded {
+        return Err(Error::Usage {
+            message: "--policies runs on the embedded engine only: a real cluster would need the hand-written set's image references and CEL relocated to the lab's registry, which trustswap does not rewrite yet".into(),
+            hint: "drop --backend, or run the rendered policies on the real backend".into(),
+        });
+    }
+    if !args.policies.is_empty() && !args.check.vendor_names.is_empty() {
+        return Err(Error::Usage {
+            message: "--vendor and --policies both choose the run's vendors".into(),
+            hint: "drop --vendor: with --policies the run's vendors are the ones named there"
+                .into(),
+        });
+    }
     backend_flags(args.backend, &args.cluster)?;
     let target = match args.backend {
         BackendKind::Embedded => None,
@@ -1288,11 +1310,19 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
     }
 
     let loaded = inputs.load()?;
-    let vendors = profile::select(loaded.vendors.clone(), &args.check.vendor_names)?;
-    let engines = if args.check.engines.is_empty() {
-        Engine::ALL.to_vec()
+    let own = crate::experiment::own::load(&args.policies, &loaded.vendors)?;
+    let vendors = if own.is_empty() {
+        profile::select(loaded.vendors.clone(), &args.check.vendor_names)?
     } else {
-        dedup(&args.check.engines)
+        crate::experiment::own::vendors_of(&own, &loaded.vendors)
+    };
+    let engines = match (args.check.engines.is_empty(), own.is_empty()) {
+        (false, _) => dedup(&args.check.engines),
+        (true, true) => Engine::ALL.to_vec(),
+        (true, false) => Engine::ALL
+            .into_iter()
+            .filter(|e| own.iter().any(|s| s.engines().contains(e)))
+            .collect(),
     };
     let mut scenarios = match &args.scenarios {
         Some(dir) => crate::experiment::scenario::load_dir(dir)?,
@@ -1324,6 +1354,7 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         scenarios,
         lab_dir: args.lab.clone(),
         seed: args.seed,
+        own: &own,
         cancel: Default::default(),
     };
     let (embedded, real) = match target {
@@ -1400,6 +1431,7 @@ fn fidelity(inputs: &InputArgs, args: &FidelityArgs) -> Result<u8> {
         scenarios: Vec::new(),
         lab_dir: args.lab.clone(),
         seed: args.seed,
+        own: &[],
         cancel: Default::default(),
     };
     let started = std::time::Instant::now();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::profile::{Identity, Matcher, Requirement, Vendor};
 use crate::supply::lab::folder::{self, Access, LabLock};
-use crate::supply::lab::{Catalogue, Lab, LabConfig, build_all};
+use crate::supply::lab::{Catalogue, Lab, LabConfig, LabVendor, build_all};
 use crate::supply::oci::Layout;
 use crate::supply::oci::{Descriptor, Digest, LayoutError};
 use crate::supply::registry::{Registry, Timeouts};
@@ -68,7 +68,7 @@ pub fn layout_dir(lab: &Path) -> PathBuf {
 /// exclusive lock, which is returned so that the caller can keep the lab stable
 /// while it uses it. The lab is built in a sibling temporary folder and swapped
 /// in; `dir` must be new, empty or a lab trustswap built (see `folder`).
-pub fn init(dir: &Path, seed: u64) -> Result<(Catalogue, LabLock)> {
+pub fn init(dir: &Path, seed: u64, vendors: &[LabVendor]) -> Result<(Catalogue, LabLock)> {
     let lock = folder::lock(dir, Access::Exclusive)?;
     let internal = |e: &dyn std::fmt::Display| Error::Internal {
         message: format!("failed to build the lab: {e}"),
@@ -83,7 +83,14 @@ pub fn init(dir: &Path, seed: u64) -> Result<(Catalogue, LabLock)> {
         )
         .map_err(|e| internal(&e))?;
         let mut layout = Layout::create(layout_dir(tmp)).map_err(|e| internal(&e))?;
-        let catalogue = build_all(&mut lab, &mut layout).map_err(|e| internal(&e))?;
+        let catalogue = build_all(&mut lab, &mut layout, vendors).map_err(|e| internal(&e))?;
+        // `<vendor>.pub`: the key the lab signs a key-based vendor's fixtures with.
+        for keys in &catalogue.vendor_keys {
+            crate::yaml::write_atomic(
+                &tmp.join(format!("{}.pub", keys.vendor)),
+                keys.active.as_bytes(),
+            )?;
+        }
         let json = serde_json::to_vec_pretty(&catalogue).map_err(|e| internal(&e))?;
         crate::yaml::write_atomic(&tmp.join("catalogue.json"), &json)?;
         Ok(catalogue)

@@ -59,7 +59,7 @@ fn attestors(lab: &LabContext, vendor: &Vendor) -> Result<Vec<AttestorSpec>, Str
         Identity::Key(k) => {
             let keys = vec![
                 k.pem.clone().unwrap_or_default(),
-                lab.rotated_key().to_owned(),
+                lab.rotated_key(&vendor.name).unwrap_or_default().to_owned(),
             ];
             keys.into_iter()
                 .map(|public_keys| AttestorSpec::Keys {

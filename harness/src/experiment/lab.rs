@@ -24,7 +24,6 @@ pub struct LabContext {
     pub evidence: Arc<StoreEvidence<Layout>>,
     pub trust: TrustOverrides,
     pub now: i64,
-    rotated_key: String,
     /// The foreign CA's chain (`<lab>/foreign-ca-chain.pem`).
     foreign_roots: String,
     /// Held for the whole run: no other trustswap replaces the lab meanwhile.
@@ -33,13 +32,6 @@ pub struct LabContext {
 
 fn read(path: PathBuf) -> Result<String> {
     crate::input::read_to_string(&path)
-}
-
-fn lab_name(id: &impl serde::Serialize) -> String {
-    serde_json::to_value(id)
-        .ok()
-        .and_then(|v| v.as_str().map(|s| s.replace('-', "")))
-        .unwrap_or_default()
 }
 
 /// The embedded engine's evidence over the lab's layout, on the lab's clock,
@@ -69,9 +61,14 @@ impl LabContext {
         Ok(evidence_over(layout, &self.dir, None))
     }
 
-    /// The key DHI rotated to (`<lab>/dhi-1.pub`), read once when the lab opens.
-    pub fn rotated_key(&self) -> &str {
-        &self.rotated_key
+    /// The key a key-based vendor rotated away from (DHI's `<lab>/dhi-1.pub`),
+    /// or `None` for a keyless vendor.
+    pub fn rotated_key(&self, vendor: &str) -> Option<&str> {
+        self.catalogue
+            .vendor_keys
+            .iter()
+            .find(|k| k.vendor == vendor)
+            .map(|k| k.rotated.as_str())
     }
 
     /// Points `vendor`'s moved tag at the digest it had before the vendor
@@ -106,9 +103,11 @@ impl LabContext {
         trust
     }
 
-    /// Build (or rebuild) the lab for `seed` in `dir`, and load it.
-    pub fn build(dir: &Path, seed: u64) -> Result<LabContext> {
-        let (catalogue, lock) = crate::lab_cli::init(dir, seed)?;
+    /// Build (or rebuild) the lab for `seed` and the vendor `profiles` in
+    /// `dir`, and load it.
+    pub fn build(dir: &Path, seed: u64, profiles: &[Vendor]) -> Result<LabContext> {
+        let vendors = crate::profile::lab::lab_vendors(profiles)?;
+        let (catalogue, lock) = crate::lab_cli::init(dir, seed, &vendors)?;
         let layout = Layout::open(layout_dir(dir))
             .map_err(|e| Error::harness("failed to open the lab layout", e))?;
         // What a cluster's Kyverno trusts when a policy names nothing is
@@ -136,7 +135,6 @@ impl LabContext {
                     }),
                 }),
             },
-            rotated_key: read(dir.join("dhi-1.pub"))?,
             foreign_roots: read(dir.join("foreign-ca-chain.pem"))?,
             evidence: Arc::new(evidence),
             catalogue,
@@ -149,7 +147,7 @@ impl LabContext {
     /// The lab fixture of `vendor` (profile name) and `variant`.
     pub fn fixture(&self, vendor: &str, variant: &str) -> Option<&Fixture> {
         self.catalogue.fixtures.iter().find(|f| {
-            lab_name(&f.vendor) == vendor.replace('-', "")
+            f.vendor == vendor
                 && serde_json::to_value(f.variant)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
@@ -188,8 +186,10 @@ impl LabContext {
                         origin: "lab".into(),
                     });
                 }
-                if mode == IdentityMode::TrustRotatedKey {
-                    trust.extra_keys.push(self.rotated_key.clone());
+                if mode == IdentityMode::TrustRotatedKey
+                    && let Some(rotated) = self.rotated_key(&profile.name)
+                {
+                    trust.extra_keys.push(rotated.to_owned());
                 }
             }
             Identity::Keyless { issuer, .. } if mode == IdentityMode::CarelessWildcard => {
@@ -213,16 +213,24 @@ impl LabContext {
     }
 
     /// A careless prefix of the vendor's lab identity: the org of a GitHub
-    /// workflow URI, the local part and first label of an email.
+    /// workflow URI, the local part and first label of an email, the scheme
+    /// and first host label of any other URI (what the lab's look-alike
+    /// signer, `supply::lab::look_alike_of`, also starts with).
     fn careless_prefix(&self, vendor: &str) -> Option<String> {
         let PolicySpec::Keyless { san, .. } = &self.fixture(vendor, "good")?.policy else {
             return None;
         };
         Some(match san {
-            San::Uri(u) => {
-                let rest = u.strip_prefix("https://github.com/")?;
-                format!("https://github.com/{}", rest.split('/').next()?)
-            }
+            San::Uri(u) => match u.strip_prefix("https://github.com/") {
+                Some(rest) => format!("https://github.com/{}", rest.split('/').next()?),
+                None => {
+                    let host = u.find("://").map_or(0, |i| i + 3);
+                    let end = u[host..]
+                        .find(['.', '/', ':'])
+                        .map_or(u.len(), |i| host + i);
+                    u[..end].to_owned()
+                }
+            },
             San::Email(e) => {
                 let (local, domain) = e.split_once('@')?;
                 format!("{local}@{}", domain.split('.').next()?)

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod fidelity;
 pub mod generate;
 pub mod lab;
+pub mod own;
 pub mod patch;
 pub mod real;
 pub mod runner;
@@ -31,15 +32,18 @@ pub struct RunOutcome {
     pub check: CheckResult,
     pub scenarios: Vec<ScenarioResult>,
     pub lab: lab::LabContext,
+    /// `run --policies`: each hand-written set's trust edits and their proof.
+    pub own: Vec<own::OwnReport>,
 }
 
 impl RunOutcome {
     /// Deviated beats errored: a finding is a definite answer.
     pub fn verdict(&self) -> Verdict {
         let statuses: Vec<Status> = self.scenarios.iter().map(|s| s.status).collect();
+        let repointing_holds = self.own.iter().all(|o| o.proof.verdict.holds());
         if statuses.contains(&Status::Deviated) || !self.check.verdict.holds() {
             Verdict::DoesNotHold
-        } else if statuses.contains(&Status::Errored) {
+        } else if statuses.contains(&Status::Errored) || !repointing_holds {
             Verdict::Undecided
         } else {
             Verdict::Holds
@@ -55,15 +59,31 @@ pub struct RunPlan<'a> {
     pub scenarios: Vec<Scenario>,
     pub lab_dir: PathBuf,
     pub seed: u64,
+    /// Hand-written sets (`run --policies`) that replace the rendered
+    /// policies of their vendors; the run's vendors are then theirs.
+    pub own: &'a [own::OwnSet],
     /// Stops the run between steps (Ctrl-C on a real cluster); runs not
     /// started are errored "interrupted before this run".
     pub cancel: crate::interrupt::CancelToken,
 }
 
-/// The lab and the static check on the lab-rendered policies: what every
-/// backend's run starts from.
-pub fn prepare(plan: &RunPlan<'_>) -> Result<(lab::LabContext, CheckResult)> {
-    let lab = lab::LabContext::build(&plan.lab_dir, plan.seed)?;
+/// The lab, the static check on the lab-rendered policies (or on the
+/// hand-written sets, as written) and, for hand-written sets, their trust
+/// edits: what every backend's run starts from.
+pub fn prepare(plan: &RunPlan<'_>) -> Result<(lab::LabContext, CheckResult, Vec<own::OwnReport>)> {
+    let lab = lab::LabContext::build(&plan.lab_dir, plan.seed, plan.vendors)?;
+    if !plan.own.is_empty() {
+        let reports = plan
+            .vendors
+            .iter()
+            .filter_map(|v| {
+                let set = plan.own.iter().find(|s| s.vendor == v.name)?;
+                Some(set.report(v, &lab))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let check = own_check(plan)?;
+        return Ok((lab, check, reports));
+    }
     let lab_vendors: Vec<Vendor> = plan
         .vendors
         .iter()
@@ -79,7 +99,57 @@ pub fn prepare(plan: &RunPlan<'_>) -> Result<(lab::LabContext, CheckResult)> {
         plan.baseline,
         &lab.trust,
     )?;
-    Ok((lab, check))
+    Ok((lab, check, Vec::new()))
+}
+
+/// The static check between hand-written sets as written, per engine: one
+/// set per vendor, compared with the baseline's (a vendor whose set has no
+/// policy of that engine compares as an empty set).
+fn own_check(plan: &RunPlan<'_>) -> Result<CheckResult> {
+    let base_idx = match plan.baseline {
+        None => 0,
+        Some(b) => plan
+            .vendors
+            .iter()
+            .position(|v| v.name == b)
+            .ok_or_else(|| Error::UnknownVendor {
+                name: b.to_owned(),
+                known: plan.vendors.iter().map(|v| v.name.clone()).collect(),
+            })?,
+    };
+    let mut results = Vec::new();
+    for &engine in plan.engines {
+        let sets = plan
+            .vendors
+            .iter()
+            .map(|v| {
+                let documents = plan
+                    .own
+                    .iter()
+                    .find(|s| s.vendor == v.name)
+                    .map(|s| s.documents_for(engine))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(origin, value)| crate::policy::Document {
+                        origin,
+                        value,
+                        source: None,
+                    })
+                    .collect();
+                crate::policy::PolicySet {
+                    label: v.name.clone(),
+                    documents,
+                    files: Vec::new(),
+                }
+            })
+            .collect();
+        results.push(check::compare(engine, plan.vendors, sets, base_idx));
+    }
+    Ok(CheckResult {
+        verdict: check::Verdict::of(results.iter().all(|r| r.verdict.holds())),
+        vendors: plan.vendors.iter().map(|v| v.name.clone()).collect(),
+        engines: results,
+    })
 }
 
 /// Every scenario of the plan on `backend`, with a progress line on a terminal.
@@ -94,6 +164,7 @@ pub fn scenarios<B: Backend>(
         contract: plan.contract,
         vendors: plan.vendors,
         engines: plan.engines,
+        own: plan.own,
         cancel: plan.cancel.clone(),
     };
     let tty = std::io::stderr().is_terminal();
@@ -179,11 +250,12 @@ pub fn kyverno_flags(exceptions: &crate::admission::ExceptionSettings) -> Vec<(S
 /// Build the lab, run the static check on the lab-rendered policies, then
 /// every scenario on the embedded backend.
 pub fn run(plan: RunPlan<'_>) -> Result<RunOutcome> {
-    let (lab, check) = prepare(&plan)?;
+    let (lab, check, own) = prepare(&plan)?;
     let scenarios = scenarios(&plan, &lab, embedded(&lab, &plan))?;
     Ok(RunOutcome {
         check,
         scenarios,
         lab,
+        own,
     })
 }

@@ -173,7 +173,7 @@ pub fn run(
         ),
         Target::Kind { .. } | Target::Local { .. } => None,
     };
-    let (mut lab, check) = prepare(&plan)?;
+    let (mut lab, check, own) = prepare(&plan)?;
     let mut local_cluster: Option<crate::backend::local::LocalCluster> = None;
     // kind: the lab's TUF repository, served on the host's address on the kind network.
     let mut kind_tuf: Option<crate::backend::local::tuf_server::TufServer> = None;
@@ -454,6 +454,7 @@ pub fn run(
             check,
             scenarios: results,
             lab,
+            own,
         },
         backend: name,
         swaps,
@@ -496,6 +497,7 @@ fn confirm_case(
         scenarios: vec![scenario.clone()],
         lab_dir: plan.lab_dir.clone(),
         seed: plan.seed,
+        own: plan.own,
         cancel: plan.cancel.clone(),
     };
     scenarios(&again, lab, &mut *backend)

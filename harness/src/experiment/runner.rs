@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::cluster::{AdmissionRecord, Cluster, Container, ExceptionRecord, RunningPod};
 use super::lab::LabContext;
+use super::own::{self, OwnSet};
 use super::scenario::{
     Action, AppliesTo, AuditStatus, ContractPatch, Expect, IdentityMode, ImageSel, Kind, Outcome,
     Pod, Revocation, Scenario, TrustRootMode,
@@ -22,6 +23,7 @@ use crate::backend::{Backend, Capabilities, LivePod};
 use crate::policy::render::render_with;
 use crate::policy::{Contract, Engine};
 use crate::profile::{Identity, Vendor};
+use crate::report::experiment::rfc3339;
 
 /// Held / deviated / errored are never collapsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -279,18 +281,35 @@ pub struct Runner<'a, B: Backend> {
     pub contract: &'a Contract,
     pub vendors: &'a [Vendor],
     pub engines: &'a [Engine],
+    /// Hand-written sets that replace the rendered policies of their vendors.
+    pub own: &'a [OwnSet],
     /// Checked before each run and each step.
     pub cancel: crate::interrupt::CancelToken,
 }
 
 /// The state's contract rendered for the lab vendor (served from
-/// `relocation`, when given), with the scenario's edits.
+/// `relocation`, when given), with the scenario's edits; or the vendor's
+/// hand-written set (`own`, with the contract the scenario edits are measured
+/// from) re-pointed at the lab, with the same edits made structurally.
 fn rendered(
     lab: &LabContext,
     st: &RunState,
     contract: &Contract,
     relocation: Option<&crate::backend::relocate::Relocation>,
+    own: Option<(&OwnSet, &Contract)>,
 ) -> Result<Vec<Value>, RunError> {
+    if let Some((set, base)) = own {
+        let state = own::State {
+            engine: st.engine,
+            identity: st.identity,
+            trust_root: st.trust_root,
+            contract,
+            base,
+        };
+        let mut docs = own::documents(set, &st.vendor, lab, &state)?;
+        crate::experiment::patch::apply(&mut docs, &st.patches);
+        return Ok(docs);
+    }
     let (vendor, trust) = lab.vendor(&st.vendor, st.identity, st.engine)?;
     let trust = lab.trust_root(trust, st.trust_root);
     let vendor = match relocation {
@@ -340,7 +359,7 @@ pub fn policies_at(
             _ => {}
         }
     }
-    let mut docs = rendered(lab, &st, &st.contract, None)?;
+    let mut docs = rendered(lab, &st, &st.contract, None, None)?;
     // The exceptions created so far, under the lab's namespace names, as the
     // embedded backend applies them.
     docs.extend(
@@ -396,7 +415,7 @@ fn reported(d: &Decision) -> bool {
     !d.report.is_empty() || !d.warnings.is_empty()
 }
 
-impl<B: Backend> Runner<'_, B> {
+impl<'a, B: Backend> Runner<'a, B> {
     pub fn run(
         &mut self,
         scenarios: &[Scenario],
@@ -466,6 +485,11 @@ impl<B: Backend> Runner<'_, B> {
                             Status::Errored,
                             "interrupted before this run".into(),
                         )
+                    } else if let Some(why) = self
+                        .own_set(&vendor.name)
+                        .and_then(|set| own::not_applicable(s, engine, set, self.contract))
+                    {
+                        RunResult::without_steps(engine, &vendor.name, Status::NotApplicable, why)
                     } else if !self.lab.has_vendor(&vendor.name) {
                         RunResult::without_steps(
                             engine,
@@ -580,9 +604,14 @@ impl<B: Backend> Runner<'_, B> {
         for ns in &mut contract.exclude_namespaces {
             *ns = self.backend.namespace(ns)?;
         }
-        let mut docs = rendered(self.lab, st, &contract, self.backend.relocation())?;
+        let own = self.own_set(&st.vendor.name).map(|s| (s, self.contract));
+        let mut docs = rendered(self.lab, st, &contract, self.backend.relocation(), own)?;
         docs.extend(st.cluster.exceptions.iter().map(|e| e.document.clone()));
         Ok(self.backend.apply(&docs)?)
+    }
+
+    fn own_set(&self, vendor: &str) -> Option<&'a OwnSet> {
+        self.own.iter().find(|s| s.vendor == vendor)
     }
 
     fn run_one(&mut self, s: &Scenario, engine: Engine, vendor: &Vendor) -> RunResult {
@@ -915,7 +944,20 @@ impl<B: Backend> Runner<'_, B> {
             Action::Exception { exception } => {
                 let expires_at = st.cluster.now + exception.expires_in_seconds;
                 let namespace = self.backend.namespace(&exception.namespace)?;
-                let document = exception_document(st, exception, &namespace, expires_at);
+                let document = match self.own_set(&st.vendor.name) {
+                    Some(set) => {
+                        let docs =
+                            rendered(self.lab, st, &st.contract, None, Some((set, self.contract)))?;
+                        own::exception_document(
+                            &docs,
+                            st.engine,
+                            exception,
+                            &namespace,
+                            &rfc3339(expires_at),
+                        )
+                    }
+                    None => exception_document(st, exception, &namespace, expires_at),
+                };
                 st.cluster.exceptions.push(ExceptionRecord {
                     name: exception.name.clone(),
                     namespace: exception.namespace.clone(),
@@ -946,8 +988,11 @@ impl<B: Backend> Runner<'_, B> {
             }
             Action::Revoke { revocation } => {
                 let Revocation::RotatedKey = revocation;
-                let fp = crate::profile::keys::parse_public_key(self.lab.rotated_key())
-                    .map(|(_, fp)| fp)?;
+                let rotated = self
+                    .lab
+                    .rotated_key(&st.vendor.name)
+                    .ok_or("a keyless vendor has no rotated key to revoke")?;
+                let fp = crate::profile::keys::parse_public_key(rotated).map(|(_, fp)| fp)?;
                 st.cluster
                     .revoked
                     .push((format!("key:{fp}"), st.cluster.now));

@@ -4,6 +4,7 @@
 //! validated input second: a bad profile fails before anything renders).
 
 pub mod keys;
+pub mod lab;
 
 use std::path::{Path, PathBuf};
 

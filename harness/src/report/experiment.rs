@@ -35,6 +35,10 @@ pub struct RunReport<'a> {
     pub counts: Counts,
     pub lab: Value,
     pub static_check: &'a CheckResult,
+    /// `run --policies`: each hand-written set's trust edits and the proof
+    /// that they are trust-root class only.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub own_policies: &'a [crate::experiment::own::OwnReport],
     pub scenarios: &'a [ScenarioResult],
     /// Real clusters: versions, relocation, leftovers.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,6 +112,7 @@ impl<'a> RunReport<'a> {
                 "clock": rfc3339(outcome.lab.now),
             }),
             static_check: &outcome.check,
+            own_policies: &outcome.own,
             scenarios: &outcome.scenarios,
             cluster: real.map(|r| r.cluster.clone()),
             swaps: real.map(|r| r.swaps.as_slice()),
@@ -296,6 +301,7 @@ pub fn markdown(r: &RunReport<'_>) -> String {
             );
         }
     }
+    own_section(&mut o, r);
     real_sections(&mut o, r);
     o.push_str("\n## Details\n");
     for s in r.scenarios {
@@ -843,6 +849,52 @@ fn html_real_cluster(o: &mut String, r: &RunReport<'_>) {
 }
 
 /// Write the whole report into `dir`.
+/// `run --policies`: per hand-written set, what was left out, every trust
+/// edit that points it at the lab, and the diff's proof that the edits are
+/// trust-root class only.
+fn own_section(o: &mut String, r: &RunReport<'_>) {
+    if r.own_policies.is_empty() {
+        return;
+    }
+    o.push_str("\n## Hand-written policy sets\n\nEach set replaces the policies rendered from the contract. Only trust material naming the vendor's real signer is pointed at the lab; identity matchers are as written.\n");
+    for set in r.own_policies {
+        let engines: Vec<&str> = set.engines.iter().map(|e| e.id()).collect();
+        let _ = writeln!(
+            o,
+            "\n### {} (`{}`, {})\n\nRe-pointing proof: **{}** ({} trust-root, {} image-scope, {} evidence, {} structural differences between the set as written and as run).\n",
+            set.vendor,
+            set.path,
+            engines.join(", "),
+            set.proof.verdict.id(),
+            set.proof.counts.trust_root,
+            set.proof.counts.image_scope,
+            set.proof.counts.evidence,
+            set.proof.counts.structural,
+        );
+        for s in &set.skipped {
+            let _ = writeln!(o, "- skipped {} in `{}`: {}", s.document, s.file, s.reason);
+        }
+        if !set.skipped.is_empty() {
+            o.push('\n');
+        }
+        if set.edits.is_empty() {
+            o.push_str("No trust edit: the set names no trust material of the vendor's signer.\n");
+            continue;
+        }
+        o.push_str("| file | document | field | change |\n|---|---|---|---|\n");
+        for e in &set.edits {
+            let _ = writeln!(
+                o,
+                "| {} | {} | `{}` | {} |",
+                cell(&e.file),
+                cell(&e.document),
+                e.field,
+                cell(&e.change)
+            );
+        }
+    }
+}
+
 pub fn write(dir: &Path, r: &RunReport<'_>) -> Result<()> {
     write_atomic(&dir.join("result.json"), super::pretty(r)?.as_bytes())?;
     write_atomic(&dir.join("summary.md"), markdown(r).as_bytes())?;

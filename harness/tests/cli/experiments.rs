@@ -29,6 +29,7 @@ fn results() -> &'static Vec<ScenarioResult> {
             scenarios,
             lab_dir: dir.path().join("lab"),
             seed: 0,
+            own: &[],
             cancel: Default::default(),
         })
         .expect("run");

@@ -34,9 +34,11 @@ fn reproducers_decide_as_the_run_did() {
         scenarios: generate::corpus(96, seed, Engine::ALL.len() * vendors.len()),
         lab_dir: t.path().join("lab"),
         seed,
+        own: &[],
         cancel: Default::default(),
     };
-    let lab = trustswap::experiment::lab::LabContext::build(&plan.lab_dir, seed).expect("lab");
+    let lab =
+        trustswap::experiment::lab::LabContext::build(&plan.lab_dir, seed, &vendors).expect("lab");
     let results = scenarios(&plan, &lab, embedded(&lab, &plan)).expect("run");
     // Decided again on evidence that has cached nothing from the run.
     let fresh = Arc::new(lab.fresh_evidence().expect("evidence"));

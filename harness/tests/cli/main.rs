@@ -21,5 +21,6 @@ mod experiments;
 mod fidelity;
 mod negative;
 mod never_destroy;
+mod own_policies;
 mod properties;
 mod substitution;

@@ -66,9 +66,10 @@ fn run_on_fake(only: &[&str], knobs: Knobs, engines: &[Engine]) -> Run {
         scenarios: shipped(only),
         lab_dir: dir.path().join("lab"),
         seed: 0,
+        own: &[],
         cancel: Default::default(),
     };
-    let (lab, check) = prepare(&plan).expect("lab and static check");
+    let (lab, check, _own) = prepare(&plan).expect("lab and static check");
     let tags = Tags::default();
     let (mut backend, fake) = kube_backend(&lab, "cluster", "t1", knobs, Box::new(tags.clone()));
     let state = fake.state.clone();
@@ -356,6 +357,7 @@ fn the_report_shows_the_cluster_the_comparison_and_the_swaps() {
             "clock": "2026-12-01T00:00:00Z",
         }),
         static_check: &run.check,
+        own_policies: &[],
         scenarios: &run.results,
         cluster: Some(serde_json::json!({
             "runId": "t1",

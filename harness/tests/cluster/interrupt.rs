@@ -63,7 +63,13 @@ impl Backend for InterruptAfterApply<'_> {
 #[test]
 fn an_interrupt_stops_the_run_and_cleanup_still_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let lab = LabContext::build(&dir.path().join("lab"), 0).expect("lab");
+    let lab = LabContext::build(
+        &dir.path().join("lab"),
+        0,
+        &trustswap::profile::load_shipped(&trustswap::profile::keys::KeyResolver::new(Vec::new()))
+            .expect("shipped profiles"),
+    )
+    .expect("lab");
     let contract = common::contract();
     let vendors = common::vendors();
     let mut all = scenario::load_dir(&common::root().join("scenarios")).expect("scenarios");
@@ -76,6 +82,7 @@ fn an_interrupt_stops_the_run_and_cleanup_still_runs() {
         scenarios: all,
         lab_dir: dir.path().join("lab"),
         seed: 0,
+        own: &[],
         cancel: CancelToken::new(),
     };
     let (mut backend, fake) = kube_backend(&lab, "kind", "int", Knobs::default(), Box::new(NoTags));

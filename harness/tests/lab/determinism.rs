@@ -14,7 +14,12 @@ fn build(dir: &Path, seed: u64) -> (serde_json::Value, BTreeMap<String, Vec<u8>>
     })
     .expect("lab");
     let mut layout = Layout::create(dir.join("oci")).expect("layout");
-    let cat = trustswap::supply::lab::build_all(&mut lab, &mut layout).expect("build");
+    let cat = trustswap::supply::lab::build_all(
+        &mut lab,
+        &mut layout,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .expect("build");
     lab.write_material(&dir.join("lab")).expect("material");
     let mut files = BTreeMap::new();
     for sub in ["oci", "oci/blobs/sha256", "lab", "lab/private"] {
@@ -69,7 +74,12 @@ fn timing_build_all_fixtures() {
     .expect("lab");
     let t_lab = t0.elapsed();
     let mut layout = Layout::create(dir.path().join("oci")).expect("layout");
-    let cat = trustswap::supply::lab::build_all(&mut lab, &mut layout).expect("build");
+    let cat = trustswap::supply::lab::build_all(
+        &mut lab,
+        &mut layout,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .expect("build");
     let t_all = t0.elapsed();
     println!(
         "TIMING lab setup {:?}; build all fixtures ({} fixtures, {} rekor entries) {:?} (profile: {})",

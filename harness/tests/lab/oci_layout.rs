@@ -580,7 +580,12 @@ fn a_manifest_over_its_size_limit_is_refused() {
 fn lab_with_trap(trap: Trap) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let lab = dir.path().join("lab");
-    let (catalogue, _lock) = trustswap::lab_cli::init(&lab, 0).unwrap();
+    let (catalogue, _lock) = trustswap::lab_cli::init(
+        &lab,
+        0,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .unwrap();
     let image = catalogue.fixtures[0].image_ref.clone();
     let layout = Layout::open(trustswap::lab_cli::layout_dir(&lab)).unwrap();
     let blob = layout.blob_path(&layout.resolve(&image).unwrap().digest);
@@ -635,7 +640,12 @@ fn a_blob_swapped_for_a_fifo_after_open_is_an_input_error_not_a_refusal() {
     use trustswap::verify::image::SignerPolicy;
     let dir = tempfile::tempdir().unwrap();
     let lab = dir.path().join("lab");
-    let (catalogue, _lock) = trustswap::lab_cli::init(&lab, 0).unwrap();
+    let (catalogue, _lock) = trustswap::lab_cli::init(
+        &lab,
+        0,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .unwrap();
     let image = catalogue.fixtures[0].image_ref.clone();
     let trust =
         trustswap::verify::trust::TrustMaterial::from_file(&lab.join("trusted_root.json")).unwrap();

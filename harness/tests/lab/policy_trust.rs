@@ -35,8 +35,24 @@ fn labs() -> &'static Labs {
     static LABS: OnceLock<Labs> = OnceLock::new();
     LABS.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ours = LabContext::build(&dir.path().join("ours"), 0).expect("lab");
-        let theirs = LabContext::build(&dir.path().join("theirs"), 1).expect("lab");
+        let ours = LabContext::build(
+            &dir.path().join("ours"),
+            0,
+            &trustswap::profile::load_shipped(&trustswap::profile::keys::KeyResolver::new(
+                Vec::new(),
+            ))
+            .expect("shipped profiles"),
+        )
+        .expect("lab");
+        let theirs = LabContext::build(
+            &dir.path().join("theirs"),
+            1,
+            &trustswap::profile::load_shipped(&trustswap::profile::keys::KeyResolver::new(
+                Vec::new(),
+            ))
+            .expect("shipped profiles"),
+        )
+        .expect("lab");
         Labs {
             _dir: dir,
             ours,

@@ -71,7 +71,12 @@ fn verdicts(store: &dyn Store, trust: &TrustMaterial, fixtures: &[Fixture]) -> V
 fn fixtures_verify_alike_from_the_layout_and_a_real_registry() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = dir.path().join("lab");
-    let (catalogue, _lock) = init(&lab, 7).expect("lab init");
+    let (catalogue, _lock) = init(
+        &lab,
+        7,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .expect("lab init");
     let trust = TrustMaterial::from_file(&lab.join("trusted_root.json")).expect("trust");
     let layout = Layout::open(layout_dir(&lab)).expect("layout");
 
@@ -133,7 +138,12 @@ fn a_registry_that_serves_wrong_bytes_is_an_error_not_content() {
 fn skopeo_reads_the_lab_layout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = dir.path().join("lab");
-    let (catalogue, _lock) = init(&lab, 0).expect("lab init");
+    let (catalogue, _lock) = init(
+        &lab,
+        0,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .expect("lab init");
     for f in catalogue.fixtures.iter().filter(|f| {
         serde_json::to_value(f.variant)
             .ok()
@@ -213,7 +223,12 @@ fn silent_registry() -> String {
 fn a_silent_registry_fails_lab_push_and_verify_within_the_timeout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = dir.path().join("lab");
-    init(&lab, 0).expect("lab init");
+    init(
+        &lab,
+        0,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .expect("lab init");
     let lab = lab.display().to_string();
     let host = silent_registry();
     let bound = std::time::Duration::from_secs(60);
@@ -439,7 +454,12 @@ fn each_evidence_format_reads_only_its_own_evidence() {
     use trustswap::verify::image::EvidenceFormat;
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = dir.path().join("lab");
-    let (catalogue, _lock) = init(&lab, 5).expect("lab init");
+    let (catalogue, _lock) = init(
+        &lab,
+        5,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .expect("lab init");
     let trust = TrustMaterial::from_file(&lab.join("trusted_root.json")).expect("trust");
     let layout = Layout::open(layout_dir(&lab)).expect("layout");
     let v = ImageVerifier::new(&layout, &trust, LAB_NOW).expect("verifier");
@@ -449,7 +469,7 @@ fn each_evidence_format_reads_only_its_own_evidence() {
             .iter()
             .find(|f| {
                 serde_json::to_value(f.variant).ok() == Some(serde_json::json!("good"))
-                    && serde_json::to_value(f.vendor).ok() == Some(serde_json::json!(vendor))
+                    && f.vendor == vendor
             })
             .expect("a good fixture")
     };
@@ -458,7 +478,7 @@ fn each_evidence_format_reads_only_its_own_evidence() {
             .map(|e| e.via)
             .map_err(|r| r.to_string())
     };
-    let selfbuilt = good("self-built");
+    let selfbuilt = good("selfbuilt");
     assert_eq!(via(selfbuilt, EvidenceFormat::Legacy), Ok("legacy-sig"));
     assert_eq!(via(selfbuilt, EvidenceFormat::Bundle), Ok("bundle"));
     assert_eq!(via(selfbuilt, EvidenceFormat::Any), Ok("legacy-sig"));

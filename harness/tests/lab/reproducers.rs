@@ -29,7 +29,15 @@ fn every_kept_reproducer_decides_as_kyverno_did() {
     for folder in &folders {
         let r = Reproducer::load(folder).unwrap_or_else(|e| panic!("{}: {e}", folder.display()));
         let lab = labs.entry(r.seed).or_insert_with(|| {
-            LabContext::build(&t.path().join(format!("lab-{}", r.seed)), r.seed).expect("lab")
+            LabContext::build(
+                &t.path().join(format!("lab-{}", r.seed)),
+                r.seed,
+                &trustswap::profile::load_shipped(&trustswap::profile::keys::KeyResolver::new(
+                    Vec::new(),
+                ))
+                .expect("shipped profiles"),
+            )
+            .expect("lab")
         });
         // Nothing cached from another reproducer.
         let fresh = Arc::new(lab.fresh_evidence().expect("evidence"));

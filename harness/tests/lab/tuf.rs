@@ -17,7 +17,12 @@ use trustswap::policy::render::{TrustOverrides, render_with};
 fn the_lab_publishes_its_trusted_root_through_tuf() {
     let t = tempfile::tempdir().expect("test step");
     let lab = t.path().join("lab");
-    let (_catalogue, _lock) = trustswap::lab_cli::init(&lab, 3).expect("lab");
+    let (_catalogue, _lock) = trustswap::lab_cli::init(
+        &lab,
+        3,
+        &trustswap::supply::lab::shipped_vendors().expect("shipped vendors"),
+    )
+    .expect("lab");
     let tuf = lab.join("tuf");
     let root: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tuf.join("root.json")).expect("test step"))

@@ -7,18 +7,10 @@ use sha2::{Digest as _, Sha256};
 
 use crate::supply::lab::ca::{GOOGLE_ISSUER, Identity, San};
 use crate::supply::lab::error::{LabError, Result, layout_err};
+use crate::supply::lab::keys::LabKey;
 use crate::supply::lab::sbom;
 use crate::supply::lab::sign::{self, BundleContent, Published, SignOptions, Signer, Target};
 use crate::supply::lab::sigstore::Lab;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum VendorId {
-    Dhi,
-    Chainguard,
-    SelfBuilt,
-    Distroless,
-}
 
 /// How long before the lab's admissions (`now`) its fixtures are signed: an
 /// hour, so that their 10-minute certificates have expired by the time a pod
@@ -27,13 +19,6 @@ pub enum VendorId {
 /// ignores the log has nothing else to date them by (and Kyverno, on the real
 /// clock, sees them expired).
 pub const SIGNED_BEFORE_ADMISSION: i64 = 3600;
-
-pub const VENDORS: [VendorId; 4] = [
-    VendorId::Dhi,
-    VendorId::Chainguard,
-    VendorId::SelfBuilt,
-    VendorId::Distroless,
-];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -134,7 +119,8 @@ pub enum PolicySpec {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Fixture {
-    pub vendor: VendorId,
+    /// The vendor profile's name (`dhi`, `chainguard`, ... or one a user added).
+    pub vendor: String,
     pub variant: Variant,
     /// Full tag reference of the image, e.g. `cgr.dev/chainguard/static:latest-tampered`.
     pub image_ref: String,
@@ -160,19 +146,143 @@ pub struct Catalogue {
     pub trust: crate::supply::lab::sigstore::LabTrustConfig,
     pub fixtures: Vec<Fixture>,
     /// Fixture variants not produced, with the reason.
-    pub not_applicable: Vec<(VendorId, Variant, &'static str)>,
+    pub not_applicable: Vec<(String, Variant, &'static str)>,
+    /// The keys the lab signs each key-based vendor's fixtures with.
+    pub vendor_keys: Vec<VendorKeys>,
 }
 
-struct VendorSpec {
-    id: VendorId,
-    repository: &'static str,
-    tag: &'static str,
-    signature_repository: &'static str,
+/// A key-based vendor's lab keys (PEM): the active key its fixtures are
+/// signed with and the key it rotated away from.
+#[derive(Clone, Debug, Serialize)]
+pub struct VendorKeys {
+    pub vendor: String,
+    pub active: String,
+    pub rotated: String,
+}
+
+/// A vendor as the lab signs it: where its images live, who signs them, and
+/// what it attests. The four shipped vendors are [`shipped_vendors`]; any
+/// other comes from its profile ([`LabVendor::new`]).
+#[derive(Clone, Debug)]
+pub struct LabVendor {
+    /// The profile name.
+    pub name: String,
+    /// The name the vendor's seeds and signing labels are derived under (part
+    /// of the lab's byte-for-byte determinism: the shipped vendors keep the
+    /// names their seeds have always used).
+    seed_name: String,
+    pub repository: String,
+    pub tag: String,
+    pub signature_repository: String,
     recipe: Recipe,
-    identity: Option<Identity>,
-    sbom_type: &'static str,
-    extra_predicates: Vec<&'static str>,
-    bundles: bool,
+    /// `None`: key-based (the lab derives the vendor's keys from its name).
+    pub identity: Option<Identity>,
+    /// Who signs the look-alike variant: an identity a careless wildcard on the
+    /// vendor's own would also match.
+    look_alike: Option<Identity>,
+    pub sbom_type: String,
+    pub extra_predicates: Vec<String>,
+    /// The vendor also publishes Sigstore bundle referrers (cosign v3).
+    pub bundles: bool,
+    /// The builder and source a provenance predicate names.
+    provenance: (String, String),
+    /// The author an OpenVEX document names.
+    vex_author: String,
+}
+
+impl LabVendor {
+    /// A vendor from its profile: images at `repository:tag`, signed by
+    /// `identity` (keyless) or a lab key derived from `name` (`None`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: &str,
+        repository: &str,
+        tag: &str,
+        signature_repository: &str,
+        identity: Option<Identity>,
+        sbom_type: &str,
+        extra_predicates: Vec<String>,
+        bundles: bool,
+    ) -> Result<Self> {
+        let look_alike = identity.as_ref().map(look_alike_of);
+        Ok(LabVendor {
+            name: name.to_owned(),
+            seed_name: name.to_owned(),
+            repository: repository.to_owned(),
+            tag: tag.to_owned(),
+            signature_repository: signature_repository.to_owned(),
+            recipe: generic_recipe(name)?,
+            identity,
+            look_alike,
+            sbom_type: sbom_type.to_owned(),
+            extra_predicates,
+            bundles,
+            provenance: (
+                format!("https://build.lab.trustswap.invalid/{name}"),
+                format!("https://source.lab.trustswap.invalid/{name}"),
+            ),
+            vex_author: format!("{name} (lab)"),
+        })
+    }
+
+    /// Whether this vendor signs with a key (no certificate identity).
+    pub fn keyed(&self) -> bool {
+        self.identity.is_none()
+    }
+}
+
+/// A look-alike of `id` that a careless prefix wildcard on it would also
+/// match: a GitHub org or an email's first domain label with `-evil`
+/// appended, or any other URI's first host label.
+pub fn look_alike_of(id: &Identity) -> Identity {
+    let evil = |s: &str, at: usize| format!("{}-evil{}", &s[..at], &s[at..]);
+    match &id.san {
+        San::Email(e) => {
+            let (local, domain) = e.split_once('@').unwrap_or((e, ""));
+            let label = domain.find('.').unwrap_or(domain.len());
+            Identity::email(&format!("{local}@{}", evil(domain, label)), &id.issuer)
+        }
+        San::Uri(u) => {
+            if let Some(gh) = &id.github
+                && let Some(repo) = gh.source_repo_uri.strip_prefix("https://github.com/")
+                && let Some(workflow) = u
+                    .strip_prefix(&format!("{}/", gh.source_repo_uri))
+                    .and_then(|w| w.split('@').next())
+            {
+                let org_end = repo.find('/').unwrap_or(repo.len());
+                return Identity::github_workflow(
+                    &evil(repo, org_end),
+                    workflow,
+                    &gh.source_repo_ref,
+                );
+            }
+            let host_start = u.find("://").map_or(0, |i| i + 3);
+            let label_end = u[host_start..]
+                .find(['.', '/', ':'])
+                .map_or(u.len(), |i| host_start + i);
+            Identity {
+                san: San::Uri(evil(u, label_end)),
+                issuer: id.issuer.clone(),
+                github: None,
+            }
+        }
+    }
+}
+
+/// A small Debian-shaped image named after the vendor, for vendors the lab
+/// has no hand-made recipe for.
+fn generic_recipe(name: &str) -> Result<Recipe> {
+    recipe(serde_json::json!({
+        "name": name,
+        "os_release": { "id": "debian", "name": "Debian GNU/Linux", "version_id": "12", "version_codename": "bookworm",
+                        "pretty_name": "Debian GNU/Linux 12 (bookworm)" },
+        "package_db": "dpkg",
+        "packages": [
+            {"name": "base-files", "version": "12.4+deb12u8", "arch": "amd64", "license": "GPL-2.0-or-later"},
+            {"name": "libc6", "version": "2.36-9+deb12u9", "arch": "amd64", "license": "LGPL-2.1"}
+        ],
+        "files": [ {"path": "/etc/trustswap-lab-vendor", "content": format!("{name}\n"), "mode": "0644"} ]
+    }))
 }
 
 fn recipe(v: serde_json::Value) -> Result<Recipe> {
@@ -197,7 +307,9 @@ fn distroless_identity() -> Identity {
     Identity::email("keyless@distroless.iam.gserviceaccount.com", GOOGLE_ISSUER)
 }
 
-fn vendor_spec(id: VendorId) -> Result<VendorSpec> {
+/// The four shipped vendors as the lab has always signed them (their hand-made
+/// image recipes, look-alikes and seeds are part of the lab's determinism).
+pub fn shipped_vendors() -> Result<Vec<LabVendor>> {
     let debian = |name: &str, pkgs: serde_json::Value| {
         recipe(serde_json::json!({
             "name": name,
@@ -207,13 +319,59 @@ fn vendor_spec(id: VendorId) -> Result<VendorSpec> {
             "packages": pkgs,
         }))
     };
-    Ok(match id {
-        VendorId::Dhi => VendorSpec {
-            id,
-            repository: "dhi.io/python",
-            tag: "3.13",
-            signature_repository: "registry.scout.docker.com/docker/dhi-python",
-            recipe: debian(
+    #[allow(clippy::too_many_arguments)]
+    let vendor = |name: &str,
+                  seed_name: &str,
+                  (repository, tag, signature_repository): (&str, &str, &str),
+                  recipe: Recipe,
+                  identity: Option<Identity>,
+                  look_alike: Identity,
+                  sbom_type: &str,
+                  extra_predicates: &[&str],
+                  bundles: bool| LabVendor {
+        name: name.to_owned(),
+        seed_name: seed_name.to_owned(),
+        repository: repository.to_owned(),
+        tag: tag.to_owned(),
+        signature_repository: signature_repository.to_owned(),
+        recipe,
+        identity,
+        look_alike: Some(look_alike),
+        sbom_type: sbom_type.to_owned(),
+        extra_predicates: extra_predicates.iter().map(|s| (*s).to_owned()).collect(),
+        bundles,
+        vex_author: if name == "dhi" {
+            "Docker Hardened Images (lab)".to_owned()
+        } else {
+            format!("{name} (lab)")
+        },
+        provenance: if name == "dhi" {
+            (
+                "https://github.com/docker-hardened-images/build@lab".to_owned(),
+                "https://github.com/docker-hardened-images/definitions".to_owned(),
+            )
+        } else {
+            (
+                "https://github.com/chainguard-images/images/.github/workflows/release.yaml@refs/heads/main".to_owned(),
+                "https://github.com/chainguard-images/images".to_owned(),
+            )
+        },
+    };
+    let example_org_evil = Identity::github_workflow(
+        "example-org-evil/platform",
+        ".github/workflows/release.yaml",
+        "refs/heads/main",
+    );
+    Ok(vec![
+        vendor(
+            "dhi",
+            "Dhi",
+            (
+                "dhi.io/python",
+                "3.13",
+                "registry.scout.docker.com/docker/dhi-python",
+            ),
+            debian(
                 "dhi-python",
                 serde_json::json!([
                     {"name": "libc6", "version": "2.36-9+deb12u9", "arch": "amd64", "license": "LGPL-2.1"},
@@ -221,17 +379,21 @@ fn vendor_spec(id: VendorId) -> Result<VendorSpec> {
                     {"name": "openssl", "version": "3.0.15-1~deb12u1", "arch": "amd64", "license": "Apache-2.0"}
                 ]),
             )?,
-            identity: None,
-            sbom_type: sbom::PT_CYCLONEDX_16,
-            extra_predicates: vec![sbom::PT_SLSA_02, sbom::PT_OPENVEX],
-            bundles: false,
-        },
-        VendorId::Chainguard => VendorSpec {
-            id,
-            repository: "cgr.dev/chainguard/static",
-            tag: "latest",
-            signature_repository: "cgr.dev/chainguard/static",
-            recipe: recipe(serde_json::json!({
+            None,
+            example_org_evil.clone(),
+            sbom::PT_CYCLONEDX_16,
+            &[sbom::PT_SLSA_02, sbom::PT_OPENVEX],
+            false,
+        ),
+        vendor(
+            "chainguard",
+            "Chainguard",
+            (
+                "cgr.dev/chainguard/static",
+                "latest",
+                "cgr.dev/chainguard/static",
+            ),
+            recipe(serde_json::json!({
                 "name": "chainguard-static",
                 "os_release": { "id": "wolfi", "name": "Wolfi", "version_id": "20230201", "pretty_name": "Wolfi" },
                 "package_db": "apk",
@@ -241,17 +403,25 @@ fn vendor_spec(id: VendorId) -> Result<VendorSpec> {
                     {"name": "tzdata", "version": "2024b-r0", "arch": "x86_64", "license": "CC-PDDC"}
                 ]
             }))?,
-            identity: Some(chainguard_identity()),
-            sbom_type: sbom::PT_SPDX,
-            extra_predicates: vec![sbom::PT_SLSA_1],
-            bundles: false,
-        },
-        VendorId::SelfBuilt => VendorSpec {
-            id,
-            repository: "ghcr.io/example-org/platform/api",
-            tag: "1.0.0",
-            signature_repository: "ghcr.io/example-org/platform/api",
-            recipe: recipe(serde_json::json!({
+            Some(chainguard_identity()),
+            Identity::github_workflow(
+                "chainguard-images-fork/images",
+                ".github/workflows/release.yaml",
+                "refs/heads/main",
+            ),
+            sbom::PT_SPDX,
+            &[sbom::PT_SLSA_1],
+            false,
+        ),
+        vendor(
+            "selfbuilt",
+            "SelfBuilt",
+            (
+                "ghcr.io/example-org/platform/api",
+                "1.0.0",
+                "ghcr.io/example-org/platform/api",
+            ),
+            recipe(serde_json::json!({
                 "name": "platform-api",
                 "os_release": { "id": "alpine", "name": "Alpine Linux", "version_id": "3.20.3", "pretty_name": "Alpine Linux v3.20" },
                 "package_db": "apk",
@@ -262,17 +432,21 @@ fn vendor_spec(id: VendorId) -> Result<VendorSpec> {
                 ],
                 "files": [ {"path": "/usr/local/bin/api", "content": "#!/bin/sh\necho api\n", "mode": "0755"} ]
             }))?,
-            identity: Some(self_built_identity()),
-            sbom_type: sbom::PT_CYCLONEDX_16,
-            extra_predicates: vec![sbom::PT_COSIGN_VULN],
-            bundles: true,
-        },
-        VendorId::Distroless => VendorSpec {
-            id,
-            repository: "gcr.io/distroless/static-debian12",
-            tag: "nonroot",
-            signature_repository: "gcr.io/distroless/static-debian12",
-            recipe: debian(
+            Some(self_built_identity()),
+            example_org_evil,
+            sbom::PT_CYCLONEDX_16,
+            &[sbom::PT_COSIGN_VULN],
+            true,
+        ),
+        vendor(
+            "distroless",
+            "Distroless",
+            (
+                "gcr.io/distroless/static-debian12",
+                "nonroot",
+                "gcr.io/distroless/static-debian12",
+            ),
+            debian(
                 "distroless-static",
                 serde_json::json!([
                     {"name": "base-files", "version": "12.4+deb12u8", "arch": "amd64", "license": "GPL-2.0-or-later"},
@@ -280,64 +454,31 @@ fn vendor_spec(id: VendorId) -> Result<VendorSpec> {
                     {"name": "tzdata", "version": "2024b-0+deb12u1", "arch": "all", "license": "public-domain"}
                 ]),
             )?,
-            identity: Some(distroless_identity()),
-            sbom_type: sbom::PT_SPDX,
-            extra_predicates: vec![],
-            bundles: false,
-        },
-    })
+            Some(distroless_identity()),
+            Identity::email(
+                "keyless@distroless-evil.iam.gserviceaccount.com",
+                GOOGLE_ISSUER,
+            ),
+            sbom::PT_SPDX,
+            &[],
+            false,
+        ),
+    ])
 }
 
-/// The identity of another vendor, used to sign "other-vendor" variants.
-fn other_vendor_identity(id: VendorId) -> Identity {
-    match id {
-        VendorId::Distroless => chainguard_identity(),
-        VendorId::Chainguard | VendorId::SelfBuilt | VendorId::Dhi => {
-            if id == VendorId::Chainguard {
-                distroless_identity()
-            } else {
-                chainguard_identity()
-            }
-        }
+/// The identity of another vendor, used to sign "other-vendor" variants:
+/// Chainguard's, or distroless's for a vendor that signs as Chainguard.
+fn other_vendor_identity(spec: &LabVendor) -> Identity {
+    let chainguard = chainguard_identity();
+    if spec.identity.as_ref() == Some(&chainguard) {
+        distroless_identity()
+    } else {
+        chainguard
     }
 }
 
-/// A look-alike identity that a careless wildcard (`*chainguard-images*`, `example-org*`,
-/// `keyless@distroless*`) would also match.
-fn look_alike_identity(id: VendorId) -> Identity {
-    match id {
-        VendorId::Chainguard => Identity::github_workflow(
-            "chainguard-images-fork/images",
-            ".github/workflows/release.yaml",
-            "refs/heads/main",
-        ),
-        VendorId::SelfBuilt | VendorId::Dhi => Identity::github_workflow(
-            "example-org-evil/platform",
-            ".github/workflows/release.yaml",
-            "refs/heads/main",
-        ),
-        VendorId::Distroless => Identity::email(
-            "keyless@distroless-evil.iam.gserviceaccount.com",
-            GOOGLE_ISSUER,
-        ),
-    }
-}
-
-/// The name each vendor's fixtures are seeded under: part of the lab's
-/// byte-for-byte determinism, so spelled out here rather than taken from
-/// `Debug` (whose output is not a stable format). These are the names the
-/// seeds have always used.
-fn seed_name(vendor: VendorId) -> &'static str {
-    match vendor {
-        VendorId::Dhi => "Dhi",
-        VendorId::Chainguard => "Chainguard",
-        VendorId::SelfBuilt => "SelfBuilt",
-        VendorId::Distroless => "Distroless",
-    }
-}
-
-fn seed_for(lab_seed: u64, vendor: VendorId, variant: &str) -> u64 {
-    let vendor = seed_name(vendor);
+fn seed_for(lab_seed: u64, seed_name: &str, variant: &str) -> u64 {
+    let vendor = seed_name;
     let h = Sha256::digest(format!("{lab_seed}/{vendor}/{variant}").as_bytes());
     u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
 }
@@ -345,11 +486,17 @@ fn seed_for(lab_seed: u64, vendor: VendorId, variant: &str) -> u64 {
 struct Ctx<'a> {
     lab: &'a mut Lab,
     layout: &'a mut Layout,
+    /// A key-based vendor's keys: active and rotated.
+    keys: Option<(LabKey, LabKey)>,
 }
 
 impl Ctx<'_> {
-    fn build(&mut self, spec: &VendorSpec, variant_seed: &str, reference: &str) -> Result<Target> {
-        let seed = seed_for(self.lab.config.seed, spec.id, variant_seed);
+    fn active_key(&self) -> Result<LabKey> {
+        self.keys.as_ref().map(|k| k.0.clone()).ok_or_else(no_key)
+    }
+
+    fn build(&mut self, spec: &LabVendor, variant_seed: &str, reference: &str) -> Result<Target> {
+        let seed = seed_for(self.lab.config.seed, &spec.seed_name, variant_seed);
         let img = build_image(&spec.recipe, seed).map_err(|source| LabError::Image {
             what: reference.to_owned(),
             source,
@@ -362,9 +509,9 @@ impl Ctx<'_> {
             .tag(reference, &desc)
             .map_err(layout_err(reference))?;
         Ok(Target {
-            repository: spec.repository.to_owned(),
+            repository: spec.repository.clone(),
             manifest: desc,
-            signature_repository: spec.signature_repository.to_owned(),
+            signature_repository: spec.signature_repository.clone(),
         })
     }
 
@@ -380,7 +527,7 @@ impl Ctx<'_> {
     /// Sign with the vendor's own trust (key or keyless identity from the active lab CA).
     fn sign_vendor(
         &mut self,
-        spec: &VendorSpec,
+        spec: &LabVendor,
         t: &Target,
         label: &str,
         tamper: bool,
@@ -388,7 +535,7 @@ impl Ctx<'_> {
         let now = self.lab.config.now;
         match &spec.identity {
             None => {
-                let key = self.lab.dhi_active.clone();
+                let key = self.active_key()?;
                 let o = self.opts(
                     label.to_owned(),
                     false,
@@ -438,7 +585,7 @@ impl Ctx<'_> {
     /// Publish the vendor's attestations (SBOM first) with `signer_override` if given.
     fn attest_vendor(
         &mut self,
-        spec: &VendorSpec,
+        spec: &LabVendor,
         t: &Target,
         label: &str,
         other: Option<AttSigner>,
@@ -449,26 +596,19 @@ impl Ctx<'_> {
                 what: t.digest().to_string(),
                 source,
             })?;
-        let sbom_pred = if spec.sbom_type == sbom::PT_SPDX {
+        let sbom_pred = if spec.sbom_type.contains("spdx") {
             sbom::spdx(t, &content, now)?
         } else {
             sbom::cyclonedx(t, &content, now)?
         };
-        let mut preds: Vec<(&str, serde_json::Value)> = vec![(spec.sbom_type, sbom_pred)];
+        let mut preds: Vec<(&str, serde_json::Value)> = vec![(&spec.sbom_type, sbom_pred)];
         if other.is_none() {
+            let (builder, source) = (&spec.provenance.0, &spec.provenance.1);
             for pt in &spec.extra_predicates {
-                let v = match *pt {
-                    sbom::PT_SLSA_02 => sbom::slsa_v02(
-                        "https://github.com/docker-hardened-images/build@lab",
-                        "https://github.com/docker-hardened-images/definitions",
-                        now,
-                    )?,
-                    sbom::PT_SLSA_1 => sbom::slsa_v1(
-                        "https://github.com/chainguard-images/images/.github/workflows/release.yaml@refs/heads/main",
-                        "https://github.com/chainguard-images/images",
-                        now,
-                    )?,
-                    sbom::PT_OPENVEX => sbom::openvex(t, "Docker Hardened Images (lab)", now)?,
+                let v = match pt.as_str() {
+                    sbom::PT_SLSA_02 => sbom::slsa_v02(builder, source, now)?,
+                    sbom::PT_SLSA_1 => sbom::slsa_v1(builder, source, now)?,
+                    sbom::PT_OPENVEX => sbom::openvex(t, &spec.vex_author, now)?,
                     _ => sbom::cosign_vuln(now)?,
                 };
                 preds.push((pt, v));
@@ -502,7 +642,7 @@ impl Ctx<'_> {
                     sign::attest_legacy(self.layout, &mut lab.rekor, t, s, &o, pt, pred)?
                 }
                 (None, None) => {
-                    let k = lab.dhi_active.clone();
+                    let k = self.keys.as_ref().map(|k| k.0.clone()).ok_or_else(no_key)?;
                     sign::attest_legacy(
                         self.layout,
                         &mut lab.rekor,
@@ -544,7 +684,7 @@ impl Ctx<'_> {
 
     fn bundles(
         &mut self,
-        spec: &VendorSpec,
+        spec: &LabVendor,
         t: &Target,
         id: &Identity,
         label: &str,
@@ -565,7 +705,7 @@ impl Ctx<'_> {
                     source,
                 })?;
             let preds = [
-                (spec.sbom_type, sbom::cyclonedx(t, &content, now)?),
+                (spec.sbom_type.as_str(), sbom::cyclonedx(t, &content, now)?),
                 (sbom::PT_COSIGN_VULN, sbom::cosign_vuln(now)?),
             ];
             for (i, (pt, pred)) in preds.iter().enumerate() {
@@ -594,21 +734,44 @@ enum AttSigner {
 
 /// Build every vendor fixture and adversarial variant into `layout`. Deterministic for a given
 /// lab config (same digests, same Rekor indices, same bytes).
-pub fn build_all(lab: &mut Lab, layout: &mut Layout) -> Result<Catalogue> {
+pub fn build_all(lab: &mut Lab, layout: &mut Layout, vendors: &[LabVendor]) -> Result<Catalogue> {
     let mut fixtures = Vec::new();
     let mut not_applicable = Vec::new();
-    for vendor in VENDORS {
-        let spec = vendor_spec(vendor)?;
+    let mut vendor_keys = Vec::new();
+    for (i, spec) in vendors.iter().enumerate() {
+        if vendors[..i].iter().any(|v| v.name == spec.name) {
+            return Err(LabError::Reference {
+                reference: spec.name.clone(),
+                reason: "two lab vendors share this name".into(),
+            });
+        }
+        let keys = match spec.identity {
+            None => {
+                let (active, rotated) = lab.vendor_keys(&spec.name)?;
+                vendor_keys.push(VendorKeys {
+                    vendor: spec.name.clone(),
+                    active: active.public_pem()?,
+                    rotated: rotated.public_pem()?,
+                });
+                Some((active, rotated))
+            }
+            Some(_) => None,
+        };
         for variant in VARIANTS {
             if spec.identity.is_none() && variant == Variant::ExpiredNoTlog {
                 not_applicable.push((
-                    vendor,
+                    spec.name.clone(),
                     variant,
                     "key-based signing has no certificate to expire",
                 ));
                 continue;
             }
-            fixtures.push(build_one(lab, layout, &spec, variant)?);
+            let mut cx = Ctx {
+                lab: &mut *lab,
+                layout: &mut *layout,
+                keys: keys.clone(),
+            };
+            fixtures.push(build_one(&mut cx, spec, variant)?);
         }
     }
     Ok(Catalogue {
@@ -616,24 +779,25 @@ pub fn build_all(lab: &mut Lab, layout: &mut Layout) -> Result<Catalogue> {
         trust: lab.trust,
         fixtures,
         not_applicable,
+        vendor_keys,
     })
 }
 
-fn build_one(
-    lab: &mut Lab,
-    layout: &mut Layout,
-    spec: &VendorSpec,
-    variant: Variant,
-) -> Result<Fixture> {
-    let now = lab.config.now;
-    let dhi_pub = lab.dhi_active.public_pem()?;
-    let mut cx = Ctx { lab, layout };
+fn no_key() -> LabError {
+    LabError::Reference {
+        reference: "lab vendor".into(),
+        reason: "a key-based vendor without lab keys".into(),
+    }
+}
+
+fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fixture> {
+    let now = cx.lab.config.now;
     let reference = if variant == Variant::Good {
         format!("{}:{}", spec.repository, spec.tag)
     } else {
         format!("{}:{}-{}", spec.repository, spec.tag, variant.slug())
     };
-    let label = format!("{:?}/{}", spec.id, variant.slug());
+    let label = format!("{}/{}", spec.seed_name, variant.slug());
     let keyed = spec.identity.is_none();
     let mut t = cx.build(spec, variant.slug(), &reference)?;
     let mut published = Vec::new();
@@ -657,7 +821,7 @@ fn build_one(
             (Refuse(Reason::NoSignature), Refuse(Reason::NoAttestation))
         }
         Variant::OtherVendor => {
-            let id = other_vendor_identity(spec.id);
+            let id = other_vendor_identity(spec);
             published.push(cx.sign_keyless(
                 &t,
                 &id,
@@ -729,7 +893,7 @@ fn build_one(
             published.push(cx.sign_vendor(spec, &t, &label, false)?);
             published.extend(cx.attest_vendor(spec, &t, &label, None)?);
             previous_digest = Some(t.digest().to_string());
-            let seed = seed_for(cx.lab.config.seed, spec.id, "moved-tag/new");
+            let seed = seed_for(cx.lab.config.seed, &spec.seed_name, "moved-tag/new");
             let img = build_image(&spec.recipe, seed).map_err(|source| LabError::Image {
                 what: reference.clone(),
                 source,
@@ -759,7 +923,7 @@ fn build_one(
                     spec,
                     &t,
                     &label,
-                    Some(AttSigner::Keyless(other_vendor_identity(spec.id))),
+                    Some(AttSigner::Keyless(other_vendor_identity(spec))),
                 )?);
                 (Accept, Refuse(Reason::IdentityMismatch))
             }
@@ -782,7 +946,7 @@ fn build_one(
         }
         Variant::Rotated => {
             if keyed {
-                let k = cx.lab.dhi_rotated.clone();
+                let k = cx.keys.as_ref().map(|k| k.1.clone()).ok_or_else(no_key)?;
                 let o = cx.opts(label.clone(), false, false, now - SIGNED_BEFORE_ADMISSION);
                 published.push(sign::sign_legacy(
                     cx.layout,
@@ -836,7 +1000,7 @@ fn build_one(
                     Refuse(Reason::NoAttestation),
                 )
             } else {
-                let id = look_alike_identity(spec.id);
+                let id = spec.look_alike.clone().ok_or_else(no_key)?;
                 published.push(cx.sign_keyless(
                     &t,
                     &id,
@@ -869,7 +1033,7 @@ fn build_one(
     };
     let policy = match &spec.identity {
         None => PolicySpec::Key {
-            public_key_pem: dhi_pub,
+            public_key_pem: cx.active_key()?.public_pem()?,
             require_tlog: false,
         },
         Some(id) => PolicySpec::Keyless {
@@ -878,16 +1042,16 @@ fn build_one(
             require_sct: cx.lab.trust.sct,
         },
     };
-    let mut sbom_types = vec![spec.sbom_type.to_owned()];
+    let mut sbom_types = vec![spec.sbom_type.clone()];
     sbom_types.sort();
     Ok(Fixture {
-        vendor: spec.id,
+        vendor: spec.name.clone(),
         variant,
         image_ref: reference,
-        repository: spec.repository.to_owned(),
+        repository: spec.repository.clone(),
         image_digest: t.digest().to_string(),
         previous_digest,
-        signature_repository: spec.signature_repository.to_owned(),
+        signature_repository: spec.signature_repository.clone(),
         policy,
         sbom_predicate_types: sbom_types,
         expect_signature: sig,
@@ -895,4 +1059,49 @@ fn build_one(
         expect_bundle,
         published,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_look_alike_starts_with_what_a_careless_prefix_keeps() {
+        let gh = Identity::github_workflow(
+            "acme/images",
+            ".github/workflows/release.yaml",
+            "refs/tags/v1",
+        );
+        let la = look_alike_of(&gh);
+        assert_eq!(
+            la.san.as_str(),
+            "https://github.com/acme-evil/images/.github/workflows/release.yaml@refs/tags/v1"
+        );
+        assert_eq!(
+            la.github.map(|g| g.source_repo_uri).as_deref(),
+            Some("https://github.com/acme-evil/images")
+        );
+        let mail = look_alike_of(&Identity::email(
+            "ci@builds.acme.example",
+            "https://issuer.example",
+        ));
+        assert_eq!(mail.san, San::Email("ci@builds-evil.acme.example".into()));
+        assert_eq!(mail.issuer, "https://issuer.example");
+        let uri = Identity {
+            san: San::Uri("https://ci.acme.example/pipelines/release/0".into()),
+            issuer: "https://token.ci.acme.example".into(),
+            github: None,
+        };
+        assert_eq!(
+            look_alike_of(&uri).san.as_str(),
+            "https://ci-evil.acme.example/pipelines/release/0"
+        );
+    }
+
+    #[test]
+    fn the_other_vendor_is_never_the_vendor_itself() {
+        for v in shipped_vendors().unwrap() {
+            assert_ne!(Some(other_vendor_identity(&v)), v.identity, "{}", v.name);
+        }
+    }
 }

@@ -22,5 +22,8 @@ pub mod trustroot;
 pub mod tuf;
 
 pub use error::{LabError, Result};
-pub use fixtures::{Catalogue, Expect, Fixture, PolicySpec, Reason, Variant, VendorId, build_all};
+pub use fixtures::{
+    Catalogue, Expect, Fixture, LabVendor, PolicySpec, Reason, Variant, VendorKeys, build_all,
+    look_alike_of, shipped_vendors,
+};
 pub use sigstore::{Lab, LabConfig, LabTrustConfig};

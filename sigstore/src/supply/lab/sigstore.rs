@@ -57,6 +57,19 @@ pub const REKOR_URL: &str = "https://rekor.lab.trustswap.invalid";
 pub const CT_URL: &str = "https://ctfe.lab.trustswap.invalid/lab";
 
 impl Lab {
+    /// A key-based vendor's lab keys, active and rotated: DHI's "dhi-2" and
+    /// "dhi-1", or a pair derived from any other vendor's name.
+    pub fn vendor_keys(&self, vendor: &str) -> Result<(LabKey, LabKey)> {
+        if vendor == "dhi" {
+            return Ok((self.dhi_active.clone(), self.dhi_rotated.clone()));
+        }
+        let seed = self.config.seed;
+        Ok((
+            LabKey::derive(seed, &format!("vendor/{vendor}/active"))?,
+            LabKey::derive(seed, &format!("vendor/{vendor}/rotated"))?,
+        ))
+    }
+
     pub fn new(config: LabConfig) -> Result<Self> {
         let (seed, now) = (config.seed, config.now);
         Ok(Self {

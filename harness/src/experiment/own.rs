@@ -1,0 +1,853 @@
+//! Hand-written policy sets in the hypothesis suite (`run --policies
+//! VENDOR=PATH`). Each set replaces the policies rendered from the contract
+//! for its vendor. To run against the lab, only trust material that names the
+//! vendor's real signer is re-pointed to the lab's (a key whose fingerprint is
+//! the profile's; a keyless attestor's roots, Rekor, CT and TUF settings, for
+//! which the lab's Sigstore stands in for the public one), every such edit is
+//! listed, and the static diff proves the edits are trust-root class only.
+//! Identity matchers are never rewritten: the lab signs as the profile says
+//! the vendor signs, so a set that trusts another identity is a finding.
+//!
+//! Scenario edits (switch to Audit, a failure policy, a careless matcher, a
+//! rotated key, a foreign CA, a break-glass exception) are applied to the
+//! user's documents structurally; a scenario that would need a rule added or
+//! removed (`requireSbom`) is not applicable, with the reason.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::admit::Skipped;
+use crate::check::Verdict;
+use crate::check::{Comparison, Counts};
+use crate::diff::Class;
+use crate::error::{Error, Result};
+use crate::experiment::lab::LabContext;
+use crate::experiment::scenario::{Action, IdentityMode, Scenario, TrustRootMode};
+use crate::policy::render::{REKOR_URL, TrustOverrides};
+use crate::policy::{Contract, Document, Engine, PolicySet};
+use crate::profile::keys::parse_public_key;
+use crate::profile::{Identity, Matcher, Vendor};
+use trustswap_model::kyverno::cpol::FailureAction;
+use trustswap_model::kyverno::meta::FailurePolicy;
+
+/// One vendor's hand-written policy set, as read.
+#[derive(Debug, Clone)]
+pub struct OwnSet {
+    pub vendor: String,
+    pub path: PathBuf,
+    /// The Kyverno documents, each with the file it came from.
+    pub documents: Vec<(String, Value)>,
+    /// Documents read but not used, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// One change of trust material, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustEdit {
+    /// The file and `Kind/name` of the document.
+    pub file: String,
+    pub document: String,
+    /// JSON path of the field.
+    pub field: String,
+    pub change: String,
+}
+
+/// What the report says of one vendor's set.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnReport {
+    pub vendor: String,
+    pub path: String,
+    pub engines: Vec<Engine>,
+    pub skipped: Vec<Skipped>,
+    pub edits: Vec<TrustEdit>,
+    /// The static diff between the set as written and the set re-pointed at
+    /// the lab: holds when every difference is trust-root class.
+    pub proof: Comparison,
+}
+
+/// `VENDOR=PATH`, the value of `--policies`.
+pub fn parse_arg(s: &str) -> std::result::Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((v, p)) if !v.is_empty() && !p.is_empty() => Ok((v.to_owned(), PathBuf::from(p))),
+        _ => Err(format!(
+            "`{s}` is not VENDOR=PATH (a vendor profile's name, then a policy file or folder)"
+        )),
+    }
+}
+
+/// Reads each `VENDOR=PATH`: the vendor must have a profile, and only one set.
+pub fn load(args: &[(String, PathBuf)], vendors: &[Vendor]) -> Result<Vec<OwnSet>> {
+    let mut out: Vec<OwnSet> = Vec::new();
+    for (vendor, path) in args {
+        if !vendors.iter().any(|v| &v.name == vendor) {
+            return Err(Error::UnknownVendor {
+                name: vendor.clone(),
+                known: vendors.iter().map(|v| v.name.clone()).collect(),
+            });
+        }
+        if let Some(first) = out.iter().find(|s| &s.vendor == vendor) {
+            return Err(Error::Usage {
+                message: format!(
+                    "two policy sets for vendor `{vendor}`: {} and {}",
+                    first.path.display(),
+                    path.display()
+                ),
+                hint: "give one --policies per vendor; a folder holds several files".into(),
+            });
+        }
+        let read = crate::admit::read_policies(std::slice::from_ref(path), "default")?;
+        let set = OwnSet {
+            vendor: vendor.clone(),
+            path: path.clone(),
+            documents: read.documents,
+            skipped: read.skipped,
+        };
+        if set.engines().is_empty() {
+            return Err(Error::Usage {
+                message: format!(
+                    "{}: no ClusterPolicy or ImageValidatingPolicy for vendor `{vendor}`: nothing verifies its images",
+                    path.display()
+                ),
+                hint: "give the files holding the set's image-verification policies".into(),
+            });
+        }
+        out.push(set);
+    }
+    Ok(out)
+}
+
+fn kind(doc: &Value) -> &str {
+    doc.get("kind").and_then(Value::as_str).unwrap_or_default()
+}
+
+fn api_group(doc: &Value) -> &str {
+    doc.get("apiVersion")
+        .and_then(Value::as_str)
+        .and_then(|a| a.split_once('/'))
+        .map_or("", |(g, _)| g)
+}
+
+fn name(doc: &Value) -> &str {
+    doc.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The engine a document verifies images for, if it is one engine's.
+fn engine_of(doc: &Value) -> Option<Engine> {
+    match (api_group(doc), kind(doc)) {
+        ("kyverno.io", "ClusterPolicy") => Some(Engine::Cpol),
+        ("policies.kyverno.io", "ImageValidatingPolicy") => Some(Engine::Ivpol),
+        _ => None,
+    }
+}
+
+/// Whether `doc` is applied on `engine`'s runs: that engine's policies, the
+/// exceptions of its API group, and what belongs to no engine (a
+/// ValidatingPolicy).
+fn belongs(doc: &Value, engine: Engine) -> bool {
+    match (kind(doc), api_group(doc)) {
+        ("PolicyException", "kyverno.io") => engine == Engine::Cpol,
+        ("PolicyException", _) => engine == Engine::Ivpol,
+        _ => engine_of(doc).is_none_or(|e| e == engine),
+    }
+}
+
+impl OwnSet {
+    /// The engines whose image-verification policies the set holds.
+    pub fn engines(&self) -> Vec<Engine> {
+        Engine::ALL
+            .into_iter()
+            .filter(|e| self.documents.iter().any(|(_, d)| engine_of(d) == Some(*e)))
+            .collect()
+    }
+
+    /// The documents applied on `engine`'s runs, as written.
+    pub fn documents_for(&self, engine: Engine) -> Vec<(String, Value)> {
+        self.documents
+            .iter()
+            .filter(|(_, d)| belongs(d, engine))
+            .cloned()
+            .collect()
+    }
+
+    fn policy_set(&self, label: &str, docs: &[(String, Value)]) -> PolicySet {
+        PolicySet {
+            label: label.to_owned(),
+            documents: docs
+                .iter()
+                .map(|(origin, value)| Document {
+                    origin: origin.clone(),
+                    value: value.clone(),
+                    source: None,
+                })
+                .collect(),
+            files: Vec::new(),
+        }
+    }
+
+    /// The set re-pointed at the lab, the edits, and the proof that they are
+    /// trust-root class only.
+    pub fn report(&self, profile: &Vendor, lab: &LabContext) -> Result<OwnReport> {
+        let (lab_vendor, trust) = lab.vendor(profile, IdentityMode::Profile, Engine::Cpol)?;
+        let mut docs = self.documents.clone();
+        let edits = repoint(&mut docs, profile, &lab_vendor, &trust);
+        let written = self.policy_set(&self.path.display().to_string(), &self.documents);
+        let repointed = self.policy_set("re-pointed at the lab", &docs);
+        let d = crate::diff::diff_sets(&written, &repointed);
+        let trust_only = d.differences.iter().all(|x| x.class == Class::TrustRoot);
+        Ok(OwnReport {
+            vendor: self.vendor.clone(),
+            path: self.path.display().to_string(),
+            engines: self.engines(),
+            skipped: self.skipped.clone(),
+            edits,
+            proof: Comparison {
+                vendor: self.vendor.clone(),
+                baseline: written.label.clone(),
+                verdict: Verdict::of(trust_only),
+                counts: Counts::of(&d),
+                differences: d.differences,
+                warnings: Vec::new(),
+            },
+        })
+    }
+}
+
+/// Why `scenario` cannot run on a hand-written set for `engine`, if it cannot.
+pub fn not_applicable(
+    scenario: &Scenario,
+    engine: Engine,
+    set: &OwnSet,
+    base: &Contract,
+) -> Option<String> {
+    if !set.engines().contains(&engine) {
+        return Some(format!(
+            "the hand-written set for `{}` has no {}",
+            set.vendor,
+            engine.title()
+        ));
+    }
+    let patches =
+        std::iter::once(&scenario.contract).chain(scenario.steps.iter().filter_map(|s| {
+            match &s.action {
+                Action::Contract { patch } => Some(patch),
+                _ => None,
+            }
+        }));
+    for p in patches {
+        match p.require_sbom {
+            Some(true) if !base.require_sbom => {
+                return Some(
+                    "needs the policies to require an SBOM; trustswap does not write attestation checks into a hand-written set".into(),
+                );
+            }
+            Some(false) if base.require_sbom && engine == Engine::Ivpol => {
+                return Some(
+                    "needs the policies to not require an SBOM, which in an ImageValidatingPolicy means rewriting its CEL validations; trustswap does not rewrite CEL".into(),
+                );
+            }
+            _ => {}
+        }
+    }
+    let rotated = std::iter::once(scenario.identity)
+        .chain(scenario.steps.iter().filter_map(|s| match &s.action {
+            Action::Identity { mode } => Some(*mode),
+            _ => None,
+        }))
+        .any(|m| m == IdentityMode::TrustRotatedKey);
+    if rotated && engine == Engine::Ivpol {
+        return Some(
+            "needs a second key attestor, which an ImageValidatingPolicy's CEL validations would also have to name; trustswap does not rewrite CEL".into(),
+        );
+    }
+    None
+}
+
+/// The state a run applies the set in.
+pub struct State<'a> {
+    pub engine: Engine,
+    pub identity: IdentityMode,
+    pub trust_root: TrustRootMode,
+    pub contract: &'a Contract,
+    pub base: &'a Contract,
+}
+
+/// The set as a run applies it in `state`: re-pointed at the lab, then the
+/// scenario's edits.
+pub fn documents(
+    set: &OwnSet,
+    profile: &Vendor,
+    lab: &LabContext,
+    state: &State<'_>,
+) -> Result<Vec<Value>> {
+    let (lab_vendor, trust) = lab.vendor(profile, state.identity, state.engine)?;
+    let trust = lab.trust_root(trust, state.trust_root);
+    let mut docs = set.documents_for(state.engine);
+    repoint(&mut docs, profile, &lab_vendor, &trust);
+    let mut docs: Vec<Value> = docs.into_iter().map(|(_, d)| d).collect();
+    if state.identity == IdentityMode::CarelessWildcard
+        && let Identity::Keyless { subject, .. } = &lab_vendor.identity
+    {
+        for doc in &mut docs {
+            for (_, entry) in keyless_entries(doc) {
+                set_subject(entry, subject);
+            }
+        }
+    }
+    if state.engine == Engine::Cpol {
+        for doc in &mut docs {
+            add_keys(doc, &lab_vendor, &trust.extra_keys);
+        }
+    }
+    if !state.contract.require_sbom && state.base.require_sbom {
+        for doc in &mut docs {
+            drop_attestations(doc);
+        }
+    }
+    if state.contract.failure_action != state.base.failure_action {
+        for doc in &mut docs {
+            set_failure_action(doc, state.contract.failure_action);
+        }
+    }
+    if state.contract.failure_policy != state.base.failure_policy {
+        for doc in &mut docs {
+            if doc.get("spec").is_some_and(Value::is_object) && engine_of_or_vp(doc) {
+                doc["spec"]["failurePolicy"] = json!(match state.contract.failure_policy {
+                    FailurePolicy::Fail => "Fail",
+                    FailurePolicy::Ignore => "Ignore",
+                });
+            }
+        }
+    }
+    Ok(docs)
+}
+
+fn engine_of_or_vp(doc: &Value) -> bool {
+    engine_of(doc).is_some() || kind(doc) == "ValidatingPolicy"
+}
+
+/// A break-glass exception for `pod` in `namespace` of every
+/// image-verification policy of the set `docs` (ClusterPolicy: each rule that
+/// verifies images; ImageValidatingPolicy: each policy).
+pub fn exception_document(
+    docs: &[Value],
+    engine: Engine,
+    e: &crate::experiment::scenario::Exception,
+    namespace: &str,
+    expires: &str,
+) -> Value {
+    match engine {
+        Engine::Cpol => {
+            let exceptions: Vec<Value> = docs
+                .iter()
+                .filter(|d| engine_of(d) == Some(Engine::Cpol))
+                .filter_map(|d| {
+                    let rules: Vec<&str> = d
+                        .pointer("/spec/rules")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| r.get("verifyImages").is_some())
+                        .filter_map(|r| r.get("name").and_then(Value::as_str))
+                        .collect();
+                    (!rules.is_empty())
+                        .then(|| json!({ "policyName": name(d), "ruleNames": rules }))
+                })
+                .collect();
+            json!({
+                "apiVersion": "kyverno.io/v2",
+                "kind": "PolicyException",
+                "metadata": { "name": e.name, "namespace": namespace, "labels": { "cleanup.kyverno.io/ttl": format!("{}s", e.expires_in_seconds) } },
+                "spec": {
+                    "exceptions": exceptions,
+                    "match": { "any": [{ "resources": { "kinds": ["Pod"], "namespaces": [namespace], "names": [e.pod] } }] }
+                }
+            })
+        }
+        Engine::Ivpol => {
+            let refs: Vec<Value> = docs
+                .iter()
+                .filter(|d| engine_of(d) == Some(Engine::Ivpol))
+                .map(|d| json!({ "name": name(d), "kind": "ImageValidatingPolicy" }))
+                .collect();
+            json!({
+                "apiVersion": "policies.kyverno.io/v1",
+                "kind": "PolicyException",
+                "metadata": { "name": e.name, "namespace": namespace },
+                "spec": {
+                    "policyRefs": refs,
+                    "matchConditions": [{ "name": "break-glass-pod", "expression": format!("object.metadata.namespace == '{}' && object.metadata.name.matches('{}')", namespace, crate::policy::render::glob_to_regex(&e.pod)) }],
+                    "expiresAt": expires
+                }
+            })
+        }
+    }
+}
+
+/// Every attestor entry of a ClusterPolicy (`verifyImages[].attestors` and
+/// each attestation's), or every attestor's `cosign` of an
+/// ImageValidatingPolicy, with its JSON path.
+fn entries(doc: &mut Value) -> Vec<(String, &mut Value)> {
+    let mut out = Vec::new();
+    match engine_of(doc) {
+        Some(Engine::Cpol) => {
+            let Some(rules) = doc.pointer_mut("/spec/rules").and_then(Value::as_array_mut) else {
+                return out;
+            };
+            for (r, rule) in rules.iter_mut().enumerate() {
+                let Some(vis) = rule.get_mut("verifyImages").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                for (v, vi) in vis.iter_mut().enumerate() {
+                    let base = format!("spec.rules[{r}].verifyImages[{v}]");
+                    let Some(obj) = vi.as_object_mut() else {
+                        continue;
+                    };
+                    for (key, value) in obj.iter_mut() {
+                        match key.as_str() {
+                            "attestors" => push_sets(&mut out, &format!("{base}.attestors"), value),
+                            "attestations" => {
+                                for (t, att) in
+                                    value.as_array_mut().into_iter().flatten().enumerate()
+                                {
+                                    if let Some(sets) = att.get_mut("attestors") {
+                                        push_sets(
+                                            &mut out,
+                                            &format!("{base}.attestations[{t}].attestors"),
+                                            sets,
+                                        );
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        Some(Engine::Ivpol) => {
+            let Some(attestors) = doc
+                .pointer_mut("/spec/attestors")
+                .and_then(Value::as_array_mut)
+            else {
+                return out;
+            };
+            for (a, attestor) in attestors.iter_mut().enumerate() {
+                if let Some(cosign) = attestor.get_mut("cosign") {
+                    out.push((format!("spec.attestors[{a}].cosign"), cosign));
+                }
+            }
+        }
+        None => {}
+    }
+    out
+}
+
+fn push_sets<'a>(out: &mut Vec<(String, &'a mut Value)>, base: &str, sets: &'a mut Value) {
+    for (s, set) in sets.as_array_mut().into_iter().flatten().enumerate() {
+        for (e, entry) in set
+            .get_mut("entries")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            out.push((format!("{base}[{s}].entries[{e}]"), entry));
+        }
+    }
+}
+
+/// The keyless part of every entry (`keyless` of a ClusterPolicy entry, of an
+/// ImageValidatingPolicy's `cosign`), with its path.
+fn keyless_entries(doc: &mut Value) -> Vec<(String, &mut Value)> {
+    entries(doc)
+        .into_iter()
+        .filter_map(|(path, e)| {
+            e.get_mut("keyless")
+                .filter(|k| k.is_object())
+                .map(|k| (format!("{path}.keyless"), k))
+        })
+        .collect()
+}
+
+fn pem_summary(pem: &str) -> String {
+    match parse_public_key(pem) {
+        Ok((_, sha)) => format!("key sha256:{}", &sha[..12.min(sha.len())]),
+        Err(_) => "PEM".into(),
+    }
+}
+
+fn short(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "absent".into(),
+        Some(Value::String(s)) if s.contains("-----BEGIN") => {
+            if s.contains("CERTIFICATE") {
+                "certificates".into()
+            } else {
+                pem_summary(s)
+            }
+        }
+        Some(Value::String(s)) => format!("`{s}`"),
+        Some(_) => "set".into(),
+    }
+}
+
+/// Sets `obj[key]` to `value`, recording the change when there is one.
+fn set(
+    edits: &mut Vec<TrustEdit>,
+    at: (&str, &str),
+    obj: &mut Value,
+    path: &str,
+    key: &str,
+    value: Value,
+    now: &str,
+) {
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    if map.get(key) == Some(&value) {
+        return;
+    }
+    let was = short(map.get(key));
+    map.insert(key.to_owned(), value);
+    edits.push(TrustEdit {
+        file: at.0.to_owned(),
+        document: at.1.to_owned(),
+        field: format!("{path}.{key}"),
+        change: format!("{was} -> {now}"),
+    });
+}
+
+fn object<'a>(parent: &'a mut Value, key: &str) -> &'a mut Value {
+    if !parent.get(key).is_some_and(Value::is_object) {
+        parent[key] = json!({});
+    }
+    &mut parent[key]
+}
+
+/// Re-points the trust material of `docs` at the lab: a key whose fingerprint
+/// is the profile's becomes the lab's key for that vendor; every keyless
+/// attestor names the lab's CA, Rekor and CT keys (and, in an
+/// ImageValidatingPolicy, the lab's TUF repository), as the lab's Sigstore
+/// stands in for the public one. Identities, image references, attestations
+/// and everything else stay as written.
+pub fn repoint(
+    docs: &mut [(String, Value)],
+    profile: &Vendor,
+    lab_vendor: &Vendor,
+    trust: &TrustOverrides,
+) -> Vec<TrustEdit> {
+    let mut edits = Vec::new();
+    let vendor_key = match &profile.identity {
+        Identity::Key(k) => Some(k.sha256.clone()),
+        Identity::Keyless { .. } => None,
+    };
+    let lab_key = match &lab_vendor.identity {
+        Identity::Key(k) => k.pem.clone(),
+        Identity::Keyless { .. } => None,
+    };
+    let text = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
+    for (file, doc) in docs.iter_mut() {
+        let document = format!("{}/{}", kind(doc), name(doc));
+        let at = (file.as_str(), document.as_str());
+        let engine = engine_of(doc);
+        for (path, entry) in entries(doc) {
+            let is_cpol = engine == Some(Engine::Cpol);
+            // A key the vendor's real signer holds.
+            let (key_obj, key_field) = if is_cpol {
+                ("keys", "publicKeys")
+            } else {
+                ("key", "data")
+            };
+            let matches_vendor = entry
+                .pointer(&format!("/{key_obj}/{key_field}"))
+                .and_then(Value::as_str)
+                .and_then(|pem| parse_public_key(pem).ok())
+                .is_some_and(|(_, sha)| vendor_key.as_deref() == Some(sha.as_str()));
+            if matches_vendor && let Some(pem) = &lab_key {
+                let k = &mut entry[key_obj];
+                set(
+                    &mut edits,
+                    at,
+                    k,
+                    &format!("{path}.{key_obj}"),
+                    key_field,
+                    json!(pem),
+                    &format!(
+                        "the lab's key for `{}` ({})",
+                        profile.name,
+                        pem_summary(pem)
+                    ),
+                );
+                if is_cpol {
+                    repoint_cpol_logs(&mut edits, at, k, &format!("{path}.keys"), trust);
+                }
+            }
+            let keyless = entry.get("keyless").is_some_and(Value::is_object);
+            if is_cpol && keyless {
+                let k = &mut entry["keyless"];
+                let p = format!("{path}.keyless");
+                set(
+                    &mut edits,
+                    at,
+                    k,
+                    &p,
+                    "roots",
+                    text(&trust.fulcio_roots),
+                    "the lab's CA chain",
+                );
+                repoint_cpol_logs(&mut edits, at, k, &p, trust);
+            }
+            if !is_cpol && (keyless || matches_vendor) {
+                if keyless {
+                    let k = &mut entry["keyless"];
+                    if k.get("roots").is_some() {
+                        set(
+                            &mut edits,
+                            at,
+                            k,
+                            &format!("{path}.keyless"),
+                            "roots",
+                            text(&trust.fulcio_roots),
+                            "the lab's CA chain",
+                        );
+                    }
+                    if let Some(tuf) = &trust.tuf
+                        && let Ok(tuf) = serde_json::to_value(tuf)
+                    {
+                        set(
+                            &mut edits,
+                            at,
+                            entry,
+                            &path,
+                            "tuf",
+                            tuf,
+                            "the lab's TUF repository",
+                        );
+                    }
+                }
+                let ctlog = object(entry, "ctlog");
+                let p = format!("{path}.ctlog");
+                set(
+                    &mut edits,
+                    at,
+                    ctlog,
+                    &p,
+                    "url",
+                    json!(REKOR_URL),
+                    "the lab's Rekor",
+                );
+                set(
+                    &mut edits,
+                    at,
+                    ctlog,
+                    &p,
+                    "rekorPubKey",
+                    text(&trust.rekor_pubkey),
+                    "the lab's Rekor key",
+                );
+                set(
+                    &mut edits,
+                    at,
+                    ctlog,
+                    &p,
+                    "ctLogPubKey",
+                    text(&trust.ctlog_pubkey),
+                    "the lab's CT log key",
+                );
+            }
+        }
+    }
+    edits
+}
+
+fn repoint_cpol_logs(
+    edits: &mut Vec<TrustEdit>,
+    at: (&str, &str),
+    attestor: &mut Value,
+    path: &str,
+    trust: &TrustOverrides,
+) {
+    let text = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
+    let rekor = object(attestor, "rekor");
+    let p = format!("{path}.rekor");
+    set(
+        edits,
+        at,
+        rekor,
+        &p,
+        "url",
+        json!(REKOR_URL),
+        "the lab's Rekor",
+    );
+    set(
+        edits,
+        at,
+        rekor,
+        &p,
+        "pubkey",
+        text(&trust.rekor_pubkey),
+        "the lab's Rekor key",
+    );
+    let ctlog = object(attestor, "ctlog");
+    set(
+        edits,
+        at,
+        ctlog,
+        &format!("{path}.ctlog"),
+        "pubkey",
+        text(&trust.ctlog_pubkey),
+        "the lab's CT log key",
+    );
+}
+
+/// A careless matcher in place of the subject (the look-alike scenario).
+fn set_subject(keyless: &mut Value, subject: &Matcher) {
+    let targets: Vec<&mut Value> = match keyless.get_mut("identities").and_then(Value::as_array_mut)
+    {
+        Some(ids) => ids.iter_mut().collect(),
+        None => vec![keyless],
+    };
+    for t in targets {
+        let Some(map) = t.as_object_mut() else {
+            continue;
+        };
+        map.remove("subject");
+        map.remove("subjectRegExp");
+        match subject {
+            Matcher::Exact(s) => map.insert("subject".into(), json!(s)),
+            Matcher::RegExp(r) => map.insert("subjectRegExp".into(), json!(r)),
+        };
+    }
+}
+
+/// Also trusts `extra` keys (the rotated-key scenario): each attestor set
+/// holding the lab's key gains an entry per extra key, and one entry must
+/// verify.
+fn add_keys(doc: &mut Value, lab_vendor: &Vendor, extra: &[String]) {
+    let Identity::Key(k) = &lab_vendor.identity else {
+        return;
+    };
+    let (Some(lab_pem), false) = (&k.pem, extra.is_empty()) else {
+        return;
+    };
+    let Some(rules) = doc.pointer_mut("/spec/rules").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let sets = rules
+        .iter_mut()
+        .filter_map(|r| r.get_mut("verifyImages").and_then(Value::as_array_mut))
+        .flatten()
+        .filter_map(|vi| vi.get_mut("attestors").and_then(Value::as_array_mut))
+        .flatten();
+    for set in sets {
+        let Some(entries) = set.get_mut("entries").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        let Some(ours) = entries
+            .iter()
+            .find(|e| e.pointer("/keys/publicKeys").and_then(Value::as_str) == Some(lab_pem))
+            .cloned()
+        else {
+            continue;
+        };
+        for pem in extra {
+            let mut e = ours.clone();
+            e["keys"]["publicKeys"] = json!(pem);
+            entries.push(e);
+        }
+        set["count"] = json!(1);
+    }
+}
+
+/// Without attestation checks (a scenario that needs only signatures): every
+/// ClusterPolicy `verifyImages[].attestations` is removed.
+fn drop_attestations(doc: &mut Value) {
+    if engine_of(doc) != Some(Engine::Cpol) {
+        return;
+    }
+    for rule in doc
+        .pointer_mut("/spec/rules")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        for vi in rule
+            .get_mut("verifyImages")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(map) = vi.as_object_mut() {
+                map.remove("attestations");
+            }
+        }
+    }
+}
+
+/// Every rule's and the policy's failure action (ClusterPolicy), or the
+/// validation actions (ImageValidatingPolicy, ValidatingPolicy).
+fn set_failure_action(doc: &mut Value, action: FailureAction) {
+    let word = match action {
+        FailureAction::Enforce => "Enforce",
+        FailureAction::Audit => "Audit",
+    };
+    match engine_of(doc) {
+        Some(Engine::Cpol) => {
+            if !doc.get("spec").is_some_and(Value::is_object) {
+                return;
+            }
+            doc["spec"]["validationFailureAction"] = json!(word);
+            for rule in doc
+                .pointer_mut("/spec/rules")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(v) = rule
+                    .get_mut("validate")
+                    .filter(|v| v.get("failureAction").is_some())
+                {
+                    v["failureAction"] = json!(word);
+                }
+                for vi in rule
+                    .get_mut("verifyImages")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if vi.get("failureAction").is_some() {
+                        vi["failureAction"] = json!(word);
+                    }
+                    // Kyverno refuses a ClusterPolicy that audits and mutates
+                    // digests (`mutateDigest` defaults to true):
+                    // api/kyverno/v1/image_verification_types.go Validate.
+                    if action == FailureAction::Audit && vi.is_object() {
+                        vi["mutateDigest"] = json!(false);
+                    }
+                }
+            }
+        }
+        _ if engine_of_or_vp(doc) && doc.get("spec").is_some_and(Value::is_object) => {
+            doc["spec"]["validationActions"] = json!([match action {
+                FailureAction::Enforce => "Deny",
+                FailureAction::Audit => "Audit",
+            }]);
+        }
+        _ => {}
+    }
+}
+
+/// The vendors of a run with hand-written sets: exactly the named ones.
+pub fn vendors_of(sets: &[OwnSet], vendors: &[Vendor]) -> Vec<Vendor> {
+    vendors
+        .iter()
+        .filter(|v| sets.iter().any(|s| s.vendor == v.name))
+        .cloned()
+        .collect()
+}
