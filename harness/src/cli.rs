@@ -148,6 +148,32 @@ pub enum Command {
         /// The artifact: a file, or its digest as sha256:HEX
         artifact: String,
     },
+    /// Rewrite a hand-written policy set for another vendor with the two
+    /// profiles (identity matchers, keys and their Rekor/CT settings, image
+    /// references, signature repository, SBOM type; the rest kept as written),
+    /// then compare input and output by class. Exit 0 only trust root, image
+    /// scope and evidence changed; 1 a finding (what cannot be swapped without
+    /// a structural change, with the vendor-neutral alternative); 2 bad input
+    Swap {
+        /// The vendor the set is written for
+        #[arg(long, value_name = "VENDOR")]
+        from: String,
+        /// The vendor to swap to
+        #[arg(long, value_name = "VENDOR")]
+        to: String,
+        /// Policy files or folders
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Folder for the swapped set (same file names)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace --out even if it holds files trustswap did not write
+        #[arg(long)]
+        force: bool,
+        /// Terminal output: a readable table, or the result JSON
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Compare two policy sets written by hand (files or folders of YAML)
     Diff {
         /// The baseline set
@@ -704,6 +730,14 @@ pub fn execute(cli: &Cli) -> Result<u8> {
             trusted_root,
             artifact,
         ),
+        Command::Swap {
+            from,
+            to,
+            paths,
+            out,
+            force,
+            format,
+        } => swap(&cli.inputs, from, to, paths, out, *force, *format),
         Command::Diff {
             left,
             right,
@@ -824,6 +858,65 @@ fn emit(subject: &Subject<'_>, code: u8, warnings: &[String], output: &OutputArg
         }
     }
     Ok(())
+}
+
+fn swap(
+    inputs: &InputArgs,
+    from: &str,
+    to: &str,
+    paths: &[PathBuf],
+    out: &Path,
+    force: bool,
+    format: Format,
+) -> Result<u8> {
+    crate::owned::Owner::output().check_replaceable(out, force)?;
+    let loaded = inputs.load()?;
+    let pick = |name: &str| {
+        loaded
+            .vendors
+            .iter()
+            .find(|v| v.name == name)
+            .ok_or_else(|| Error::UnknownVendor {
+                name: name.to_owned(),
+                known: loaded.vendors.iter().map(|v| v.name.clone()).collect(),
+            })
+    };
+    let swapped = crate::swap::swap(pick(from)?, pick(to)?, paths)?;
+    // Written whole, or not at all, before anything is printed.
+    crate::owned::Owner::output().replace_with(out, force, |tmp| {
+        for (rel, yaml) in &swapped.files {
+            crate::yaml::write_atomic(&tmp.join(rel), yaml.as_bytes())?;
+        }
+        Ok(())
+    })?;
+    let holds = swapped.findings.is_empty() && swapped.comparison.verdict.holds();
+    let code = if holds { exit::HOLDS } else { exit::FINDING };
+    let verdict = swapped.comparison.verdict;
+    let mut warnings: Vec<String> = swapped.findings.clone();
+    warnings.extend(swapped.notes.iter().map(|n| format!("not kept: {n}")));
+    let subject = Subject::Diff {
+        verdict,
+        comparison: &swapped.comparison,
+    };
+    let text = match format {
+        Format::Json => report::pretty(&report::result_json(&subject, code, &warnings)?)?,
+        Format::Table => report::terminal::render(&subject, &warnings),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = writeln!(
+        stdout,
+        "swapped {} file(s) from `{from}` to `{to}` into {}; {} finding(s){}",
+        swapped.files.len(),
+        display(out),
+        swapped.findings.len(),
+        if swapped.findings.is_empty() {
+            ""
+        } else {
+            ": not a configuration edit alone (see the warnings above)"
+        }
+    );
+    Ok(code)
 }
 
 fn display(p: &Path) -> String {

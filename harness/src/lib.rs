@@ -14,6 +14,7 @@ pub mod policy;
 pub mod profile;
 pub mod report;
 pub mod shipped;
+pub mod swap;
 
 // The workspace's library crates, under the module names the CLI, the tests
 // and the benches use (ARCHITECTURE.md maps them).

@@ -24,3 +24,4 @@ mod never_destroy;
 mod own_policies;
 mod properties;
 mod substitution;
+mod swap;

@@ -382,7 +382,7 @@ pub fn shipped_vendors() -> Result<Vec<LabVendor>> {
             None,
             example_org_evil.clone(),
             sbom::PT_CYCLONEDX_16,
-            &[sbom::PT_SLSA_02, sbom::PT_OPENVEX],
+            &[sbom::PT_SPDX, sbom::PT_SLSA_02, sbom::PT_OPENVEX],
             false,
         ),
         vendor(
@@ -410,7 +410,7 @@ pub fn shipped_vendors() -> Result<Vec<LabVendor>> {
                 "refs/heads/main",
             ),
             sbom::PT_SPDX,
-            &[sbom::PT_SLSA_1],
+            &["https://cyclonedx.org/bom", sbom::PT_SLSA_1],
             false,
         ),
         vendor(
@@ -609,6 +609,9 @@ impl Ctx<'_> {
                     sbom::PT_SLSA_02 => sbom::slsa_v02(builder, source, now)?,
                     sbom::PT_SLSA_1 => sbom::slsa_v1(builder, source, now)?,
                     sbom::PT_OPENVEX => sbom::openvex(t, &spec.vex_author, now)?,
+                    // Every SBOM format the vendor publishes, not only the first.
+                    other if other.contains("spdx") => sbom::spdx(t, &content, now)?,
+                    other if other.contains("cyclonedx") => sbom::cyclonedx(t, &content, now)?,
                     _ => sbom::cosign_vuln(now)?,
                 };
                 preds.push((pt, v));
