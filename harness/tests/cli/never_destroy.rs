@@ -185,12 +185,12 @@ fn a_second_user_of_the_lab_waits_then_refuses_with_the_lock_named() {
 }
 
 #[test]
-fn lab_init_refuses_vendor_and_contract_flags_it_would_ignore() {
+fn lab_init_refuses_the_contract_flag_it_would_ignore() {
     let o = run_in(
         &root(),
         &[
-            "--vendors",
-            "configs/vendors",
+            "--contract",
+            "configs/policies/contract.yaml",
             "lab",
             "init",
             "--dir",
@@ -199,7 +199,7 @@ fn lab_init_refuses_vendor_and_contract_flags_it_would_ignore() {
         &[],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("do not apply to `lab init`"));
+    assert!(text(&o.stderr).contains("--contract does not apply to `lab init`"));
 }
 
 /// A lab built once for the tests that verify from it.
