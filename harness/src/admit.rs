@@ -324,7 +324,42 @@ pub struct AdmitReport {
     /// (`--enable-policy-exceptions`), with why: never applied.
     pub unread_exceptions: Vec<Unread>,
     pub resources: Vec<Admitted>,
+    /// `--backend local|kind`: `resources` are real Kyverno's decisions;
+    /// this says where, what trust stood in for the cluster default, and
+    /// where the embedded engine decides otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSide>,
     pub exit_code: u8,
+}
+
+/// `admit` on a real cluster: the cluster, the trust named for it, and the
+/// comparison with the embedded engine on the same inputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSide {
+    pub backend: &'static str,
+    /// Kubernetes and Kyverno versions, how the lab's images were served.
+    pub cluster: Value,
+    /// Where a policy named no trust material, the lab's, named explicitly
+    /// (what the embedded engine's default is).
+    pub default_trust: Vec<crate::experiment::own::TrustEdit>,
+    /// Resources the embedded engine admits and Kyverno denies, or the reverse.
+    pub disagreements: Vec<Disagreement>,
+}
+
+/// One resource decided differently by the embedded engine and Kyverno.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Disagreement {
+    pub file: String,
+    pub document: usize,
+    pub resource: String,
+    pub embedded: bool,
+    pub kyverno: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedded_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kyverno_message: Option<String>,
 }
 
 impl AdmitReport {
@@ -448,7 +483,128 @@ pub fn admit(
             .collect(),
         exit_code: AdmitReport::code(&admitted),
         resources: admitted,
+        cluster: None,
     })
+}
+
+/// The same policies and resources on a real cluster's Kyverno (`backend`,
+/// a cluster trustswap created, whose namespaces it may name as the
+/// manifests do): the lab's trust named where a policy names none, images
+/// served from the cluster's registry (`own::relocate`; `globs`: every
+/// vendor's image globs), one dry-run CREATE per resource. `embedded` is
+/// the embedded engine's report on the same inputs; the result is Kyverno's,
+/// compared with it.
+pub fn on_cluster(
+    backend: &mut crate::backend::kube::KubeBackend,
+    name: &'static str,
+    policies: &Policies,
+    resources: &[Resource],
+    trust: &crate::policy::render::TrustOverrides,
+    globs: &[String],
+    embedded: AdmitReport,
+) -> Result<AdmitReport> {
+    use crate::backend::Backend as _;
+    let harness = |e: crate::backend::BackendError| Error::harness("the cluster's Kyverno", e);
+    let relocation = backend
+        .relocation()
+        .cloned()
+        .ok_or_else(|| Error::Internal {
+            message: "a cluster backend without a registry".into(),
+        })?;
+    let mut docs = policies.documents.clone();
+    let default_trust = crate::experiment::own::default_trust(&mut docs, trust);
+    let mut values: Vec<Value> = docs.into_iter().map(|(_, d)| d).collect();
+    crate::experiment::own::relocate(&mut values, &relocation, globs);
+    backend.begin_case("admit").map_err(harness)?;
+    let namespaces: std::collections::BTreeSet<String> = resources
+        .iter()
+        .map(|r| r.namespace.clone())
+        .chain(values.iter().filter_map(|d| {
+            d.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }))
+        .collect();
+    let decided = (|| {
+        for ns in &namespaces {
+            backend.namespace_as_named(ns)?;
+        }
+        backend.apply(&values)?;
+        resources
+            .iter()
+            .map(|r| {
+                let mut pod = r.pod.clone();
+                for key in ["initContainers", "containers", "ephemeralContainers"] {
+                    for c in pod
+                        .pointer_mut(&format!("/spec/{key}"))
+                        .and_then(Value::as_array_mut)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(image) = c.get("image").and_then(Value::as_str) {
+                            c["image"] = json!(relocation.image(image));
+                        }
+                    }
+                }
+                let req =
+                    AdmissionRequest::pod(Operation::Create, &r.namespace, BTreeMap::new(), pod);
+                backend
+                    .admit(&req, 0)
+                    .map(|d| outcome(r, unrelocated(d, &relocation.prefix)))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+    })();
+    backend.end_case();
+    let admitted = decided.map_err(harness)?;
+    let disagreements = embedded
+        .resources
+        .iter()
+        .zip(&admitted)
+        .filter(|(e, k)| e.allowed != k.allowed)
+        .map(|(e, k)| Disagreement {
+            file: k.resource.file.clone(),
+            document: k.resource.document,
+            resource: format!("{}/{}", k.resource.kind, k.resource.name),
+            embedded: e.allowed,
+            kyverno: k.allowed,
+            embedded_message: e.message.clone(),
+            kyverno_message: k.message.clone(),
+        })
+        .collect();
+    Ok(AdmitReport {
+        exit_code: AdmitReport::code(&admitted),
+        resources: admitted,
+        cluster: Some(ClusterSide {
+            backend: name,
+            cluster: Value::Null,
+            default_trust,
+            disagreements,
+        }),
+        ..embedded
+    })
+}
+
+/// A decision with the cluster registry's prefix taken off every image it
+/// names (as the manifests name them).
+fn unrelocated(mut d: Decision, prefix: &str) -> Decision {
+    let p = format!("{prefix}/");
+    let strip = |s: &mut String| *s = s.replace(&p, "");
+    if let Some(m) = d.message.as_mut() {
+        strip(m);
+    }
+    d.warnings.iter_mut().for_each(strip);
+    for r in &mut d.results {
+        strip(&mut r.message);
+        if let Some(i) = r.image.as_mut() {
+            strip(i);
+        }
+    }
+    for patch in &mut d.patches {
+        if let Some(v) = patch.get("value").and_then(Value::as_str) {
+            patch["value"] = json!(v.replace(&p, ""));
+        }
+    }
+    d
 }
 
 /// Every container of a Pod (init, regular, ephemeral) with its image.

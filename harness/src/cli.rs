@@ -277,6 +277,15 @@ pub struct AdmitArgs {
     /// Replace --out even if it holds files trustswap did not write
     #[arg(long, requires = "out")]
     pub force: bool,
+    /// Where admission is decided: the embedded engine, or real Kyverno on a
+    /// local control plane or a kind cluster (the lab is rebuilt and served
+    /// to it; the embedded engine decides the same requests and every
+    /// difference is reported)
+    #[arg(long, value_enum, default_value_t = BackendKind::Embedded)]
+    pub backend: BackendKind,
+    /// Where real Kyverno runs (--backend local, kind)
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -767,8 +776,32 @@ pub fn execute(cli: &Cli) -> Result<u8> {
 
 fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
     use crate::admit;
+    if args.backend == BackendKind::Cluster {
+        return Err(Error::Usage {
+            message: "admit --backend cluster would create namespaces under your manifests' names in a shared cluster".into(),
+            hint: "use --backend local (no Docker) or kind, which trustswap creates for the run".into(),
+        });
+    }
+    if args.backend != BackendKind::Embedded && args.layout.is_some() {
+        return Err(Error::Usage {
+            message: "--layout applies to the embedded backend: a real cluster is served the lab"
+                .into(),
+            hint: "drop --layout, or --backend".into(),
+        });
+    }
+    backend_flags(args.backend, &args.cluster)?;
     let policies = admit::read_policies(&args.policies, &args.namespace)?;
     let resources = admit::read_resources(&args.manifests, &args.namespace)?;
+    let exceptions = match &args.enable_policy_exceptions {
+        Some(namespace) => crate::admission::ExceptionSettings {
+            enabled: true,
+            namespace: namespace.clone(),
+        },
+        None => crate::admission::ExceptionSettings::default(),
+    };
+    if args.backend != BackendKind::Embedded {
+        return admit_on_cluster(inputs, args, &policies, &resources, &exceptions);
+    }
     // Held until the decisions are made: no other trustswap replaces the lab meanwhile.
     let _lab_lock;
     let (evidence, source, now) = match &args.layout {
@@ -798,15 +831,80 @@ fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
         source,
         now,
         args.allow_unmodelled,
-        match &args.enable_policy_exceptions {
-            Some(namespace) => crate::admission::ExceptionSettings {
-                enabled: true,
-                namespace: namespace.clone(),
-            },
-            None => crate::admission::ExceptionSettings::default(),
-        },
+        exceptions,
     )?;
-    let json = report::pretty(&report)?;
+    print_admit(args, &report)
+}
+
+/// `admit --backend local|kind`: the lab rebuilt and served to a cluster
+/// trustswap creates, the embedded engine's decisions, then Kyverno's on
+/// the same requests, compared.
+fn admit_on_cluster(
+    inputs: &InputArgs,
+    args: &AdmitArgs,
+    policies: &crate::admit::Policies,
+    resources: &[crate::admit::Resource],
+    exceptions: &crate::admission::ExceptionSettings,
+) -> Result<u8> {
+    use crate::experiment::real;
+    crate::owned::Owner::lab(args.seed).check_replaceable(&args.lab, false)?;
+    if let Some(out) = &args.out {
+        crate::owned::Owner::output().check_replaceable(out, args.force)?;
+    }
+    let target = real_target(args.backend, &args.cluster, &args.lab)?;
+    let settings = real::settings();
+    let existing = real::precheck(&target, &settings)?;
+    let vendors = inputs.load()?.vendors;
+    let mut lab = crate::experiment::lab::LabContext::build(&args.lab, args.seed, &vendors)?;
+    let (evidence, source, now) = crate::admit::lab_evidence(&args.lab)?;
+    let embedded = crate::admit::admit(
+        policies,
+        resources,
+        evidence,
+        source,
+        now,
+        args.allow_unmodelled,
+        exceptions.clone(),
+    )?;
+    let cancel = crate::interrupt::CancelToken::default();
+    let mut session = real::Session::open(
+        &target,
+        existing,
+        settings,
+        &mut lab,
+        exceptions,
+        &cancel,
+        args.cluster.net.timeouts(),
+    )?;
+    crate::interrupt::install(
+        format!(
+            "everything labelled {} (kubectl delete ns,clusterpolicies,imagevalidatingpolicies,validatingpolicies,policyexceptions -A -l {})",
+            session.backend.selector(),
+            session.backend.selector()
+        ),
+        &cancel,
+    );
+    let globs: Vec<String> = vendors.iter().flat_map(|v| v.images.clone()).collect();
+    let name = session.name;
+    let decided = crate::admit::on_cluster(
+        &mut session.backend,
+        name,
+        policies,
+        resources,
+        &lab.trust,
+        &globs,
+        embedded,
+    );
+    let closed = session.close(cancel.is_cancelled());
+    let mut report = decided?;
+    if let Some(c) = report.cluster.as_mut() {
+        c.cluster = closed.cluster;
+    }
+    print_admit(args, &report)
+}
+
+fn print_admit(args: &AdmitArgs, report: &crate::admit::AdmitReport) -> Result<u8> {
+    let json = report::pretty(report)?;
     if let Some(out) = &args.out {
         crate::owned::Owner::output().replace_with(out, args.force, |tmp| {
             crate::yaml::write_atomic(&tmp.join("admit.json"), json.as_bytes())
@@ -814,7 +912,7 @@ fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
     }
     let text = match args.format {
         Format::Json => json,
-        Format::Table => report::terminal::admit(&report),
+        Format::Table => report::terminal::admit(report),
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(report.exit_code)
@@ -1371,12 +1469,6 @@ fn run(inputs: &InputArgs, args: &RunArgs) -> Result<u8> {
         return Err(Error::Usage {
             message: "--compare and --keep apply to --backend local, kind or cluster".into(),
             hint: "add --backend local (or kind, or cluster), or drop the flag".into(),
-        });
-    }
-    if !args.policies.is_empty() && args.backend != BackendKind::Embedded {
-        return Err(Error::Usage {
-            message: "--policies runs on the embedded engine only: a real cluster would need the hand-written set's image references and CEL relocated to the lab's registry, which trustswap does not rewrite yet".into(),
-            hint: "drop --backend, or run the rendered policies on the real backend".into(),
         });
     }
     if !args.policies.is_empty() && !args.check.vendor_names.is_empty() {

@@ -184,8 +184,59 @@ fn kind(doc: &Value) -> (&str, &str) {
     )
 }
 
+/// Rewrites the registry allow-lists of a policy's CEL variables (those named
+/// as the static check reads them): each `from` image prefix, written plain or
+/// as a regexp, becomes its `to`, in one pass (a replacement is never
+/// rewritten again).
+pub fn rewrite_allow_lists(doc: &mut Value, prefixes: &[(String, String)]) {
+    let Some(vars) = doc
+        .pointer_mut("/spec/variables")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    let mut pairs: Vec<(String, String)> = prefixes
+        .iter()
+        .filter(|(a, _)| !a.is_empty())
+        .flat_map(|(a, b)| [(a.clone(), b.clone()), (regex::escape(a), regex::escape(b))])
+        .collect();
+    pairs.sort_by(|x, y| y.0.len().cmp(&x.0.len()).then(x.0.cmp(&y.0)));
+    pairs.dedup_by(|x, y| x.0 == y.0);
+    for v in vars {
+        let named = v
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| IMAGE_VARIABLES.contains(&n));
+        if let (true, Some(e)) = (named, v.get("expression").and_then(Value::as_str)) {
+            v["expression"] = json!(replace_once(e, &pairs));
+        }
+    }
+}
+
+/// `text` with every occurrence of a pair's first string replaced by its
+/// second, longest first, scanning once.
+fn replace_once(text: &str, pairs: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        for (a, b) in pairs {
+            if let Some(after) = rest.strip_prefix(a.as_str()) {
+                out.push_str(b);
+                rest = after;
+                continue 'scan;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
 /// The part of a glob before its first wildcard (`cgr.dev/chainguard/`).
-fn prefix(glob: &str) -> &str {
+pub fn prefix(glob: &str) -> &str {
     &glob[..glob.find(['*', '?']).unwrap_or(glob.len())]
 }
 
@@ -523,38 +574,14 @@ impl Swap<'_> {
     /// Registry allow-lists in CEL variables: the source's image prefixes
     /// (plain or as a regexp) become the target's.
     fn variables(&mut self, _at: &str, doc: &mut Value) {
-        let Some(vars) = doc
-            .pointer_mut("/spec/variables")
-            .and_then(Value::as_array_mut)
-        else {
-            return;
-        };
+        let to = prefix(&self.to.images[0]).to_owned();
         let pairs: Vec<(String, String)> = self
             .from
             .images
             .iter()
-            .flat_map(|f| {
-                let to = prefix(&self.to.images[0]).to_owned();
-                [
-                    (prefix(f).to_owned(), to.clone()),
-                    (regex::escape(prefix(f)), regex::escape(&to)),
-                ]
-            })
-            .filter(|(a, _)| !a.is_empty())
+            .map(|f| (prefix(f).to_owned(), to.clone()))
             .collect();
-        for v in vars {
-            let named = v
-                .get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| IMAGE_VARIABLES.contains(&n));
-            if let (true, Some(e)) = (named, v.get("expression").and_then(Value::as_str)) {
-                let mut e = e.to_owned();
-                for (a, b) in &pairs {
-                    e = e.replace(a.as_str(), b);
-                }
-                v["expression"] = json!(e);
-            }
-        }
+        rewrite_allow_lists(doc, &pairs);
     }
 
     /// Image globs written as strings (a `validate.pattern`'s images).
@@ -587,6 +614,20 @@ mod tests {
             comments("# one\n# two\n\napiVersion: v1 # inline\n# later\nkind: X\n");
         assert_eq!(header, "# one\n# two\n");
         assert_eq!(dropped, 2);
+    }
+
+    #[test]
+    fn allow_lists_are_rewritten_once_plain_and_as_regexps() {
+        let mut doc = json!({"spec": {"variables": [
+            {"name": "allowedRegistries", "expression": "['a.io/x/', r'^a\\.io/x/.*$']"},
+            {"name": "other", "expression": "'a.io/x/'"}
+        ]}});
+        rewrite_allow_lists(&mut doc, &[("a.io/x/".into(), "h:5000/a.io/x/".into())]);
+        assert_eq!(
+            doc["spec"]["variables"][0]["expression"],
+            "['h:5000/a.io/x/', r'^h:5000/a\\.io/x/.*$']"
+        );
+        assert_eq!(doc["spec"]["variables"][1]["expression"], "'a.io/x/'");
     }
 
     #[test]

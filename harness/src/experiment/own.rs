@@ -218,12 +218,15 @@ impl OwnSet {
     }
 }
 
-/// Why `scenario` cannot run on a hand-written set for `engine`, if it cannot.
+/// Why `scenario` cannot run on a hand-written set for `engine`, if it cannot
+/// (`relocated`: on a real cluster, which reaches the lab's images under its
+/// registry's name).
 pub fn not_applicable(
     scenario: &Scenario,
     engine: Engine,
     set: &OwnSet,
     base: &Contract,
+    relocated: bool,
 ) -> Option<String> {
     if !set.engines().contains(&engine) {
         return Some(format!(
@@ -231,6 +234,17 @@ pub fn not_applicable(
             set.vendor,
             engine.title()
         ));
+    }
+    if relocated
+        && set.documents_for(engine).iter().any(|(_, d)| {
+            d.pointer("/spec/matchImageReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| refs.iter().any(|r| r.get("expression").is_some()))
+        })
+    {
+        return Some(
+            "a matchImageReferences expression names images in CEL, which trustswap cannot relocate to the cluster's registry".into(),
+        );
     }
     let patches =
         std::iter::once(&scenario.contract).chain(scenario.steps.iter().filter_map(|s| {
@@ -329,6 +343,202 @@ pub fn documents(
 
 fn engine_of_or_vp(doc: &Value) -> bool {
     engine_of(doc).is_some() || kind(doc) == "ValidatingPolicy"
+}
+
+/// A pattern string that names an image under a registry host
+/// (`ghcr.io/org/*`, `localhost:5000/x`): no spaces, no negation, a first
+/// path segment with a dot or a port.
+fn registry_like(s: &str) -> bool {
+    let Some((host, _)) = s.split_once('/') else {
+        return false;
+    };
+    !s.contains(char::is_whitespace)
+        && !s.starts_with(['!', '*', '?', '(', '<', '>', '='])
+        && (host.contains(['.', ':']) || host == "localhost")
+}
+
+/// Names the lab's trust where a policy names none, as the cluster's default
+/// (what `admit` on a cluster needs: Kyverno's own default is Sigstore's
+/// public-good root, which the lab's signatures do not chain to, and the
+/// embedded `admit` stands the lab's root in for it): a ClusterPolicy
+/// attestor without `roots`, Rekor or CT keys gets the lab's; an
+/// ImageValidatingPolicy attestor without `tuf` or `trustedRoot` the lab's
+/// TUF repository. What a policy names is kept.
+pub fn default_trust(docs: &mut [(String, Value)], trust: &TrustOverrides) -> Vec<TrustEdit> {
+    let mut edits = Vec::new();
+    let text = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
+    let absent = |v: &Value, key: &str| v.get(key).is_none_or(Value::is_null);
+    for (file, doc) in docs.iter_mut() {
+        let document = format!("{}/{}", kind(doc), name(doc));
+        let at = (file.as_str(), document.as_str());
+        let engine = engine_of(doc);
+        for (path, entry) in entries(doc) {
+            if engine == Some(Engine::Cpol) {
+                for key in ["keyless", "keys"] {
+                    if !entry.get(key).is_some_and(Value::is_object) {
+                        continue;
+                    }
+                    let p = format!("{path}.{key}");
+                    let signer = &mut entry[key];
+                    if key == "keyless" && absent(signer, "roots") {
+                        set(
+                            &mut edits,
+                            at,
+                            signer,
+                            &p,
+                            "roots",
+                            text(&trust.fulcio_roots),
+                            "the lab's CA chain (the cluster default)",
+                        );
+                    }
+                    let rekor = object(signer, "rekor");
+                    if absent(rekor, "pubkey") {
+                        set(
+                            &mut edits,
+                            at,
+                            rekor,
+                            &format!("{p}.rekor"),
+                            "pubkey",
+                            text(&trust.rekor_pubkey),
+                            "the lab's Rekor key (the cluster default)",
+                        );
+                    }
+                    let ctlog = object(signer, "ctlog");
+                    if absent(ctlog, "pubkey") {
+                        set(
+                            &mut edits,
+                            at,
+                            ctlog,
+                            &format!("{p}.ctlog"),
+                            "pubkey",
+                            text(&trust.ctlog_pubkey),
+                            "the lab's CT log key (the cluster default)",
+                        );
+                    }
+                }
+            } else if absent(entry, "tuf")
+                && absent(entry, "trustedRoot")
+                && let Some(tuf) = &trust.tuf
+                && let Ok(tuf) = serde_json::to_value(tuf)
+            {
+                set(
+                    &mut edits,
+                    at,
+                    entry,
+                    &path,
+                    "tuf",
+                    tuf,
+                    "the lab's TUF repository (the cluster default)",
+                );
+            }
+        }
+    }
+    edits
+}
+
+/// The set as a real cluster sees it: every image reference, glob, signature
+/// repository and registry allow-list under the registry that serves the lab
+/// (`relocation`), as the rendered policies are; `globs` are the vendor's
+/// image globs, which a registry pattern written as a plain string must match.
+pub fn relocate(
+    docs: &mut [Value],
+    relocation: &crate::backend::relocate::Relocation,
+    globs: &[String],
+) {
+    use trustswap_model::wildcard::wildcard_match;
+    let moved = |s: &mut Value| {
+        if let Some(t) = s.as_str() {
+            *s = json!(relocation.image(t));
+        }
+    };
+    let covered = |s: &str| {
+        globs
+            .iter()
+            .any(|g| g == s || wildcard_match(g, s) || wildcard_match(s, g))
+    };
+    fn walk(v: &mut Value, f: &dyn Fn(&mut Value)) {
+        match v {
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, f)),
+            Value::Object(m) => m.values_mut().for_each(|i| walk(i, f)),
+            s => f(s),
+        }
+    }
+    let pairs: Vec<(String, String)> = globs
+        .iter()
+        .map(|g| {
+            let p = crate::swap::prefix(g);
+            (p.to_owned(), relocation.image(p))
+        })
+        .collect();
+    for doc in docs.iter_mut() {
+        match engine_of(doc) {
+            Some(Engine::Cpol) => {
+                for rule in doc
+                    .pointer_mut("/spec/rules")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    // Image patterns: the vendors' globs, and any string
+                    // that starts with a registry host (an allow-list of
+                    // other registries moves with the pods it judges).
+                    for key in ["pattern", "anyPattern"] {
+                        if let Some(p) = rule.pointer_mut(&format!("/validate/{key}")) {
+                            walk(p, &|s| {
+                                if s.as_str().is_some_and(|t| covered(t) || registry_like(t)) {
+                                    moved(s);
+                                }
+                            });
+                        }
+                    }
+                    for vi in rule
+                        .get_mut("verifyImages")
+                        .and_then(Value::as_array_mut)
+                        .into_iter()
+                        .flatten()
+                    {
+                        for key in ["imageReferences", "skipImageReferences"] {
+                            for r in vi
+                                .get_mut(key)
+                                .and_then(Value::as_array_mut)
+                                .into_iter()
+                                .flatten()
+                            {
+                                moved(r);
+                            }
+                        }
+                        if let Some(r) = vi.get_mut("repository") {
+                            moved(r);
+                        }
+                    }
+                }
+            }
+            Some(Engine::Ivpol) => {
+                for r in doc
+                    .pointer_mut("/spec/matchImageReferences")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(g) = r.get_mut("glob") {
+                        moved(g);
+                    }
+                }
+                for a in doc
+                    .pointer_mut("/spec/attestors")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(r) = a.pointer_mut("/cosign/source/repository") {
+                        moved(r);
+                    }
+                }
+                crate::swap::rewrite_allow_lists(doc, &pairs);
+            }
+            None => crate::swap::rewrite_allow_lists(doc, &pairs),
+        }
+    }
 }
 
 /// A break-glass exception for `pod` in `namespace` of every

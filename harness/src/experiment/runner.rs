@@ -308,6 +308,9 @@ fn rendered(
         };
         let mut docs = own::documents(set, &st.vendor, lab, &state)?;
         crate::experiment::patch::apply(&mut docs, &st.patches);
+        if let Some(r) = relocation {
+            own::relocate(&mut docs, r, &st.vendor.images);
+        }
         return Ok(docs);
     }
     let (vendor, trust) = lab.vendor(&st.vendor, st.identity, st.engine)?;
@@ -485,10 +488,10 @@ impl<'a, B: Backend> Runner<'a, B> {
                             Status::Errored,
                             "interrupted before this run".into(),
                         )
-                    } else if let Some(why) = self
-                        .own_set(&vendor.name)
-                        .and_then(|set| own::not_applicable(s, engine, set, self.contract))
-                    {
+                    } else if let Some(why) = self.own_set(&vendor.name).and_then(|set| {
+                        let relocated = self.backend.relocation().is_some();
+                        own::not_applicable(s, engine, set, self.contract, relocated)
+                    }) {
                         RunResult::without_steps(engine, &vendor.name, Status::NotApplicable, why)
                     } else if !self.lab.has_vendor(&vendor.name) {
                         RunResult::without_steps(

@@ -174,6 +174,30 @@ pub fn admit(report: &crate::admit::AdmitReport) -> String {
         e.clock,
         report.policies.join(", ")
     );
+    if let Some(c) = &report.cluster {
+        t.push_str(&format!(
+            "decided by: real Kyverno ({} backend, Kubernetes {}); the embedded engine decided the same requests: {} disagreement(s)\n",
+            c.backend,
+            c.cluster["kubernetes"].as_str().unwrap_or("version unknown"),
+            c.disagreements.len()
+        ));
+        for e in &c.default_trust {
+            t.push_str(&format!(
+                "cluster default: {} in {}: {} ({})\n",
+                e.field, e.document, e.change, e.file
+            ));
+        }
+        for d in &c.disagreements {
+            t.push_str(&format!(
+                "DISAGREEMENT: {} ({}, document {}): embedded {}, Kyverno {}\n",
+                d.resource,
+                d.file,
+                d.document,
+                if d.embedded { "admits" } else { "denies" },
+                if d.kyverno { "admits" } else { "denies" }
+            ));
+        }
+    }
     for s in &report.skipped {
         t.push_str(&format!(
             "skipped: {} in {} ({})\n",

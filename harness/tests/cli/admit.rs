@@ -381,3 +381,50 @@ fn kyverno_kinds_are_skipped_refused_or_listed_by_what_they_do() {
     // the verifying policy still decides
     assert_eq!(v["resources"][1]["allowed"], false);
 }
+
+#[test]
+fn admit_on_a_real_backend_refuses_what_it_cannot_do_before_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let policy = write("p.yaml", &cpol(""));
+    let pod = write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: a, image: cgr.dev/chainguard/static:latest}]}\n",
+    );
+    let (p, m) = (policy.display().to_string(), pod.display().to_string());
+    for (args, says) in [
+        (
+            vec!["admit", "--backend", "cluster", "--policies", &p, &m],
+            "shared cluster",
+        ),
+        (
+            vec![
+                "admit",
+                "--backend",
+                "local",
+                "--layout",
+                "x",
+                "--policies",
+                &p,
+                &m,
+            ],
+            "--layout applies to the embedded backend",
+        ),
+        (
+            vec!["admit", "--oracle", "x", "--policies", &p, &m],
+            "--oracle applies to --backend local",
+        ),
+    ] {
+        let o = trustswap(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(says),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+}

@@ -287,11 +287,11 @@ fn every_command_ends_with_its_documented_code() {
             v(&["run", "--lab", &e.p("user-folder"), "--no-report"]),
         ),
         (
-            "lab ignores vendors",
+            "lab ignores a contract",
             2,
             v(&[
-                "--vendors",
-                "configs/vendors",
+                "--contract",
+                "configs/policies/contract.yaml",
                 "lab",
                 "init",
                 "--dir",

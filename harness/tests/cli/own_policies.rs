@@ -276,7 +276,7 @@ fn a_set_that_trusts_another_key_is_a_finding_not_something_to_fix_up() {
 fn bad_policies_arguments_are_usage_errors_naming_the_fix() {
     let t = tempfile::tempdir().expect("tempdir");
     let cg = format!("chainguard={}", own("chainguard"));
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["--policies", "nobody=fixtures"], "nobody"),
         (
             &[
@@ -286,10 +286,6 @@ fn bad_policies_arguments_are_usage_errors_naming_the_fix() {
                 &format!("chainguard={}", own("acme")),
             ],
             "two policy sets",
-        ),
-        (
-            &["--policies", &cg, "--backend", "local"],
-            "embedded engine only",
         ),
         (
             &["--policies", &cg, "--vendor", "chainguard"],

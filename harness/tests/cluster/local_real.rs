@@ -19,9 +19,9 @@ use trustswap::backend::local::{LocalCluster, LocalSettings, Oracle};
 
 /// One control plane at a time: three at once on a 2-core runner would only
 /// test the readiness deadlines.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn oracle() -> Option<PathBuf> {
+pub(crate) fn oracle() -> Option<PathBuf> {
     match std::env::var_os("TRUSTSWAP_ORACLE") {
         Some(dir) if Path::new(&dir).join("kyverno").is_file() => Some(PathBuf::from(dir)),
         Some(dir) => {

@@ -9,6 +9,7 @@ mod common;
 mod kube_cluster_fake;
 mod kube_fake;
 
+mod admit_real;
 mod api;
 mod backend;
 mod interrupt;

@@ -126,6 +126,21 @@ pub struct KubeBackend {
 }
 
 impl KubeBackend {
+    /// The namespace `name` itself, not a per-run one (`admit` on a cluster
+    /// trustswap created: a user's policies name namespaces as written):
+    /// created when missing (and deleted with the case), used as it is when
+    /// it exists and is not trustswap's (`default`).
+    pub fn namespace_as_named(&mut self, name: &str) -> Result<String, BackendError> {
+        match self.cluster.create_namespace(name) {
+            Ok(()) => {
+                self.namespaces.insert(name.to_owned(), name.to_owned());
+                Ok(name.to_owned())
+            }
+            Err(crate::backend::kube::ClusterError::NotOurs { .. }) => Ok(name.to_owned()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub fn new(
         name: &'static str,
         cluster: ClusterBackend,
