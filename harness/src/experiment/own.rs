@@ -366,11 +366,14 @@ fn registry_like(s: &str) -> bool {
 /// TUF repository. What a policy names is kept.
 pub fn default_trust(docs: &mut [(String, Value)], trust: &TrustOverrides) -> Vec<TrustEdit> {
     let mut edits = Vec::new();
-    let text = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
     let absent = |v: &Value, key: &str| v.get(key).is_none_or(Value::is_null);
     for (file, doc) in docs.iter_mut() {
         let document = format!("{}/{}", kind(doc), name(doc));
-        let at = (file.as_str(), document.as_str());
+        let mut ed = Edits {
+            list: &mut edits,
+            file: file.as_str(),
+            document: document.as_str(),
+        };
         let engine = engine_of(doc);
         for (path, entry) in entries(doc) {
             if engine == Some(Engine::Cpol) {
@@ -381,37 +384,31 @@ pub fn default_trust(docs: &mut [(String, Value)], trust: &TrustOverrides) -> Ve
                     let p = format!("{path}.{key}");
                     let signer = &mut entry[key];
                     if key == "keyless" && absent(signer, "roots") {
-                        set(
-                            &mut edits,
-                            at,
+                        ed.set(
                             signer,
                             &p,
                             "roots",
-                            text(&trust.fulcio_roots),
+                            pem(&trust.fulcio_roots),
                             "the lab's CA chain (the cluster default)",
                         );
                     }
                     let rekor = object(signer, "rekor");
                     if absent(rekor, "pubkey") {
-                        set(
-                            &mut edits,
-                            at,
+                        ed.set(
                             rekor,
                             &format!("{p}.rekor"),
                             "pubkey",
-                            text(&trust.rekor_pubkey),
+                            pem(&trust.rekor_pubkey),
                             "the lab's Rekor key (the cluster default)",
                         );
                     }
                     let ctlog = object(signer, "ctlog");
                     if absent(ctlog, "pubkey") {
-                        set(
-                            &mut edits,
-                            at,
+                        ed.set(
                             ctlog,
                             &format!("{p}.ctlog"),
                             "pubkey",
-                            text(&trust.ctlog_pubkey),
+                            pem(&trust.ctlog_pubkey),
                             "the lab's CT log key (the cluster default)",
                         );
                     }
@@ -421,9 +418,7 @@ pub fn default_trust(docs: &mut [(String, Value)], trust: &TrustOverrides) -> Ve
                 && let Some(tuf) = &trust.tuf
                 && let Ok(tuf) = serde_json::to_value(tuf)
             {
-                set(
-                    &mut edits,
-                    at,
+                ed.set(
                     entry,
                     &path,
                     "tuf",
@@ -707,30 +702,36 @@ fn short(v: Option<&Value>) -> String {
     }
 }
 
-/// Sets `obj[key]` to `value`, recording the change when there is one.
-fn set(
-    edits: &mut Vec<TrustEdit>,
-    at: (&str, &str),
-    obj: &mut Value,
-    path: &str,
-    key: &str,
-    value: Value,
-    now: &str,
-) {
-    let Some(map) = obj.as_object_mut() else {
-        return;
-    };
-    if map.get(key) == Some(&value) {
-        return;
+/// The trust edits of one document, as they are made.
+struct Edits<'a> {
+    list: &'a mut Vec<TrustEdit>,
+    file: &'a str,
+    document: &'a str,
+}
+
+impl Edits<'_> {
+    /// Sets `obj[key]` to `value`, recording the change when there is one.
+    fn set(&mut self, obj: &mut Value, path: &str, key: &str, value: Value, now: &str) {
+        let Some(map) = obj.as_object_mut() else {
+            return;
+        };
+        if map.get(key) == Some(&value) {
+            return;
+        }
+        let was = short(map.get(key));
+        map.insert(key.to_owned(), value);
+        self.list.push(TrustEdit {
+            file: self.file.to_owned(),
+            document: self.document.to_owned(),
+            field: format!("{path}.{key}"),
+            change: format!("{was} -> {now}"),
+        });
     }
-    let was = short(map.get(key));
-    map.insert(key.to_owned(), value);
-    edits.push(TrustEdit {
-        file: at.0.to_owned(),
-        document: at.1.to_owned(),
-        field: format!("{path}.{key}"),
-        change: format!("{was} -> {now}"),
-    });
+}
+
+/// A PEM from the trust overrides as a JSON value (`null` when absent).
+fn pem(s: &Option<String>) -> Value {
+    s.clone().map_or(Value::Null, Value::String)
 }
 
 fn object<'a>(parent: &'a mut Value, key: &str) -> &'a mut Value {
@@ -761,10 +762,13 @@ pub fn repoint(
         Identity::Key(k) => k.pem.clone(),
         Identity::Keyless { .. } => None,
     };
-    let text = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
     for (file, doc) in docs.iter_mut() {
         let document = format!("{}/{}", kind(doc), name(doc));
-        let at = (file.as_str(), document.as_str());
+        let mut ed = Edits {
+            list: &mut edits,
+            file: file.as_str(),
+            document: document.as_str(),
+        };
         let engine = engine_of(doc);
         for (path, entry) in entries(doc) {
             let is_cpol = engine == Some(Engine::Cpol);
@@ -781,9 +785,7 @@ pub fn repoint(
                 .is_some_and(|(_, sha)| vendor_key.as_deref() == Some(sha.as_str()));
             if matches_vendor && let Some(pem) = &lab_key {
                 let k = &mut entry[key_obj];
-                set(
-                    &mut edits,
-                    at,
+                ed.set(
                     k,
                     &format!("{path}.{key_obj}"),
                     key_field,
@@ -795,79 +797,55 @@ pub fn repoint(
                     ),
                 );
                 if is_cpol {
-                    repoint_cpol_logs(&mut edits, at, k, &format!("{path}.keys"), trust);
+                    repoint_cpol_logs(&mut ed, k, &format!("{path}.keys"), trust);
                 }
             }
             let keyless = entry.get("keyless").is_some_and(Value::is_object);
             if is_cpol && keyless {
                 let k = &mut entry["keyless"];
                 let p = format!("{path}.keyless");
-                set(
-                    &mut edits,
-                    at,
+                ed.set(
                     k,
                     &p,
                     "roots",
-                    text(&trust.fulcio_roots),
+                    pem(&trust.fulcio_roots),
                     "the lab's CA chain",
                 );
-                repoint_cpol_logs(&mut edits, at, k, &p, trust);
+                repoint_cpol_logs(&mut ed, k, &p, trust);
             }
             if !is_cpol && (keyless || matches_vendor) {
                 if keyless {
                     let k = &mut entry["keyless"];
                     if k.get("roots").is_some() {
-                        set(
-                            &mut edits,
-                            at,
+                        ed.set(
                             k,
                             &format!("{path}.keyless"),
                             "roots",
-                            text(&trust.fulcio_roots),
+                            pem(&trust.fulcio_roots),
                             "the lab's CA chain",
                         );
                     }
                     if let Some(tuf) = &trust.tuf
                         && let Ok(tuf) = serde_json::to_value(tuf)
                     {
-                        set(
-                            &mut edits,
-                            at,
-                            entry,
-                            &path,
-                            "tuf",
-                            tuf,
-                            "the lab's TUF repository",
-                        );
+                        ed.set(entry, &path, "tuf", tuf, "the lab's TUF repository");
                     }
                 }
                 let ctlog = object(entry, "ctlog");
                 let p = format!("{path}.ctlog");
-                set(
-                    &mut edits,
-                    at,
-                    ctlog,
-                    &p,
-                    "url",
-                    json!(REKOR_URL),
-                    "the lab's Rekor",
-                );
-                set(
-                    &mut edits,
-                    at,
+                ed.set(ctlog, &p, "url", json!(REKOR_URL), "the lab's Rekor");
+                ed.set(
                     ctlog,
                     &p,
                     "rekorPubKey",
-                    text(&trust.rekor_pubkey),
+                    pem(&trust.rekor_pubkey),
                     "the lab's Rekor key",
                 );
-                set(
-                    &mut edits,
-                    at,
+                ed.set(
                     ctlog,
                     &p,
                     "ctLogPubKey",
-                    text(&trust.ctlog_pubkey),
+                    pem(&trust.ctlog_pubkey),
                     "the lab's CT log key",
                 );
             }
@@ -876,42 +854,23 @@ pub fn repoint(
     edits
 }
 
-fn repoint_cpol_logs(
-    edits: &mut Vec<TrustEdit>,
-    at: (&str, &str),
-    attestor: &mut Value,
-    path: &str,
-    trust: &TrustOverrides,
-) {
-    let text = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
+fn repoint_cpol_logs(ed: &mut Edits<'_>, attestor: &mut Value, path: &str, trust: &TrustOverrides) {
     let rekor = object(attestor, "rekor");
     let p = format!("{path}.rekor");
-    set(
-        edits,
-        at,
-        rekor,
-        &p,
-        "url",
-        json!(REKOR_URL),
-        "the lab's Rekor",
-    );
-    set(
-        edits,
-        at,
+    ed.set(rekor, &p, "url", json!(REKOR_URL), "the lab's Rekor");
+    ed.set(
         rekor,
         &p,
         "pubkey",
-        text(&trust.rekor_pubkey),
+        pem(&trust.rekor_pubkey),
         "the lab's Rekor key",
     );
     let ctlog = object(attestor, "ctlog");
-    set(
-        edits,
-        at,
+    ed.set(
         ctlog,
         &format!("{path}.ctlog"),
         "pubkey",
-        text(&trust.ctlog_pubkey),
+        pem(&trust.ctlog_pubkey),
         "the lab's CT log key",
     );
 }
@@ -1060,4 +1019,101 @@ pub fn vendors_of(sets: &[OwnSet], vendors: &[Vendor]) -> Vec<Vendor> {
         .filter(|v| sets.iter().any(|s| s.vendor == v.name))
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::relocate::Relocation;
+
+    fn trust() -> TrustOverrides {
+        TrustOverrides {
+            fulcio_roots: Some("LAB-CA".into()),
+            rekor_pubkey: Some("LAB-REKOR".into()),
+            ctlog_pubkey: Some("LAB-CT".into()),
+            ..TrustOverrides::default()
+        }
+    }
+
+    fn cpol(entry: Value) -> Value {
+        json!({
+            "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"},
+            "spec": {"rules": [
+                {"name": "allow", "validate": {"message": "from cgr.dev/x only", "pattern": {"spec": {"containers": [{"image": "cgr.dev/chainguard/*"}, {"image": "!*:latest"}]}}}},
+                {"name": "verify", "verifyImages": [{
+                    "imageReferences": ["cgr.dev/chainguard/*"],
+                    "repository": "cgr.dev/chainguard/sigs",
+                    "attestors": [{"entries": [entry]}]
+                }]}
+            ]}
+        })
+    }
+
+    #[test]
+    fn the_cluster_default_is_named_only_where_a_policy_names_none() {
+        let keyless = json!({"keyless": {"subject": "s", "issuer": "i", "roots": "MINE"}});
+        let mut docs = vec![("f.yaml".to_owned(), cpol(keyless))];
+        let edits = default_trust(&mut docs, &trust());
+        let entry = &docs[0].1["spec"]["rules"][1]["verifyImages"][0]["attestors"][0]["entries"][0]
+            ["keyless"];
+        assert_eq!(entry["roots"], "MINE", "named trust is kept");
+        assert_eq!(entry["rekor"]["pubkey"], "LAB-REKOR");
+        assert_eq!(entry["ctlog"]["pubkey"], "LAB-CT");
+        assert_eq!(
+            (entry["subject"].clone(), entry["issuer"].clone()),
+            (json!("s"), json!("i"))
+        );
+        assert_eq!(edits.len(), 2, "{edits:?}");
+        assert!(
+            edits
+                .iter()
+                .all(|e| e.file == "f.yaml" && e.document == "ClusterPolicy/p")
+        );
+    }
+
+    #[test]
+    fn relocation_moves_references_and_registry_patterns_once() {
+        let mut docs = vec![cpol(json!({"keyless": {"subject": "s", "issuer": "i"}}))];
+        let r = Relocation::new("reg:5000");
+        relocate(&mut docs, &r, &["cgr.dev/chainguard/*".to_owned()]);
+        let spec = &docs[0]["spec"]["rules"];
+        let vi = &spec[1]["verifyImages"][0];
+        assert_eq!(
+            vi["imageReferences"],
+            json!(["reg:5000/cgr.dev/chainguard/*"])
+        );
+        assert_eq!(vi["repository"], "reg:5000/cgr.dev/chainguard/sigs");
+        let images = &spec[0]["validate"]["pattern"]["spec"]["containers"];
+        assert_eq!(images[0]["image"], "reg:5000/cgr.dev/chainguard/*");
+        assert_eq!(
+            images[1]["image"], "!*:latest",
+            "a negation is not an image"
+        );
+        assert_eq!(
+            spec[0]["validate"]["message"], "from cgr.dev/x only",
+            "messages stay"
+        );
+    }
+
+    #[test]
+    fn scenario_edits_switch_every_failure_action_and_broaden_only_the_subject() {
+        let mut doc = cpol(json!({"keyless": {"subject": "s", "issuer": "i"}}));
+        doc["spec"]["rules"][1]["verifyImages"][0]["failureAction"] = json!("Enforce");
+        set_failure_action(&mut doc, FailureAction::Audit);
+        assert_eq!(doc["spec"]["validationFailureAction"], "Audit");
+        let vi = &doc["spec"]["rules"][1]["verifyImages"][0];
+        assert_eq!(
+            (vi["failureAction"].clone(), vi["mutateDigest"].clone()),
+            (json!("Audit"), json!(false))
+        );
+        let mut keyless = json!({"subject": "s", "issuer": "i"});
+        set_subject(
+            &mut keyless,
+            &Matcher::Exact("https://github.com/org*".into()),
+        );
+        assert_eq!(
+            keyless,
+            json!({"issuer": "i", "subject": "https://github.com/org*"})
+        );
+    }
 }
