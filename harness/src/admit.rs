@@ -542,7 +542,7 @@ pub fn on_cluster(
                         .flatten()
                     {
                         if let Some(image) = c.get("image").and_then(Value::as_str) {
-                            c["image"] = json!(relocation.image(image));
+                            c["image"] = json!(relocation.image(&spelled_out(image)));
                         }
                     }
                 }
@@ -570,9 +570,14 @@ pub fn on_cluster(
             embedded_message: e.message.clone(),
             kyverno_message: k.message.clone(),
         })
-        .collect();
+        .collect::<Vec<_>>();
     Ok(AdmitReport {
-        exit_code: AdmitReport::code(&admitted),
+        // A disagreement is a finding even when everything is admitted.
+        exit_code: if disagreements.is_empty() {
+            AdmitReport::code(&admitted)
+        } else {
+            crate::exit::FINDING
+        },
         resources: admitted,
         cluster: Some(ClusterSide {
             backend: name,
@@ -582,6 +587,27 @@ pub fn on_cluster(
         }),
         ..embedded
     })
+}
+
+/// An image reference with its registry written out as Kyverno reads it
+/// (`nginx:1.25` is `docker.io/nginx:1.25`), so that a prefix puts it, not
+/// its first path segment, under the cluster's registry.
+fn spelled_out(image: &str) -> String {
+    match crate::admission::image::ImageRef::kyverno(image) {
+        Ok(r) => {
+            let mut s = r.repository();
+            if let Some(t) = &r.tag {
+                s.push(':');
+                s.push_str(t);
+            }
+            if let Some(d) = &r.digest {
+                s.push('@');
+                s.push_str(d);
+            }
+            s
+        }
+        Err(_) => image.to_owned(),
+    }
 }
 
 /// A decision with the cluster registry's prefix taken off every image it

@@ -782,6 +782,12 @@ fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
             hint: "use --backend local (no Docker) or kind, which trustswap creates for the run".into(),
         });
     }
+    if args.backend == BackendKind::Kind && args.enable_policy_exceptions.is_some() {
+        return Err(Error::Usage {
+            message: "--enable-policy-exceptions models Kyverno's flags, which trustswap sets on the local backend only: kind's Kyverno runs its chart's defaults (exceptions off)".into(),
+            hint: "use --backend local, or drop the flag".into(),
+        });
+    }
     if args.backend != BackendKind::Embedded && args.layout.is_some() {
         return Err(Error::Usage {
             message: "--layout applies to the embedded backend: a real cluster is served the lab"
@@ -807,7 +813,8 @@ fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
     let (evidence, source, now) = match &args.layout {
         Some(dir) => admit::layout_evidence(dir, args.trusted_root.as_deref())?,
         None => {
-            _lab_lock = if args.lab.join("catalogue.json").is_file() {
+            let vendors = inputs.load()?.vendors;
+            _lab_lock = if lab_covers(&args.lab, &vendors) {
                 crate::supply::lab::folder::lock(
                     &args.lab,
                     crate::supply::lab::folder::Access::Shared,
@@ -818,7 +825,7 @@ fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
                     display(&args.lab),
                     args.seed
                 );
-                let vendors = crate::profile::lab::lab_vendors(&inputs.load()?.vendors)?;
+                let vendors = crate::profile::lab::lab_vendors(&vendors)?;
                 crate::lab_cli::init(&args.lab, args.seed, &vendors)?.1
             };
             admit::lab_evidence(&args.lab)?
@@ -834,6 +841,23 @@ fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
         exceptions,
     )?;
     print_admit(args, &report)
+}
+
+/// Whether the lab in `dir` has fixtures for every vendor profile (a lab
+/// `run --vendor X` built holds only X's; `admit` then rebuilds it).
+fn lab_covers(dir: &Path, vendors: &[crate::profile::Vendor]) -> bool {
+    let Ok(text) = crate::input::read_to_string(&dir.join("catalogue.json")) else {
+        return false;
+    };
+    let Ok(catalogue) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let has = |name: &str| {
+        catalogue["fixtures"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x["vendor"] == name))
+    };
+    vendors.iter().all(|v| has(&v.name))
 }
 
 /// `admit --backend local|kind`: the lab rebuilt and served to a cluster

@@ -32,7 +32,8 @@ pub struct Swapped {
 }
 
 /// CEL variables holding a registry allow-list (as the static check reads them).
-const IMAGE_VARIABLES: [&str; 3] = ["allowedImages", "allowedRegistries", "allowedImagePatterns"];
+pub(crate) const IMAGE_VARIABLES: [&str; 3] =
+    ["allowedImages", "allowedRegistries", "allowedImagePatterns"];
 
 struct Swap<'a> {
     from: &'a Vendor,
@@ -40,6 +41,9 @@ struct Swap<'a> {
     /// The target's public key (PEM), for a key-based target.
     to_key: Option<String>,
     findings: Vec<String>,
+    /// Policies (ClusterPolicy `verifyImages` entries, ImageValidatingPolicies)
+    /// that verify the source's images, swapped or a finding.
+    swapped: usize,
 }
 
 /// Rewrites the sets at `paths` from vendor `from` to vendor `to`.
@@ -70,6 +74,7 @@ pub fn swap(from: &Vendor, to: &Vendor, paths: &[PathBuf]) -> Result<Swapped> {
         to,
         to_key,
         findings: Vec::new(),
+        swapped: 0,
     };
     let mut files = Vec::new();
     let mut notes = Vec::new();
@@ -122,6 +127,23 @@ pub fn swap(from: &Vendor, to: &Vendor, paths: &[PathBuf]) -> Result<Swapped> {
             files.push((rel, yaml));
         }
     }
+    if s.swapped == 0 {
+        return Err(Error::Usage {
+            message: format!(
+                "nothing in {} verifies `{}`'s images ({}): there is nothing to swap",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                from.name,
+                from.images.join(", ")
+            ),
+            hint: "name the vendor the set is written for with --from".into(),
+        });
+    }
+    s.findings.sort();
+    s.findings.dedup();
     let set = |label: &str, documents| PolicySet {
         label: label.to_owned(),
         documents,
@@ -188,13 +210,14 @@ fn kind(doc: &Value) -> (&str, &str) {
 /// as the static check reads them): each `from` image prefix, written plain or
 /// as a regexp, becomes its `to`, in one pass (a replacement is never
 /// rewritten again).
-pub fn rewrite_allow_lists(doc: &mut Value, prefixes: &[(String, String)]) {
+pub fn rewrite_allow_lists(doc: &mut Value, prefixes: &[(String, String)]) -> bool {
     let Some(vars) = doc
         .pointer_mut("/spec/variables")
         .and_then(Value::as_array_mut)
     else {
-        return;
+        return false;
     };
+    let mut changed = false;
     let mut pairs: Vec<(String, String)> = prefixes
         .iter()
         .filter(|(a, _)| !a.is_empty())
@@ -208,9 +231,12 @@ pub fn rewrite_allow_lists(doc: &mut Value, prefixes: &[(String, String)]) {
             .and_then(Value::as_str)
             .is_some_and(|n| IMAGE_VARIABLES.contains(&n));
         if let (true, Some(e)) = (named, v.get("expression").and_then(Value::as_str)) {
-            v["expression"] = json!(replace_once(e, &pairs));
+            let new = replace_once(e, &pairs);
+            changed |= new != e;
+            v["expression"] = json!(new);
         }
     }
+    changed
 }
 
 /// `text` with every occurrence of a pair's first string replaced by its
@@ -246,7 +272,54 @@ impl Swap<'_> {
         self.from
             .images
             .iter()
-            .any(|g| g == r || wildcard_match(g, r) || wildcard_match(r, g))
+            .any(|g| g == r || wildcard_match(g, r))
+    }
+
+    /// Whether an attestor's signer (a ClusterPolicy entry's `keyless` or
+    /// `keys`, an ImageValidatingPolicy `cosign`'s `keyless` or `key`) is the
+    /// source vendor's: its key's fingerprint, or an identity the source
+    /// profile's matchers write or match.
+    fn names_from(&self, kind: &str, signer: &Value) -> bool {
+        match (&self.from.identity, kind) {
+            (Identity::Key(k), "keys" | "key") => {
+                let text = signer
+                    .get("publicKeys")
+                    .or_else(|| signer.get("data"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                pem::parse_many(text.trim()).is_ok_and(|blocks| {
+                    blocks.iter().any(|b| {
+                        crate::profile::keys::parse_public_key(&pem::encode(b))
+                            .is_ok_and(|(_, sha)| sha == k.sha256)
+                    })
+                })
+            }
+            (Identity::Keyless { issuer, subject }, "keyless") => {
+                let names = |id: &Value| {
+                    let field = |f: &str| id.get(f).and_then(Value::as_str);
+                    let fits = |m: &Matcher, exact: Option<&str>, re: Option<&str>| match m {
+                        Matcher::Exact(want) => {
+                            exact.is_some_and(|e| e == want || wildcard_match(want, e))
+                                || re == Some(want.as_str())
+                        }
+                        Matcher::RegExp(want) => {
+                            re == Some(want.as_str())
+                                || exact.is_some_and(|e| {
+                                    regex::Regex::new(want).is_ok_and(|r| r.is_match(e))
+                                })
+                        }
+                    };
+                    fits(subject, field("subject"), field("subjectRegExp"))
+                        && (field("issuer").is_none() && field("issuerRegExp").is_none()
+                            || fits(issuer, field("issuer"), field("issuerRegExp")))
+                };
+                match signer.get("identities").and_then(Value::as_array) {
+                    Some(ids) => ids.iter().any(names),
+                    None => names(signer),
+                }
+            }
+            _ => false,
+        }
     }
 
     fn document(&mut self, at: &str, doc: &mut Value) {
@@ -269,8 +342,10 @@ impl Swap<'_> {
                 .unwrap_or_default()
                 .to_owned();
             let here = format!("{at} rule `{name}`");
-            if let Some(validate) = rule.get_mut("validate") {
-                self.globs_in(validate);
+            if let Some(validate) = rule.get_mut("validate")
+                && self.globs_in(validate)
+            {
+                self.one_of_several(&here, "an image pattern");
             }
             let Some(vis) = rule.get_mut("verifyImages").and_then(Value::as_array_mut) else {
                 continue;
@@ -294,6 +369,7 @@ impl Swap<'_> {
         if ours.is_empty() {
             return;
         }
+        self.swapped += 1;
         if !others.is_empty() {
             self.findings.push(format!(
                 "{at} also verifies {} with `{}`'s attestors: swapping them would change those images' verification too; left as written. Vendor-neutral alternative: one verifyImages entry per vendor, each with its own imageReferences and attestors",
@@ -305,7 +381,7 @@ impl Swap<'_> {
         vi["imageReferences"] = json!(self.to.images);
         self.repository(at, vi, "repository");
         if let Some(sets) = vi.get_mut("attestors") {
-            self.cpol_attestor_sets(sets);
+            self.cpol_attestor_sets(at, sets);
         }
         if let Some(atts) = vi.get_mut("attestations").and_then(Value::as_array_mut) {
             for att in atts {
@@ -316,7 +392,7 @@ impl Swap<'_> {
                 };
                 self.predicate(at, att, key);
                 if let Some(sets) = att.get_mut("attestors") {
-                    self.cpol_attestor_sets(sets);
+                    self.cpol_attestor_sets(at, sets);
                 }
             }
         }
@@ -334,7 +410,7 @@ impl Swap<'_> {
                 self.per_image_repository(at);
             }
             None => {
-                map.remove(key);
+                map.shift_remove(key);
             }
         }
     }
@@ -384,22 +460,33 @@ impl Swap<'_> {
         }
     }
 
-    fn cpol_attestor_sets(&mut self, sets: &mut Value) {
+    fn cpol_attestor_sets(&mut self, at: &str, sets: &mut Value) {
         for set in sets.as_array_mut().into_iter().flatten() {
-            for entry in set
-                .get_mut("entries")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
-                self.cpol_entry(entry);
+            self.cpol_set(at, set);
+        }
+    }
+
+    /// One attestor set's entries, nested sets (`entries[].attestor`) too.
+    fn cpol_set(&mut self, at: &str, set: &mut Value) {
+        for entry in set
+            .get_mut("entries")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(nested) = entry.get_mut("attestor").filter(|n| n.is_object()) {
+                self.cpol_set(at, nested);
             }
+            if entry.get("repository").is_some() {
+                self.repository(at, entry, "repository");
+            }
+            self.cpol_entry(at, entry);
         }
     }
 
     /// A ClusterPolicy attestor entry naming a signer becomes the target's,
     /// in place (its other fields and their order kept).
-    fn cpol_entry(&mut self, entry: &mut Value) {
+    fn cpol_entry(&mut self, at: &str, entry: &mut Value) {
         let Some(map) = entry.as_object_mut() else {
             return;
         };
@@ -410,6 +497,13 @@ impl Swap<'_> {
             return;
         };
         let old = map.get(old_key).cloned().unwrap_or(Value::Null);
+        if !self.names_from(old_key, &old) {
+            self.findings.push(format!(
+                "{at}: an attestor that does not name `{}`'s signer is kept as written (it is not the vendor being swapped; vendor-neutral alternative: give each signer an entry of its own)",
+                self.from.name
+            ));
+            return;
+        }
         let url = old.pointer("/rekor/url").cloned();
         let mut rekor = Map::new();
         if let Some(u) = url {
@@ -455,6 +549,27 @@ impl Swap<'_> {
     }
 
     fn ivpol(&mut self, at: &str, doc: &mut Value) {
+        let globs: Vec<String> = doc
+            .pointer("/spec/matchImageReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("glob").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let (ours, others): (Vec<&String>, Vec<&String>) =
+            globs.iter().partition(|g| self.is_from(g));
+        if ours.is_empty() {
+            return;
+        }
+        self.swapped += 1;
+        if !others.is_empty() {
+            self.findings.push(format!(
+                "{at} also matches {} with `{}`'s attestors: swapping them would change those images' verification too; left as written. Vendor-neutral alternative: one ImageValidatingPolicy per vendor",
+                others.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+                self.from.name
+            ));
+            return;
+        }
         if let Some(refs) = doc
             .pointer_mut("/spec/matchImageReferences")
             .and_then(Value::as_array_mut)
@@ -517,6 +632,13 @@ impl Swap<'_> {
         else {
             return;
         };
+        if !self.names_from(old_key, map.get(old_key).unwrap_or(&Value::Null)) {
+            self.findings.push(format!(
+                "{at}: an attestor that does not name `{}`'s signer is kept as written (vendor-neutral alternative: give each signer an attestor of its own)",
+                self.from.name
+            ));
+            return;
+        }
         let signer = match (&self.to.identity, &self.to_key) {
             (Identity::Keyless { issuer, subject }, _) => {
                 let mut id = Map::new();
@@ -546,7 +668,7 @@ impl Swap<'_> {
                 if req == Requirement::Ignored {
                     c.insert(field.into(), json!(true));
                 } else {
-                    c.remove(field);
+                    c.shift_remove(field);
                 }
             }
         }
@@ -554,7 +676,7 @@ impl Swap<'_> {
             .get("ctlog")
             .is_some_and(|c| c.as_object().is_some_and(Map::is_empty))
         {
-            map.remove("ctlog");
+            map.shift_remove("ctlog");
         }
         match (&self.to.signatures.repository, map.get_mut("source")) {
             (Some(_), Some(source)) => self.repository(at, source, "repository"),
@@ -564,7 +686,7 @@ impl Swap<'_> {
             }
             (None, Some(source)) => {
                 if let Some(s) = source.as_object_mut() {
-                    s.remove("repository");
+                    s.shift_remove("repository");
                 }
             }
             (None, None) => {}
@@ -573,7 +695,7 @@ impl Swap<'_> {
 
     /// Registry allow-lists in CEL variables: the source's image prefixes
     /// (plain or as a regexp) become the target's.
-    fn variables(&mut self, _at: &str, doc: &mut Value) {
+    fn variables(&mut self, at: &str, doc: &mut Value) {
         let to = prefix(&self.to.images[0]).to_owned();
         let pairs: Vec<(String, String)> = self
             .from
@@ -581,18 +703,34 @@ impl Swap<'_> {
             .iter()
             .map(|f| (prefix(f).to_owned(), to.clone()))
             .collect();
-        rewrite_allow_lists(doc, &pairs);
+        if rewrite_allow_lists(doc, &pairs) {
+            self.one_of_several(at, "a registry allow-list");
+        }
+    }
+
+    /// A finding when the target publishes under several globs and `what`
+    /// can name only its first.
+    fn one_of_several(&mut self, at: &str, what: &str) {
+        if self.to.images.len() > 1 {
+            self.findings.push(format!(
+                "{at}: {what} now names `{}` only, the first of `{}`'s images ({}); add the others by hand",
+                self.to.images[0],
+                self.to.name,
+                self.to.images.join(", ")
+            ));
+        }
     }
 
     /// Image globs written as strings (a `validate.pattern`'s images).
-    fn globs_in(&self, v: &mut Value) {
+    fn globs_in(&self, v: &mut Value) -> bool {
         match v {
             Value::String(s) if self.from.images.contains(s) => {
                 *s = self.to.images[0].clone();
+                true
             }
-            Value::Array(items) => items.iter_mut().for_each(|i| self.globs_in(i)),
-            Value::Object(m) => m.values_mut().for_each(|i| self.globs_in(i)),
-            _ => {}
+            Value::Array(items) => items.iter_mut().fold(false, |c, i| self.globs_in(i) | c),
+            Value::Object(m) => m.values_mut().fold(false, |c, i| self.globs_in(i) | c),
+            _ => false,
         }
     }
 }

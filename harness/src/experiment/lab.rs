@@ -217,11 +217,16 @@ impl LabContext {
     /// and first host label of any other URI (what the lab's look-alike
     /// signer, `supply::lab::look_alike_of`, also starts with).
     fn careless_prefix(&self, vendor: &str) -> Option<String> {
-        let PolicySpec::Keyless { san, .. } = &self.fixture(vendor, "good")?.policy else {
+        let PolicySpec::Keyless { san, issuer, .. } = &self.fixture(vendor, "good")?.policy else {
             return None;
         };
+        // A GitHub workflow identity only with GitHub Actions' issuer, as the
+        // lab certifies GitHub's claims only then.
+        let github = (issuer == crate::profile::GITHUB_ACTIONS_ISSUER)
+            .then(|| San::as_str(san).strip_prefix("https://github.com/"))
+            .flatten();
         Some(match san {
-            San::Uri(u) => match u.strip_prefix("https://github.com/") {
+            San::Uri(u) => match github {
                 Some(rest) => format!("https://github.com/{}", rest.split('/').next()?),
                 None => {
                     let host = u.find("://").map_or(0, |i| i + 3);

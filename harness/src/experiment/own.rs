@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::admit::Skipped;
 use crate::check::Verdict;
@@ -199,7 +199,8 @@ impl OwnSet {
         let written = self.policy_set(&self.path.display().to_string(), &self.documents);
         let repointed = self.policy_set("re-pointed at the lab", &docs);
         let d = crate::diff::diff_sets(&written, &repointed);
-        let trust_only = d.differences.iter().all(|x| x.class == Class::TrustRoot);
+        let trust_only = d.differences.iter().all(|x| x.class == Class::TrustRoot)
+            && only_trust_fields(&self.documents, &docs, &edits);
         Ok(OwnReport {
             vendor: self.vendor.clone(),
             path: self.path.display().to_string(),
@@ -216,6 +217,73 @@ impl OwnSet {
             },
         })
     }
+}
+
+/// The fields a re-pointing may change: trust material, nothing that says
+/// who signs or what is verified.
+const TRUST_FIELDS: [&str; 8] = [
+    "roots",
+    "url",
+    "pubkey",
+    "publicKeys",
+    "data",
+    "tuf",
+    "rekorPubKey",
+    "ctLogPubKey",
+];
+
+/// The proof that re-pointing changed trust material only: every edit is of
+/// a [`TRUST_FIELDS`] leaf, and with the edited fields taken out (and the
+/// empty objects re-pointing created) the documents are the ones written.
+/// The static diff's classes cannot prove it alone: an attestor's identity
+/// is trust-root class too.
+fn only_trust_fields(
+    written: &[(String, Value)],
+    run: &[(String, Value)],
+    edits: &[TrustEdit],
+) -> bool {
+    fn remove(doc: &mut Value, ptr: &str) {
+        if let Some((parent, key)) = ptr.rsplit_once('/')
+            && let Some(Value::Object(m)) = doc.pointer_mut(parent)
+        {
+            m.shift_remove(key);
+        }
+    }
+    fn prune(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.values_mut().for_each(prune);
+                m.retain(|_, x| !(x.is_object() && x.as_object().is_some_and(Map::is_empty)));
+            }
+            Value::Array(items) => items.iter_mut().for_each(prune),
+            _ => {}
+        }
+    }
+    if written.len() != run.len()
+        || !edits.iter().all(|e| {
+            e.field
+                .rsplit('.')
+                .next()
+                .is_some_and(|leaf| TRUST_FIELDS.contains(&leaf))
+        })
+    {
+        return false;
+    }
+    written.iter().zip(run).all(|((file, a), (_, b))| {
+        let (mut a, mut b) = (a.clone(), b.clone());
+        let document = format!("{}/{}", kind(&a), name(&a));
+        for e in edits
+            .iter()
+            .filter(|e| &e.file == file && e.document == document)
+        {
+            let ptr = pointer(&e.field);
+            remove(&mut a, &ptr);
+            remove(&mut b, &ptr);
+        }
+        prune(&mut a);
+        prune(&mut b);
+        a == b
+    })
 }
 
 /// Why `scenario` cannot run on a hand-written set for `engine`, if it cannot
@@ -308,8 +376,13 @@ pub fn documents(
         && let Identity::Keyless { subject, .. } = &lab_vendor.identity
     {
         for doc in &mut docs {
-            for (_, entry) in keyless_entries(doc) {
-                set_subject(entry, subject);
+            for path in entry_paths(doc) {
+                if let Some(keyless) = doc
+                    .pointer_mut(&format!("{}/keyless", pointer(&path)))
+                    .filter(|k| k.is_object())
+                {
+                    set_subject(keyless, subject);
+                }
             }
         }
     }
@@ -331,10 +404,17 @@ pub fn documents(
     if state.contract.failure_policy != state.base.failure_policy {
         for doc in &mut docs {
             if doc.get("spec").is_some_and(Value::is_object) && engine_of_or_vp(doc) {
-                doc["spec"]["failurePolicy"] = json!(match state.contract.failure_policy {
+                let word = json!(match state.contract.failure_policy {
                     FailurePolicy::Fail => "Fail",
                     FailurePolicy::Ignore => "Ignore",
                 });
+                doc["spec"]["failurePolicy"] = word.clone();
+                // A ClusterPolicy's `webhookConfiguration.failurePolicy` wins
+                // over the deprecated `spec.failurePolicy` (Kyverno
+                // api/kyverno/v1/spec_types.go:277-286, GetFailurePolicy).
+                if engine_of(doc) == Some(Engine::Cpol) {
+                    object(&mut doc["spec"], "webhookConfiguration")["failurePolicy"] = word;
+                }
             }
         }
     }
@@ -375,7 +455,10 @@ pub fn default_trust(docs: &mut [(String, Value)], trust: &TrustOverrides) -> Ve
             document: document.as_str(),
         };
         let engine = engine_of(doc);
-        for (path, entry) in entries(doc) {
+        for path in entry_paths(doc) {
+            let Some(entry) = doc.pointer_mut(&pointer(&path)) else {
+                continue;
+            };
             if engine == Some(Engine::Cpol) {
                 for key in ["keyless", "keys"] {
                     if !entry.get(key).is_some_and(Value::is_object) {
@@ -446,40 +529,46 @@ pub fn relocate(
             *s = json!(relocation.image(t));
         }
     };
-    let covered = |s: &str| {
-        globs
-            .iter()
-            .any(|g| g == s || wildcard_match(g, s) || wildcard_match(s, g))
-    };
-    fn walk(v: &mut Value, f: &dyn Fn(&mut Value)) {
+    let covered = |s: &str| globs.iter().any(|g| g == s || wildcard_match(g, s));
+    /// Every string under an `image` key (`image`, `=(image)`, ...).
+    fn images(v: &mut Value, f: &dyn Fn(&mut Value)) {
         match v {
-            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, f)),
-            Value::Object(m) => m.values_mut().for_each(|i| walk(i, f)),
-            s => f(s),
+            Value::Array(items) => items.iter_mut().for_each(|i| images(i, f)),
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    let bare = k
+                        .trim_start_matches(['=', '^', '+', 'X', '<'])
+                        .trim_matches(['(', ')']);
+                    if bare == "image" && x.is_string() {
+                        f(x);
+                    } else {
+                        images(x, f);
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    let pairs: Vec<(String, String)> = globs
-        .iter()
-        .map(|g| {
-            let p = crate::swap::prefix(g);
-            (p.to_owned(), relocation.image(p))
-        })
-        .collect();
     for doc in docs.iter_mut() {
         match engine_of(doc) {
             Some(Engine::Cpol) => {
+                for path in entry_paths(doc) {
+                    if let Some(r) = doc.pointer_mut(&format!("{}/repository", pointer(&path))) {
+                        moved(r);
+                    }
+                }
                 for rule in doc
                     .pointer_mut("/spec/rules")
                     .and_then(Value::as_array_mut)
                     .into_iter()
                     .flatten()
                 {
-                    // Image patterns: the vendors' globs, and any string
-                    // that starts with a registry host (an allow-list of
-                    // other registries moves with the pods it judges).
+                    // Image patterns: the vendors' globs, and any image that
+                    // starts with a registry host (an allow-list of other
+                    // registries moves with the pods it judges).
                     for key in ["pattern", "anyPattern"] {
                         if let Some(p) = rule.pointer_mut(&format!("/validate/{key}")) {
-                            walk(p, &|s| {
+                            images(p, &|s| {
                                 if s.as_str().is_some_and(|t| covered(t) || registry_like(t)) {
                                     moved(s);
                                 }
@@ -529,10 +618,59 @@ pub fn relocate(
                         moved(r);
                     }
                 }
-                crate::swap::rewrite_allow_lists(doc, &pairs);
+                relocate_allow_lists(doc, &relocation.prefix);
             }
-            None => crate::swap::rewrite_allow_lists(doc, &pairs),
+            None => relocate_allow_lists(doc, &relocation.prefix),
         }
+    }
+}
+
+/// The registry allow-lists of a policy's CEL variables (named as the
+/// static check reads them) under `prefix`: each quoted literal that names
+/// an image under a registry host, plain or as a regexp (`^cgr\\.dev/...`).
+fn relocate_allow_lists(doc: &mut Value, prefix: &str) {
+    static LITERALS: std::sync::OnceLock<[regex::Regex; 2]> = std::sync::OnceLock::new();
+    let literals = LITERALS.get_or_init(|| {
+        [r"'([^']*)'", r#""([^"]*)""#].map(|r| regex::Regex::new(r).expect("a fixed regexp"))
+    });
+    let Some(vars) = doc
+        .pointer_mut("/spec/variables")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    let escaped = regex::escape(prefix);
+    for v in vars {
+        let named = v
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| crate::swap::IMAGE_VARIABLES.contains(&n));
+        let Some(mut e) = v
+            .get("expression")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        if !named {
+            continue;
+        }
+        for re in literals {
+            e = re
+                .replace_all(&e, |c: &regex::Captures<'_>| {
+                    let whole = &c[0];
+                    let (q, body) = (&whole[..1], &c[1]);
+                    match body.strip_prefix('^') {
+                        Some(rest) if registry_like(&rest.replace('\\', "")) => {
+                            format!("{q}^{escaped}/{rest}{q}")
+                        }
+                        None if registry_like(body) => format!("{q}{prefix}/{body}{q}"),
+                        _ => whole.to_owned(),
+                    }
+                })
+                .into_owned();
+        }
+        v["expression"] = json!(e);
     }
 }
 
@@ -594,57 +732,81 @@ pub fn exception_document(
     }
 }
 
-/// Every attestor entry of a ClusterPolicy (`verifyImages[].attestors` and
-/// each attestation's), or every attestor's `cosign` of an
-/// ImageValidatingPolicy, with its JSON path.
-fn entries(doc: &mut Value) -> Vec<(String, &mut Value)> {
+/// Every attestor entry of a ClusterPolicy (`verifyImages[].attestors`, each
+/// attestation's, and the nested `attestor` sets of entries), or every
+/// attestor's `cosign` of an ImageValidatingPolicy, as paths
+/// (`spec.rules[0].verifyImages[0].attestors[0].entries[0]`).
+fn entry_paths(doc: &Value) -> Vec<String> {
+    fn sets(out: &mut Vec<String>, base: &str, sets: Option<&Value>) {
+        for (s, set) in sets
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            set_entries(out, &format!("{base}[{s}]"), set);
+        }
+    }
+    fn set_entries(out: &mut Vec<String>, base: &str, set: &Value) {
+        for (e, entry) in set
+            .get("entries")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let path = format!("{base}.entries[{e}]");
+            out.push(path.clone());
+            if let Some(nested) = entry.get("attestor").filter(|n| n.is_object()) {
+                set_entries(out, &format!("{path}.attestor"), nested);
+            }
+        }
+    }
     let mut out = Vec::new();
     match engine_of(doc) {
         Some(Engine::Cpol) => {
-            let Some(rules) = doc.pointer_mut("/spec/rules").and_then(Value::as_array_mut) else {
-                return out;
-            };
-            for (r, rule) in rules.iter_mut().enumerate() {
-                let Some(vis) = rule.get_mut("verifyImages").and_then(Value::as_array_mut) else {
-                    continue;
-                };
-                for (v, vi) in vis.iter_mut().enumerate() {
+            for (r, rule) in doc
+                .pointer("/spec/rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                for (v, vi) in rule
+                    .get("verifyImages")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     let base = format!("spec.rules[{r}].verifyImages[{v}]");
-                    let Some(obj) = vi.as_object_mut() else {
-                        continue;
-                    };
-                    for (key, value) in obj.iter_mut() {
-                        match key.as_str() {
-                            "attestors" => push_sets(&mut out, &format!("{base}.attestors"), value),
-                            "attestations" => {
-                                for (t, att) in
-                                    value.as_array_mut().into_iter().flatten().enumerate()
-                                {
-                                    if let Some(sets) = att.get_mut("attestors") {
-                                        push_sets(
-                                            &mut out,
-                                            &format!("{base}.attestations[{t}].attestors"),
-                                            sets,
-                                        );
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
+                    sets(&mut out, &format!("{base}.attestors"), vi.get("attestors"));
+                    for (t, att) in vi
+                        .get("attestations")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                    {
+                        sets(
+                            &mut out,
+                            &format!("{base}.attestations[{t}].attestors"),
+                            att.get("attestors"),
+                        );
                     }
                 }
             }
         }
         Some(Engine::Ivpol) => {
-            let Some(attestors) = doc
-                .pointer_mut("/spec/attestors")
-                .and_then(Value::as_array_mut)
-            else {
-                return out;
-            };
-            for (a, attestor) in attestors.iter_mut().enumerate() {
-                if let Some(cosign) = attestor.get_mut("cosign") {
-                    out.push((format!("spec.attestors[{a}].cosign"), cosign));
+            for (a, attestor) in doc
+                .pointer("/spec/attestors")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if attestor.get("cosign").is_some() {
+                    out.push(format!("spec.attestors[{a}].cosign"));
                 }
             }
         }
@@ -653,31 +815,21 @@ fn entries(doc: &mut Value) -> Vec<(String, &mut Value)> {
     out
 }
 
-fn push_sets<'a>(out: &mut Vec<(String, &'a mut Value)>, base: &str, sets: &'a mut Value) {
-    for (s, set) in sets.as_array_mut().into_iter().flatten().enumerate() {
-        for (e, entry) in set
-            .get_mut("entries")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            out.push((format!("{base}[{s}].entries[{e}]"), entry));
+/// The JSON pointer of a path as `entry_paths` and the edits write it.
+fn pointer(field: &str) -> String {
+    let mut p = String::new();
+    for part in field.split('.') {
+        let mut pieces = part.split('[');
+        if let Some(key) = pieces.next() {
+            p.push('/');
+            p.push_str(key);
+        }
+        for idx in pieces {
+            p.push('/');
+            p.push_str(idx.trim_end_matches(']'));
         }
     }
-}
-
-/// The keyless part of every entry (`keyless` of a ClusterPolicy entry, of an
-/// ImageValidatingPolicy's `cosign`), with its path.
-fn keyless_entries(doc: &mut Value) -> Vec<(String, &mut Value)> {
-    entries(doc)
-        .into_iter()
-        .filter_map(|(path, e)| {
-            e.get_mut("keyless")
-                .filter(|k| k.is_object())
-                .map(|k| (format!("{path}.keyless"), k))
-        })
-        .collect()
+    p
 }
 
 fn pem_summary(pem: &str) -> String {
@@ -741,12 +893,94 @@ fn object<'a>(parent: &'a mut Value, key: &str) -> &'a mut Value {
     &mut parent[key]
 }
 
-/// Re-points the trust material of `docs` at the lab: a key whose fingerprint
-/// is the profile's becomes the lab's key for that vendor; every keyless
-/// attestor names the lab's CA, Rekor and CT keys (and, in an
-/// ImageValidatingPolicy, the lab's TUF repository), as the lab's Sigstore
-/// stands in for the public one. Identities, image references, attestations
-/// and everything else stay as written.
+/// Sigstore's public-good instance, which the lab stands in for: what a
+/// policy may pin and still name the vendor's real signer. SHA-256 of the
+/// log keys' DER SubjectPublicKeyInfo (Rekor v1 and the 2025 shard, the CT
+/// logs) and of the Fulcio certificates' DER, from the public-good
+/// `trusted_root.json` (`shared/realworld/trust/sigstore-public-good`).
+const PUBLIC_GOOD_LOG_KEYS: [&str; 4] = [
+    "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d",
+    "b54813cb63d8859870a5e78500cc6adcfdf59723edae93ee8d25faf2475a0690",
+    "086092f02852ff6845d1d16b27849c456718ac163dc338d26de6bc2206366f72",
+    "dd3d306ac6c7113263191e1c99673702a24a5eb8de3cadff878a72802f29ee8e",
+];
+const PUBLIC_GOOD_CERTS: [&str; 3] = [
+    "03a38ffb1f450100c2596d1d10b900ac4d504058006dda58199576bbeb9c73d0",
+    "15d795348226b4649f750f5802592c393bee7cc53c3b86982175b7ad087efe47",
+    "3ba7b6cc4e95469d4d334b49cb257ad8537076fa84b0ca87ff4ecfe6a54680c1",
+];
+const PUBLIC_GOOD_REKOR: &str = "https://rekor.sigstore.dev";
+const PUBLIC_GOOD_TUF: &str = "https://tuf-repo-cdn.sigstore.dev";
+
+/// What a pinned field may name for trustswap to re-point it: nothing, or
+/// Sigstore's public-good instance. Anything else is kept as written (a
+/// policy that trusts another CA, log or TUF root is a finding).
+#[derive(Clone, Copy)]
+enum Pinned {
+    Roots,
+    LogKey,
+    RekorUrl,
+    Tuf,
+}
+
+fn public_good_or_absent(v: Option<&Value>, what: Pinned) -> bool {
+    use sha2::Digest as _;
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return true;
+    };
+    match what {
+        Pinned::Roots => v.as_str().is_some_and(|pem| {
+            crate::verify::certs::pem_chain_to_der(pem).is_ok_and(|ders| {
+                !ders.is_empty()
+                    && ders.iter().all(|d| {
+                        PUBLIC_GOOD_CERTS.contains(&hex::encode(sha2::Sha256::digest(d)).as_str())
+                    })
+            })
+        }),
+        Pinned::LogKey => v
+            .as_str()
+            .and_then(|pem| parse_public_key(pem).ok())
+            .is_some_and(|(_, sha)| PUBLIC_GOOD_LOG_KEYS.contains(&sha.as_str())),
+        Pinned::RekorUrl => v
+            .as_str()
+            .is_some_and(|u| u.trim_end_matches('/') == PUBLIC_GOOD_REKOR),
+        Pinned::Tuf => {
+            v.get("root").is_none_or(Value::is_null)
+                && v.get("mirror")
+                    .and_then(Value::as_str)
+                    .is_none_or(|m| m.trim_end_matches('/') == PUBLIC_GOOD_TUF)
+        }
+    }
+}
+
+/// The PEM blocks of a key field with every key whose fingerprint is
+/// `vendor_key` replaced by `lab_key`; `None` when none is the vendor's.
+fn replace_vendor_keys(text: &str, vendor_key: &str, lab_key: &str) -> Option<String> {
+    let blocks = pem::parse_many(text.trim()).ok()?;
+    let mut replaced = false;
+    let out: Vec<String> = blocks
+        .iter()
+        .map(|b| {
+            let block = pem::encode(b);
+            match parse_public_key(&block) {
+                Ok((_, sha)) if sha == vendor_key => {
+                    replaced = true;
+                    lab_key.trim_end().to_owned()
+                }
+                _ => block.trim_end().to_owned(),
+            }
+        })
+        .collect();
+    replaced.then(|| out.join("\n"))
+}
+
+/// Re-points the trust material of `docs` that names the vendor's real
+/// signer at the lab: a key whose fingerprint is the profile's becomes the
+/// lab's key for that vendor (other keys beside it stay); roots, Rekor and
+/// CT keys and URLs, and TUF settings that are absent or name Sigstore's
+/// public-good instance become the lab's, as the lab's Sigstore stands in for
+/// it. Roots, logs or a TUF root of another instance are kept as written;
+/// identities, image references, attestations and everything else too.
 pub fn repoint(
     docs: &mut [(String, Value)],
     profile: &Vendor,
@@ -762,6 +996,10 @@ pub fn repoint(
         Identity::Key(k) => k.pem.clone(),
         Identity::Keyless { .. } => None,
     };
+    let tuf = trust
+        .tuf
+        .as_ref()
+        .and_then(|t| serde_json::to_value(t).ok());
     for (file, doc) in docs.iter_mut() {
         let document = format!("{}/{}", kind(doc), name(doc));
         let mut ed = Edits {
@@ -770,7 +1008,10 @@ pub fn repoint(
             document: document.as_str(),
         };
         let engine = engine_of(doc);
-        for (path, entry) in entries(doc) {
+        for path in entry_paths(doc) {
+            let Some(entry) = doc.pointer_mut(&pointer(&path)) else {
+                continue;
+            };
             let is_cpol = engine == Some(Engine::Cpol);
             // A key the vendor's real signer holds.
             let (key_obj, key_field) = if is_cpol {
@@ -778,22 +1019,28 @@ pub fn repoint(
             } else {
                 ("key", "data")
             };
-            let matches_vendor = entry
-                .pointer(&format!("/{key_obj}/{key_field}"))
-                .and_then(Value::as_str)
-                .and_then(|pem| parse_public_key(pem).ok())
-                .is_some_and(|(_, sha)| vendor_key.as_deref() == Some(sha.as_str()));
-            if matches_vendor && let Some(pem) = &lab_key {
+            let replaced = match (
+                &vendor_key,
+                &lab_key,
+                entry
+                    .pointer(&format!("/{key_obj}/{key_field}"))
+                    .and_then(Value::as_str),
+            ) {
+                (Some(v), Some(l), Some(text)) => replace_vendor_keys(text, v, l),
+                _ => None,
+            };
+            let matches_vendor = replaced.is_some();
+            if let (Some(new), Some(pem_text)) = (replaced, &lab_key) {
                 let k = &mut entry[key_obj];
                 ed.set(
                     k,
                     &format!("{path}.{key_obj}"),
                     key_field,
-                    json!(pem),
+                    json!(new),
                     &format!(
-                        "the lab's key for `{}` ({})",
+                        "the lab's key for `{}` ({}) in place of the vendor's",
                         profile.name,
-                        pem_summary(pem)
+                        pem_summary(pem_text)
                     ),
                 );
                 if is_cpol {
@@ -801,53 +1048,46 @@ pub fn repoint(
                 }
             }
             let keyless = entry.get("keyless").is_some_and(Value::is_object);
-            if is_cpol && keyless {
+            if keyless {
                 let k = &mut entry["keyless"];
                 let p = format!("{path}.keyless");
-                ed.set(
-                    k,
-                    &p,
-                    "roots",
-                    pem(&trust.fulcio_roots),
-                    "the lab's CA chain",
-                );
-                repoint_cpol_logs(&mut ed, k, &p, trust);
+                // A ClusterPolicy names its roots inline (absent: the
+                // cluster's TUF root); an ImageValidatingPolicy reads TUF and
+                // only loads `roots`, so they are re-pointed where written.
+                if (is_cpol || k.get("roots").is_some())
+                    && public_good_or_absent(k.get("roots"), Pinned::Roots)
+                {
+                    ed.set(
+                        k,
+                        &p,
+                        "roots",
+                        pem(&trust.fulcio_roots),
+                        "the lab's CA chain",
+                    );
+                }
+                if is_cpol {
+                    repoint_cpol_logs(&mut ed, k, &p, trust);
+                }
             }
             if !is_cpol && (keyless || matches_vendor) {
-                if keyless {
-                    let k = &mut entry["keyless"];
-                    if k.get("roots").is_some() {
-                        ed.set(
-                            k,
-                            &format!("{path}.keyless"),
-                            "roots",
-                            pem(&trust.fulcio_roots),
-                            "the lab's CA chain",
-                        );
-                    }
-                    if let Some(tuf) = &trust.tuf
-                        && let Ok(tuf) = serde_json::to_value(tuf)
-                    {
-                        ed.set(entry, &path, "tuf", tuf, "the lab's TUF repository");
-                    }
+                if let Some(tuf) = &tuf
+                    && public_good_or_absent(entry.get("tuf"), Pinned::Tuf)
+                {
+                    ed.set(entry, &path, "tuf", tuf.clone(), "the lab's TUF repository");
                 }
                 let ctlog = object(entry, "ctlog");
                 let p = format!("{path}.ctlog");
-                ed.set(ctlog, &p, "url", json!(REKOR_URL), "the lab's Rekor");
-                ed.set(
-                    ctlog,
-                    &p,
-                    "rekorPubKey",
-                    pem(&trust.rekor_pubkey),
-                    "the lab's Rekor key",
-                );
-                ed.set(
-                    ctlog,
-                    &p,
-                    "ctLogPubKey",
-                    pem(&trust.ctlog_pubkey),
-                    "the lab's CT log key",
-                );
+                if public_good_or_absent(ctlog.get("url"), Pinned::RekorUrl) {
+                    ed.set(ctlog, &p, "url", json!(REKOR_URL), "the lab's Rekor");
+                }
+                for (field, value, now) in [
+                    ("rekorPubKey", &trust.rekor_pubkey, "the lab's Rekor key"),
+                    ("ctLogPubKey", &trust.ctlog_pubkey, "the lab's CT log key"),
+                ] {
+                    if public_good_or_absent(ctlog.get(field), Pinned::LogKey) {
+                        ed.set(ctlog, &p, field, pem(value), now);
+                    }
+                }
             }
         }
     }
@@ -857,22 +1097,28 @@ pub fn repoint(
 fn repoint_cpol_logs(ed: &mut Edits<'_>, attestor: &mut Value, path: &str, trust: &TrustOverrides) {
     let rekor = object(attestor, "rekor");
     let p = format!("{path}.rekor");
-    ed.set(rekor, &p, "url", json!(REKOR_URL), "the lab's Rekor");
-    ed.set(
-        rekor,
-        &p,
-        "pubkey",
-        pem(&trust.rekor_pubkey),
-        "the lab's Rekor key",
-    );
+    if public_good_or_absent(rekor.get("url"), Pinned::RekorUrl) {
+        ed.set(rekor, &p, "url", json!(REKOR_URL), "the lab's Rekor");
+    }
+    if public_good_or_absent(rekor.get("pubkey"), Pinned::LogKey) {
+        ed.set(
+            rekor,
+            &p,
+            "pubkey",
+            pem(&trust.rekor_pubkey),
+            "the lab's Rekor key",
+        );
+    }
     let ctlog = object(attestor, "ctlog");
-    ed.set(
-        ctlog,
-        &format!("{path}.ctlog"),
-        "pubkey",
-        pem(&trust.ctlog_pubkey),
-        "the lab's CT log key",
-    );
+    if public_good_or_absent(ctlog.get("pubkey"), Pinned::LogKey) {
+        ed.set(
+            ctlog,
+            &format!("{path}.ctlog"),
+            "pubkey",
+            pem(&trust.ctlog_pubkey),
+            "the lab's CT log key",
+        );
+    }
 }
 
 /// A careless matcher in place of the subject (the look-alike scenario).
@@ -918,9 +1164,20 @@ fn add_keys(doc: &mut Value, lab_vendor: &Vendor, extra: &[String]) {
         let Some(entries) = set.get_mut("entries").and_then(Value::as_array_mut) else {
             continue;
         };
+        let lab_fp = trustswap_model::fingerprint::KeyFingerprint::of_pem(lab_pem);
         let Some(ours) = entries
             .iter()
-            .find(|e| e.pointer("/keys/publicKeys").and_then(Value::as_str) == Some(lab_pem))
+            .find(|e| {
+                e.pointer("/keys/publicKeys")
+                    .and_then(Value::as_str)
+                    .and_then(|pem| pem::parse_many(pem.trim()).ok())
+                    .is_some_and(|blocks| {
+                        blocks.iter().any(|b| {
+                            trustswap_model::fingerprint::KeyFingerprint::of_pem(&pem::encode(b))
+                                == lab_fp
+                        })
+                    })
+            })
             .cloned()
         else {
             continue;
@@ -1093,6 +1350,108 @@ mod tests {
             spec[0]["validate"]["message"], "from cgr.dev/x only",
             "messages stay"
         );
+        let mut vp = vec![json!({
+            "apiVersion": "policies.kyverno.io/v1", "kind": "ValidatingPolicy", "metadata": {"name": "v"},
+            "spec": {"variables": [
+                {"name": "allowedRegistries", "expression": "['cgr.dev/chainguard/', r'^ghcr\\.io/org/.*$', 'not an image']"},
+                {"name": "other", "expression": "'cgr.dev/chainguard/'"}
+            ]}
+        })];
+        relocate(&mut vp, &r, &[]);
+        assert_eq!(
+            vp[0]["spec"]["variables"][0]["expression"],
+            "['reg:5000/cgr.dev/chainguard/', r'^reg:5000/ghcr\\.io/org/.*$', 'not an image']"
+        );
+        assert_eq!(
+            vp[0]["spec"]["variables"][1]["expression"],
+            "'cgr.dev/chainguard/'"
+        );
+    }
+
+    #[test]
+    fn only_trust_naming_the_public_good_instance_or_nothing_is_re_pointed() {
+        let keys = crate::profile::keys::KeyResolver::new(Vec::new());
+        let cg = crate::profile::load_shipped(&keys)
+            .unwrap()
+            .into_iter()
+            .find(|v| v.name == "chainguard")
+            .unwrap();
+        let private_ca = "-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBATAKBggqhkjOPQQDAjAAMB4XDTI2MDEwMTAwMDAwMFoX\n-----END CERTIFICATE-----\n";
+        let entry = |roots: Option<&str>, url: &str| {
+            let mut k = json!({"subject": "s", "issuer": "i", "rekor": {"url": url}});
+            if let Some(r) = roots {
+                k["roots"] = json!(r);
+            }
+            json!({ "keyless": k })
+        };
+        let keyless = |docs: &[(String, Value)]| {
+            docs[0].1["spec"]["rules"][1]["verifyImages"][0]["attestors"][0]["entries"][0]
+                ["keyless"]
+                .clone()
+        };
+        // Nothing pinned, the public Rekor: the lab's stand in.
+        let mut docs = vec![(
+            "f".to_owned(),
+            cpol(entry(None, "https://rekor.sigstore.dev/")),
+        )];
+        repoint(&mut docs, &cg, &cg, &trust());
+        let k = keyless(&docs);
+        assert_eq!(
+            (k["roots"].clone(), k["rekor"]["pubkey"].clone()),
+            (json!("LAB-CA"), json!("LAB-REKOR"))
+        );
+        // A private CA and a private Rekor: kept, so the run says the lab's
+        // signatures do not verify (a finding), not that they do.
+        let mut docs = vec![(
+            "f".to_owned(),
+            cpol(entry(Some(private_ca), "https://rekor.internal.example")),
+        )];
+        repoint(&mut docs, &cg, &cg, &trust());
+        let k = keyless(&docs);
+        assert_eq!(k["roots"], json!(private_ca));
+        assert_eq!(k["rekor"]["url"], "https://rekor.internal.example");
+    }
+
+    #[test]
+    fn the_proof_refuses_an_edit_of_anything_but_trust_material() {
+        let written = vec![(
+            "f.yaml".to_owned(),
+            cpol(json!({"keyless": {"subject": "s", "issuer": "i"}})),
+        )];
+        let mut run = written.clone();
+        let edits = default_trust(&mut run, &trust());
+        assert!(only_trust_fields(&written, &run, &edits));
+        // The same trust edits, and an identity rewritten beside them.
+        run[0].1["spec"]["rules"][1]["verifyImages"][0]["attestors"][0]["entries"][0]["keyless"]
+            ["subject"] = json!("someone-else");
+        assert!(!only_trust_fields(&written, &run, &edits));
+    }
+
+    #[test]
+    fn only_the_vendor_s_key_of_a_bundle_is_replaced() {
+        let key = |label: &str| {
+            crate::supply::lab::keys::LabKey::derive(7, label)
+                .unwrap()
+                .public_pem()
+                .unwrap()
+        };
+        let (vendor, other, lab) = (key("vendor"), key("other"), key("lab"));
+        let vendor_fp = parse_public_key(&vendor).unwrap().1;
+        let bundle = format!("{other}{vendor}");
+        let out = replace_vendor_keys(&bundle, &vendor_fp, &lab).unwrap();
+        let fps: Vec<String> = pem::parse_many(&out)
+            .unwrap()
+            .iter()
+            .map(|b| parse_public_key(&pem::encode(b)).unwrap().1)
+            .collect();
+        assert_eq!(
+            fps,
+            [
+                parse_public_key(&other).unwrap().1,
+                parse_public_key(&lab).unwrap().1
+            ]
+        );
+        assert_eq!(replace_vendor_keys(&other, &vendor_fp, &lab), None);
     }
 
     #[test]

@@ -12,6 +12,11 @@ use crate::profile::{GITHUB_ACTIONS_ISSUER, Identity, Matcher, SignatureFormat, 
 use crate::supply::lab::ca::{self, GithubClaims, San};
 use crate::supply::lab::{LabVendor, Variant, shipped_vendors};
 
+/// Names a key-based vendor cannot take: the lab writes its own trust as
+/// `rekor.pub`, `ctlog.pub`, `dhi-1.pub` and `dhi-2.pub` beside the vendors'
+/// `<name>.pub`.
+const RESERVED: [&str; 4] = ["rekor", "ctlog", "dhi-1", "dhi-2"];
+
 /// The tag the lab gives a vendor's image when its glob names none.
 const DEFAULT_TAG: &str = "1.0.0";
 /// What a `*` in an image glob becomes in the lab's repository name.
@@ -29,11 +34,54 @@ pub fn lab_vendors(profiles: &[Vendor]) -> Result<Vec<LabVendor>> {
         .map(|p| {
             let derived = derive(p)?;
             Ok(match shipped.iter().find(|s| s.name == p.name) {
-                Some(s) if same_lab_shape(s, &derived, p) => s.clone(),
+                Some(s) if same_lab_shape(s, &derived, p) => {
+                    // Every predicate the profile lists, even those the
+                    // hand-made fixtures were written without.
+                    let mut s = s.clone();
+                    s.also_attest(&derived.extra_predicates);
+                    s
+                }
                 _ => derived,
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    for (i, v) in out.iter().enumerate() {
+        let source = |name: &str| {
+            profiles
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.source.clone())
+                .unwrap_or_default()
+        };
+        // The lab folder holds its own keys as `<name>.pub`.
+        if v.keyed() && RESERVED.contains(&v.name.as_str()) {
+            return Err(Error::invalid(
+                source(&v.name),
+                None,
+                "name",
+                format!(
+                    "`{}` names a file of the lab's own trust (`{}.pub`)",
+                    v.name, v.name
+                ),
+                "give the key-based vendor another name",
+            ));
+        }
+        if let Some(other) = out[..i]
+            .iter()
+            .find(|o| o.repository == v.repository && o.tag == v.tag)
+        {
+            return Err(Error::invalid(
+                source(&v.name),
+                None,
+                "images",
+                format!(
+                    "the lab would name `{}`'s images `{}:{}`, as it names `{}`'s",
+                    v.name, v.repository, v.tag, other.name
+                ),
+                "give each vendor profile an image glob of its own",
+            ));
+        }
+    }
     let rank = |v: &LabVendor| shipped.iter().position(|s| s.name == v.name);
     out.sort_by(|a, b| {
         (rank(a).is_none(), rank(a), &a.name).cmp(&(rank(b).is_none(), rank(b), &b.name))
@@ -47,6 +95,7 @@ pub fn lab_vendors(profiles: &[Vendor]) -> Result<Vec<LabVendor>> {
 fn same_lab_shape(shipped: &LabVendor, derived: &LabVendor, p: &Vendor) -> bool {
     let image = format!("{}:{}", shipped.repository, shipped.tag);
     shipped.identity == derived.identity
+        && shipped.tlog == derived.tlog
         && shipped.sbom_type == derived.sbom_type
         && shipped.bundles == derived.bundles
         && shipped.signature_repository
@@ -87,6 +136,7 @@ pub fn derive(p: &Vendor) -> Result<LabVendor> {
         sbom,
         extra,
         p.signatures.format == SignatureFormat::BundleReferrer,
+        p.transparency_log == crate::profile::Requirement::Required,
     )
     .map_err(|e| Error::harness(format!("the lab form of vendor `{}`", p.name), e))
 }
@@ -203,8 +253,15 @@ fn sample(hir: &Hir) -> Option<String> {
     Some(match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => String::new(),
         HirKind::Literal(l) => String::from_utf8_lossy(&l.0).into_owned(),
-        HirKind::Class(Class::Unicode(c)) => c.ranges().first()?.start().to_string(),
-        HirKind::Class(Class::Bytes(c)) => char::from(c.ranges().first()?.start()).to_string(),
+        HirKind::Class(Class::Unicode(c)) => {
+            pick(c.ranges().iter().map(|r| (r.start(), r.end())))?.to_string()
+        }
+        HirKind::Class(Class::Bytes(c)) => pick(
+            c.ranges()
+                .iter()
+                .map(|r| (char::from(r.start()), char::from(r.end()))),
+        )?
+        .to_string(),
         HirKind::Repetition(r) => {
             let one = sample(&r.sub)?;
             one.repeat(usize::try_from(r.min).ok()?)
@@ -213,6 +270,25 @@ fn sample(hir: &Hir) -> Option<String> {
         HirKind::Concat(parts) => parts.iter().map(sample).collect::<Option<String>>()?,
         HirKind::Alternation(alts) => sample(alts.first()?)?,
     })
+}
+
+/// A printable member of a character class: a letter or digit an identity
+/// would hold if the class has one, else its first printable ASCII
+/// character, else its first character that is not a control character
+/// (`[^/]` and `.` start at NUL, which no certificate SAN may hold).
+fn pick(ranges: impl Iterator<Item = (char, char)> + Clone) -> Option<char> {
+    let has = |c: char| ranges.clone().any(|(lo, hi)| lo <= c && c <= hi);
+    "a0xA-_."
+        .chars()
+        .find(|c| has(*c))
+        .or_else(|| ('!'..='~').find(|c| has(*c)))
+        .or_else(|| {
+            ranges
+                .clone()
+                .flat_map(|(lo, hi)| lo..=hi)
+                .take(4096)
+                .find(|c| !c.is_control())
+        })
 }
 
 #[cfg(test)]
@@ -318,5 +394,11 @@ mod tests {
         );
         assert_eq!(sample_of(r"^ci@[a-z]+\.example\.com$"), "ci@a.example.com");
         assert_eq!(sample_of(r"x*y?z{2,3}"), "zz");
+        // Negated classes and `.` start at NUL: a SAN never holds one.
+        assert_eq!(
+            sample_of(r"^https://github\.com/my-org/[^/]+/x@.+$"),
+            "https://github.com/my-org/a/x@a"
+        );
+        assert_eq!(sample_of(r"[^a-z0-9]"), "A");
     }
 }

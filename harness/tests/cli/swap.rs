@@ -242,3 +242,64 @@ fn bad_swaps_are_usage_errors_and_write_nothing() {
     }
     assert!(!out_dir.exists(), "nothing half-written");
 }
+
+#[test]
+fn an_attestor_that_is_not_the_source_vendor_s_is_kept_and_nothing_to_swap_is_bad_input() {
+    let t = tempfile::tempdir().expect("tempdir");
+    // A second signer beside Chainguard's (a team's countersignature key).
+    let countersigned = t.path().join("countersigned.yaml");
+    let src = std::fs::read_to_string(Path::new(&own("chainguard")).join("verify-images.yaml"))
+        .expect("fixture");
+    let second = "                - keys:\n                    publicKeys: |-\n                      -----BEGIN PUBLIC KEY-----\n                      MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4mJOrMCiscVexqjExTTrzO5mWjf0\n                      WVq+hIWfVrvc+n58XMMgWfMiq1zE6XItfgO1/7KdyaE8tNL2JPLhe4zxtw==\n                      -----END PUBLIC KEY-----\n";
+    let src = src.replacen(
+        "                    rekor:\n                      url: https://rekor.sigstore.dev\n",
+        &format!("                    rekor:\n                      url: https://rekor.sigstore.dev\n{second}"),
+        1,
+    );
+    std::fs::write(&countersigned, &src).expect("write");
+    let out_dir = t.path().join("out");
+    let (code, out, err) = ts(
+        t.path(),
+        &[
+            "swap",
+            "--from",
+            "chainguard",
+            "--to",
+            "distroless",
+            &countersigned.display().to_string(),
+            "--out",
+            &out_dir.display().to_string(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("does not name `chainguard`'s signer is kept"),
+        "{out}"
+    );
+    let yaml = std::fs::read_to_string(out_dir.join("countersigned.yaml")).expect("written");
+    assert!(
+        yaml.contains("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4mJOrMCiscVexqjExTTrzO5mWjf0"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("keyless@distroless.iam.gserviceaccount.com"),
+        "{yaml}"
+    );
+
+    // Nothing in the set verifies the vendor named with --from.
+    let (code, _, err) = ts(
+        t.path(),
+        &[
+            "swap",
+            "--from",
+            "distroless",
+            "--to",
+            "selfbuilt",
+            &own("chainguard"),
+            "--out",
+            &t.path().join("none").display().to_string(),
+        ],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("nothing to swap"), "{err}");
+}

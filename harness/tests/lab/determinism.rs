@@ -94,3 +94,37 @@ fn timing_build_all_fixtures() {
         }
     );
 }
+
+/// The lab's bytes for the shipped vendors are part of every report's
+/// reproducibility: a change to them (a new attestation, another signing
+/// order) must be deliberate. This pins seed 0's fixtures (image digests,
+/// signature and attestation manifests, log indices): update the value when
+/// the lab is meant to change, and say so in the commit.
+#[test]
+fn the_shipped_vendors_lab_is_pinned() {
+    use sha2::{Digest as _, Sha256};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profiles =
+        trustswap::profile::load_shipped(&trustswap::profile::keys::KeyResolver::new(Vec::new()))
+            .expect("shipped profiles");
+    let vendors = trustswap::profile::lab::lab_vendors(&profiles).expect("lab vendors");
+    let mut lab = Lab::new(LabConfig {
+        seed: 0,
+        now: 1_767_225_600,
+    })
+    .expect("lab");
+    let mut layout = Layout::create(dir.path().join("oci")).expect("layout");
+    let cat = trustswap::supply::lab::build_all(&mut lab, &mut layout, &vendors).expect("build");
+    let mut h = Sha256::new();
+    for f in &cat.fixtures {
+        h.update(format!("{}/{:?} {}\n", f.vendor, f.variant, f.image_digest));
+        for p in &f.published {
+            h.update(format!("  {} {:?}\n", p.manifest_digest, p.log_index));
+        }
+    }
+    let got = hex::encode(h.finalize());
+    assert_eq!(
+        got, "cb74bc4c5e570479c94feab5234f1d5cc69fb01b203cae6dac5e91aa7b494afd",
+        "the shipped vendors' lab changed (seed 0); if that is meant, pin {got}"
+    );
+}

@@ -131,7 +131,9 @@ pub fn verify_attestation_layer(
         .get(ANN_CERT)
         .refuse_ctx("certificate", "no certificate annotation")?;
     let cert_der = certs::pem_to_der(cert_pem.as_bytes(), "CERTIFICATE")?;
-    let kind = check_att_body(&body, envelope_json, &payload, &sig_raw, &cert_der)?;
+    let logged_cert =
+        |pem: &[u8]| certs::pem_to_der(pem, "CERTIFICATE").is_ok_and(|d| d == cert_der);
+    let kind = check_att_body(&body, envelope_json, &payload, &sig_raw, &logged_cert)?;
 
     // Chain at integratedTime, identity, signature over PAE.
     let (anchors, mut inters) = trust.fulcio_at(t);
@@ -157,37 +159,76 @@ pub fn verify_attestation_layer(
     })
 }
 
-/// Verify a key-signed `.att` layer (DHI-style: no certificate, usually no
-/// transparency log): the signature over the PAE with `public_key_pem`, then
-/// the statement's subject binding to the image.
+/// Where a key-signed attestation's transparency-log entry is checked: the
+/// trust material holding the log's keys, the layer's annotations (its Rekor
+/// bundle), and the verification time.
+pub struct KeyLog<'a> {
+    pub trust: &'a TrustMaterial,
+    pub annotations: &'a BTreeMap<String, String>,
+    pub now: i64,
+}
+
+/// Verify a key-signed `.att` layer (DHI-style: no certificate): the
+/// signature over the PAE with `public_key_pem`, then the statement's
+/// subject binding to the image; with `log`, its Rekor entry too (SET, and a
+/// logged body naming this envelope, signature and key), as cosign checks
+/// a key-signed attestation when the log is not ignored.
 pub fn verify_key_attestation_layer(
     envelope_json: &[u8],
     public_key_pem: &str,
     subject_digest: &str,
+    log: Option<KeyLog<'_>>,
 ) -> Result<AttVerified, Refusal> {
     let (env, payload, sig_raw) = open_envelope(envelope_json)?;
     let key = CosignVerificationKey::try_from_pem(public_key_pem.as_bytes())
         .refuse_ctx("policy", "public key")?;
     key.verify_signature(Signature::Raw(&sig_raw), &pae(&env.payload_type, &payload))
         .refuse_ctx("dsse", "signature over PAE")?;
+    let (integrated_time, log_index, entry_kind) = match log {
+        None => (0, -1, "none".to_owned()),
+        Some(log) => {
+            let (bundle, body) = verify_set(
+                log.trust,
+                log.annotations
+                    .get(ANN_BUNDLE)
+                    .refuse_ctx("tlog", "no bundle annotation")?,
+                log.now,
+            )?;
+            let ours = trustswap_model::fingerprint::KeyFingerprint::of_pem(public_key_pem)
+                .refuse_ctx("policy", "public key fingerprint")?;
+            let logged_key = |pem: &[u8]| {
+                std::str::from_utf8(pem)
+                    .ok()
+                    .and_then(trustswap_model::fingerprint::KeyFingerprint::of_pem)
+                    .is_some_and(|k| k == ours)
+            };
+            let kind = check_att_body(&body, envelope_json, &payload, &sig_raw, &logged_key)?;
+            (
+                bundle.payload.integrated_time,
+                bundle.payload.log_index,
+                kind,
+            )
+        }
+    };
     let st = bound_statement(&payload, subject_digest)?;
     Ok(AttVerified {
         statement: serde_json::from_slice(&payload).refuse_ctx("dsse", "in-toto statement")?,
         predicate_type: st.predicate_type,
-        integrated_time: 0,
-        log_index: -1,
-        entry_kind: "none".into(),
+        integrated_time,
+        log_index,
+        entry_kind,
     })
 }
 
 /// intoto/0.0.1, intoto/0.0.2 and dsse/0.0.1 bodies: payload hash, signature (or the hash of
-/// the whole envelope, which contains it) and signer certificate must match.
+/// the whole envelope, which contains it) and signer (`verifier`: whether a logged PEM, a
+/// certificate or a key, is the signer's) must match.
 fn check_att_body(
     body: &[u8],
     envelope_json: &[u8],
     payload: &[u8],
     sig_raw: &[u8],
-    cert_der: &[u8],
+    verifier: &dyn Fn(&[u8]) -> bool,
 ) -> Result<String, Refusal> {
     let v: serde_json::Value = serde_json::from_slice(body).refuse_ctx("tlog", "body JSON")?;
     let kind = v
@@ -212,9 +253,7 @@ fn check_att_body(
             .pointer("/spec/publicKey")
             .and_then(|k| k.as_str())
             .and_then(|k| B64.decode(k).ok())
-            .and_then(|pem| certs::pem_to_der(&pem, "CERTIFICATE").ok())
-            .as_deref()
-            == Some(cert_der);
+            .is_some_and(|pem| verifier(&pem));
         if !is_sha256_of(v.pointer("/spec/content/hash"), envelope_json)
             || !is_sha256_of(v.pointer("/spec/content/payloadHash"), payload)
             || !cert_ok
@@ -270,9 +309,7 @@ fn check_att_body(
             .or_else(|| s.get("verifier"))
             .and_then(|k| k.as_str())
             .and_then(|k| B64.decode(k).ok())
-            .and_then(|pem| certs::pem_to_der(&pem, "CERTIFICATE").ok())
-            .as_deref()
-            == Some(cert_der);
+            .is_some_and(|pem| verifier(&pem));
         sig_ok && key_ok
     });
     if !matched {

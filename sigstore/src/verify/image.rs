@@ -415,7 +415,7 @@ impl<S: Store> ImageVerifier<S> {
             ));
         };
         let envelope = serde_json::to_vec(envelope).refuse_ctx("bundle", "DSSE envelope")?;
-        dsse::verify_key_attestation_layer(&envelope, public_key_pem, &digest.to_string())?;
+        dsse::verify_key_attestation_layer(&envelope, public_key_pem, &digest.to_string(), None)?;
         Ok(("key".into(), None))
     }
 
@@ -546,17 +546,17 @@ impl<S: Store> ImageVerifier<S> {
                 public_key_pem,
                 require_tlog,
             } => {
-                if *require_tlog {
-                    return Err(Refusal::unsupported(
-                        "tlog",
-                        "key-signed attestations with a required transparency log are not supported yet",
-                    ));
-                }
+                let log = require_tlog.then_some(dsse::KeyLog {
+                    trust: &self.trust,
+                    annotations,
+                    now: self.now,
+                });
                 Ok((
                     dsse::verify_key_attestation_layer(
                         envelope,
                         public_key_pem,
                         &digest.to_string(),
+                        log,
                     )?,
                     "key".to_owned(),
                     None,

@@ -184,6 +184,9 @@ pub struct LabVendor {
     pub extra_predicates: Vec<String>,
     /// The vendor also publishes Sigstore bundle referrers (cosign v3).
     pub bundles: bool,
+    /// A key-based vendor's signatures carry a Rekor entry (keyless ones
+    /// always do).
+    pub tlog: bool,
     /// The builder and source a provenance predicate names.
     provenance: (String, String),
     /// The author an OpenVEX document names.
@@ -203,8 +206,10 @@ impl LabVendor {
         sbom_type: &str,
         extra_predicates: Vec<String>,
         bundles: bool,
+        tlog: bool,
     ) -> Result<Self> {
         let look_alike = identity.as_ref().map(look_alike_of);
+        let tlog = tlog || identity.is_some();
         Ok(LabVendor {
             name: name.to_owned(),
             seed_name: name.to_owned(),
@@ -217,12 +222,22 @@ impl LabVendor {
             sbom_type: sbom_type.to_owned(),
             extra_predicates,
             bundles,
+            tlog,
             provenance: (
                 format!("https://build.lab.trustswap.invalid/{name}"),
                 format!("https://source.lab.trustswap.invalid/{name}"),
             ),
             vex_author: format!("{name} (lab)"),
         })
+    }
+
+    /// Also attests `types` (a predicate type it already attests is skipped).
+    pub fn also_attest(&mut self, types: &[String]) {
+        for t in types {
+            if *t != self.sbom_type && !self.extra_predicates.contains(t) {
+                self.extra_predicates.push(t.clone());
+            }
+        }
     }
 
     /// Whether this vendor signs with a key (no certificate identity).
@@ -340,6 +355,8 @@ pub fn shipped_vendors() -> Result<Vec<LabVendor>> {
         sbom_type: sbom_type.to_owned(),
         extra_predicates: extra_predicates.iter().map(|s| (*s).to_owned()).collect(),
         bundles,
+        // DHI signs with its key and no Rekor entry; keyless vendors log.
+        tlog: name != "dhi",
         vex_author: if name == "dhi" {
             "Docker Hardened Images (lab)".to_owned()
         } else {
@@ -538,7 +555,7 @@ impl Ctx<'_> {
                 let key = self.active_key()?;
                 let o = self.opts(
                     label.to_owned(),
-                    false,
+                    spec.tlog,
                     tamper,
                     now - SIGNED_BEFORE_ADMISSION,
                 );
@@ -621,7 +638,9 @@ impl Ctx<'_> {
         for (i, (pt, pred)) in preds.iter().enumerate() {
             let o = self.opts(
                 format!("{label}/att{i}"),
-                spec.identity.is_some() || matches!(other, Some(AttSigner::Keyless(_))),
+                spec.identity.is_some()
+                    || matches!(other, Some(AttSigner::Keyless(_)))
+                    || spec.tlog,
                 false,
                 now - SIGNED_BEFORE_ADMISSION,
             );
@@ -851,7 +870,12 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
             if keyed {
                 // Same key name ("dhi-2"), other key material: the key-based analogue.
                 let k = cx.lab.impostor_key.clone();
-                let o = cx.opts(label.clone(), false, false, now - SIGNED_BEFORE_ADMISSION);
+                let o = cx.opts(
+                    label.clone(),
+                    spec.tlog,
+                    false,
+                    now - SIGNED_BEFORE_ADMISSION,
+                );
                 published.push(sign::sign_legacy(
                     cx.layout,
                     &mut cx.lab.rekor,
@@ -950,7 +974,12 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
         Variant::Rotated => {
             if keyed {
                 let k = cx.keys.as_ref().map(|k| k.1.clone()).ok_or_else(no_key)?;
-                let o = cx.opts(label.clone(), false, false, now - SIGNED_BEFORE_ADMISSION);
+                let o = cx.opts(
+                    label.clone(),
+                    spec.tlog,
+                    false,
+                    now - SIGNED_BEFORE_ADMISSION,
+                );
                 published.push(sign::sign_legacy(
                     cx.layout,
                     &mut cx.lab.rekor,
@@ -987,7 +1016,7 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
                 let k = cx.lab.impostor_key.clone();
                 let o = cx.opts(
                     format!("{label}/lookalike"),
-                    false,
+                    spec.tlog,
                     false,
                     now - SIGNED_BEFORE_ADMISSION,
                 );
@@ -1037,7 +1066,7 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
     let policy = match &spec.identity {
         None => PolicySpec::Key {
             public_key_pem: cx.active_key()?.public_pem()?,
-            require_tlog: false,
+            require_tlog: spec.tlog,
         },
         Some(id) => PolicySpec::Keyless {
             san: id.san.clone(),
