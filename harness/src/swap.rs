@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::check::{self, Comparison};
 use crate::error::{Error, Result};
+use crate::experiment::own::{items, items_mut};
 use crate::policy::{Document, PolicySet};
 use crate::profile::{Identity, Matcher, Requirement, Vendor};
 use trustswap_model::wildcard::wildcard_match;
@@ -357,11 +358,7 @@ impl Swap<'_> {
     }
 
     fn verify_images(&mut self, at: &str, vi: &mut Value) {
-        let refs: Vec<String> = vi
-            .get("imageReferences")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        let refs: Vec<String> = items(vi, "/imageReferences")
             .filter_map(|r| r.as_str().map(str::to_owned))
             .collect();
         let (ours, others): (Vec<&String>, Vec<&String>) =
@@ -468,12 +465,7 @@ impl Swap<'_> {
 
     /// One attestor set's entries, nested sets (`entries[].attestor`) too.
     fn cpol_set(&mut self, at: &str, set: &mut Value) {
-        for entry in set
-            .get_mut("entries")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
+        for entry in items_mut(set, "/entries") {
             if let Some(nested) = entry.get_mut("attestor").filter(|n| n.is_object()) {
                 self.cpol_set(at, nested);
             }
@@ -549,11 +541,7 @@ impl Swap<'_> {
     }
 
     fn ivpol(&mut self, at: &str, doc: &mut Value) {
-        let globs: Vec<String> = doc
-            .pointer("/spec/matchImageReferences")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        let globs: Vec<String> = items(doc, "/spec/matchImageReferences")
             .filter_map(|r| r.get("glob").and_then(Value::as_str).map(str::to_owned))
             .collect();
         let (ours, others): (Vec<&String>, Vec<&String>) =

@@ -557,12 +557,7 @@ pub fn relocate(
                         moved(r);
                     }
                 }
-                for rule in doc
-                    .pointer_mut("/spec/rules")
-                    .and_then(Value::as_array_mut)
-                    .into_iter()
-                    .flatten()
-                {
+                for rule in items_mut(doc, "/spec/rules") {
                     // Image patterns: the vendors' globs, and any image that
                     // starts with a registry host (an allow-list of other
                     // registries moves with the pods it judges).
@@ -575,12 +570,7 @@ pub fn relocate(
                             });
                         }
                     }
-                    for vi in rule
-                        .get_mut("verifyImages")
-                        .and_then(Value::as_array_mut)
-                        .into_iter()
-                        .flatten()
-                    {
+                    for vi in items_mut(rule, "/verifyImages") {
                         for key in ["imageReferences", "skipImageReferences"] {
                             for r in vi
                                 .get_mut(key)
@@ -598,22 +588,12 @@ pub fn relocate(
                 }
             }
             Some(Engine::Ivpol) => {
-                for r in doc
-                    .pointer_mut("/spec/matchImageReferences")
-                    .and_then(Value::as_array_mut)
-                    .into_iter()
-                    .flatten()
-                {
+                for r in items_mut(doc, "/spec/matchImageReferences") {
                     if let Some(g) = r.get_mut("glob") {
                         moved(g);
                     }
                 }
-                for a in doc
-                    .pointer_mut("/spec/attestors")
-                    .and_then(Value::as_array_mut)
-                    .into_iter()
-                    .flatten()
-                {
+                for a in items_mut(doc, "/spec/attestors") {
                     if let Some(r) = a.pointer_mut("/cosign/source/repository") {
                         moved(r);
                     }
@@ -690,11 +670,7 @@ pub fn exception_document(
                 .iter()
                 .filter(|d| engine_of(d) == Some(Engine::Cpol))
                 .filter_map(|d| {
-                    let rules: Vec<&str> = d
-                        .pointer("/spec/rules")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
+                    let rules: Vec<&str> = items(d, "/spec/rules")
                         .filter(|r| r.get("verifyImages").is_some())
                         .filter_map(|r| r.get("name").and_then(Value::as_str))
                         .collect();
@@ -748,13 +724,7 @@ fn entry_paths(doc: &Value) -> Vec<String> {
         }
     }
     fn set_entries(out: &mut Vec<String>, base: &str, set: &Value) {
-        for (e, entry) in set
-            .get("entries")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (e, entry) in items(set, "/entries").enumerate() {
             let path = format!("{base}.entries[{e}]");
             out.push(path.clone());
             if let Some(nested) = entry.get("attestor").filter(|n| n.is_object()) {
@@ -765,29 +735,11 @@ fn entry_paths(doc: &Value) -> Vec<String> {
     let mut out = Vec::new();
     match engine_of(doc) {
         Some(Engine::Cpol) => {
-            for (r, rule) in doc
-                .pointer("/spec/rules")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                for (v, vi) in rule
-                    .get("verifyImages")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
+            for (r, rule) in items(doc, "/spec/rules").enumerate() {
+                for (v, vi) in items(rule, "/verifyImages").enumerate() {
                     let base = format!("spec.rules[{r}].verifyImages[{v}]");
                     sets(&mut out, &format!("{base}.attestors"), vi.get("attestors"));
-                    for (t, att) in vi
-                        .get("attestations")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .enumerate()
-                    {
+                    for (t, att) in items(vi, "/attestations").enumerate() {
                         sets(
                             &mut out,
                             &format!("{base}.attestations[{t}].attestors"),
@@ -798,13 +750,7 @@ fn entry_paths(doc: &Value) -> Vec<String> {
             }
         }
         Some(Engine::Ivpol) => {
-            for (a, attestor) in doc
-                .pointer("/spec/attestors")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
+            for (a, attestor) in items(doc, "/spec/attestors").enumerate() {
                 if attestor.get("cosign").is_some() {
                     out.push(format!("spec.attestors[{a}].cosign"));
                 }
@@ -813,6 +759,26 @@ fn entry_paths(doc: &Value) -> Vec<String> {
         None => {}
     }
     out
+}
+
+/// The items of the array at `pointer` in `v` (none when absent or not an
+/// array).
+pub(crate) fn items_mut<'a>(
+    v: &'a mut Value,
+    pointer: &str,
+) -> impl Iterator<Item = &'a mut Value> {
+    v.pointer_mut(pointer)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+}
+
+/// As [`items_mut`], read only.
+pub(crate) fn items<'a>(v: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 /// The JSON pointer of a path as `entry_paths` and the edits write it.
@@ -1197,18 +1163,8 @@ fn drop_attestations(doc: &mut Value) {
     if engine_of(doc) != Some(Engine::Cpol) {
         return;
     }
-    for rule in doc
-        .pointer_mut("/spec/rules")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        for vi in rule
-            .get_mut("verifyImages")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
+    for rule in items_mut(doc, "/spec/rules") {
+        for vi in items_mut(rule, "/verifyImages") {
             if let Some(map) = vi.as_object_mut() {
                 map.remove("attestations");
             }
@@ -1229,24 +1185,14 @@ fn set_failure_action(doc: &mut Value, action: FailureAction) {
                 return;
             }
             doc["spec"]["validationFailureAction"] = json!(word);
-            for rule in doc
-                .pointer_mut("/spec/rules")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
+            for rule in items_mut(doc, "/spec/rules") {
                 if let Some(v) = rule
                     .get_mut("validate")
                     .filter(|v| v.get("failureAction").is_some())
                 {
                     v["failureAction"] = json!(word);
                 }
-                for vi in rule
-                    .get_mut("verifyImages")
-                    .and_then(Value::as_array_mut)
-                    .into_iter()
-                    .flatten()
-                {
+                for vi in items_mut(rule, "/verifyImages") {
                     if vi.get("failureAction").is_some() {
                         vi["failureAction"] = json!(word);
                     }
