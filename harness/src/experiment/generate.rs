@@ -17,14 +17,20 @@ use crate::experiment::scenario::{
 use crate::policy::kyverno::cpol::FailureAction;
 use crate::policy::kyverno::meta::FailurePolicy;
 
-/// The fixture variants a request may name: every variant a step may name
-/// but `expired-no-tlog`, which not every vendor has.
+/// The fixture variants a request draws from: every variant a step may name
+/// but `expired-no-tlog`, which not every vendor has, and those added later,
+/// which a knob of the later stream turns ([`LATER_VARIANTS`]).
 fn variants() -> Vec<&'static str> {
     crate::experiment::scenario::VARIANTS
         .into_iter()
-        .filter(|v| *v != "expired-no-tlog")
+        .filter(|v| *v != "expired-no-tlog" && !LATER_VARIANTS.contains(v))
         .collect()
 }
+
+/// Fixture variants added after the first corpora: a request names one only
+/// through a knob of the later stream, so that earlier seeds keep their
+/// requests.
+const LATER_VARIANTS: [&str; 1] = ["two-signers"];
 
 /// Admission requests per (variant, engine, vendor) run.
 pub const REQUESTS_PER_RUN: usize = 4;
@@ -207,6 +213,19 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
             holds: rng.chance(50),
         });
     }
+    // An image whose `.sig` holds two layers, another signer's first.
+    if rng.chance(30) {
+        let k = (rng.next() % REQUESTS_PER_RUN as u64) as usize;
+        if let Some(step) = steps
+            .iter_mut()
+            .filter(|st| matches!(st.action, Action::Admit { .. }))
+            .nth(k)
+            && let Action::Admit { pod } = &mut step.action
+        {
+            pod.image.variant = LATER_VARIANTS[0].to_owned();
+            step.label = format!("request {k}: {}", describe_pod(pod));
+        }
+    }
     let mut setup = vec![
         format!(
             "failureAction {}",
@@ -307,6 +326,10 @@ mod tests {
                 .flat_map(|s| &s.patches)
                 .any(|p| matches!(p, PolicyPatch::SbomPayload { .. }))
         );
+        assert!(c.iter().flat_map(|s| &s.steps).any(|st| matches!(
+            &st.action,
+            Action::Admit { pod } if pod.image.variant == "two-signers"
+        )));
     }
 
     #[test]
@@ -327,7 +350,10 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(variants.len(), super::variants().len());
+        assert_eq!(
+            variants.len(),
+            super::variants().len() + LATER_VARIANTS.len()
+        );
         assert!(
             c.iter()
                 .any(|s| s.identity == IdentityMode::CarelessWildcard)

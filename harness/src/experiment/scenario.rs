@@ -14,7 +14,7 @@ use crate::policy::kyverno::FailurePolicy;
 use crate::policy::kyverno::cpol::FailureAction;
 
 /// The lab's fixture variants a step may name.
-pub const VARIANTS: [&str; 11] = [
+pub const VARIANTS: [&str; 12] = [
     "good",
     "unsigned",
     "other-vendor",
@@ -26,6 +26,7 @@ pub const VARIANTS: [&str; 11] = [
     "expired-no-tlog",
     "rotated",
     "look-alike",
+    "two-signers",
 ];
 
 /// Drift-audit statuses an expectation may name: the drift audit's own

@@ -34,9 +34,12 @@ pub enum Variant {
     ExpiredNoTlog,
     Rotated,
     LookAlike,
+    /// Two signature layers on one `.sig` tag: another signer's first, then
+    /// the vendor's (an image re-signed by a mirror, a countersignature).
+    TwoSigners,
 }
 
-pub const VARIANTS: [Variant; 11] = [
+pub const VARIANTS: [Variant; 12] = [
     Variant::Good,
     Variant::Unsigned,
     Variant::OtherVendor,
@@ -48,6 +51,7 @@ pub const VARIANTS: [Variant; 11] = [
     Variant::ExpiredNoTlog,
     Variant::Rotated,
     Variant::LookAlike,
+    Variant::TwoSigners,
 ];
 
 impl Variant {
@@ -64,6 +68,7 @@ impl Variant {
             Variant::ExpiredNoTlog => "expired-no-tlog",
             Variant::Rotated => "rotated",
             Variant::LookAlike => "look-alike",
+            Variant::TwoSigners => "two-signers",
         }
     }
 }
@@ -1009,6 +1014,40 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
                 )?);
                 (Refuse(Reason::UntrustedCa), Refuse(Reason::NoAttestation))
             }
+        }
+        Variant::TwoSigners => {
+            // Another signer's layer first: a verifier must try every layer,
+            // not trust or refuse on the first one.
+            if keyed {
+                let k = cx.lab.impostor_key.clone();
+                let o = cx.opts(
+                    format!("{label}/first"),
+                    spec.tlog,
+                    false,
+                    now - SIGNED_BEFORE_ADMISSION,
+                );
+                published.push(sign::sign_legacy(
+                    cx.layout,
+                    &mut cx.lab.rekor,
+                    &t,
+                    Signer::Key(&k),
+                    &o,
+                )?);
+            } else {
+                let id = other_vendor_identity(spec);
+                published.push(cx.sign_keyless(
+                    &t,
+                    &id,
+                    &format!("{label}/first"),
+                    false,
+                    CaChoice::Active,
+                    true,
+                    now - SIGNED_BEFORE_ADMISSION,
+                )?);
+            }
+            published.push(cx.sign_vendor(spec, &t, &label, false)?);
+            published.extend(cx.attest_vendor(spec, &t, &label, None)?);
+            (Accept, Accept)
         }
         Variant::LookAlike => {
             if keyed {
