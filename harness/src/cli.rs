@@ -244,7 +244,8 @@ pub struct AdmitArgs {
     #[arg(long, default_value = "default", value_name = "NS")]
     pub namespace: String,
     /// Signatures from the lab (built from --seed when the folder holds no
-    /// lab); its trusted root stands in for Sigstore's public-good one
+    /// lab, another seed's, or one without a profile's fixtures); its trusted
+    /// root stands in for Sigstore's public-good one
     #[arg(long, default_value = ".trustswap/lab", value_name = "DIR")]
     pub lab: PathBuf,
     /// Seed of the lab when it must be built
@@ -814,7 +815,7 @@ fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
         Some(dir) => admit::layout_evidence(dir, args.trusted_root.as_deref())?,
         None => {
             let vendors = inputs.load()?.vendors;
-            _lab_lock = if lab_covers(&args.lab, &vendors) {
+            _lab_lock = if lab_covers(&args.lab, args.seed, &vendors) {
                 crate::supply::lab::folder::lock(
                     &args.lab,
                     crate::supply::lab::folder::Access::Shared,
@@ -843,9 +844,10 @@ fn admit(inputs: &InputArgs, args: &AdmitArgs) -> Result<u8> {
     print_admit(args, &report)
 }
 
-/// Whether the lab in `dir` has fixtures for every vendor profile (a lab
-/// `run --vendor X` built holds only X's; `admit` then rebuilds it).
-fn lab_covers(dir: &Path, vendors: &[crate::profile::Vendor]) -> bool {
+/// Whether the lab in `dir` was built from `seed` and has fixtures for every
+/// vendor profile (a lab `run --vendor X` built holds only X's, one built
+/// from another seed other digests; `admit` then rebuilds it).
+fn lab_covers(dir: &Path, seed: u64, vendors: &[crate::profile::Vendor]) -> bool {
     let Ok(text) = crate::input::read_to_string(&dir.join("catalogue.json")) else {
         return false;
     };
@@ -857,7 +859,7 @@ fn lab_covers(dir: &Path, vendors: &[crate::profile::Vendor]) -> bool {
             .as_array()
             .is_some_and(|f| f.iter().any(|x| x["vendor"] == name))
     };
-    vendors.iter().all(|v| has(&v.name))
+    catalogue["config"]["seed"] == seed && vendors.iter().all(|v| has(&v.name))
 }
 
 /// `admit --backend local|kind`: the lab rebuilt and served to a cluster

@@ -428,3 +428,33 @@ fn admit_on_a_real_backend_refuses_what_it_cannot_do_before_starting_anything() 
         );
     }
 }
+
+#[test]
+fn a_lab_from_another_seed_is_rebuilt_and_the_same_one_reused() {
+    let t = tempfile::tempdir().unwrap();
+    let lab = t.path().join("lab").display().to_string();
+    let case = Case::new(&cpol(""), PODS);
+    let admit = |seed: &str| {
+        let o = trustswap(&[
+            "admit",
+            "--policies",
+            &case.p("policy.yaml"),
+            "--lab",
+            &lab,
+            "--seed",
+            seed,
+            &case.p("pods.yaml"),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+        text(&o.stderr)
+    };
+    assert!(admit("0").contains("from seed 0"));
+    assert!(
+        !admit("0").contains("lab: building"),
+        "the same lab is reused"
+    );
+    assert!(
+        admit("1").contains("from seed 1"),
+        "another seed's lab is rebuilt"
+    );
+}
