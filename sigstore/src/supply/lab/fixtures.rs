@@ -537,6 +537,20 @@ impl Ctx<'_> {
         })
     }
 
+    /// A legacy signature with `key` (an impostor's, a rotated one), made
+    /// when the vendor signs and logged as the vendor logs.
+    fn sign_with_key(
+        &mut self,
+        spec: &LabVendor,
+        t: &Target,
+        key: &LabKey,
+        label: &str,
+    ) -> Result<Published> {
+        let at = self.lab.config.now - SIGNED_BEFORE_ADMISSION;
+        let o = self.opts(label.to_owned(), spec.tlog, false, at);
+        sign::sign_legacy(self.layout, &mut self.lab.rekor, t, Signer::Key(key), &o)
+    }
+
     fn opts(&self, label: String, tlog: bool, tamper: bool, signed_at: i64) -> SignOptions {
         SignOptions {
             signed_at,
@@ -875,19 +889,7 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
             if keyed {
                 // Same key name ("dhi-2"), other key material: the key-based analogue.
                 let k = cx.lab.impostor_key.clone();
-                let o = cx.opts(
-                    label.clone(),
-                    spec.tlog,
-                    false,
-                    now - SIGNED_BEFORE_ADMISSION,
-                );
-                published.push(sign::sign_legacy(
-                    cx.layout,
-                    &mut cx.lab.rekor,
-                    &t,
-                    Signer::Key(&k),
-                    &o,
-                )?);
+                published.push(cx.sign_with_key(spec, &t, &k, &label)?);
                 (
                     Refuse(Reason::KeySignatureInvalid),
                     Refuse(Reason::NoAttestation),
@@ -979,19 +981,7 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
         Variant::Rotated => {
             if keyed {
                 let k = cx.keys.as_ref().map(|k| k.1.clone()).ok_or_else(no_key)?;
-                let o = cx.opts(
-                    label.clone(),
-                    spec.tlog,
-                    false,
-                    now - SIGNED_BEFORE_ADMISSION,
-                );
-                published.push(sign::sign_legacy(
-                    cx.layout,
-                    &mut cx.lab.rekor,
-                    &t,
-                    Signer::Key(&k),
-                    &o,
-                )?);
+                published.push(cx.sign_with_key(spec, &t, &k, &label)?);
                 // The old pipeline also attached its SBOM with the old key.
                 published.extend(cx.attest_vendor(spec, &t, &label, Some(AttSigner::Key(k)))?);
                 (
@@ -1020,19 +1010,7 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
             // not trust or refuse on the first one.
             if keyed {
                 let k = cx.lab.impostor_key.clone();
-                let o = cx.opts(
-                    format!("{label}/first"),
-                    spec.tlog,
-                    false,
-                    now - SIGNED_BEFORE_ADMISSION,
-                );
-                published.push(sign::sign_legacy(
-                    cx.layout,
-                    &mut cx.lab.rekor,
-                    &t,
-                    Signer::Key(&k),
-                    &o,
-                )?);
+                published.push(cx.sign_with_key(spec, &t, &k, &format!("{label}/first"))?);
             } else {
                 let id = other_vendor_identity(spec);
                 published.push(cx.sign_keyless(
@@ -1053,19 +1031,7 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
             if keyed {
                 // Signatures made with a key from a look-alike keyring ("dhi-2" of a fork).
                 let k = cx.lab.impostor_key.clone();
-                let o = cx.opts(
-                    format!("{label}/lookalike"),
-                    spec.tlog,
-                    false,
-                    now - SIGNED_BEFORE_ADMISSION,
-                );
-                published.push(sign::sign_legacy(
-                    cx.layout,
-                    &mut cx.lab.rekor,
-                    &t,
-                    Signer::Key(&k),
-                    &o,
-                )?);
+                published.push(cx.sign_with_key(spec, &t, &k, &format!("{label}/lookalike"))?);
                 (
                     Refuse(Reason::KeySignatureInvalid),
                     Refuse(Reason::NoAttestation),
