@@ -6,6 +6,7 @@ use crate::decision::{Action, Phase, PolicyKind, RuleResult, RuleStatus};
 use crate::error::PolicyError;
 use crate::image::{ImageRef, PodImage, pod_images};
 use crate::ivcache;
+use crate::ivm;
 use crate::pattern::{PatternOutcome, validate_pattern};
 use crate::request::{AdmissionRequest, Operation, UserInfo};
 use crate::selector::{LabelSelector, labels_of};
@@ -16,7 +17,7 @@ use crate::verifier::{
 };
 use regex::Regex;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use trustswap_model::kyverno::cpol as k;
 use trustswap_model::kyverno::defaults;
 use trustswap_model::wildcard::wildcard_match;
@@ -945,22 +946,13 @@ impl PolicyExceptionV2 {
 // ------------------------------------------------------------------------------------------
 // evaluation
 
-/// An image's entry in the verification metadata
-/// (`ruleStatusToImageVerificationStatus`, `pkg/engine/internal/utils.go:66-81`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verified {
-    Pass,
-    /// Skipped (a skip list) or a warning.
-    Skip,
-    Fail,
-}
-
-impl Verified {
-    fn of(status: RuleStatus) -> Verified {
+impl ivm::Status {
+    /// `ruleStatusToImageVerificationStatus` (`pkg/engine/internal/utils.go:66-81`).
+    fn of(status: RuleStatus) -> ivm::Status {
         match status {
-            RuleStatus::Pass => Verified::Pass,
-            RuleStatus::Skip | RuleStatus::Warn => Verified::Skip,
-            _ => Verified::Fail,
+            RuleStatus::Pass => ivm::Status::Pass,
+            RuleStatus::Skip | RuleStatus::Warn => ivm::Status::Skip,
+            _ => ivm::Status::Fail,
         }
     }
 }
@@ -968,10 +960,9 @@ impl Verified {
 /// Per-request ClusterPolicy state shared by the mutating and validating phases.
 #[derive(Default)]
 pub(crate) struct CpolState {
-    /// Kyverno's scoped verification metadata (`AddScoped`): (policy, rule,
-    /// image) → status; an image a rule has no entry for is unverified
-    /// (`IsImageVerifiedForPolicy`, `pkg/engine/utils/image.go:72-86`).
-    pub ivm: HashMap<(String, String, String), Verified>,
+    /// Kyverno's verification metadata of this request, over every
+    /// policy: written to the pod's annotations by the mutating webhook.
+    pub ivm: ivm::Metadata,
     pub patches: Vec<Value>,
 }
 
@@ -1118,19 +1109,25 @@ impl ClusterPolicy {
                     if !iv.image_references.iter().any(|r| wildcard_match(r, &norm)) {
                         continue;
                     }
-                    // UPDATE: unchanged images are not re-verified
-                    // (JSONContext.HasChanged) and count as verified
-                    // (imageverifier.go:75-80; the old object's annotation is
-                    // not modelled: SEMANTICS.md, known difference 13).
+                    // UPDATE: an unchanged image (JSONContext.HasChanged)
+                    // that the old object's scoped annotation says this
+                    // policy and rule verified (isPreviouslyVerified) is not
+                    // verified again and counts as passed
+                    // (imageverifier.go:75-80, 140-144).
                     if cx.req.operation == Operation::Update
                         && old_images
                             .iter()
                             .any(|o| o.pointer == pi.pointer && o.raw == pi.raw)
+                        && ivm::previously_verified(
+                            &cx.req.old_object,
+                            &self.name,
+                            &rule.name,
+                            &norm,
+                        )
                     {
-                        state.ivm.insert(
-                            (self.name.clone(), rule.name.clone(), norm.clone()),
-                            Verified::Pass,
-                        );
+                        state
+                            .ivm
+                            .add(&self.name, &rule.name, &norm, ivm::Status::Pass);
                         continue;
                     }
                     self.verify_one(rule, iv, pi, info, cx, state, out);
@@ -1215,10 +1212,9 @@ impl ClusterPolicy {
         }
         if let Some(r) = resp {
             if !iv.attestors.is_empty() || !iv.attestations.is_empty() {
-                state.ivm.insert(
-                    (self.name.clone(), rule.name.clone(), image),
-                    Verified::of(r.status),
-                );
+                state
+                    .ivm
+                    .add(&self.name, &rule.name, &image, ivm::Status::of(r.status));
             }
             out.push(r);
         }
@@ -1539,13 +1535,7 @@ impl ClusterPolicy {
 
     /// Validating webhook: validate.pattern rules and the verifyImages digest/required checks,
     /// on the (mutated) object.
-    pub(crate) fn validate(
-        &self,
-        cx: &CpolCtx,
-        object: &Value,
-        state: &CpolState,
-        out: &mut Vec<RuleResult>,
-    ) {
+    pub(crate) fn validate(&self, cx: &CpolCtx, object: &Value, out: &mut Vec<RuleResult>) {
         for rule in &self.rules {
             match &rule.body {
                 RuleBody::Validate {
@@ -1647,14 +1637,22 @@ impl ClusterPolicy {
                                 break 'images;
                             }
                             if iv.required {
-                                // This policy's and rule's entry; none is
-                                // unverified (image.go:72-86).
-                                let key = (self.name.clone(), rule.name.clone(), image);
-                                match state.ivm.get(&key) {
-                                    Some(Verified::Pass) => passed.push(key.2),
-                                    Some(Verified::Skip) => skipped.push(key.2),
-                                    Some(Verified::Fail) | None => {
-                                        failed = Some(format!("unverified image {}", key.2));
+                                // This policy's and rule's entry in the new
+                                // object's scoped annotation, which the
+                                // mutating webhook wrote when it recorded
+                                // anything (the request's own otherwise); none
+                                // is unverified (validate_image.go:122-131,
+                                // image.go:72-86).
+                                match ivm::scoped_status(object, &self.name, &rule.name, &image) {
+                                    Ok(ivm::Status::Pass) => passed.push(image),
+                                    Ok(ivm::Status::Skip) => skipped.push(image),
+                                    Ok(ivm::Status::Fail) => {
+                                        failed = Some(format!("unverified image {image}"));
+                                        break 'images;
+                                    }
+                                    Ok(ivm::Status::Other(_)) => {}
+                                    Err(e) => {
+                                        failed = Some(e);
                                         break 'images;
                                     }
                                 }

@@ -13,6 +13,7 @@ pub mod decision;
 pub mod error;
 pub mod image;
 pub mod ivcache;
+pub mod ivm;
 pub mod pattern;
 pub mod request;
 pub mod selector;
@@ -348,12 +349,17 @@ impl CompiledPolicySet {
         }
         let blocked = self.cpol_block(req, &mutate_results, "mutate.kyverno.svc-fail", &mut d);
         d.results.extend(mutate_results);
-        d.patches.extend(state.patches.iter().cloned());
         if blocked {
             return finish(d, &resource);
         }
         let mut object = req.subject().clone();
-        apply_patches(&mut object, &state.patches);
+        // The verification metadata's annotations go first
+        // (`imageverification/handler.go:131-139`), then the digest pins.
+        if !state.ivm.is_empty() {
+            d.patches.extend(state.ivm.patches(&object));
+        }
+        d.patches.extend(state.patches.iter().cloned());
+        apply_patches(&mut object, &d.patches);
 
         // ---- mutating webhook: IVP digest pinning
         let inputs = CelInputs::new(req, &object);
@@ -406,7 +412,7 @@ impl CompiledPolicySet {
         // ---- validating webhooks
         let mut validate_results = Vec::new();
         for p in &self.cluster_policies {
-            p.validate(&cx, &object, &state, &mut validate_results);
+            p.validate(&cx, &object, &mut validate_results);
         }
         self.cpol_block(req, &validate_results, "validate.kyverno.svc-fail", &mut d);
         d.results.extend(validate_results);
@@ -617,15 +623,13 @@ fn finish(mut d: Decision, resource: &Value) -> Decision {
     d
 }
 
-/// Applies `replace` patches on JSON pointers (the only op the engine emits).
-fn apply_patches(obj: &mut Value, patches: &[Value]) {
+/// Applies the engine's JSON patches (RFC 6902 `add` and `replace`), each on
+/// its own: one whose path is missing is left out, as before.
+pub fn apply_patches(obj: &mut Value, patches: &[Value]) {
     for p in patches {
-        let (Some(path), Some(val)) = (p.get("path").and_then(Value::as_str), p.get("value"))
-        else {
+        let Ok(op) = serde_json::from_value::<json_patch::PatchOperation>(p.clone()) else {
             continue;
         };
-        if let Some(target) = obj.pointer_mut(path) {
-            *target = val.clone();
-        }
+        let _ = json_patch::patch(obj, &[op]);
     }
 }

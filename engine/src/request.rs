@@ -221,6 +221,25 @@ impl AdmissionRequest {
         }
     }
 
+    /// A Pod UPDATE: `old` as stored, `new` as sent; `sub_resource` names
+    /// the subresource written (`ephemeralcontainers`), empty for the pod.
+    pub fn pod_update(
+        namespace: &str,
+        namespace_labels: BTreeMap<String, String>,
+        old: Value,
+        new: Value,
+        sub_resource: &str,
+    ) -> AdmissionRequest {
+        let mut r = AdmissionRequest::pod(Operation::Update, namespace, namespace_labels, new);
+        r.raw["oldObject"] = old.clone();
+        r.old_object = old;
+        if !sub_resource.is_empty() {
+            r.raw["subResource"] = json!(sub_resource);
+            r.sub_resource = sub_resource.to_owned();
+        }
+        r
+    }
+
     /// The object under admission (`object`, or `oldObject` for DELETE).
     pub fn subject(&self) -> &Value {
         if self.object.is_object() {

@@ -48,6 +48,7 @@ pub const SCENARIOS: &[Shipped] = shipped!(
     "scenarios/look-alike-identity.yaml",
     "scenarios/missing-sbom.yaml",
     "scenarios/other-vendor-signer.yaml",
+    "scenarios/pod-update.yaml",
     "scenarios/policy-trust-root.yaml",
     "scenarios/tag-repush.yaml",
     "scenarios/tampered-or-misbound.yaml",

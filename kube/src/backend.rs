@@ -137,6 +137,17 @@ impl ClusterBackend {
         self.runtime.block_on(self.inner.admit(namespace, pod))
     }
 
+    /// See [`ClusterClient::submit`].
+    pub fn submit(
+        &self,
+        namespace: &str,
+        pod: &Value,
+        how: &crate::Submission,
+    ) -> Result<ClusterDecision, ClusterError> {
+        self.runtime
+            .block_on(self.inner.submit(namespace, pod, how))
+    }
+
     /// See [`ClusterClient::run_pod`].
     pub fn run_pod(
         &self,

@@ -95,7 +95,33 @@ impl Settings {
     }
 }
 
-/// The outcome of a dry-run Pod create.
+/// How a pod goes to the API server ([`ClusterClient::submit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submission {
+    /// A server-side dry-run CREATE: admission decides, nothing is stored.
+    DryRunCreate,
+    /// A CREATE that stores the pod (no kubelet needed: it is never waited for).
+    Create,
+    /// A server-side dry-run UPDATE (PUT) of a stored pod, or of its
+    /// subresource (`ephemeralcontainers`): the object carries the stored
+    /// `resourceVersion`.
+    DryRunUpdate { subresource: Option<String> },
+}
+
+impl Submission {
+    fn describe(&self) -> String {
+        match self {
+            Submission::DryRunCreate => "dry-run create".into(),
+            Submission::Create => "create".into(),
+            Submission::DryRunUpdate { subresource: None } => "dry-run update".into(),
+            Submission::DryRunUpdate {
+                subresource: Some(s),
+            } => format!("dry-run update of {s}"),
+        }
+    }
+}
+
+/// The outcome of a Pod submission (a dry-run create unless said otherwise).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterDecision {
     /// True on 2xx.
@@ -108,6 +134,10 @@ pub struct ClusterDecision {
     pub policies: Vec<PolicyViolation>,
     /// HTTP status code of the answer.
     pub code: u16,
+    /// The object the API server answered with when it admitted the pod (for
+    /// a [`Submission::Create`], the stored pod: mutated, with its
+    /// `resourceVersion`).
+    pub object: Option<Value>,
 }
 
 /// The names of a pod spec's init containers (`init`) or other containers.
@@ -586,22 +616,29 @@ impl ClusterClient {
         &self,
         namespace: &str,
         pod: &Value,
-        dry_run: bool,
+        how: &Submission,
     ) -> Result<http::Request<Vec<u8>>, ClusterError> {
+        let name = pod_name(pod);
         let body = serde_json::to_vec(pod).map_err(|e| ClusterError::InvalidPod {
-            what: format!("{namespace}/{}", pod_name(pod)),
+            what: format!("{namespace}/{name}"),
             reason: e.to_string(),
         })?;
+        let pods = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"));
         let pp = PostParams {
-            dry_run,
+            dry_run: *how != Submission::Create,
             ..Default::default()
         };
-        kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
-            .create(&pp, body)
-            .map_err(|e| ClusterError::Client {
-                operation: format!("build create of pod {namespace}/{}", pod_name(pod)),
-                message: e.to_string(),
-            })
+        match how {
+            Submission::DryRunCreate | Submission::Create => pods.create(&pp, body),
+            Submission::DryRunUpdate { subresource: None } => pods.replace(&name, &pp, body),
+            Submission::DryRunUpdate {
+                subresource: Some(sub),
+            } => pods.replace_subresource(sub, &name, &pp, body),
+        }
+        .map_err(|e| ClusterError::Client {
+            operation: format!("build {} of pod {namespace}/{name}", how.describe()),
+            message: e.to_string(),
+        })
     }
 
     /// Server-side dry-run create of `pod` in `namespace`: what admission decides.
@@ -610,15 +647,43 @@ impl ClusterClient {
         namespace: &str,
         pod: &Value,
     ) -> Result<ClusterDecision, ClusterError> {
-        let pod = normalize_pod(namespace, pod)?;
+        self.submit(namespace, pod, &Submission::DryRunCreate).await
+    }
+
+    /// Sends `pod` as `how` says: what admission decides (and, admitted, the
+    /// object the API server answered with). A stored pod is labelled with
+    /// the run id, so that cleanup finds it.
+    pub async fn submit(
+        &self,
+        namespace: &str,
+        pod: &Value,
+        how: &Submission,
+    ) -> Result<ClusterDecision, ClusterError> {
+        let mut pod = normalize_pod(namespace, pod)?;
+        if *how == Submission::Create
+            && let Some(meta) = pod.get_mut("metadata").and_then(Value::as_object_mut)
+            && let Some(labels) = meta
+                .entry("labels")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+        {
+            labels.insert(MANAGED_BY_LABEL.into(), json!(MANAGED_BY_VALUE));
+            labels.insert(RUN_LABEL.into(), json!(self.settings.run_id));
+        }
         let name = pod_name(&pod);
-        let attempts = self.settings.request_attempts.max(1);
+        // A stored pod is created once: a retry after an answer that never
+        // came could meet the pod it created.
+        let attempts = if *how == Submission::Create {
+            1
+        } else {
+            self.settings.request_attempts.max(1)
+        };
         let mut last = String::new();
         let mut webhook_failed = false;
         for attempt in 1..=attempts {
-            let request = self.pod_request(namespace, &pod, true)?;
+            let request = self.pod_request(namespace, &pod, how)?;
             match self.send_once(request).await {
-                Ok(answer) => match classify_admission(namespace, &name, answer)? {
+                Ok(answer) => match classify_admission(namespace, &name, how, answer)? {
                     Admission::Decided(d) => return Ok(d),
                     Admission::Retry(message) => {
                         webhook_failed = message.contains("failed calling webhook");
@@ -643,7 +708,7 @@ impl ClusterClient {
             })
         } else {
             Err(ClusterError::ApiUnavailable {
-                operation: format!("dry-run create of pod {namespace}/{name}"),
+                operation: format!("{} of pod {namespace}/{name}", how.describe()),
                 attempts,
                 last,
             })
@@ -1083,7 +1148,7 @@ impl ClusterClient {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let request = self.pod_request(&probe_ns, &probe, true)?;
+            let request = self.pod_request(&probe_ns, &probe, &Submission::DryRunCreate)?;
             let last = match self.send_once(request).await {
                 // Allowed, or denied by a policy: either way admission answered.
                 Ok(a) if (200..300).contains(&a.code) || a.code == 400 || a.code == 403 => {
@@ -1275,6 +1340,7 @@ fn status_message(a: &RawAnswer) -> String {
 fn classify_admission(
     namespace: &str,
     name: &str,
+    how: &Submission,
     a: RawAnswer,
 ) -> Result<Admission, ClusterError> {
     let code = a.code;
@@ -1285,6 +1351,7 @@ fn classify_admission(
             warnings: a.warnings,
             policies: Vec::new(),
             code,
+            object: serde_json::from_slice(&a.body).ok(),
         }));
     }
     if retryable_code(code) {
@@ -1305,7 +1372,7 @@ fn classify_admission(
             reason: message,
         }),
         401 | 404 | 409 => Err(ClusterError::Api {
-            operation: format!("dry-run create of pod {namespace}/{name}"),
+            operation: format!("{} of pod {namespace}/{name}", how.describe()),
             code,
             reason,
             message,
@@ -1316,6 +1383,7 @@ fn classify_admission(
             message: Some(message),
             warnings: a.warnings,
             code,
+            object: None,
         })),
     }
 }

@@ -25,7 +25,7 @@ pub mod resources;
 pub use backend::ClusterBackend;
 pub use cluster::{
     AppliedObject, ApplyOutcome, ClusterClient, ClusterDecision, ContainerImage, PodImages,
-    PreflightReport, Settings, policy_ready,
+    PreflightReport, Settings, Submission, policy_ready,
 };
 pub use error::{ClusterError, Leftover};
 pub use message::{PolicyViolation, parse_denial, parse_warning};

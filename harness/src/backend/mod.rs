@@ -67,6 +67,24 @@ pub trait Backend {
     /// cluster decides on its own clock).
     fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, BackendError>;
 
+    /// Decide a CREATE that stores the pod when admitted (a later UPDATE
+    /// changes it): the decision, and the object as stored, mutated as
+    /// admission mutated it. A simulated backend stores the request's object
+    /// with the decision's patches applied.
+    fn create(
+        &mut self,
+        request: &AdmissionRequest,
+        now: i64,
+    ) -> Result<(Decision, Option<Value>), BackendError> {
+        let d = self.admit(request, now)?;
+        let stored = d.allowed.then(|| {
+            let mut object = request.object.clone();
+            crate::admission::apply_patches(&mut object, &d.patches);
+            object
+        });
+        Ok((d, stored))
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::SIMULATED
     }
@@ -130,6 +148,13 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn admit(&mut self, request: &AdmissionRequest, now: i64) -> Result<Decision, BackendError> {
         (**self).admit(request, now)
+    }
+    fn create(
+        &mut self,
+        request: &AdmissionRequest,
+        now: i64,
+    ) -> Result<(Decision, Option<Value>), BackendError> {
+        (**self).create(request, now)
     }
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::compare::Disagreement;
 use super::real::{RealRun, Target};
 use super::runner::ScenarioResult;
-use super::scenario::{Action, ImageSel, Scenario};
+use super::scenario::{Action, Change, ImageSel, Scenario};
 use super::{RunPlan, generate, runner};
 use crate::error::{Error, Result};
 use crate::exit::Verdict;
@@ -62,7 +62,8 @@ pub struct FidelityReport {
     pub seed: u64,
     /// Cases asked for.
     pub cases: usize,
-    /// Cases generated: variants x engines x vendors x requests.
+    /// Cases generated: the admission requests (CREATEs and UPDATEs) of
+    /// every variant, x engines x vendors.
     pub generated: usize,
     pub variants: usize,
     pub compared: usize,
@@ -84,8 +85,11 @@ pub struct Reproducer {
     pub seed: u64,
     /// The policy documents as applied, under the lab's own image names.
     pub policies: Vec<Value>,
-    /// The pod of the admission request, under the lab's own image names.
+    /// The pod of the admission request, under the lab's own image names
+    /// (for an UPDATE, the pod as sent).
     pub pod: Value,
+    /// An UPDATE's stored pod and subresource; `None`: a CREATE.
+    pub update: Option<ReproducerUpdate>,
     /// The evidence: the lab fixtures the pod names, and their digests.
     pub evidence: Value,
     /// The Kyverno flags the case ran under beyond its chart's defaults
@@ -94,10 +98,24 @@ pub struct Reproducer {
     pub kyverno_flags: BTreeMap<String, String>,
 }
 
+/// What makes a reproducer an UPDATE.
+#[derive(Debug, Clone)]
+pub struct ReproducerUpdate {
+    /// The pod as stored before the UPDATE (`old-pod.yaml`).
+    pub old_pod: Value,
+    /// `ephemeralcontainers`, or empty for the pod itself.
+    pub sub_resource: String,
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CaseFile {
     seed: u64,
+    /// `CREATE` (absent in folders written before UPDATEs) or `UPDATE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operation: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    sub_resource: String,
     #[serde(flatten)]
     case: CaseDisagreement,
     evidence: Value,
@@ -110,6 +128,12 @@ impl Reproducer {
     pub fn write(&self, dir: &Path) -> Result<()> {
         let case = CaseFile {
             seed: self.seed,
+            operation: self.update.as_ref().map(|_| "UPDATE".to_owned()),
+            sub_resource: self
+                .update
+                .as_ref()
+                .map(|u| u.sub_resource.clone())
+                .unwrap_or_default(),
             case: self.case.clone(),
             evidence: self.evidence.clone(),
             kyverno_flags: self.kyverno_flags.clone(),
@@ -125,6 +149,12 @@ impl Reproducer {
             &dir.join("pod.yaml"),
             crate::yaml::to_yaml(&self.pod)?.as_bytes(),
         )?;
+        if let Some(u) = &self.update {
+            write_atomic(
+                &dir.join("old-pod.yaml"),
+                crate::yaml::to_yaml(&u.old_pod)?.as_bytes(),
+            )?;
+        }
         write_atomic(
             &dir.join("case.json"),
             crate::report::pretty(&case)?.as_bytes(),
@@ -147,6 +177,22 @@ impl Reproducer {
             })?;
         let policies = crate::yaml::parse_documents(&dir.join("policies.yaml"))?;
         let pod: Value = crate::yaml::parse_file(&dir.join("pod.yaml"))?;
+        let update = match case.operation.as_deref() {
+            None | Some("CREATE") => None,
+            Some("UPDATE") => Some(ReproducerUpdate {
+                old_pod: crate::yaml::parse_file(&dir.join("old-pod.yaml"))?,
+                sub_resource: case.sub_resource.clone(),
+            }),
+            Some(other) => {
+                return Err(Error::invalid(
+                    path,
+                    None,
+                    "operation",
+                    format!("`{other}` is not an operation a reproducer replays"),
+                    "write CREATE or UPDATE",
+                ));
+            }
+        };
         Ok(Reproducer {
             name: dir
                 .file_name()
@@ -156,9 +202,34 @@ impl Reproducer {
             seed: case.seed,
             policies,
             pod,
+            update,
             evidence: case.evidence,
             kyverno_flags: case.kyverno_flags,
         })
+    }
+
+    /// The admission request the case decided: a CREATE of the pod, or the
+    /// UPDATE of the stored pod to it.
+    pub fn request(&self) -> crate::admission::request::AdmissionRequest {
+        use crate::admission::request::{AdmissionRequest, Operation};
+        let namespace = self.pod["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default");
+        match &self.update {
+            None => AdmissionRequest::pod(
+                Operation::Create,
+                namespace,
+                BTreeMap::new(),
+                self.pod.clone(),
+            ),
+            Some(u) => AdmissionRequest::pod_update(
+                namespace,
+                BTreeMap::new(),
+                u.old_pod.clone(),
+                self.pod.clone(),
+                &u.sub_resource,
+            ),
+        }
     }
 
     /// The PolicyException flags the case ran under (Kyverno's default
@@ -196,7 +267,13 @@ pub fn run(
     let runs = plan.engines.len() * plan.vendors.len();
     plan.scenarios = generate::corpus(cases, plan.seed, runs);
     let variants = plan.scenarios.len();
-    let generated = variants * runs * generate::REQUESTS_PER_RUN;
+    let generated = runs
+        * plan
+            .scenarios
+            .iter()
+            .flat_map(|s| &s.steps)
+            .filter(|st| matches!(st.action, Action::Admit { .. } | Action::Update { .. }))
+            .count();
     let scenarios = plan.scenarios.clone();
     let contract = plan.contract.clone();
     let vendors = plan.vendors.to_vec();
@@ -320,10 +397,24 @@ fn reproducer(
         .map_err(|e| Error::harness("rendering a reproducer's policies", e))?;
     let embedded = step_of(&real.embedded, d);
     let kyverno = step_of(&real.outcome.scenarios, d);
-    let pod = embedded
+    let request = embedded
         .and_then(|s| s.evidence.as_ref())
         .map(|e| e["request"].clone())
         .unwrap_or(Value::Null);
+    let (pod, update) = if request["operation"] == "UPDATE" {
+        (
+            request["object"].clone(),
+            Some(ReproducerUpdate {
+                old_pod: request["oldObject"].clone(),
+                sub_resource: request["subResource"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            }),
+        )
+    } else {
+        (request, None)
+    };
     let fixture = |sel: &ImageSel| {
         lab.fixture(&vendor.name, &sel.variant).map(|f| {
             // The corpus never re-pushes: a moved tag still points at its
@@ -346,6 +437,32 @@ fn reproducer(
             "app": fixture(&pod.image),
             "init": pod.init_image.as_ref().and_then(fixture),
         }),
+        Action::Update { update } => {
+            // The pod as its `admit` step created it, then the change.
+            let created = scenario.steps[..index]
+                .iter()
+                .find_map(|s| match &s.action {
+                    Action::Admit { pod }
+                        if pod.name == update.pod && pod.namespace == update.namespace =>
+                    {
+                        Some(pod)
+                    }
+                    _ => None,
+                });
+            let image = match &update.change {
+                Change::Relabel => None,
+                Change::Image(sel) | Change::Debug(sel) => fixture(sel),
+            };
+            serde_json::json!({
+                "lab": format!("trustswap lab init --seed {seed}"),
+                "created": created.map(|p| serde_json::json!({
+                    "app": fixture(&p.image),
+                    "init": p.init_image.as_ref().and_then(fixture),
+                })),
+                "update": update.change.describe(),
+                "image": image,
+            })
+        }
         _ => Value::Null,
     };
     Ok(Reproducer {
@@ -371,6 +488,7 @@ fn reproducer(
         seed,
         policies,
         pod,
+        update,
         evidence,
         kyverno_flags: flags.iter().cloned().collect(),
     })

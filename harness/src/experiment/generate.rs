@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use crate::experiment::patch::{PolicyPatch, VpAction};
 use crate::experiment::scenario::{
-    Action, AppliesTo, ContractPatch, Exception, IdentityMode, ImageSel, Kind, Layer, Pod,
-    Scenario, Step, TrustRootMode,
+    Action, AppliesTo, Change, ContractPatch, Exception, IdentityMode, ImageSel, Kind, Layer, Pod,
+    Scenario, Step, TrustRootMode, Update,
 };
 use crate::policy::kyverno::cpol::FailureAction;
 use crate::policy::kyverno::meta::FailurePolicy;
@@ -32,8 +32,12 @@ fn variants() -> Vec<&'static str> {
 /// requests.
 const LATER_VARIANTS: [&str; 1] = ["two-signers"];
 
-/// Admission requests per (variant, engine, vendor) run.
+/// Admission requests per (variant, engine, vendor) run (not counting the
+/// pod created for an update, and the update).
 pub const REQUESTS_PER_RUN: usize = 4;
+
+/// The pod a variant creates in order to update it.
+const UPDATED_POD: &str = "u0";
 
 /// How long a generated exception lasts: long enough that it has not expired
 /// on a real cluster's clock either (the lab's clock is fixed at 2026-01-01),
@@ -226,6 +230,74 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
             step.label = format!("request {k}: {}", describe_pod(pod));
         }
     }
+    // An UPDATE, once the requests are made, of a pod created for it (a
+    // fixture the vendor signs, mostly, so that there is a pod to update):
+    // its `admit` step stores it; the policy's failure action may flip in
+    // between (so the stored pod's verification metadata no longer vouches
+    // for its image); then the update relabels it (no image changes), sets
+    // its image to another fixture, or adds an ephemeral container through
+    // the `ephemeralcontainers` subresource.
+    if rng.chance(50) {
+        let created = ImageSel {
+            variant: if rng.chance(70) {
+                "good".to_owned()
+            } else {
+                (*rng.pick(&variants)).to_owned()
+            },
+            previous: false,
+            pinned: rng.chance(30),
+        };
+        let pod = Pod {
+            name: UPDATED_POD.to_owned(),
+            namespace: "apps".to_owned(),
+            team: crate::experiment::patch::GENERATED_TEAM.into(),
+            image: created,
+            init_image: None,
+        };
+        steps.push(Step {
+            label: format!("create {UPDATED_POD}: {}", describe_pod(&pod)),
+            action: Action::Admit { pod },
+            expect: None,
+        });
+        if rng.chance(30) {
+            let flipped = if contract.failure_action == Some(FailureAction::Audit) {
+                FailureAction::Enforce
+            } else {
+                FailureAction::Audit
+            };
+            steps.push(Step {
+                label: format!("failureAction now {flipped:?}"),
+                action: Action::Contract {
+                    patch: ContractPatch {
+                        failure_action: Some(flipped),
+                        failure_policy: None,
+                        require_sbom: None,
+                    },
+                },
+                expect: None,
+            });
+        }
+        let sel = ImageSel {
+            variant: (*rng.pick(&variants)).to_owned(),
+            previous: false,
+            pinned: rng.chance(30),
+        };
+        let change = match rng.next() % 10 {
+            0..4 => Change::Relabel,
+            4..7 => Change::Image(sel),
+            _ => Change::Debug(sel),
+        };
+        let update = Update {
+            namespace: "apps".to_owned(),
+            pod: UPDATED_POD.to_owned(),
+            change,
+        };
+        steps.push(Step {
+            label: format!("update {UPDATED_POD}: {}", update.change.describe()),
+            action: Action::Update { update },
+            expect: None,
+        });
+    }
     let mut setup = vec![
         format!(
             "failureAction {}",
@@ -273,18 +345,10 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
     }
 }
 
-fn describe_image(sel: &ImageSel) -> String {
-    format!(
-        "{}{}",
-        sel.variant,
-        if sel.pinned { " by digest" } else { "" }
-    )
-}
-
 fn describe_pod(pod: &Pod) -> String {
-    let mut s = describe_image(&pod.image);
+    let mut s = pod.image.describe();
     if let Some(init) = &pod.init_image {
-        s.push_str(&format!(", init {}", describe_image(init)));
+        s.push_str(&format!(", init {}", init.describe()));
     }
     if pod.namespace != "apps" {
         s.push_str(&format!(", in {}", pod.namespace));
@@ -330,6 +394,15 @@ mod tests {
             &st.action,
             Action::Admit { pod } if pod.image.variant == "two-signers"
         )));
+        for change in ["relabelled", "image set to", "debug container"] {
+            assert!(
+                c.iter().flat_map(|s| &s.steps).any(|st| matches!(
+                    &st.action,
+                    Action::Update { update } if update.change.describe().starts_with(change)
+                )),
+                "no update: {change}"
+            );
+        }
     }
 
     #[test]
@@ -363,19 +436,42 @@ mod tests {
             c.iter()
                 .any(|s| s.identity == IdentityMode::TrustRotatedKey)
         );
-        // Every step is an admission request (one case each) but the
-        // exceptions created before them.
+        // Every step is an admission request (one case each: a CREATE or
+        // an UPDATE) but the exceptions created before them and a failure
+        // action flipped before an update.
+        assert!(c.iter().flat_map(|s| &s.steps).all(|st| matches!(
+            st.action,
+            Action::Admit { .. }
+                | Action::Update { .. }
+                | Action::Exception { .. }
+                | Action::Contract { .. }
+        )));
         assert!(
             c.iter()
                 .flat_map(|s| &s.steps)
-                .all(|st| matches!(st.action, Action::Admit { .. } | Action::Exception { .. }))
+                .any(|st| matches!(st.action, Action::Contract { .. }))
         );
+        // An update follows the requests, and names a pod one of them created.
+        assert!(c.iter().all(|s| s.steps.iter().enumerate().all(|(i, st)| {
+            match &st.action {
+                Action::Update { update } => s.steps[..i].iter().any(|e| {
+                    matches!(&e.action, Action::Admit { pod } if pod.name == update.pod && pod.namespace == update.namespace)
+                }),
+                _ => true,
+            }
+        })));
         assert!(c.iter().all(|s| {
-            s.steps
+            let updates = s
+                .steps
                 .iter()
-                .filter(|st| matches!(st.action, Action::Admit { .. }))
-                .count()
-                == REQUESTS_PER_RUN
+                .filter(|st| matches!(st.action, Action::Update { .. }))
+                .count();
+            updates <= 1
+                && s.steps
+                    .iter()
+                    .filter(|st| matches!(st.action, Action::Admit { .. }))
+                    .count()
+                    == REQUESTS_PER_RUN + updates
         }));
         assert!(
             c.iter()

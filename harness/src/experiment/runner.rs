@@ -2,7 +2,7 @@
 //! time, and emits results. The runner decides held / deviated / errored; it
 //! never formats output (reports consume `ExperimentResult`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -11,8 +11,8 @@ use super::cluster::{AdmissionRecord, Cluster, Container, ExceptionRecord, Runni
 use super::lab::LabContext;
 use super::own::{self, OwnSet};
 use super::scenario::{
-    Action, AppliesTo, AuditStatus, ContractPatch, Expect, IdentityMode, ImageSel, Kind, Outcome,
-    Pod, Revocation, Scenario, TrustRootMode,
+    Action, AppliesTo, AuditStatus, Change, ContractPatch, Expect, IdentityMode, ImageSel, Kind,
+    Outcome, Pod, Revocation, Scenario, TrustRootMode, Update,
 };
 use crate::admission::decision::Decision;
 use crate::admission::image::ImageRef;
@@ -345,6 +345,8 @@ pub fn policies_at(
         cluster: Cluster::new(lab.now),
         vendor: vendor.clone(),
         engine,
+        kept: BTreeSet::new(),
+        stored: BTreeMap::new(),
     };
     let mut exceptions = Vec::new();
     for step in scenario.steps.iter().take(upto) {
@@ -405,6 +407,25 @@ struct RunState {
     cluster: Cluster,
     vendor: Vendor,
     engine: Engine,
+    /// The pods a later `update` step changes: their `admit` step stores
+    /// them ((namespace, name), the scenario's namespace).
+    kept: BTreeSet<(String, String)>,
+    /// Those pods as stored when admitted.
+    stored: BTreeMap<(String, String), Value>,
+}
+
+/// The label a `relabel` update adds.
+pub const UPDATED_LABEL: &str = "trustswap.dev/updated";
+
+/// The pods `update` steps change.
+fn kept_pods(s: &Scenario) -> BTreeSet<(String, String)> {
+    s.steps
+        .iter()
+        .filter_map(|st| match &st.action {
+            Action::Update { update } => Some((update.namespace.clone(), update.pod.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 fn outcome_word(o: Outcome) -> &'static str {
@@ -655,6 +676,8 @@ impl<'a, B: Backend> Runner<'a, B> {
             cluster: Cluster::new(self.lab.now),
             vendor: vendor.clone(),
             engine,
+            kept: kept_pods(s),
+            stored: BTreeMap::new(),
         };
         let mut result = RunResult {
             engine,
@@ -735,29 +758,12 @@ impl<'a, B: Backend> Runner<'a, B> {
     /// The pod as the backend sees it (its namespace, relocated images), and
     /// its containers with the lab's image references.
     fn pod_json(&mut self, st: &RunState, pod: &Pod) -> Result<(Value, Vec<PodImage>), RunError> {
-        let pick = |sel: &ImageSel| -> Result<String, String> {
-            let f = self
-                .lab
-                .fixture(&st.vendor.name, &sel.variant)
-                .ok_or_else(|| {
-                    format!("vendor {} has no `{}` fixture", st.vendor.name, sel.variant)
-                })?;
-            Ok(if sel.pinned {
-                format!("{}@{}", f.repository, f.image_digest)
-            } else {
-                self.lab.image_ref(f, sel.previous)
-            })
-        };
-        let served = |r: &str| match self.backend.relocation() {
-            Some(rel) => rel.image(r),
-            None => r.to_owned(),
-        };
-        let main = pick(&pod.image)?;
-        let mut spec = json!({ "containers": [{ "name": "app", "image": served(&main) }] });
+        let (main, served) = self.image_for(st, &pod.image)?;
+        let mut spec = json!({ "containers": [{ "name": "app", "image": served }] });
         let mut images = vec![("app".to_owned(), "container", main)];
         if let Some(init) = &pod.init_image {
-            let i = pick(init)?;
-            spec["initContainers"] = json!([{ "name": "init", "image": served(&i) }]);
+            let (i, served) = self.image_for(st, init)?;
+            spec["initContainers"] = json!([{ "name": "init", "image": served }]);
             images.push(("init".to_owned(), "init", i));
         }
         let namespace = self.backend.namespace(&pod.namespace)?;
@@ -768,6 +774,100 @@ impl<'a, B: Backend> Runner<'a, B> {
             "spec": spec,
         });
         Ok((json, images))
+    }
+
+    /// A fixture image: its lab reference, and the reference the backend
+    /// pulls it by.
+    fn image_for(&self, st: &RunState, sel: &ImageSel) -> Result<(String, String), RunError> {
+        let f = self
+            .lab
+            .fixture(&st.vendor.name, &sel.variant)
+            .ok_or_else(|| format!("vendor {} has no `{}` fixture", st.vendor.name, sel.variant))?;
+        let image = if sel.pinned {
+            format!("{}@{}", f.repository, f.image_digest)
+        } else {
+            self.lab.image_ref(f, sel.previous)
+        };
+        let served = match self.backend.relocation() {
+            Some(rel) => rel.image(&image),
+            None => image.clone(),
+        };
+        Ok((image, served))
+    }
+
+    /// An `update` step: the stored pod, changed, sent as a dry-run UPDATE.
+    fn update(
+        &mut self,
+        st: &mut RunState,
+        update: &Update,
+    ) -> Result<(Observation, Option<String>, Option<Value>), RunError> {
+        let key = (update.namespace.clone(), update.pod.clone());
+        let Some(old) = st.stored.get(&key).cloned() else {
+            // Its `admit` step was denied: there is nothing to update.
+            return Ok((
+                Observation::Quiet("not created: nothing to update"),
+                None,
+                None,
+            ));
+        };
+        let namespace = self.backend.namespace(&update.namespace)?;
+        let mut new = old.clone();
+        let mut sub_resource = "";
+        match &update.change {
+            Change::Relabel => {
+                new["metadata"]["labels"][UPDATED_LABEL] = json!("true");
+            }
+            Change::Image(sel) => {
+                let (_, served) = self.image_for(st, sel)?;
+                new["spec"]["containers"][0]["image"] = json!(served);
+            }
+            Change::Debug(sel) => {
+                let (_, served) = self.image_for(st, sel)?;
+                let debug = json!({ "name": "debug", "image": served });
+                match new["spec"]["ephemeralContainers"].as_array_mut() {
+                    Some(list) => list.push(debug),
+                    None => new["spec"]["ephemeralContainers"] = json!([debug]),
+                }
+                sub_resource = "ephemeralcontainers";
+            }
+        }
+        let req = AdmissionRequest::pod_update(
+            &namespace,
+            BTreeMap::new(),
+            old.clone(),
+            new.clone(),
+            sub_resource,
+        );
+        let d = self.backend.admit(&req, st.cluster.now)?;
+        let outcome = if d.allowed {
+            Outcome::Admitted
+        } else {
+            Outcome::Denied
+        };
+        let detail = d.message.clone().or_else(|| {
+            (!d.report.is_empty()).then(|| {
+                d.report
+                    .iter()
+                    .map(|r| format!("{}/{}: {}", r.policy, r.rule, r.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        });
+        let mut evidence = json!({
+            "request": { "operation": "UPDATE", "subResource": sub_resource, "oldObject": old, "object": new },
+            "decision": decision_json(&d),
+        });
+        if self.backend.reports_later() {
+            evidence["reportsRead"] = json!(false);
+        }
+        Ok((
+            Observation::Decision {
+                outcome,
+                reported: reported(&d),
+            },
+            detail,
+            Some(evidence),
+        ))
     }
 
     fn running(
@@ -830,7 +930,18 @@ impl<'a, B: Backend> Runner<'a, B> {
                     BTreeMap::new(),
                     json.clone(),
                 );
-                let d = self.backend.admit(&req, st.cluster.now)?;
+                // A pod a later step updates is stored, not dry-run.
+                let key = (pod.namespace.clone(), pod.name.clone());
+                let kept = st.kept.contains(&key);
+                let d = if kept {
+                    let (d, stored) = self.backend.create(&req, st.cluster.now)?;
+                    if let Some(object) = stored {
+                        st.stored.insert(key, object);
+                    }
+                    d
+                } else {
+                    self.backend.admit(&req, st.cluster.now)?
+                };
                 let outcome = if d.allowed {
                     Outcome::Admitted
                 } else {
@@ -842,7 +953,8 @@ impl<'a, B: Backend> Runner<'a, B> {
                     // A real backend runs the pod when a later audit needs it,
                     // or when reports are expected (none for dry runs).
                     let wants_report = expect.is_some_and(|e| e.reported.is_some());
-                    let live_pod = if live || wants_report {
+                    // (A stored pod is not run again: no kubelet runs it.)
+                    let live_pod = if !kept && (live || wants_report) {
                         self.backend.run_pod(&req)?
                     } else {
                         None
@@ -902,6 +1014,7 @@ impl<'a, B: Backend> Runner<'a, B> {
                     Some(evidence),
                 ))
             }
+            Action::Update { update } => self.update(st, update),
             Action::Outage { pod } => {
                 let (json, images) = self.pod_json(st, pod)?;
                 let fail =
@@ -1052,6 +1165,8 @@ impl<'a, B: Backend> Runner<'a, B> {
                 cluster: Cluster::new(self.lab.now),
                 vendor: (*p).clone(),
                 engine,
+                kept: BTreeSet::new(),
+                stored: BTreeMap::new(),
             };
             self.apply(&st)?;
             let mut row = Vec::new();

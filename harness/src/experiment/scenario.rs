@@ -167,7 +167,24 @@ struct RawStep {
     #[serde(default)]
     audit: Option<RawAudit>,
     #[serde(default)]
+    update: Option<RawUpdate>,
+    #[serde(default)]
     expect: Option<RawExpect>,
+}
+
+/// `update: {pod, namespace, relabel: true | image: <variant> | debug: <variant>}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawUpdate {
+    pod: String,
+    #[serde(default = "default_namespace")]
+    namespace: String,
+    #[serde(default)]
+    relabel: bool,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    debug: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,6 +269,18 @@ pub struct ImageSel {
     pub pinned: bool,
 }
 
+impl ImageSel {
+    /// `signed`, `signed by digest`, `moved-tag@previous`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}{}{}",
+            self.variant,
+            if self.previous { "@previous" } else { "" },
+            if self.pinned { " by digest" } else { "" }
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pod {
@@ -260,6 +289,40 @@ pub struct Pod {
     pub team: String,
     pub image: ImageSel,
     pub init_image: Option<ImageSel>,
+}
+
+/// An UPDATE of a pod an earlier `admit` step of the run created: that step
+/// stores the pod (a real backend creates it, not a dry run), and this one
+/// sends the stored object, changed, as a dry-run UPDATE.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Update {
+    pub namespace: String,
+    pub pod: String,
+    pub change: Change,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Change {
+    /// A label added: no image changes (a controller's or `kubectl label`'s
+    /// UPDATE).
+    Relabel,
+    /// The `app` container's image set to another fixture (`kubectl set image`).
+    Image(ImageSel),
+    /// An ephemeral container added through the `ephemeralcontainers`
+    /// subresource (`kubectl debug`).
+    Debug(ImageSel),
+}
+
+impl Change {
+    pub fn describe(&self) -> String {
+        match self {
+            Change::Relabel => "relabelled".into(),
+            Change::Image(sel) => format!("image set to {}", sel.describe()),
+            Change::Debug(sel) => format!("debug container {}", sel.describe()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -310,6 +373,9 @@ pub enum Action {
         revocation: Revocation,
     },
     Audit,
+    Update {
+        update: Update,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -437,7 +503,7 @@ impl Ctx<'_> {
             f,
             engines.len() < Engine::ALL.len(),
         )?;
-        if matches!(kind, "admit" | "outage")
+        if matches!(kind, "admit" | "update" | "outage")
             && base.decision.is_none()
             && let Some((engine, _)) = engines.iter().find(|(_, o)| o.decision.is_none())
         {
@@ -458,7 +524,7 @@ impl Ctx<'_> {
         f: &dyn Fn(&str) -> String,
         needs_decision: bool,
     ) -> Result<Expect> {
-        let decides = matches!(kind, "admit" | "outage");
+        let decides = matches!(kind, "admit" | "update" | "outage");
         if (e.decision.is_some() || e.reported.is_some() || e.message.is_some()) && !decides {
             return Err(self.err(
                 f("expect"),
@@ -528,6 +594,39 @@ impl Ctx<'_> {
             variant: variant.to_owned(),
             previous,
             pinned: false,
+        })
+    }
+
+    fn update(&self, field: &str, u: RawUpdate, earlier: &[Step]) -> Result<Update> {
+        let created = earlier.iter().any(|st| {
+            matches!(&st.action, Action::Admit { pod } if pod.name == u.pod && pod.namespace == u.namespace)
+        });
+        if !created {
+            return Err(self.err(
+                format!("{field}.pod"),
+                format!(
+                    "no earlier `admit` step creates `{}/{}`",
+                    u.namespace, u.pod
+                ),
+                "admit the pod in an earlier step, then update it",
+            ));
+        }
+        let change = match (u.relabel, u.image, u.debug) {
+            (true, None, None) => Change::Relabel,
+            (false, Some(i), None) => Change::Image(self.image(format!("{field}.image"), &i)?),
+            (false, None, Some(d)) => Change::Debug(self.image(format!("{field}.debug"), &d)?),
+            _ => {
+                return Err(self.err(
+                    field.to_owned(),
+                    "an update changes exactly one thing".into(),
+                    "give one of `relabel: true`, `image: <variant>` or `debug: <variant>`",
+                ));
+            }
+        };
+        Ok(Update {
+            namespace: u.namespace,
+            pod: u.pod,
+            change,
         })
     }
 
@@ -672,9 +771,13 @@ impl RawScenario {
             if raw.audit.is_some() {
                 actions.push(("audit", Action::Audit));
             }
+            if let Some(u) = raw.update {
+                let update = cx.update(&f("update"), u, &steps)?;
+                actions.push(("update", Action::Update { update }));
+            }
             let (kind, action) = match actions.len() {
                 1 => actions.remove(0),
-                0 => return Err(cx.err(format!("steps[{i}]"), "the step does nothing".into(), "give exactly one of admit, bypass, outage, contract, identity, trustRoot, exception, advance, repush, revoke, audit")),
+                0 => return Err(cx.err(format!("steps[{i}]"), "the step does nothing".into(), "give exactly one of admit, update, bypass, outage, contract, identity, trustRoot, exception, advance, repush, revoke, audit")),
                 _ => {
                     let names: Vec<&str> = actions.iter().map(|a| a.0).collect();
                     return Err(cx.err(format!("steps[{i}]"), format!("one step, several actions: {}", names.join(", ")), "split them into separate steps"));

@@ -266,12 +266,19 @@ pub fn admit(report: &crate::admit::AdmitReport) -> String {
         }
         // a denied request is not mutated
         for p in r.patches.iter().filter(|_| r.allowed) {
-            if let (Some(path), Some(v)) = (p.get("path"), p.get("value")) {
-                t.push_str(&format!(
-                    "  mutate: {} -> {}\n",
-                    path.as_str().unwrap_or_default(),
-                    v.as_str().unwrap_or_default()
-                ));
+            let (Some(path), Some(v)) = (
+                p.get("path").and_then(|p| p.as_str()),
+                p.get("value").and_then(|v| v.as_str()),
+            ) else {
+                continue;
+            };
+            // Kyverno's verification metadata, then the digest pins.
+            match path.strip_prefix("/metadata/annotations/") {
+                Some(key) => t.push_str(&format!(
+                    "  annotate: {} = {v}\n",
+                    key.replace("~1", "/").replace("~0", "~")
+                )),
+                None => t.push_str(&format!("  mutate: {path} -> {v}\n")),
             }
         }
         if let Some(m) = &r.message {

@@ -26,9 +26,26 @@ fn rendered_chainguard_admits_signed_pod_and_pins_digests() {
     );
     let d = eval(&cg(), &req("default", p), vendor_verifier());
     assert!(d.allowed, "{:?}", d.message);
-    assert_eq!(d.patches.len(), 3);
+    // The verification metadata's annotations first, then the digest pins.
+    let paths: Vec<&str> = d
+        .patches
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    // (the pod has no annotations: an empty map is added first)
     assert_eq!(
-        d.patches[0],
+        paths[..3],
+        [
+            "/metadata/annotations",
+            "/metadata/annotations/kyverno.io~1verify-images",
+            "/metadata/annotations/kyverno.io~1verify-images-scoped"
+        ],
+        "{paths:?}"
+    );
+    let pins = digest_pins(&d);
+    assert_eq!(pins.len(), 3);
+    assert_eq!(
+        *pins[0],
         json!({"op": "replace", "path": "/spec/containers/0/image", "value": format!("cgr.dev/chainguard/nginx:1.25@{DIGEST_A}")})
     );
     assert_eq!(
@@ -678,7 +695,8 @@ fn handwritten_dhi_audit_admits_and_reports() {
         v,
     );
     assert!(d.allowed);
-    assert!(d.patches.is_empty());
+    // no digest pin: only the verification metadata (a failure) is recorded
+    assert!(digest_pins(&d).is_empty(), "{:?}", d.patches);
     // the key in the fixture is not the fake's DHI key -> audit failure + missing digest, reported
     assert!(
         d.report
@@ -767,7 +785,7 @@ fn a_passed_verification_is_cached_by_the_tag_for_the_ttl() {
         "{:#?}",
         d.results
     );
-    let pinned = d.patches[0]["value"].as_str().unwrap_or_default();
+    let pinned = digest_pins(&d)[0]["value"].as_str().unwrap_or_default();
     assert!(
         pinned.ends_with(DIGEST_C),
         "pinned to the unsigned digest: {pinned}"
@@ -874,6 +892,95 @@ fn allow_list(action: &str, extra: Value) -> Vec<Value> {
             "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
             "validate": validate}]},
     })]
+}
+
+/// The digest pins among a decision's patches (the rest record the
+/// verification metadata in annotations).
+fn digest_pins(d: &Decision) -> Vec<&Value> {
+    d.patches
+        .iter()
+        .filter(|p| p["path"].as_str().is_some_and(|p| p.starts_with("/spec/")))
+        .collect()
+}
+
+/// The pod as the API server stores it once `d` admitted it.
+fn stored(mut pod: Value, d: &Decision) -> Value {
+    apply_patches(&mut pod, &d.patches);
+    pod
+}
+
+/// On UPDATE, an unchanged image is skipped only when the old object's
+/// scoped annotation says this policy and rule verified it
+/// (`imageverifier.go:75-80, 140-144`): a pod stored by a Kyverno that
+/// verified it keeps running through a relabel even once its signature no
+/// longer verifies; one without the annotation (created before the policy)
+/// is verified again, and denied.
+#[test]
+fn an_update_skips_an_unchanged_image_only_if_the_old_object_vouches_for_it() {
+    let docs = policy("Enforce", None, None, json!([kl(CG_SUBJECT)]), json!({}));
+    let created = pod("p", &[CG_NGINX], &[], &[]);
+    let d = eval(&docs, &req("default", created.clone()), vendor_verifier());
+    assert!(d.allowed, "{}", failures(&d));
+    let old = stored(created.clone(), &d);
+    let scoped = old["metadata"]["annotations"]["kyverno.io/verify-images-scoped"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        scoped,
+        r#"{"version":1,"policies":{"/verify":{"check":{"cgr.dev/chainguard/nginx:1.25":"pass"}}}}"#
+    );
+    let relabel = |old: &Value| {
+        let mut new = old.clone();
+        new["metadata"]["labels"]["touched"] = json!("yes");
+        AdmissionRequest::pod_update("default", Default::default(), old.clone(), new, "")
+    };
+    // Nothing verifies any more: the relabel of the vouched-for pod passes.
+    let d = eval(&docs, &relabel(&old), FakeVerifier::new());
+    assert!(d.allowed, "{}", failures(&d));
+    // The same pod stored without the annotation is verified again.
+    let d = eval(&docs, &relabel(&created), FakeVerifier::new());
+    assert!(!d.allowed, "re-verified and denied");
+    // So is an image the update changes, vouched for or not.
+    let mut changed = old.clone();
+    changed["spec"]["containers"][0]["image"] = json!("cgr.dev/chainguard/unsigned:1");
+    let r = AdmissionRequest::pod_update("default", Default::default(), old.clone(), changed, "");
+    assert!(!eval(&docs, &r, vendor_verifier()).allowed);
+    // Another policy's entry vouches for nothing.
+    let other = old.to_string().replace("/verify", "/other");
+    let other: Value = serde_json::from_str(&other).unwrap();
+    assert!(!eval(&docs, &relabel(&other), FakeVerifier::new()).allowed);
+}
+
+/// `required` reads the new object's scoped annotation
+/// (`validate_image.go:122-131`). The mutating webhook rewrites it when it
+/// recorded anything; a rule with no attestors records nothing, so the
+/// annotation the request itself carries decides: Kyverno admits a pod that
+/// claims its own verification.
+#[test]
+fn required_reads_the_annotation_the_request_carries_when_nothing_was_recorded() {
+    let docs = vec![json!({
+        "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        "metadata": {"name": "verify"},
+        "spec": {"validationFailureAction": "Enforce", "rules": [{
+            "name": "check", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+            "verifyImages": [{"imageReferences": ["cgr.dev/chainguard/*"], "mutateDigest": false, "verifyDigest": false, "required": true}]
+        }]}
+    })];
+    let plain = pod("p", &[CG_NGINX], &[], &[]);
+    let d = eval(&docs, &req("default", plain.clone()), vendor_verifier());
+    assert!(!d.allowed);
+    assert!(
+        failures(&d).contains("unverified image cgr.dev/chainguard/nginx:1.25"),
+        "{}",
+        failures(&d)
+    );
+    let mut claims = plain;
+    claims["metadata"]["annotations"] = json!({
+        "kyverno.io/verify-images-scoped": r#"{"version":1,"policies":{"/verify":{"check":{"cgr.dev/chainguard/nginx:1.25":"pass"}}}}"#
+    });
+    let d = eval(&docs, &req("default", claims), vendor_verifier());
+    assert!(d.allowed, "{}", failures(&d));
+    assert!(d.patches.is_empty(), "nothing recorded, nothing rewritten");
 }
 
 fn update(old: Value, new: Value) -> AdmissionRequest {

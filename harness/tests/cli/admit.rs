@@ -137,9 +137,25 @@ fn a_hand_written_cluster_policy_admits_the_signed_pod_and_denies_the_deployment
         (Some("Pod"), Some(true))
     );
     assert_eq!(results_of(web, "app")[0].0, "pass");
-    // the digest pin Kyverno's mutating webhook adds
+    // the verification metadata Kyverno's mutating webhook records in the
+    // pod's annotations, then the digest pin it adds
+    let patches = web["patches"].as_array().unwrap();
+    let paths: Vec<&str> = patches
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/metadata/annotations",
+            "/metadata/annotations/kyverno.io~1verify-images",
+            "/metadata/annotations/kyverno.io~1verify-images-scoped",
+            "/spec/containers/0/image"
+        ],
+        "{web:#}"
+    );
     assert!(
-        web["patches"][0]["value"]
+        patches[3]["value"]
             .as_str()
             .unwrap()
             .starts_with("cgr.dev/chainguard/static:latest@sha256:"),
@@ -186,6 +202,11 @@ fn the_table_names_each_container_and_the_verdict_and_no_report_is_written() {
     }
     // a denied request is not mutated
     assert_eq!(out.matches("mutate: ").count(), 1, "{out}");
+    assert_eq!(
+        out.matches("annotate: kyverno.io/verify-images").count(),
+        2,
+        "{out}"
+    );
     let after: Vec<_> = std::fs::read_dir(common::root()).unwrap().collect();
     assert_eq!(
         before.len(),

@@ -246,10 +246,10 @@ fn run_writes_the_report_and_names_the_findings() {
         "{summary}"
     );
     let junit = read(&out.join("junit.xml"));
-    // 12 step scenarios x 2 engines x 4 vendors + 1 matrix per engine + 6 static comparisons.
+    // 13 step scenarios x 2 engines x 4 vendors + 1 matrix per engine + 6 static comparisons.
     assert_eq!(
         junit.matches("<testcase ").count(),
-        12 * 8 + 2 + 6,
+        13 * 8 + 2 + 6,
         "{junit}"
     );
     let html = read(&out.join("report.html"));
@@ -457,6 +457,41 @@ fn two_actions_in_one_step_and_a_mismatched_id_are_rejected() {
     assert_eq!(code, Some(2));
     assert!(
         err.contains("id `y` differs from the file name `x`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_update_of_a_pod_no_step_created_or_of_two_things_is_rejected() {
+    let (code, err, _d) = bad_scenario(
+        "x.yaml",
+        &format!("id: x\n{HEAD}steps:\n  - update: {{pod: web, relabel: true}}\n"),
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("x.yaml: steps[0].update.pod: no earlier `admit` step creates `apps/web`"),
+        "{err}"
+    );
+    let (code, err, _d) = bad_scenario(
+        "x.yaml",
+        &format!(
+            "id: x\n{HEAD}steps:\n  - admit: {{name: web, image: good}}\n  - update: {{pod: web, relabel: true, image: unsigned}}\n"
+        ),
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("steps[1].update: an update changes exactly one thing"),
+        "{err}"
+    );
+    let (code, err, _d) = bad_scenario(
+        "x.yaml",
+        &format!(
+            "id: x\n{HEAD}steps:\n  - admit: {{name: web, image: good}}\n  - update: {{pod: web, debug: unsinged}}\n"
+        ),
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("steps[1].update.debug: unknown fixture variant `unsinged`"),
         "{err}"
     );
 }

@@ -44,7 +44,7 @@ fn reproducers_decide_as_the_run_did() {
     let fresh = Arc::new(lab.fresh_evidence().expect("evidence"));
     let evidence: Arc<dyn EvidenceVerifier> = fresh.clone();
     let now = chrono::DateTime::from_timestamp(lab.now, 0).expect("time");
-    let mut checked = 0;
+    let (mut checked, mut updates) = (0, 0);
     for (scenario, result) in plan.scenarios.iter().zip(&results) {
         assert_eq!(scenario.id, result.id);
         for run in &result.runs {
@@ -57,19 +57,39 @@ fn reproducers_decide_as_the_run_did() {
                 fresh.pin(&repo, &tag, prev.parse().expect("digest"));
             }
             for (index, (step, outcome)) in scenario.steps.iter().zip(&run.steps).enumerate() {
-                let Action::Admit { .. } = step.action else {
+                if !matches!(step.action, Action::Admit { .. } | Action::Update { .. }) {
                     continue;
-                };
-                let Observation::Decision { outcome: seen, .. } = &outcome.observed else {
-                    panic!("{}: {:?}", step.label, outcome.observed);
+                }
+                let seen = match &outcome.observed {
+                    Observation::Decision { outcome: seen, .. } => seen,
+                    // An update of a pod whose create was denied.
+                    Observation::Quiet(_) if matches!(step.action, Action::Update { .. }) => {
+                        continue;
+                    }
+                    other => panic!("{}: {other:?}", step.label),
                 };
                 let policies = policies_at(&lab, &contract, scenario, run.engine, vendor, index)
                     .expect("policies");
-                let pod = outcome.evidence.as_ref().expect("evidence")["request"].clone();
-                let namespace = pod["metadata"]["namespace"]
-                    .as_str()
-                    .expect("ns")
-                    .to_owned();
+                let request = outcome.evidence.as_ref().expect("evidence")["request"].clone();
+                let request = if request["operation"] == "UPDATE" {
+                    updates += 1;
+                    let ns = request["object"]["metadata"]["namespace"]
+                        .as_str()
+                        .expect("ns");
+                    AdmissionRequest::pod_update(
+                        ns,
+                        BTreeMap::new(),
+                        request["oldObject"].clone(),
+                        request["object"].clone(),
+                        request["subResource"].as_str().unwrap_or_default(),
+                    )
+                } else {
+                    let ns = request["metadata"]["namespace"]
+                        .as_str()
+                        .expect("ns")
+                        .to_owned();
+                    AdmissionRequest::pod(Operation::Create, &ns, BTreeMap::new(), request)
+                };
                 let d = CompiledPolicySet::compile_with(
                     &policies,
                     EngineOptions {
@@ -78,11 +98,7 @@ fn reproducers_decide_as_the_run_did() {
                     },
                 )
                 .expect("compiles")
-                .evaluate(
-                    &AdmissionRequest::pod(Operation::Create, &namespace, BTreeMap::new(), pod),
-                    now,
-                    &evidence,
-                );
+                .evaluate(&request, now, &evidence);
                 assert_eq!(
                     d.allowed,
                     *seen == trustswap::experiment::scenario::Outcome::Admitted,
@@ -101,6 +117,7 @@ fn reproducers_decide_as_the_run_did() {
         }
     }
     assert!(checked >= 96, "{checked} requests checked");
+    assert!(updates > 0, "no UPDATE among the {checked} requests");
 }
 
 #[test]
@@ -129,7 +146,11 @@ fn a_reproducer_folder_reads_back_as_written() {
             serde_json::json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "a"}}),
             serde_json::json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "b"}}),
         ],
-        pod: serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "r0"}}),
+        pod: serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "r0", "namespace": "apps"}}),
+        update: Some(trustswap::experiment::fidelity::ReproducerUpdate {
+            old_pod: serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "r0", "namespace": "apps", "annotations": {"a": "b"}}}),
+            sub_resource: "ephemeralcontainers".into(),
+        }),
         evidence: serde_json::json!({"lab": "trustswap lab init --seed 1"}),
         kyverno_flags: [
             ("enablePolicyException".to_owned(), "true".to_owned()),
@@ -145,6 +166,17 @@ fn a_reproducer_folder_reads_back_as_written() {
     assert_eq!(back.seed, 1);
     assert_eq!(back.policies, r.policies);
     assert_eq!(back.pod, r.pod);
+    // An UPDATE reads back as one, stored pod and subresource included.
+    let update = back.update.as_ref().expect("an update");
+    assert_eq!(update.old_pod["metadata"]["annotations"]["a"], "b");
+    let request = back.request();
+    assert_eq!(
+        request.operation,
+        trustswap::admission::request::Operation::Update
+    );
+    assert_eq!(request.sub_resource, "ephemeralcontainers");
+    assert_eq!(request.namespace, "apps");
+    assert_eq!(request.old_object, update.old_pod);
     assert_eq!(
         back.exceptions(),
         trustswap::admission::ExceptionSettings::every_namespace()

@@ -202,6 +202,12 @@ impl Server {
                     (200, list("Pod", items), vec![])
                 }
             }
+            ["api", "v1", "namespaces", ns, "pods", name] if method == "PUT" => {
+                self.update_pod(ns, name, body, "")
+            }
+            ["api", "v1", "namespaces", ns, "pods", name, sub] if method == "PUT" => {
+                self.update_pod(ns, name, body, sub)
+            }
             ["api", "v1", "namespaces", ns, "pods", name] => {
                 let st = self.state.lock().expect("state");
                 match st.pods.get(&(ns.to_string(), name.to_string())) {
@@ -539,7 +545,9 @@ impl Server {
             let digest = self.evidence.resolve_digest(&parsed).expect("digest");
             statuses.push(json!({ "name": c["name"], "image": image, "imageID": format!("{}@{digest}", parsed.repository()), "ready": false, "restartCount": 1, "state": { "waiting": { "reason": "CrashLoopBackOff" } } }));
         }
+        // Stored as admission mutated it (annotations, digest pins).
         let mut stored = pod;
+        trustswap::admission::apply_patches(&mut stored, &d.patches);
         stored["metadata"]["namespace"] = json!(ns);
         stored["metadata"]["uid"] = json!(format!("uid-{ns}-{name}"));
         stored["status"] = json!({ "phase": "Running", "containerStatuses": statuses });
@@ -560,6 +568,55 @@ impl Server {
         }
         st.pods.insert((ns.to_owned(), name), stored.clone());
         (201, stored, d.warnings)
+    }
+}
+
+impl Server {
+    /// A dry-run UPDATE (PUT) of a stored pod or of its subresource,
+    /// decided by the embedded engine as an UPDATE (nothing is stored).
+    fn update_pod(
+        &mut self,
+        ns: &str,
+        name: &str,
+        pod: Value,
+        sub: &str,
+    ) -> (u16, Value, Vec<String>) {
+        let Some(old) = self
+            .state
+            .lock()
+            .expect("state")
+            .pods
+            .get(&(ns.to_owned(), name.to_owned()))
+            .cloned()
+        else {
+            return (
+                404,
+                status(404, "NotFound", &format!("pods \"{name}\" not found")),
+                vec![],
+            );
+        };
+        let req = AdmissionRequest::pod_update(ns, BTreeMap::new(), old, pod.clone(), sub);
+        let d = match self.engine.admit(&req, self.now) {
+            Ok(d) => d,
+            Err(_) => trustswap::admission::decision::Decision::admitted(),
+        };
+        if !d.allowed {
+            let webhook = d
+                .denials
+                .first()
+                .map_or("mutate.kyverno.svc-fail", |x| x.webhook.as_str());
+            let message = d.message.clone().unwrap_or_default();
+            return (
+                400,
+                status(
+                    400,
+                    "BadRequest",
+                    &format!("admission webhook \"{webhook}\" denied the request: {message}"),
+                ),
+                vec![],
+            );
+        }
+        (200, pod, d.warnings)
     }
 }
 

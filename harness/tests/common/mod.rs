@@ -88,7 +88,12 @@ pub fn text(b: &[u8]) -> String {
 /// DHI image these scenarios expect admitted under `ivpol` is denied, and the
 /// `ivpol` cross-vendor matrix loses its DHI cell.
 #[allow(dead_code)]
-pub const KYVERNO_17109: [&str; 3] = ["cross-vendor-trust", "tag-repush", "unsigned-image"];
+pub const KYVERNO_17109: [&str; 4] = [
+    "cross-vendor-trust",
+    "pod-update",
+    "tag-repush",
+    "unsigned-image",
+];
 
 /// Asserts that `value` (a `result.json`) validates against its published
 /// JSON Schema in `harness/schema/` (`run-result` refers to `check-result`,

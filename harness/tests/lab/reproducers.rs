@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use trustswap::admission::request::{AdmissionRequest, Operation};
 use trustswap::admission::verifier::EvidenceVerifier;
 use trustswap::admission::{CompiledPolicySet, EngineOptions};
 use trustswap::experiment::fidelity::Reproducer;
@@ -43,10 +42,6 @@ fn every_kept_reproducer_decides_as_kyverno_did() {
         let fresh = Arc::new(lab.fresh_evidence().expect("evidence"));
         let evidence: Arc<dyn EvidenceVerifier> = fresh.clone();
         let now = chrono::DateTime::from_timestamp(lab.now, 0).expect("time");
-        let namespace = r.pod["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("default")
-            .to_owned();
         // The corpus never re-pushes: a moved tag is at its earlier digest.
         if let Some((repo, tag, prev)) = lab.moved_tag(&r.case.vendor) {
             fresh.pin(&repo, &tag, prev.parse().expect("digest"));
@@ -59,16 +54,7 @@ fn every_kept_reproducer_decides_as_kyverno_did() {
             },
         )
         .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
-        .evaluate(
-            &AdmissionRequest::pod(
-                Operation::Create,
-                &namespace,
-                BTreeMap::new(),
-                r.pod.clone(),
-            ),
-            now,
-            &evidence,
-        );
+        .evaluate(&r.request(), now, &evidence);
         let decision = if d.allowed { "admitted" } else { "denied" };
         assert_eq!(
             decision,

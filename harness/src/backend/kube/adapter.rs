@@ -12,12 +12,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::backend::ClusterBackend;
-use super::cluster::{ClusterDecision, ContainerImage, RUN_LABEL};
+use super::cluster::{ClusterDecision, ContainerImage, RUN_LABEL, Submission};
 use super::error::Leftover;
 use crate::admission::decision::{
     Action, Decision, Denial, Phase, PolicyKind, ReportEntry, RuleResult, RuleStatus,
 };
-use crate::admission::request::AdmissionRequest;
+use crate::admission::request::{AdmissionRequest, Operation};
 use crate::audit::drift::image::parse_image_id;
 use crate::backend::BackendError;
 use crate::backend::relocate::Relocation;
@@ -397,11 +397,32 @@ impl Backend for KubeBackend {
         Ok(())
     }
 
+    /// A CREATE is sent as a server-side dry run; an UPDATE as a dry-run
+    /// PUT of the stored pod (or of its subresource).
     fn admit(&mut self, request: &AdmissionRequest, _now: i64) -> Result<Decision, BackendError> {
+        let how = match request.operation {
+            Operation::Update => Submission::DryRunUpdate {
+                subresource: (!request.sub_resource.is_empty())
+                    .then(|| request.sub_resource.clone()),
+            },
+            _ => Submission::DryRunCreate,
+        };
         Ok(self
             .cluster
-            .admit(&request.namespace, &request.object)
+            .submit(&request.namespace, &request.object, &how)
             .map(decision)?)
+    }
+
+    fn create(
+        &mut self,
+        request: &AdmissionRequest,
+        _now: i64,
+    ) -> Result<(Decision, Option<Value>), BackendError> {
+        let d = self
+            .cluster
+            .submit(&request.namespace, &request.object, &Submission::Create)?;
+        let stored = d.object.clone();
+        Ok((decision(d), stored))
     }
 
     fn capabilities(&self) -> Capabilities {
