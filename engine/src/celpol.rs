@@ -944,7 +944,7 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                         trust,
                         // Kyverno picks the bundle path per image when any
                         // bundle referrer exists (not modelled: SEMANTICS.md)
-                        format: EvidenceFormat::Any,
+                        format: EvidenceFormat::Detect,
                     }
                 }
                 (None, Some(k), None) => {
@@ -986,7 +986,7 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                         rekor,
                         ctlog,
                         trust,
-                        format: EvidenceFormat::Any,
+                        format: EvidenceFormat::Detect,
                     }
                 }
                 (None, None, Some(k)) => {
@@ -996,7 +996,7 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                         cert_chain: literal(&k.cert_chain, doc, &format!("{kf}.certChain"))?,
                         rekor,
                         ctlog,
-                        format: EvidenceFormat::Any,
+                        format: EvidenceFormat::Detect,
                     }
                 }
                 _ => {

@@ -55,6 +55,12 @@ pub enum EvidenceFormat {
     Any,
     Legacy,
     Bundle,
+    /// cosign v3's choice per image, which Kyverno's ImageValidatingPolicy
+    /// makes too: the bundles when the image has any Sigstore-bundle
+    /// referrer, its legacy tags otherwise, never both
+    /// (`pkg/image/verifiers/ivpol/cosign/verifier.go:32-47`,
+    /// `cosign.GetBundles`).
+    Detect,
 }
 
 impl EvidenceFormat {

@@ -30,7 +30,7 @@ fn variants() -> Vec<&'static str> {
 /// Fixture variants added after the first corpora: a request names one only
 /// through a knob of the later stream, so that earlier seeds keep their
 /// requests.
-const LATER_VARIANTS: [&str; 1] = ["two-signers"];
+const LATER_VARIANTS: [&str; 2] = ["two-signers", "bundle-other-signer"];
 
 /// Admission requests per (variant, engine, vendor) run (not counting the
 /// pod created for an update, and the update).
@@ -230,6 +230,21 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
             step.label = format!("request {k}: {}", describe_pod(pod));
         }
     }
+    // An image whose legacy evidence is the vendor's while its Sigstore
+    // bundles are another signer's (cosign v3 and an ImageValidatingPolicy
+    // read only the bundles).
+    if rng.chance(30) {
+        let k = (rng.next() % REQUESTS_PER_RUN as u64) as usize;
+        if let Some(step) = steps
+            .iter_mut()
+            .filter(|st| matches!(st.action, Action::Admit { .. }))
+            .nth(k)
+            && let Action::Admit { pod } = &mut step.action
+        {
+            pod.image.variant = LATER_VARIANTS[1].to_owned();
+            step.label = format!("request {k}: {}", describe_pod(pod));
+        }
+    }
     // An UPDATE, once the requests are made, of a pod created for it (a
     // fixture the vendor signs, mostly, so that there is a pod to update):
     // its `admit` step stores it; the policy's failure action may flip in
@@ -390,10 +405,15 @@ mod tests {
                 .flat_map(|s| &s.patches)
                 .any(|p| matches!(p, PolicyPatch::SbomPayload { .. }))
         );
-        assert!(c.iter().flat_map(|s| &s.steps).any(|st| matches!(
-            &st.action,
-            Action::Admit { pod } if pod.image.variant == "two-signers"
-        )));
+        for variant in LATER_VARIANTS {
+            assert!(
+                c.iter().flat_map(|s| &s.steps).any(|st| matches!(
+                    &st.action,
+                    Action::Admit { pod } if pod.image.variant == variant
+                )),
+                "{variant}"
+            );
+        }
         for change in ["relabelled", "image set to", "debug container"] {
             assert!(
                 c.iter().flat_map(|s| &s.steps).any(|st| matches!(

@@ -14,7 +14,7 @@ use crate::policy::kyverno::FailurePolicy;
 use crate::policy::kyverno::cpol::FailureAction;
 
 /// The lab's fixture variants a step may name.
-pub const VARIANTS: [&str; 12] = [
+pub const VARIANTS: [&str; 13] = [
     "good",
     "unsigned",
     "other-vendor",
@@ -27,6 +27,7 @@ pub const VARIANTS: [&str; 12] = [
     "rotated",
     "look-alike",
     "two-signers",
+    "bundle-other-signer",
 ];
 
 /// Drift-audit statuses an expectation may name: the drift audit's own

@@ -114,7 +114,7 @@ fn a_chainguard_set_swapped_to_dhi_and_self_built_differs_only_in_trust_root_sco
     );
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(
-        out.contains("13 held, 0 deviated, 0 errored, 0 not applicable"),
+        out.contains("14 held, 0 deviated, 0 errored, 0 not applicable"),
         "{out}"
     );
 }

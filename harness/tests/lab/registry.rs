@@ -501,4 +501,40 @@ fn each_evidence_format_reads_only_its_own_evidence() {
     assert_eq!(sbom(selfbuilt, EvidenceFormat::Bundle), Ok("bundle"));
     assert_eq!(sbom(selfbuilt, EvidenceFormat::Legacy), Ok("legacy-att"));
     assert!(sbom(chainguard, EvidenceFormat::Bundle).is_err());
+
+    // cosign v3's (and an ImageValidatingPolicy's) choice per image: the
+    // bundles of an image that has any, its legacy tags otherwise.
+    assert_eq!(via(selfbuilt, EvidenceFormat::Detect), Ok("bundle"));
+    assert_eq!(via(chainguard, EvidenceFormat::Detect), Ok("legacy-sig"));
+    assert_eq!(sbom(selfbuilt, EvidenceFormat::Detect), Ok("bundle"));
+    assert_eq!(sbom(chainguard, EvidenceFormat::Detect), Ok("legacy-att"));
+    let other_bundles = |vendor: &str| {
+        catalogue
+            .fixtures
+            .iter()
+            .find(|f| {
+                serde_json::to_value(f.variant).ok()
+                    == Some(serde_json::json!("bundle-other-signer"))
+                    && f.vendor == vendor
+            })
+            .expect("a bundle-other-signer fixture")
+    };
+    for vendor in ["selfbuilt", "chainguard"] {
+        let f = other_bundles(vendor);
+        // the vendor's legacy evidence verifies (and is read first by `Any`)
+        assert_eq!(via(f, EvidenceFormat::Legacy), Ok("legacy-sig"), "{vendor}");
+        assert_eq!(via(f, EvidenceFormat::Any), Ok("legacy-sig"), "{vendor}");
+        assert_eq!(
+            sbom(f, EvidenceFormat::Legacy),
+            Ok("legacy-att"),
+            "{vendor}"
+        );
+        // but the image has bundles, another signer's: only those are read
+        let refused = via(f, EvidenceFormat::Detect).unwrap_err();
+        assert!(
+            refused.contains("refused at identity") && !refused.contains(".sig"),
+            "{vendor}: {refused}"
+        );
+        assert!(sbom(f, EvidenceFormat::Detect).is_err(), "{vendor}");
+    }
 }

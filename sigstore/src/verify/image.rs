@@ -269,6 +269,7 @@ impl<S: Store> ImageVerifier<S> {
     ) -> Result<Evidence, Refusal> {
         let (repo, digest) = self.resolve(image)?;
         let sig_repo = Self::sig_repo(&repo, repository);
+        let format = self.detected(format, &sig_repo, &digest)?;
         let mut reasons = Alternatives::default();
         let tag = cosign_tag(&digest.to_string(), "sig");
         let legacy = match format.reads_legacy() {
@@ -335,6 +336,27 @@ impl<S: Store> ImageVerifier<S> {
             ));
         }
         Err(reasons.into_refusal("signature"))
+    }
+
+    /// [`EvidenceFormat::Detect`] made for this image: the bundles when its
+    /// signature repository holds any Sigstore-bundle referrer for the
+    /// digest, the legacy tags otherwise.
+    fn detected(
+        &self,
+        format: EvidenceFormat,
+        sig_repo: &str,
+        digest: &Digest,
+    ) -> Result<EvidenceFormat, Refusal> {
+        Ok(match format {
+            EvidenceFormat::Detect => {
+                if self.bundle_referrers(sig_repo, digest, None)?.is_empty() {
+                    EvidenceFormat::Legacy
+                } else {
+                    EvidenceFormat::Bundle
+                }
+            }
+            other => other,
+        })
     }
 
     fn verify_bundle(
@@ -448,6 +470,7 @@ impl<S: Store> ImageVerifier<S> {
     ) -> Result<Evidence, Refusal> {
         let (repo, digest) = self.resolve(image)?;
         let sig_repo = Self::sig_repo(&repo, repository);
+        let format = self.detected(format, &sig_repo, &digest)?;
         let mut reasons = Alternatives::default();
         let mut seen_types = Vec::new();
         let tag = cosign_tag(&digest.to_string(), "att");

@@ -37,9 +37,13 @@ pub enum Variant {
     /// Two signature layers on one `.sig` tag: another signer's first, then
     /// the vendor's (an image re-signed by a mirror, a countersignature).
     TwoSigners,
+    /// The vendor's legacy `.sig` and `.att`, and Sigstore-bundle referrers
+    /// (a signature and attestations) by another signer: cosign v3 and an
+    /// ImageValidatingPolicy read only the bundles of an image that has any.
+    BundleOtherSigner,
 }
 
-pub const VARIANTS: [Variant; 12] = [
+pub const VARIANTS: [Variant; 13] = [
     Variant::Good,
     Variant::Unsigned,
     Variant::OtherVendor,
@@ -52,6 +56,7 @@ pub const VARIANTS: [Variant; 12] = [
     Variant::Rotated,
     Variant::LookAlike,
     Variant::TwoSigners,
+    Variant::BundleOtherSigner,
 ];
 
 impl Variant {
@@ -69,6 +74,7 @@ impl Variant {
             Variant::Rotated => "rotated",
             Variant::LookAlike => "look-alike",
             Variant::TwoSigners => "two-signers",
+            Variant::BundleOtherSigner => "bundle-other-signer",
         }
     }
 }
@@ -1025,6 +1031,19 @@ fn build_one(cx: &mut Ctx<'_>, spec: &LabVendor, variant: Variant) -> Result<Fix
             }
             published.push(cx.sign_vendor(spec, &t, &label, false)?);
             published.extend(cx.attest_vendor(spec, &t, &label, None)?);
+            (Accept, Accept)
+        }
+        Variant::BundleOtherSigner => {
+            published.push(cx.sign_vendor(spec, &t, &label, false)?);
+            published.extend(cx.attest_vendor(spec, &t, &label, None)?);
+            // Another vendor's identity signs the bundles (keyless: lab
+            // bundles are keyless). Legacy evidence verifies; the bundles,
+            // which cosign v3 reads instead, do not.
+            let other = other_vendor_identity(spec);
+            published.extend(cx.bundles(spec, &t, &other, &format!("{label}/other"), true)?);
+            if spec.bundles && !keyed {
+                expect_bundle = Some(Refuse(Reason::IdentityMismatch));
+            }
             (Accept, Accept)
         }
         Variant::LookAlike => {
