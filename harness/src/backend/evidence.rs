@@ -148,6 +148,19 @@ fn signer_policy(attestor: &AttestorSpec) -> Result<SignerPolicy, String> {
     }
 }
 
+/// The signer of `e`, then every other signer whose evidence also verified.
+fn identities(e: &Evidence, policy: &SignerPolicy) -> Vec<SignerIdentity> {
+    let mut out = vec![identity(e, policy)];
+    if let SignerPolicy::Keyless { .. } = policy {
+        out.extend(e.also.iter().map(|(subject, issuer)| SignerIdentity {
+            subject: Some(subject.clone()),
+            issuer: issuer.clone(),
+            ..Default::default()
+        }));
+    }
+    out
+}
+
 fn identity(e: &Evidence, policy: &SignerPolicy) -> SignerIdentity {
     match policy {
         SignerPolicy::Key { public_key_pem, .. } => SignerIdentity {
@@ -534,6 +547,24 @@ impl<S: Store> StoreEvidence<S> {
     }
 }
 
+/// A registry that refuses connections ([`crate::experiment::patch::REFUSING_REGISTRY`]):
+/// fetching signatures from it fails as Kyverno's registry client fails on a
+/// refused connection, a network error (`net.OpError`), which Kyverno's
+/// ClusterPolicy reports as a rule error and its ImageValidatingPolicy as an
+/// evaluation error, both decided by `failurePolicy`
+/// (`engine/SEMANTICS.md`). Real backends meet the real refusal.
+pub fn refused_connection(repository: Option<&str>) -> Option<Verification> {
+    let host = crate::experiment::patch::REFUSING_REGISTRY;
+    repository
+        .filter(|r| {
+            r.strip_prefix(host)
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .map(|_| Verification::Error {
+            reason: format!("dial tcp {host}: connect: connection refused"),
+        })
+}
+
 impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
     fn verify_signature(
         &self,
@@ -541,6 +572,9 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
         attestor: &AttestorSpec,
         repository: Option<&str>,
     ) -> Verification {
+        if let Some(v) = refused_connection(repository) {
+            return v;
+        }
         let key = match self.key(image, attestor, repository, None) {
             Ok(k) => k,
             Err(v) => return v,
@@ -558,7 +592,7 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
             match verifier.signature_in(attestor.format(), &at, repository, &policy) {
                 Ok(e) => Verification::Verified {
                     digest: e.digest.to_string(),
-                    identities: vec![identity(&e, &policy)],
+                    identities: identities(&e, &policy),
                     payloads: vec![],
                     bundle: e.via == "bundle",
                 },
@@ -574,6 +608,9 @@ impl<S: Store + Send + Sync> EvidenceVerifier for StoreEvidence<S> {
         attestor: &AttestorSpec,
         repository: Option<&str>,
     ) -> Verification {
+        if let Some(v) = refused_connection(repository) {
+            return v;
+        }
         let key = match self.key(image, attestor, repository, Some(predicate_type)) {
             Ok(k) => k,
             Err(v) => return v,

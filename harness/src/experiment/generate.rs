@@ -245,6 +245,11 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
             step.label = format!("request {k}: {}", describe_pod(pod));
         }
     }
+    // Signatures on a registry that refuses connections: a verification
+    // error, decided by the failure policy.
+    if rng.chance(15) {
+        patches.push(PolicyPatch::SignaturesUnreachable);
+    }
     // An UPDATE, once the requests are made, of a pod created for it (a
     // fixture the vendor signs, mostly, so that there is a pod to update):
     // its `admit` step stores it; the policy's failure action may flip in
@@ -405,6 +410,11 @@ mod tests {
                 .flat_map(|s| &s.patches)
                 .any(|p| matches!(p, PolicyPatch::SbomPayload { .. }))
         );
+        assert!(
+            c.iter()
+                .flat_map(|s| &s.patches)
+                .any(|p| matches!(p, PolicyPatch::SignaturesUnreachable))
+        );
         for variant in LATER_VARIANTS {
             assert!(
                 c.iter().flat_map(|s| &s.steps).any(|st| matches!(
@@ -432,9 +442,9 @@ mod tests {
             .iter()
             .flat_map(|s| s.patches.iter().map(|p| p.describe()))
             .collect();
-        // 10 knobs, the SBOM condition's 2 forms, the team policy's 6 and
+        // 11 knobs, the SBOM condition's 2 forms, the team policy's 6 and
         // the SBOM payload check's 2
-        assert_eq!(patches.len(), 20, "{patches:?}");
+        assert_eq!(patches.len(), 21, "{patches:?}");
         let variants: std::collections::BTreeSet<&str> = c
             .iter()
             .flat_map(|s| &s.steps)

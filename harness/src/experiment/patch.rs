@@ -58,6 +58,20 @@ pub enum PolicyPatch {
     /// validation): its format field equals what the lab's SBOMs hold
     /// (`holds`) or another value.
     SbomPayload { holds: bool },
+    /// Signatures and attestations read from a repository on a registry
+    /// that refuses connections ([`REFUSING_REGISTRY`]): ClusterPolicy
+    /// `verifyImages[].repository` (and any entry's), ImageValidatingPolicy
+    /// `attestors[].cosign.source.repository`.
+    SignaturesUnreachable,
+}
+
+/// A registry address nothing listens on: a connection to it is refused
+/// (the embedded backend models the same, [`crate::backend::evidence::refused_connection`]).
+pub const REFUSING_REGISTRY: &str = "127.0.0.1:1";
+
+/// The repository [`PolicyPatch::SignaturesUnreachable`] names.
+pub fn unreachable_repository() -> String {
+    format!("{REFUSING_REGISTRY}/trustswap/signatures")
 }
 
 /// A ValidatingPolicy's `validationActions` (one of them).
@@ -121,6 +135,11 @@ impl PolicyPatch {
                 "a CEL validation on the extracted SBOM's format that {}",
                 if holds { "holds" } else { "fails" }
             ),
+            PolicyPatch::SignaturesUnreachable => {
+                format!(
+                    "signatures read from a registry that refuses connections ({REFUSING_REGISTRY})"
+                )
+            }
         }
     }
 }
@@ -322,6 +341,16 @@ fn cpol(doc: &mut Value, p: PolicyPatch) {
                     }
                 }),
                 PolicyPatch::SigstoreBundle => vi["type"] = Value::from("SigstoreBundle"),
+                PolicyPatch::SignaturesUnreachable => {
+                    let repo = Value::from(unreachable_repository());
+                    vi["repository"] = repo.clone();
+                    // An entry's own repository wins over the rule's.
+                    cpol_entries(vi, &mut |e| {
+                        if e.get("repository").is_some() {
+                            e["repository"] = repo.clone();
+                        }
+                    });
+                }
                 PolicyPatch::SbomCondition { holds } => {
                     for att in each_mut(vi, "attestations") {
                         att["conditions"] = sbom_condition(&att["type"], holds);
@@ -352,6 +381,13 @@ fn ivpol(doc: &mut Value, p: PolicyPatch) {
         | PolicyPatch::SbomCondition { .. }
         | PolicyPatch::TeamPolicy { .. } => {}
         PolicyPatch::SbomPayload { holds } => sbom_payload(spec, holds),
+        PolicyPatch::SignaturesUnreachable => {
+            for a in each_mut(spec, "attestors") {
+                if a["cosign"].is_object() {
+                    a["cosign"]["source"]["repository"] = Value::from(unreachable_repository());
+                }
+            }
+        }
         PolicyPatch::IgnoreTlog(b) | PolicyPatch::IgnoreSct(b) => {
             let field = match p {
                 PolicyPatch::IgnoreTlog(_) => "insecureIgnoreTlog",
@@ -476,5 +512,43 @@ mod tests {
             docs[0]["spec"]["attestors"][0]["cosign"]["ctlog"]["insecureIgnoreTlog"],
             true
         );
+    }
+
+    #[test]
+    fn unreachable_signatures_name_the_refusing_registry_in_both_kinds() {
+        let mut docs = vec![
+            json!({
+                "kind": "ClusterPolicy",
+                "spec": {"rules": [{"verifyImages": [{
+                    "imageReferences": ["dhi.io/python:*"],
+                    "repository": "registry.scout.docker.com/docker/dhi-python",
+                    "attestors": [{"entries": [
+                        {"keys": {"publicKeys": "k"}, "repository": "elsewhere.example/sigs"},
+                        {"keys": {"publicKeys": "k2"}}
+                    ]}]
+                }]}]}
+            }),
+            json!({
+                "kind": "ImageValidatingPolicy",
+                "spec": {"attestors": [{"name": "a", "cosign": {"keyless": {}}}, {"name": "n", "notary": {}}]}
+            }),
+        ];
+        apply(&mut docs, &[PolicyPatch::SignaturesUnreachable]);
+        let repo = "127.0.0.1:1/trustswap/signatures";
+        let vi = &docs[0]["spec"]["rules"][0]["verifyImages"][0];
+        assert_eq!(vi["repository"], repo);
+        assert_eq!(vi["attestors"][0]["entries"][0]["repository"], repo);
+        // an entry without its own repository reads the rule's
+        assert!(vi["attestors"][0]["entries"][1].get("repository").is_none());
+        let attestors = &docs[1]["spec"]["attestors"];
+        assert_eq!(attestors[0]["cosign"]["source"]["repository"], repo);
+        assert!(attestors[1].get("cosign").is_none());
+        // the embedded backend refuses the connection, and only to that host
+        assert!(matches!(
+            crate::backend::evidence::refused_connection(Some(repo)),
+            Some(crate::admission::verifier::Verification::Error { .. })
+        ));
+        assert!(crate::backend::evidence::refused_connection(Some("127.0.0.1:10/x")).is_none());
+        assert!(crate::backend::evidence::refused_connection(None).is_none());
     }
 }

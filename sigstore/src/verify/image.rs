@@ -84,6 +84,10 @@ pub struct Evidence {
     pub integrated_time: Option<i64>,
     /// For attestations: the verified in-toto statement.
     pub statement: Option<serde_json::Value>,
+    /// For signatures: every other signer whose layer (or bundle, of the
+    /// same format) also verifies, (SAN or `key`, issuer), in order. Identity
+    /// rules checked afterwards must try each, as cosign does.
+    pub also: Vec<(String, Option<String>)>,
 }
 
 /// `registry/path:tag`, `registry/path@sha256:..` or both, split into the
@@ -287,9 +291,10 @@ impl<S: Store> ImageVerifier<S> {
             let legacy_policy = policy.legacy();
             match self
                 .legacy
-                .verify_image(&layers, &digest.to_string(), &legacy_policy)
+                .verify_image_all(&layers, &digest.to_string(), &legacy_policy)
             {
-                Ok(v) => {
+                Ok(mut all) => {
+                    let v = all.remove(0);
                     return Ok(Evidence {
                         repository: repo,
                         digest,
@@ -298,6 +303,7 @@ impl<S: Store> ImageVerifier<S> {
                         via: "legacy-sig",
                         integrated_time: v.integrated_time,
                         statement: None,
+                        also: all.into_iter().map(|o| (o.signer, o.issuer)).collect(),
                     });
                 }
                 Err(e) => reasons.push(format!("{sig_repo}:{tag}"), &e),
@@ -313,21 +319,25 @@ impl<S: Store> ImageVerifier<S> {
             true => self.bundle_referrers(&sig_repo, &digest, None)?,
             false => Vec::new(),
         };
+        let mut signers = Vec::new();
         for (r, bundle_json) in bundles {
             match self.verify_bundle(&bundle_json, &digest, policy) {
-                Ok((signer, issuer)) => {
-                    return Ok(Evidence {
-                        repository: repo,
-                        digest,
-                        signer,
-                        issuer,
-                        via: "bundle",
-                        integrated_time: None,
-                        statement: None,
-                    });
-                }
+                Ok(signer) => signers.push(signer),
                 Err(e) => reasons.push(format!("bundle {}", r.digest), &e),
             }
+        }
+        if !signers.is_empty() {
+            let (signer, issuer) = signers.remove(0);
+            return Ok(Evidence {
+                repository: repo,
+                digest,
+                signer,
+                issuer,
+                via: "bundle",
+                integrated_time: None,
+                statement: None,
+                also: signers,
+            });
         }
         if reasons.is_empty() {
             return Err(Refusal::new(
@@ -496,6 +506,7 @@ impl<S: Store> ImageVerifier<S> {
                         via: "legacy-att",
                         integrated_time: (v.integrated_time > 0).then_some(v.integrated_time),
                         statement: Some(v.statement),
+                        also: Vec::new(),
                     });
                 }
                 Ok((v, ..)) => seen_types.push(v.predicate_type),
@@ -533,6 +544,7 @@ impl<S: Store> ImageVerifier<S> {
                         via: "bundle",
                         integrated_time: None,
                         statement: Some(statement),
+                        also: Vec::new(),
                     });
                 }
                 Ok(_) => {}

@@ -175,6 +175,35 @@ impl LegacyVerifier {
         Err(reasons.into_refusal("layers"))
     }
 
+    /// Every layer that verifies, in order (a refusal when none does): the
+    /// signers a caller matching identities afterwards must try, as cosign
+    /// checks the identity of each layer.
+    pub fn verify_image_all(
+        &self,
+        layers: &[LegacyLayer],
+        manifest_digest: &str,
+        policy: &LegacyPolicy,
+    ) -> Result<Vec<LegacyVerified>, Refusal> {
+        if layers.is_empty() {
+            return Err(Refusal::new("layers", "no signature layer"));
+        }
+        let mut reasons = Alternatives::default();
+        let mut verified = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            match self.verify_layer(layer, manifest_digest, policy) {
+                Ok(mut v) => {
+                    v.layer_index = i;
+                    verified.push(v);
+                }
+                Err(e) => reasons.push(format!("layer {i}"), &e),
+            }
+        }
+        if verified.is_empty() {
+            return Err(reasons.into_refusal("layers"));
+        }
+        Ok(verified)
+    }
+
     pub fn verify_layer(
         &self,
         layer: &LegacyLayer,
