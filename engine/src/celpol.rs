@@ -943,7 +943,7 @@ fn ivp_attestor(a: &iv::Attestor, doc: &Doc, f: &str) -> Result<IvpAttestor, Pol
                         ctlog,
                         trust,
                         // Kyverno picks the bundle path per image when any
-                        // bundle referrer exists (not modelled: SEMANTICS.md)
+                        // bundle referrer exists (ivpol/cosign/verifier.go:32-47)
                         format: EvidenceFormat::Detect,
                     }
                 }

@@ -1326,26 +1326,13 @@ impl ClusterPolicy {
             ..
         } = spec
         {
-            // Every signature that verified is tried, as cosign checks each
-            // layer's (or bundle's) identity: one match is enough; none
-            // fails with the first one's mismatch.
-            let mut first_mismatch = None;
-            let matched = identities.iter().any(|id| {
-                let r = match spec.format() {
+            for id in &identities {
+                match spec.format() {
                     EvidenceFormat::Bundle => match_bundle_identity(exp, std::slice::from_ref(id)),
                     _ => match_identity(exp, additional_extensions, std::slice::from_ref(id))
                         .map_err(|e| e.to_string()),
-                };
-                match r {
-                    Ok(()) => true,
-                    Err(e) => {
-                        first_mismatch.get_or_insert(e);
-                        false
-                    }
                 }
-            });
-            if !matched && let Some(e) = first_mismatch {
-                return Err(format!("failed to verify image {image}: {e}"));
+                .map_err(|e| format!("failed to verify image {image}: {e}"))?;
             }
         }
         if info.digest.is_none() {

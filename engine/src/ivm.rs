@@ -55,6 +55,9 @@ pub struct Metadata {
     policies: BTreeMap<String, BTreeMap<String, BTreeMap<String, Status>>>,
 }
 
+/// `namespace/policy` → rule → image → status, as an annotation holds it.
+type ByPolicy = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
+
 /// `imageVerificationPolicyKey`: a ClusterPolicy has no namespace.
 fn policy_key(policy: &str) -> String {
     format!("/{policy}")
@@ -159,24 +162,31 @@ pub fn scoped_status(
     else {
         return Ok(Status::Fail);
     };
-    let parsed: Value = serde_json::from_str(raw)
-        .map_err(|e| format!("failed to parse scoped image metadata: {e}"))?;
-    let scoped = parsed.get("version").and_then(Value::as_i64) == Some(1)
-        && parsed.get("policies").is_some_and(Value::is_object);
-    if !scoped {
-        // The unscoped form (`map[string]status`) has no policies: every
-        // lookup fails. Anything else fails to parse.
-        return match parsed.as_object() {
-            Some(m) if m.values().all(Value::is_string) => Ok(Status::Fail),
-            _ => Err("failed to parse scoped image metadata: not a map of statuses".into()),
-        };
+    // Go's `json.Unmarshal` into the scoped struct (every status a string),
+    // then, failing that, into the unscoped `map[string]status`.
+    #[derive(serde::Deserialize)]
+    struct Scoped {
+        #[serde(default)]
+        version: i64,
+        #[serde(default)]
+        policies: Option<ByPolicy>,
     }
-    Ok(parsed["policies"]
-        .get(policy_key(policy))
-        .and_then(|rules| rules.get(rule))
-        .and_then(|images| images.get(image))
-        .and_then(Value::as_str)
-        .map_or(Status::Fail, Status::parse))
+    if let Ok(Scoped {
+        version: 1,
+        policies: Some(policies),
+    }) = serde_json::from_str::<Scoped>(raw)
+    {
+        return Ok(policies
+            .get(&policy_key(policy))
+            .and_then(|rules| rules.get(rule))
+            .and_then(|images| images.get(image))
+            .map_or(Status::Fail, |s| Status::parse(s)));
+    }
+    match serde_json::from_str::<BTreeMap<String, String>>(raw) {
+        // The unscoped form has no policies: every lookup fails.
+        Ok(_) => Ok(Status::Fail),
+        Err(e) => Err(format!("failed to parse scoped image metadata: {e}")),
+    }
 }
 
 /// `isPreviouslyVerified` (`imageverifier.go:140-144`): the old object's
@@ -233,6 +243,11 @@ mod tests {
         assert_eq!(scoped_status(&unscoped, "p", "r", "img"), Ok(Status::Fail));
         let broken = json!({"metadata": {"annotations": {ANNOTATION_SCOPED: "{"}}});
         assert!(scoped_status(&broken, "p", "r", "img").is_err());
+        // a status that is no string fails Go's unmarshal of both forms
+        let mistyped = json!({"metadata": {"annotations": {ANNOTATION_SCOPED:
+            r#"{"version":1,"policies":{"/p":{"r":{"img":"pass","x":5}}}}"#}}});
+        assert!(scoped_status(&mistyped, "p", "r", "img").is_err());
+        assert!(!previously_verified(&mistyped, "p", "r", "img"));
         assert!(!previously_verified(&broken, "p", "r", "img"));
         assert!(!previously_verified(&json!({}), "p", "r", "img"));
     }

@@ -165,6 +165,11 @@ impl ClusterBackend {
             .block_on(self.inner.list_pods(namespace_selector))
     }
 
+    /// See [`ClusterClient::get_pod`].
+    pub fn get_pod(&self, namespace: &str, name: &str) -> Result<Value, ClusterError> {
+        self.runtime.block_on(self.inner.get_pod(namespace, name))
+    }
+
     /// See [`ClusterClient::pods_in`].
     pub fn pods_in(&self, namespace: &str) -> Result<Vec<PodImages>, ClusterError> {
         self.runtime.block_on(self.inner.pods_in(namespace))

@@ -832,6 +832,20 @@ impl ClusterClient {
         Ok(out)
     }
 
+    /// Pod `name` in `namespace` as the API server stores it now (bound to a
+    /// node, its status written, its `resourceVersion` current).
+    pub async fn get_pod(&self, namespace: &str, name: &str) -> Result<Value, ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let pod = self
+            .call(|| api.get(name))
+            .await
+            .map_err(|e| e.into_cluster(&format!("get pod {namespace}/{name}")))?;
+        serde_json::to_value(&pod).map_err(|e| ClusterError::InvalidPod {
+            what: format!("{namespace}/{name}"),
+            reason: e.to_string(),
+        })
+    }
+
     /// Pods (with container image ids) of one namespace.
     pub async fn pods_in(&self, namespace: &str) -> Result<Vec<PodImages>, ClusterError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);

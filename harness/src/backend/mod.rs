@@ -85,6 +85,14 @@ pub trait Backend {
         Ok((d, stored))
     }
 
+    /// Pod `name` in the backend's `namespace` as stored now, when the
+    /// backend stores pods (a real cluster: a scheduler and a kubelet may
+    /// have changed it since it was created, and an UPDATE must carry its
+    /// current `resourceVersion`); `None`: the runner's copy is current.
+    fn stored_pod(&mut self, _namespace: &str, _name: &str) -> Result<Option<Value>, BackendError> {
+        Ok(None)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::SIMULATED
     }
@@ -155,6 +163,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
         now: i64,
     ) -> Result<(Decision, Option<Value>), BackendError> {
         (**self).create(request, now)
+    }
+    fn stored_pod(&mut self, namespace: &str, name: &str) -> Result<Option<Value>, BackendError> {
+        (**self).stored_pod(namespace, name)
     }
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()

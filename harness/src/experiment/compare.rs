@@ -261,6 +261,16 @@ pub fn compare(
                 ));
             }
             for (cstep, estep) in cr.steps.iter().zip(&er.steps) {
+                // An UPDATE of a pod one side created and the other denied:
+                // the create's disagreement is the finding, not this one.
+                let not_created = |o: &Observation| matches!(o, Observation::Quiet(w) if *w == super::runner::NOT_CREATED);
+                if not_created(&cstep.observed) != not_created(&estep.observed) {
+                    c.skipped.push(format!(
+                        "{}/{}/{}/{}: the pod it updates was created on one side only",
+                        cs.id, cr.engine, cr.vendor, cstep.label
+                    ));
+                    continue;
+                }
                 c.compared += 1;
                 if matches!(cstep.observed, Observation::Decision { .. }) {
                     c.decisions += 1;
@@ -381,6 +391,56 @@ mod tests {
                 serde_json::json!({ "reportsRead": false })
             }),
         }
+    }
+
+    #[test]
+    fn an_update_of_a_pod_created_on_one_side_only_is_skipped_not_a_second_finding() {
+        use crate::experiment::runner::{NOT_CREATED, RunResult, ScenarioResult, Status};
+        use crate::experiment::scenario::Outcome::{Admitted, Denied};
+        let result = |create: crate::experiment::scenario::Outcome, update: Observation| {
+            let mut created = step(create, false, true);
+            created.label = "create u0".into();
+            let mut updated = step(Admitted, false, true);
+            updated.label = "update u0".into();
+            updated.observed = update;
+            ScenarioResult {
+                id: "gen-1-0000".into(),
+                title: String::new(),
+                layer: crate::experiment::scenario::Layer::Trust,
+                hypothesis: String::new(),
+                status: Status::Held,
+                identical_across_vendors: false,
+                substitution: Default::default(),
+                runs: vec![RunResult {
+                    engine: crate::policy::Engine::Cpol,
+                    vendor: "chainguard".into(),
+                    status: Status::Held,
+                    reason: None,
+                    steps: vec![created, updated],
+                    observations: Vec::new(),
+                }],
+                matrices: Vec::new(),
+                reason: None,
+            }
+        };
+        let cluster = result(
+            Admitted,
+            Observation::Decision {
+                outcome: Denied,
+                reported: false,
+            },
+        );
+        let embedded = result(Denied, Observation::Quiet(NOT_CREATED));
+        let c = compare("local", &[embedded], &[cluster]);
+        assert_eq!(c.disagreements.len(), 1, "{c:#?}");
+        assert_eq!(c.disagreements[0].step, "create u0");
+        assert_eq!(c.compared, 1);
+        assert_eq!(
+            c.skipped,
+            [
+                "gen-1-0000/cpol/chainguard/update u0: the pod it updates was created on one side only"
+            ]
+        );
     }
 
     #[test]

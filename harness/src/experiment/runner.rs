@@ -414,6 +414,9 @@ struct RunState {
     stored: BTreeMap<(String, String), Value>,
 }
 
+/// What an `update` step observes when its pod's create was denied.
+pub const NOT_CREATED: &str = "not created: nothing to update";
+
 /// The label a `relabel` update adds.
 pub const UPDATED_LABEL: &str = "trustswap.dev/updated";
 
@@ -802,15 +805,16 @@ impl<'a, B: Backend> Runner<'a, B> {
         update: &Update,
     ) -> Result<(Observation, Option<String>, Option<Value>), RunError> {
         let key = (update.namespace.clone(), update.pod.clone());
-        let Some(old) = st.stored.get(&key).cloned() else {
+        let Some(stored) = st.stored.get(&key).cloned() else {
             // Its `admit` step was denied: there is nothing to update.
-            return Ok((
-                Observation::Quiet("not created: nothing to update"),
-                None,
-                None,
-            ));
+            return Ok((Observation::Quiet(NOT_CREATED), None, None));
         };
         let namespace = self.backend.namespace(&update.namespace)?;
+        // A real cluster's copy is current (bound, its status written).
+        let old = self
+            .backend
+            .stored_pod(&namespace, &update.pod)?
+            .unwrap_or(stored);
         let mut new = old.clone();
         let mut sub_resource = "";
         match &update.change {

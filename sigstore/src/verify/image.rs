@@ -358,13 +358,13 @@ impl<S: Store> ImageVerifier<S> {
         digest: &Digest,
     ) -> Result<EvidenceFormat, Refusal> {
         Ok(match format {
-            EvidenceFormat::Detect => {
-                if self.bundle_referrers(sig_repo, digest, None)?.is_empty() {
-                    EvidenceFormat::Legacy
-                } else {
-                    EvidenceFormat::Bundle
-                }
-            }
+            // A failed lookup reads as "no bundles", as Kyverno reads a
+            // `GetBundles` error (`bundleDetected := len(newBundles) > 0 &&
+            // err == nil`): the legacy tags are read then.
+            EvidenceFormat::Detect => match self.bundle_referrers(sig_repo, digest, None) {
+                Ok(found) if !found.is_empty() => EvidenceFormat::Bundle,
+                _ => EvidenceFormat::Legacy,
+            },
             other => other,
         })
     }

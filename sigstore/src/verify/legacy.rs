@@ -159,20 +159,9 @@ impl LegacyVerifier {
         manifest_digest: &str,
         policy: &LegacyPolicy,
     ) -> Result<LegacyVerified, Refusal> {
-        if layers.is_empty() {
-            return Err(Refusal::new("layers", "no signature layer"));
-        }
-        let mut reasons = Alternatives::default();
-        for (i, layer) in layers.iter().enumerate() {
-            match self.verify_layer(layer, manifest_digest, policy) {
-                Ok(mut v) => {
-                    v.layer_index = i;
-                    return Ok(v);
-                }
-                Err(e) => reasons.push(format!("layer {i}"), &e),
-            }
-        }
-        Err(reasons.into_refusal("layers"))
+        let mut all = self.verify_image_all(layers, manifest_digest, policy)?;
+        // `verify_image_all` refuses when none verifies.
+        Ok(all.remove(0))
     }
 
     /// Every layer that verifies, in order (a refusal when none does): the

@@ -413,6 +413,10 @@ impl Backend for KubeBackend {
             .map(decision)?)
     }
 
+    fn stored_pod(&mut self, namespace: &str, name: &str) -> Result<Option<Value>, BackendError> {
+        Ok(Some(self.cluster.get_pod(namespace, name)?))
+    }
+
     fn create(
         &mut self,
         request: &AdmissionRequest,
