@@ -28,8 +28,8 @@ fn variants() -> Vec<&'static str> {
 }
 
 /// Fixture variants added after the first corpora: a request names one only
-/// through a knob of the later stream, so that earlier seeds keep their
-/// requests.
+/// through a knob of the later stream, which leaves the first stream's draws
+/// alone (a knob may still replace a drawn request's image).
 const LATER_VARIANTS: [&str; 2] = ["two-signers", "bundle-other-signer"];
 
 /// Admission requests per (variant, engine, vendor) run (not counting the
@@ -170,8 +170,11 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
         });
     }
     // Knobs added later draw from a stream of their own per variant, so that
-    // a seed still names the variants it named before them (the seeds cited
-    // in SEMANTICS.md and the reproducers keep their cases).
+    // the first stream's draws (contract, identity, edits, requests) stay
+    // what a seed drew before them. A later knob still edits them (a
+    // request's image replaced, a policy edit added), so a case a seed named
+    // once may read differently now: the reproducer folders keep the cases
+    // SEMANTICS.md cites.
     let mut later = Rng(SplitMix64(
         seed ^ 0x6c61_7465_725f_6b6e ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
     ));
@@ -219,31 +222,13 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
     }
     // An image whose `.sig` holds two layers, another signer's first.
     if rng.chance(30) {
-        let k = (rng.next() % REQUESTS_PER_RUN as u64) as usize;
-        if let Some(step) = steps
-            .iter_mut()
-            .filter(|st| matches!(st.action, Action::Admit { .. }))
-            .nth(k)
-            && let Action::Admit { pod } = &mut step.action
-        {
-            pod.image.variant = LATER_VARIANTS[0].to_owned();
-            step.label = format!("request {k}: {}", describe_pod(pod));
-        }
+        replace_a_request_image(rng, &mut steps, LATER_VARIANTS[0]);
     }
     // An image whose legacy evidence is the vendor's while its Sigstore
     // bundles are another signer's (cosign v3 and an ImageValidatingPolicy
     // read only the bundles).
     if rng.chance(30) {
-        let k = (rng.next() % REQUESTS_PER_RUN as u64) as usize;
-        if let Some(step) = steps
-            .iter_mut()
-            .filter(|st| matches!(st.action, Action::Admit { .. }))
-            .nth(k)
-            && let Action::Admit { pod } = &mut step.action
-        {
-            pod.image.variant = LATER_VARIANTS[1].to_owned();
-            step.label = format!("request {k}: {}", describe_pod(pod));
-        }
+        replace_a_request_image(rng, &mut steps, LATER_VARIANTS[1]);
     }
     // Signatures on a registry that refuses connections: a verification
     // error, decided by the failure policy.
@@ -362,6 +347,20 @@ fn variant(rng: &mut Rng, seed: u64, index: usize) -> Scenario {
         steps,
         patches,
         source: PathBuf::new(),
+    }
+}
+
+/// One of the requests (drawn from `rng`) names the fixture `variant` instead.
+fn replace_a_request_image(rng: &mut Rng, steps: &mut [Step], variant: &str) {
+    let k = (rng.next() % REQUESTS_PER_RUN as u64) as usize;
+    if let Some(step) = steps
+        .iter_mut()
+        .filter(|st| matches!(st.action, Action::Admit { .. }))
+        .nth(k)
+        && let Action::Admit { pod } = &mut step.action
+    {
+        pod.image.variant = variant.to_owned();
+        step.label = format!("request {k}: {}", describe_pod(pod));
     }
 }
 

@@ -414,6 +414,19 @@ struct RunState {
     stored: BTreeMap<(String, String), Value>,
 }
 
+/// A decision's detail: the denial message, or else what `report` says.
+fn detail_of(d: &Decision, report: &[crate::admission::decision::ReportEntry]) -> Option<String> {
+    d.message.clone().or_else(|| {
+        (!report.is_empty()).then(|| {
+            report
+                .iter()
+                .map(|r| format!("{}/{}: {}", r.policy, r.rule, r.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    })
+}
+
 /// What an `update` step observes when its pod's create was denied.
 pub const NOT_CREATED: &str = "not created: nothing to update";
 
@@ -848,15 +861,7 @@ impl<'a, B: Backend> Runner<'a, B> {
         } else {
             Outcome::Denied
         };
-        let detail = d.message.clone().or_else(|| {
-            (!d.report.is_empty()).then(|| {
-                d.report
-                    .iter()
-                    .map(|r| format!("{}/{}: {}", r.policy, r.rule, r.message))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-        });
+        let detail = detail_of(&d, &d.report);
         let mut evidence = json!({
             "request": { "operation": "UPDATE", "subResource": sub_resource, "oldObject": old, "object": new },
             "decision": decision_json(&d),
@@ -997,15 +1002,7 @@ impl<'a, B: Backend> Runner<'a, B> {
                     st.cluster.run(running);
                 }
                 let report = cluster_report.as_ref().unwrap_or(&d.report);
-                let detail = d.message.clone().or_else(|| {
-                    (!report.is_empty()).then(|| {
-                        report
-                            .iter()
-                            .map(|r| format!("{}/{}: {}", r.policy, r.rule, r.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
-                });
+                let detail = detail_of(&d, report);
                 let mut evidence = json!({ "request": json, "decision": decision_json(&d) });
                 if self.backend.reports_later() && cluster_report.is_none() {
                     // Nothing asked for the reports controller's verdict: the

@@ -495,23 +495,7 @@ impl Server {
             .is_some_and(|f| images.iter().any(|i| i.contains(f)));
         let allowed = d.allowed != flipped;
         if !allowed {
-            let webhook = d
-                .denials
-                .first()
-                .map_or("mutate.kyverno.svc-fail", |x| x.webhook.as_str());
-            let message = d
-                .message
-                .clone()
-                .unwrap_or_else(|| "flipped by the fake".into());
-            return (
-                400,
-                status(
-                    400,
-                    "BadRequest",
-                    &format!("admission webhook \"{webhook}\" denied the request: {message}"),
-                ),
-                vec![],
-            );
+            return denial(&d, "flipped by the fake");
         }
         if dry_run {
             return (201, pod, d.warnings);
@@ -601,23 +585,32 @@ impl Server {
             Err(_) => trustswap::admission::decision::Decision::admitted(),
         };
         if !d.allowed {
-            let webhook = d
-                .denials
-                .first()
-                .map_or("mutate.kyverno.svc-fail", |x| x.webhook.as_str());
-            let message = d.message.clone().unwrap_or_default();
-            return (
-                400,
-                status(
-                    400,
-                    "BadRequest",
-                    &format!("admission webhook \"{webhook}\" denied the request: {message}"),
-                ),
-                vec![],
-            );
+            return denial(&d, "");
         }
         (200, pod, d.warnings)
     }
+}
+
+/// The API server's answer when a webhook denies: the first denying
+/// webhook's name and the decision's message (`otherwise` when it has none).
+fn denial(
+    d: &trustswap::admission::decision::Decision,
+    otherwise: &str,
+) -> (u16, Value, Vec<String>) {
+    let webhook = d
+        .denials
+        .first()
+        .map_or("mutate.kyverno.svc-fail", |x| x.webhook.as_str());
+    let message = d.message.clone().unwrap_or_else(|| otherwise.to_owned());
+    (
+        400,
+        status(
+            400,
+            "BadRequest",
+            &format!("admission webhook \"{webhook}\" denied the request: {message}"),
+        ),
+        vec![],
+    )
 }
 
 /// A `KubeBackend` (backend `name`, run id `run_id`) on a fresh fake
