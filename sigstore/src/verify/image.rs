@@ -273,7 +273,7 @@ impl<S: Store> ImageVerifier<S> {
     ) -> Result<Evidence, Refusal> {
         let (repo, digest) = self.resolve(image)?;
         let sig_repo = Self::sig_repo(&repo, repository);
-        let format = self.detected(format, &sig_repo, &digest)?;
+        let format = self.detected(format, &sig_repo, &digest);
         let mut reasons = Alternatives::default();
         let tag = cosign_tag(&digest.to_string(), "sig");
         let legacy = match format.reads_legacy() {
@@ -351,13 +351,8 @@ impl<S: Store> ImageVerifier<S> {
     /// [`EvidenceFormat::Detect`] made for this image: the bundles when its
     /// signature repository holds any Sigstore-bundle referrer for the
     /// digest, the legacy tags otherwise.
-    fn detected(
-        &self,
-        format: EvidenceFormat,
-        sig_repo: &str,
-        digest: &Digest,
-    ) -> Result<EvidenceFormat, Refusal> {
-        Ok(match format {
+    fn detected(&self, format: EvidenceFormat, sig_repo: &str, digest: &Digest) -> EvidenceFormat {
+        match format {
             // A failed lookup reads as "no bundles", as Kyverno reads a
             // `GetBundles` error (`bundleDetected := len(newBundles) > 0 &&
             // err == nil`): the legacy tags are read then.
@@ -366,7 +361,7 @@ impl<S: Store> ImageVerifier<S> {
                 _ => EvidenceFormat::Legacy,
             },
             other => other,
-        })
+        }
     }
 
     fn verify_bundle(
@@ -480,7 +475,7 @@ impl<S: Store> ImageVerifier<S> {
     ) -> Result<Evidence, Refusal> {
         let (repo, digest) = self.resolve(image)?;
         let sig_repo = Self::sig_repo(&repo, repository);
-        let format = self.detected(format, &sig_repo, &digest)?;
+        let format = self.detected(format, &sig_repo, &digest);
         let mut reasons = Alternatives::default();
         let mut seen_types = Vec::new();
         let tag = cosign_tag(&digest.to_string(), "att");
